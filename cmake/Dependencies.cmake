@@ -1,0 +1,55 @@
+# Every third-party library comes from a Debian package. When one is missing, configuration
+# stops with the name of the package to install, so nobody has to guess.
+
+function(roompush_missing what package)
+    message(FATAL_ERROR
+        "roompush: ${what} not found. Install it with: apt-get install ${package} "
+        "(or run ./dev up / ./dev test, which install everything missing).")
+endfunction()
+
+find_package(PkgConfig QUIET)
+if(NOT PkgConfig_FOUND)
+    roompush_missing("pkg-config" "pkg-config")
+endif()
+
+pkg_check_modules(FCGI QUIET IMPORTED_TARGET fcgi)
+if(NOT FCGI_FOUND)
+    roompush_missing("libfcgi" "libfcgi-dev")
+endif()
+
+pkg_check_modules(LWS QUIET IMPORTED_TARGET libwebsockets)
+if(NOT LWS_FOUND)
+    roompush_missing("libwebsockets" "libwebsockets-dev")
+endif()
+
+find_package(cJSON CONFIG QUIET)
+if(NOT cJSON_FOUND)
+    roompush_missing("cJSON" "libcjson-dev")
+endif()
+
+find_package(CLI11 CONFIG QUIET)
+if(NOT CLI11_FOUND)
+    roompush_missing("CLI11" "libcli11-dev")
+endif()
+
+find_package(OpenSSL QUIET)
+if(NOT OpenSSL_FOUND)
+    roompush_missing("OpenSSL" "libssl-dev")
+endif()
+
+find_package(Threads REQUIRED)
+
+if(ROOMPUSH_TESTS)
+    find_package(GTest QUIET)
+    if(NOT GTest_FOUND)
+        roompush_missing("GoogleTest" "googletest libgtest-dev")
+    endif()
+endif()
+
+# A unit test binary beside its source: roompush_unit_test(name src... LIBS lib...)
+function(roompush_unit_test name)
+    cmake_parse_arguments(UT "" "" "LIBS" ${ARGN})
+    add_executable(${name} ${UT_UNPARSED_ARGUMENTS})
+    target_link_libraries(${name} PRIVATE ${UT_LIBS} GTest::gtest_main)
+    gtest_discover_tests(${name} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 30)
+endfunction()

@@ -1,0 +1,62 @@
+#pragma once
+// The control socket's NDJSON protocol (docs/protocol.md), both directions, in one place:
+// the sidecar decodes requests and encodes responses; pushctl and the app do the reverse.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "roompush/error.h"
+#include "roompush/json.h"
+
+namespace rp {
+
+inline constexpr int kControlProtocolVersion = 1;
+inline constexpr std::size_t kDefaultMaxControlLine = 1 << 20;
+inline constexpr std::size_t kMaxEventNameLength = 64;
+inline constexpr std::size_t kMaxIdempotencyKeyLength = 200;
+
+enum class ControlOp { publish, rooms };
+
+struct ControlRequest {
+    ControlOp op = ControlOp::rooms;
+    std::string room;   // publish
+    std::string event;  // publish
+    std::string id;     // publish: idempotency key, may be empty
+    JsonPtr data;       // publish: any JSON value
+};
+
+struct PublishAck {
+    uint64_t seq = 0;
+    uint64_t delivered = 0;
+};
+
+struct RoomSummary {
+    std::string room;
+    uint64_t members = 0;
+    uint64_t seq = 0;
+    uint64_t retained = 0;
+};
+
+// [A-Za-z0-9._:-]{1,64}, like room ids but shorter.
+Status check_event_name(std::string_view event);
+
+// --- sidecar side ---
+Result<ControlRequest> decode_request(std::string_view line);
+std::string encode_error_response(const Error& error);
+std::string encode_publish_response(const PublishAck& ack);
+std::string encode_rooms_response(const std::vector<RoomSummary>& rooms);
+
+// --- client side ---
+std::string encode_publish_request(std::string_view room, std::string_view event,
+                                   const cJSON* data, std::string_view id);
+std::string encode_rooms_request();
+// The response object when it says ok:true; its error when ok:false; "bad_response" when the
+// line is not a control response at all (wrong socket?).
+Result<JsonPtr> decode_response(std::string_view line);
+Result<PublishAck> decode_publish_response(const cJSON* response);
+Result<std::vector<RoomSummary>> decode_rooms_response(const cJSON* response);
+
+}  // namespace rp

@@ -1,0 +1,171 @@
+#include "roompush/control_codec.h"
+
+#include "roompush/room_id.h"
+
+namespace rp {
+namespace {
+
+bool is_event_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
+}
+
+Result<ControlOp> decode_op(std::string_view op) {
+    if (op == "publish") return ControlOp::publish;
+    if (op == "rooms") return ControlOp::rooms;
+    return make_error("unknown_op", "unknown op \"" + std::string(op) +
+                                        "\"; this sidecar knows: publish, rooms");
+}
+
+Status decode_publish(const cJSON* object, ControlRequest& request) {
+    auto room = require_string(object, "room");
+    if (!room) return room.error();
+    if (auto valid = check_room_id(*room); !valid) return valid.error();
+    auto event = require_string(object, "event");
+    if (!event) return event.error();
+    if (auto valid = check_event_name(*event); !valid) return valid.error();
+    auto id = get_string(object, "id");
+    if (!id) return id.error();
+    if (id->has_value() && (**id).size() > kMaxIdempotencyKeyLength) {
+        return make_error("invalid_id", "field \"id\" is longer than " +
+                                            std::to_string(kMaxIdempotencyKeyLength) + " bytes");
+    }
+    const cJSON* data = cJSON_GetObjectItemCaseSensitive(object, "data");
+    if (data == nullptr) return make_error("missing_field", "field \"data\" is required");
+    request.room = std::move(*room);
+    request.event = std::move(*event);
+    request.id = id->value_or("");
+    request.data = clone_json(data);
+    return ok_status();
+}
+
+JsonPtr ok_object() {
+    JsonPtr object = make_object();
+    set_bool(object.get(), "ok", true);
+    return object;
+}
+
+}  // namespace
+
+Status check_event_name(std::string_view event) {
+    if (event.empty() || event.size() > kMaxEventNameLength) {
+        return make_error("invalid_event", "event name must be 1 to 64 characters");
+    }
+    for (char c : event) {
+        if (!is_event_char(c)) {
+            return make_error("invalid_event", "event name may only contain A-Z a-z 0-9 . _ : -");
+        }
+    }
+    return ok_status();
+}
+
+Result<ControlRequest> decode_request(std::string_view line) {
+    auto parsed = parse_json(line);
+    if (!parsed) return parsed.error();
+    const cJSON* object = parsed->get();
+    if (!cJSON_IsObject(object)) {
+        return make_error("bad_request", "a request must be a JSON object with an \"op\"");
+    }
+    auto op_name = require_string(object, "op");
+    if (!op_name) return op_name.error();
+    auto op = decode_op(*op_name);
+    if (!op) return op.error();
+    ControlRequest request;
+    request.op = *op;
+    if (request.op == ControlOp::publish) {
+        if (auto decoded = decode_publish(object, request); !decoded) return decoded.error();
+    }
+    return request;
+}
+
+std::string encode_error_response(const Error& error) {
+    JsonPtr object = make_object();
+    set_bool(object.get(), "ok", false);
+    JsonPtr detail = make_object();
+    set_string(detail.get(), "code", error.code);
+    set_string(detail.get(), "message", error.message);
+    set_json(object.get(), "error", std::move(detail));
+    return to_json(object.get());
+}
+
+std::string encode_publish_response(const PublishAck& ack) {
+    JsonPtr object = ok_object();
+    set_number(object.get(), "seq", static_cast<double>(ack.seq));
+    set_number(object.get(), "delivered", static_cast<double>(ack.delivered));
+    return to_json(object.get());
+}
+
+std::string encode_rooms_response(const std::vector<RoomSummary>& rooms) {
+    JsonPtr object = ok_object();
+    JsonPtr list = make_array();
+    for (const RoomSummary& room : rooms) {
+        JsonPtr entry = make_object();
+        set_string(entry.get(), "room", room.room);
+        set_number(entry.get(), "members", static_cast<double>(room.members));
+        set_number(entry.get(), "seq", static_cast<double>(room.seq));
+        set_number(entry.get(), "retained", static_cast<double>(room.retained));
+        cJSON_AddItemToArray(list.get(), entry.release());
+    }
+    set_json(object.get(), "rooms", std::move(list));
+    return to_json(object.get());
+}
+
+std::string encode_publish_request(std::string_view room, std::string_view event,
+                                   const cJSON* data, std::string_view id) {
+    JsonPtr object = make_object();
+    set_string(object.get(), "op", "publish");
+    set_string(object.get(), "room", room);
+    set_string(object.get(), "event", event);
+    if (!id.empty()) set_string(object.get(), "id", id);
+    set_json(object.get(), "data", data ? clone_json(data) : JsonPtr(cJSON_CreateNull()));
+    return to_json(object.get());
+}
+
+std::string encode_rooms_request() { return R"({"op":"rooms"})"; }
+
+Result<JsonPtr> decode_response(std::string_view line) {
+    auto parsed = parse_json(line);
+    if (!parsed || !cJSON_IsObject(parsed->get())) {
+        return make_error("bad_response", "the peer did not answer with a control response "
+                                          "(is this the sidecar's control socket?)");
+    }
+    const cJSON* ok = cJSON_GetObjectItemCaseSensitive(parsed->get(), "ok");
+    if (!cJSON_IsBool(ok)) {
+        return make_error("bad_response", "the response has no boolean \"ok\"");
+    }
+    if (cJSON_IsTrue(ok)) return std::move(*parsed);
+    const cJSON* error = cJSON_GetObjectItemCaseSensitive(parsed->get(), "error");
+    auto code = get_string(error, "code");
+    auto message = get_string(error, "message");
+    return make_error(code && code->has_value() ? **code : "error",
+                      message && message->has_value() ? **message : "the sidecar refused");
+}
+
+Result<PublishAck> decode_publish_response(const cJSON* response) {
+    auto seq = require_integer(response, "seq");
+    if (!seq) return seq.error();
+    auto delivered = require_integer(response, "delivered");
+    if (!delivered) return delivered.error();
+    return PublishAck{static_cast<uint64_t>(*seq), static_cast<uint64_t>(*delivered)};
+}
+
+Result<std::vector<RoomSummary>> decode_rooms_response(const cJSON* response) {
+    const cJSON* list = cJSON_GetObjectItemCaseSensitive(response, "rooms");
+    if (!cJSON_IsArray(list)) return make_error("bad_response", "\"rooms\" is not an array");
+    std::vector<RoomSummary> rooms;
+    const cJSON* entry = nullptr;
+    cJSON_ArrayForEach(entry, list) {
+        auto room = require_string(entry, "room");
+        auto members = require_integer(entry, "members");
+        auto seq = require_integer(entry, "seq");
+        auto retained = require_integer(entry, "retained");
+        if (!room || !members || !seq || !retained) {
+            return make_error("bad_response", "a room entry is missing a field");
+        }
+        rooms.push_back(RoomSummary{*room, static_cast<uint64_t>(*members),
+                                    static_cast<uint64_t>(*seq), static_cast<uint64_t>(*retained)});
+    }
+    return rooms;
+}
+
+}  // namespace rp

@@ -1,0 +1,77 @@
+#include "roompush/control_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace {
+
+TEST(ControlCodec, PublishRoundTrip) {
+    auto data = rp::parse_json(R"({"jobId":"x","n":[1,2]})");
+    ASSERT_TRUE(data.ok());
+    std::string line = rp::encode_publish_request("A", "job.done", data->get(), "x:done");
+    auto request = rp::decode_request(line);
+    ASSERT_TRUE(request.ok()) << request.error().message;
+    EXPECT_EQ(request->op, rp::ControlOp::publish);
+    EXPECT_EQ(request->room, "A");
+    EXPECT_EQ(request->event, "job.done");
+    EXPECT_EQ(request->id, "x:done");
+    EXPECT_EQ(rp::to_json(request->data.get()), R"({"jobId":"x","n":[1,2]})");
+}
+
+struct BadLine {
+    std::string line;
+    std::string code;
+};
+
+class ControlCodecBadLine : public testing::TestWithParam<BadLine> {};
+
+TEST_P(ControlCodecBadLine, GetsItsDocumentedCode) {
+    auto request = rp::decode_request(GetParam().line);
+    ASSERT_FALSE(request.ok()) << GetParam().line;
+    EXPECT_EQ(request.error().code, GetParam().code) << request.error().message;
+    EXPECT_FALSE(request.error().message.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ControlCodecBadLine,
+    testing::Values(
+        BadLine{"not json", "bad_json"}, BadLine{"{\"op\":\"publish\"", "bad_json"},
+        BadLine{"[1,2]", "bad_request"}, BadLine{"{}", "missing_field"},
+        BadLine{R"({"op":7})", "wrong_type"}, BadLine{R"({"op":"explode"})", "unknown_op"},
+        BadLine{R"({"op":"publish","event":"e","data":1})", "missing_field"},
+        BadLine{R"({"op":"publish","room":"a/b","event":"e","data":1})", "invalid_room"},
+        BadLine{R"({"op":"publish","room":5,"event":"e","data":1})", "wrong_type"},
+        BadLine{R"({"op":"publish","room":"A","event":"a b","data":1})", "invalid_event"},
+        BadLine{R"({"op":"publish","room":"A","event":"e"})", "missing_field"},
+        BadLine{R"({"op":"publish","room":"A","event":"e","data":1,"id":3})", "wrong_type"},
+        BadLine{std::string("{\"op\":\"rooms\"}\0", 15), "bad_json"}));
+
+TEST(ControlCodec, ResponsesDecodeOnTheClientSide) {
+    auto ack = rp::decode_response(rp::encode_publish_response({7, 2}));
+    ASSERT_TRUE(ack.ok());
+    auto decoded = rp::decode_publish_response(ack->get());
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(decoded->seq, 7u);
+    EXPECT_EQ(decoded->delivered, 2u);
+
+    auto error = rp::decode_response(rp::encode_error_response({"invalid_room", "bad id"}));
+    ASSERT_FALSE(error.ok());
+    EXPECT_EQ(error.error().code, "invalid_room");
+    EXPECT_EQ(error.error().message, "bad id");
+
+    EXPECT_EQ(rp::decode_response("HTTP/1.1 400 Bad Request").error().code, "bad_response");
+}
+
+TEST(ControlCodec, RoomsRoundTrip) {
+    auto response = rp::decode_response(rp::encode_rooms_response({{"A", 2, 9, 0}, {"B", 0, 1, 0}}));
+    ASSERT_TRUE(response.ok());
+    auto rooms = rp::decode_rooms_response(response->get());
+    ASSERT_TRUE(rooms.ok());
+    ASSERT_EQ(rooms->size(), 2u);
+    EXPECT_EQ((*rooms)[0].room, "A");
+    EXPECT_EQ((*rooms)[0].members, 2u);
+    EXPECT_EQ((*rooms)[1].seq, 1u);
+}
+
+}  // namespace

@@ -1,0 +1,106 @@
+#include "roompush/unix_socket.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace rp {
+namespace {
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+sockaddr_un make_address(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    return address;
+}
+
+bool someone_listens(const std::string& path) {
+    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!probe.valid()) return false;
+    sockaddr_un address = make_address(path);
+    return ::connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+}
+
+}  // namespace
+
+void UniqueFd::reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+}
+
+Status check_socket_path(const std::string& path) {
+    if (path.empty()) return make_error("bad_socket_path", "socket path is empty");
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+        return make_error("bad_socket_path", "socket path " + path + " is longer than " +
+                                                 std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
+                                                 " bytes; choose a shorter directory");
+    }
+    return ok_status();
+}
+
+Result<UniqueFd> connect_unix(const std::string& path) {
+    if (auto valid = check_socket_path(path); !valid) return valid.error();
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return make_error("connect_failed", "socket(): " + errno_text(errno));
+    sockaddr_un address = make_address(path);
+    int rc;
+    do {
+        rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+        return make_error("connect_failed", "cannot connect to " + path + ": " + errno_text(errno));
+    }
+    return fd;
+}
+
+Status claim_socket_path(const std::string& path) {
+    if (auto valid = check_socket_path(path); !valid) return valid.error();
+    struct stat info {};
+    if (::lstat(path.c_str(), &info) != 0) return ok_status();
+    if (!S_ISSOCK(info.st_mode)) {
+        return make_error("address_in_use", path + " exists and is not a socket");
+    }
+    if (someone_listens(path)) {
+        return make_error("address_in_use", "another process already listens on " + path);
+    }
+    ::unlink(path.c_str());
+    return ok_status();
+}
+
+Result<UniqueFd> listen_unix(const std::string& path, mode_t mode, int backlog) {
+    if (auto claimed = claim_socket_path(path); !claimed) return claimed.error();
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return make_error("listen_failed", "socket(): " + errno_text(errno));
+    sockaddr_un address = make_address(path);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        return make_error("listen_failed", "bind " + path + ": " + errno_text(errno));
+    }
+    if (::chmod(path.c_str(), mode) != 0) {
+        return make_error("listen_failed", "chmod " + path + ": " + errno_text(errno));
+    }
+    if (::listen(fd.get(), backlog) != 0) {
+        return make_error("listen_failed", "listen " + path + ": " + errno_text(errno));
+    }
+    return fd;
+}
+
+Status write_all(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        ssize_t written = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (written < 0 && errno == ENOTSOCK) written = ::write(fd, bytes.data(), bytes.size());
+        if (written < 0) {
+            if (errno == EINTR) continue;
+            return make_error("write_failed", "write: " + errno_text(errno));
+        }
+        bytes.remove_prefix(static_cast<size_t>(written));
+    }
+    return ok_status();
+}
+
+}  // namespace rp
