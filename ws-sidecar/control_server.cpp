@@ -1,0 +1,136 @@
+#include "control_server.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "roompush/line_reader.h"
+#include "roompush/log.h"
+
+namespace rp::sidecar {
+namespace {
+
+std::string describe_peer(int fd) {
+    ucred credentials{};
+    socklen_t length = sizeof credentials;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return "unknown";
+    return "uid=" + std::to_string(credentials.uid) + ",pid=" + std::to_string(credentials.pid);
+}
+
+}  // namespace
+
+ControlServer::ControlServer(std::string path, mode_t mode, std::size_t max_line,
+                             std::size_t max_clients, Handler handler)
+    : path_(std::move(path)),
+      mode_(mode),
+      max_line_(max_line),
+      max_clients_(max_clients),
+      handler_(std::move(handler)) {}
+
+ControlServer::~ControlServer() { stop(); }
+
+Status ControlServer::start() {
+    auto fd = listen_unix(path_, mode_, 64);
+    if (!fd) return fd.error();
+    listen_fd_ = std::move(*fd);
+    accept_thread_ = std::thread([this] { accept_loop(); });
+    log_info("control_listening").kv("socket", path_);
+    return ok_status();
+}
+
+void ControlServer::stop() {
+    if (stopping_.exchange(true)) return;
+    if (listen_fd_.valid()) ::shutdown(listen_fd_.get(), SHUT_RDWR);
+    if (accept_thread_.joinable()) accept_thread_.join();
+    std::list<std::unique_ptr<Client>> clients;
+    {
+        std::lock_guard lock(clients_mutex_);
+        clients.swap(clients_);
+    }
+    for (auto& client : clients) ::shutdown(client->fd.get(), SHUT_RDWR);
+    for (auto& client : clients) client->thread.join();
+    if (listen_fd_.valid()) {
+        listen_fd_.reset();
+        ::unlink(path_.c_str());
+    }
+}
+
+void ControlServer::accept_loop() {
+    while (!stopping_) {
+        int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (!stopping_) log_error("control_accept_failed").kv("error", std::strerror(errno));
+            return;
+        }
+        reap_finished_clients();
+        std::lock_guard lock(clients_mutex_);
+        if (clients_.size() >= max_clients_) {
+            refuse(fd, make_error("too_many_clients", "the control socket already serves " +
+                                                          std::to_string(max_clients_) +
+                                                          " connections"));
+            continue;
+        }
+        log_info("control_connected").kv("peer", describe_peer(fd));
+        auto client = std::make_unique<Client>();
+        client->fd = UniqueFd(fd);
+        Client& ref = *client;
+        clients_.push_back(std::move(client));
+        ref.thread = std::thread([this, &ref] { serve(ref); });
+    }
+}
+
+void ControlServer::refuse(int fd, const Error& error) {
+    log_warn("control_refused").kv("code", error.code).kv("peer", describe_peer(fd));
+    (void)write_all(fd, encode_error_response(error) + "\n");
+    ::close(fd);
+}
+
+void ControlServer::serve(Client& client) {
+    LineReader reader(max_line_);
+    char buffer[65536];
+    for (;;) {
+        ssize_t got = ::read(client.fd.get(), buffer, sizeof buffer);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        reader.feed(std::string_view(buffer, static_cast<size_t>(got)));
+        bool write_failed = false;
+        while (auto item = reader.next()) {
+            std::string response;
+            if (item->kind == LineReader::Item::Kind::too_long) {
+                response = encode_error_response(make_error(
+                    "line_too_long", "request line is longer than " + std::to_string(max_line_) +
+                                         " bytes"));
+            } else if (item->text.empty()) {
+                continue;  // blank lines are allowed between requests
+            } else {
+                auto request = decode_request(item->text);
+                response = request ? handler_(std::move(*request))
+                                   : encode_error_response(request.error());
+            }
+            response.push_back('\n');
+            if (!write_all(client.fd.get(), response)) {
+                write_failed = true;
+                break;
+            }
+        }
+        if (write_failed) break;
+    }
+    client.done = true;
+}
+
+void ControlServer::reap_finished_clients() {
+    std::lock_guard lock(clients_mutex_);
+    for (auto it = clients_.begin(); it != clients_.end();) {
+        if ((*it)->done) {
+            (*it)->thread.join();
+            it = clients_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+}  // namespace rp::sidecar

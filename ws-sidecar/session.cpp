@@ -1,0 +1,44 @@
+#include "session.h"
+
+namespace rp::sidecar {
+
+Session::Session(SessionId id, std::string peer, std::size_t max_queue_bytes)
+    : id_(id), peer_(std::move(peer)), max_queue_bytes_(max_queue_bytes) {}
+
+SendResult Session::enqueue(FramePtr frame) {
+    if (close_ && !close_->after_drain) return SendResult::dropped;
+    if (queued_bytes_ + frame->size() > max_queue_bytes_) {
+        queue_.clear();
+        queued_bytes_ = 0;
+        request_close(CloseCode::try_again_later, "slow consumer: send queue over its limit", false);
+        return SendResult::dropped;
+    }
+    queued_bytes_ += frame->size();
+    queue_.push_back(std::move(frame));
+    return SendResult::queued;
+}
+
+FramePtr Session::pop() {
+    if (queue_.empty()) return nullptr;
+    FramePtr frame = std::move(queue_.front());
+    queue_.pop_front();
+    queued_bytes_ -= frame->size();
+    return frame;
+}
+
+void Session::request_close(CloseCode code, std::string reason, bool after_drain) {
+    if (close_ && !close_->after_drain) return;  // an immediate close already wins
+    close_ = CloseRequest{code, std::move(reason), after_drain};
+    if (!after_drain) {
+        queue_.clear();
+        queued_bytes_ = 0;
+    }
+}
+
+std::optional<CloseRequest> Session::due_close() const {
+    if (!close_) return std::nullopt;
+    if (close_->after_drain && !queue_.empty()) return std::nullopt;
+    return close_;
+}
+
+}  // namespace rp::sidecar

@@ -1,0 +1,65 @@
+#pragma once
+// One WebSocket client: the rooms it is in and its send queue, bounded in bytes.
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "frame.h"
+
+namespace rp::sidecar {
+
+using SessionId = uint64_t;
+
+// WebSocket close codes the sidecar uses (docs/websocket.md).
+enum class CloseCode : int {
+    going_away = 1001,
+    unsupported_data = 1003,
+    policy = 1008,
+    too_big = 1009,
+    try_again_later = 1013,
+};
+
+enum class SendResult { queued, dropped };
+
+struct CloseRequest {
+    CloseCode code;
+    std::string reason;
+    bool after_drain;  // send what is queued first (an `error` frame), or close at once
+};
+
+class Session {
+public:
+    Session(SessionId id, std::string peer, std::size_t max_queue_bytes);
+
+    SessionId id() const { return id_; }
+    const std::string& peer() const { return peer_; }
+    const std::set<std::string>& rooms() const { return rooms_; }
+    std::set<std::string>& rooms() { return rooms_; }
+
+    // Queues a shared frame. A client that would go past its byte limit is a slow consumer: its
+    // queue is dropped and it is closed with 1013, so it never holds memory or slows the others.
+    SendResult enqueue(FramePtr frame);
+    FramePtr pop();
+    bool has_pending() const { return !queue_.empty(); }
+    std::size_t queued_bytes() const { return queued_bytes_; }
+
+    void request_close(CloseCode code, std::string reason, bool after_drain);
+    // The close to perform now, if any: immediate ones at once, after_drain ones once empty.
+    std::optional<CloseRequest> due_close() const;
+    bool closing() const { return close_.has_value(); }
+
+private:
+    SessionId id_;
+    std::string peer_;
+    std::size_t max_queue_bytes_;
+    std::set<std::string> rooms_;
+    std::deque<FramePtr> queue_;
+    std::size_t queued_bytes_ = 0;
+    std::optional<CloseRequest> close_;
+};
+
+}  // namespace rp::sidecar

@@ -1,0 +1,25 @@
+#pragma once
+// Everything the sidecar can be told, with its defaults (see main.cpp for the flags).
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+
+namespace rp::sidecar {
+
+struct SidecarConfig {
+    std::string ws_socket;       // nginx connects here (Upgrade proxy)
+    std::string control_socket;  // the app and pushctl connect here
+    mode_t socket_mode = 0660;
+    std::size_t max_queue_bytes = 8 << 20;   // per WebSocket client
+    std::size_t max_client_frame = 4096;     // a client's command frame
+    std::size_t max_rooms_per_connection = 64;
+    std::size_t max_control_line = 1 << 20;
+    std::size_t max_control_clients = 64;
+    unsigned ping_interval_s = 30;
+    unsigned ping_timeout_s = 10;
+    unsigned shutdown_grace_ms = 2000;  // time for clients to get their 1001 close
+};
+
+}  // namespace rp::sidecar

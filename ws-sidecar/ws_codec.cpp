@@ -1,0 +1,92 @@
+#include "ws_codec.h"
+
+#include "roompush/room_id.h"
+
+namespace rp::sidecar {
+
+std::string encode_message(const MessageFields& fields) {
+    JsonPtr object = make_object();
+    set_string(object.get(), "type", "message");
+    set_string(object.get(), "room", fields.room);
+    set_number(object.get(), "seq", static_cast<double>(fields.seq));
+    set_string(object.get(), "epoch", fields.epoch);
+    set_string(object.get(), "event", fields.event);
+    set_json(object.get(), "data",
+             fields.data ? clone_json(fields.data) : JsonPtr(cJSON_CreateNull()));
+    set_number(object.get(), "ts", static_cast<double>(fields.ts_ms));
+    return to_json(object.get());
+}
+
+std::string encode_subscribed(std::string_view room, uint64_t head_seq, std::string_view epoch) {
+    JsonPtr object = make_object();
+    set_string(object.get(), "type", "subscribed");
+    set_string(object.get(), "room", room);
+    set_number(object.get(), "seq", static_cast<double>(head_seq));
+    set_string(object.get(), "epoch", epoch);
+    return to_json(object.get());
+}
+
+std::string encode_unsubscribed(std::string_view room) {
+    JsonPtr object = make_object();
+    set_string(object.get(), "type", "unsubscribed");
+    set_string(object.get(), "room", room);
+    return to_json(object.get());
+}
+
+std::string encode_ws_error(const Error& error) {
+    JsonPtr object = make_object();
+    set_string(object.get(), "type", "error");
+    set_string(object.get(), "code", error.code);
+    set_string(object.get(), "message", error.message);
+    return to_json(object.get());
+}
+
+Result<ClientCommand> decode_client_command(std::string_view text) {
+    auto parsed = parse_json(text);
+    if (!parsed) return parsed.error();
+    const cJSON* object = parsed->get();
+    if (!cJSON_IsObject(object)) {
+        return make_error("bad_request", "a command must be a JSON object with an \"op\"");
+    }
+    auto op = require_string(object, "op");
+    if (!op) return op.error();
+    ClientCommand command;
+    if (*op == "subscribe") {
+        command.op = ClientCommand::Op::subscribe;
+    } else if (*op == "unsubscribe") {
+        command.op = ClientCommand::Op::unsubscribe;
+    } else {
+        return make_error("unknown_op", "unknown op \"" + *op + "\"; use subscribe or unsubscribe");
+    }
+    auto room = require_string(object, "room");
+    if (!room) return room.error();
+    if (auto valid = check_room_id(*room); !valid) return valid.error();
+    command.room = std::move(*room);
+    auto since = get_integer(object, "since");
+    if (!since) return since.error();
+    if (since->has_value()) {
+        if (**since < 0) return make_error("wrong_type", "field \"since\" must not be negative");
+        command.since = static_cast<uint64_t>(**since);
+    }
+    auto epoch = get_string(object, "epoch");
+    if (!epoch) return epoch.error();
+    command.epoch = epoch->value_or("");
+    auto token = get_string(object, "token");
+    if (!token) return token.error();
+    command.token = token->value_or("");
+    return command;
+}
+
+Result<WsTarget> parse_ws_path(std::string_view path) {
+    constexpr std::string_view kRoomPrefix = "/ws/rooms/";
+    if (path == "/ws" || path == "/ws/") return WsTarget{WsTarget::Kind::commands, {}};
+    if (path.substr(0, kRoomPrefix.size()) == kRoomPrefix) {
+        std::string_view room = path.substr(kRoomPrefix.size());
+        if (auto valid = check_room_id(room); !valid) return valid.error();
+        return WsTarget{WsTarget::Kind::room, std::string(room)};
+    }
+    return make_error("not_found", "no WebSocket endpoint at " + std::string(path) +
+                                       "; use /ws/rooms/ROOM or /ws");
+}
+
+}  // namespace rp::sidecar

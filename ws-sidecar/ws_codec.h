@@ -1,0 +1,46 @@
+#pragma once
+// The WebSocket JSON protocol (docs/websocket.md): what the sidecar sends, and the commands a
+// client may send on /ws.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "roompush/error.h"
+#include "roompush/json.h"
+
+namespace rp::sidecar {
+
+struct MessageFields {
+    std::string_view room;
+    uint64_t seq = 0;
+    std::string_view epoch;
+    std::string_view event;
+    const cJSON* data = nullptr;
+    int64_t ts_ms = 0;
+};
+
+std::string encode_message(const MessageFields& fields);
+std::string encode_subscribed(std::string_view room, uint64_t head_seq, std::string_view epoch);
+std::string encode_unsubscribed(std::string_view room);
+std::string encode_ws_error(const Error& error);
+
+struct ClientCommand {
+    enum class Op { subscribe, unsubscribe } op = Op::subscribe;
+    std::string room;
+    std::optional<uint64_t> since;
+    std::string epoch;
+    std::string token;
+};
+
+Result<ClientCommand> decode_client_command(std::string_view text);
+
+// Where a WebSocket request path leads: one room (/ws/rooms/ROOM) or the command endpoint (/ws).
+struct WsTarget {
+    enum class Kind { room, commands } kind = Kind::commands;
+    std::string room;
+};
+Result<WsTarget> parse_ws_path(std::string_view path);
+
+}  // namespace rp::sidecar

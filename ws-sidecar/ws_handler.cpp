@@ -1,0 +1,77 @@
+#include "ws_handler.h"
+
+#include "roompush/log.h"
+#include "ws_codec.h"
+
+namespace rp::sidecar {
+
+SessionId WsHandler::open(std::string_view path, std::string peer) {
+    SessionId id = registry_.add_session(peer);
+    auto target = parse_ws_path(path);
+    if (!target) {
+        fail(id, target.error(), CloseCode::policy);
+    } else if (target->kind == WsTarget::Kind::room) {
+        subscribe(id, target->room);
+    }
+    log_debug("ws_open").kv("session", id).kv("peer", peer).kv("path", path);
+    return id;
+}
+
+void WsHandler::on_text(SessionId id, std::string_view text) {
+    auto command = decode_client_command(text);
+    if (!command) {
+        fail(id, command.error(), CloseCode::policy);
+        return;
+    }
+    if (command->op == ClientCommand::Op::subscribe) {
+        subscribe(id, command->room);
+    } else if (registry_.leave(id, command->room)) {
+        registry_.send(id, make_frame(encode_unsubscribed(command->room)));
+    } else {
+        fail(id, make_error("not_subscribed", "not subscribed to " + command->room),
+             CloseCode::policy);
+    }
+}
+
+void WsHandler::on_binary(SessionId id) {
+    fail(id, make_error("binary_frame", "binary frames are not accepted; send JSON text"),
+         CloseCode::unsupported_data);
+}
+
+void WsHandler::on_too_big(SessionId id) {
+    fail(id, make_error("frame_too_big", "a client frame may be at most " +
+                                             std::to_string(config_.max_client_frame) + " bytes"),
+         CloseCode::too_big);
+}
+
+void WsHandler::begin_shutdown() {
+    for (SessionId id : registry_.session_ids()) {
+        if (Session* session = registry_.find(id)) {
+            session->request_close(CloseCode::going_away, "server shutting down", false);
+        }
+    }
+}
+
+void WsHandler::subscribe(SessionId id, const std::string& room) {
+    auto joined = registry_.join(id, room);
+    if (!joined) {
+        fail(id, joined.error(), CloseCode::policy);
+        return;
+    }
+    registry_.send(id, make_frame(encode_subscribed(room, joined->head_seq, joined->epoch)));
+}
+
+// The client hears why before the close: an `error` frame, then the close code.
+void WsHandler::fail(SessionId id, const Error& error, CloseCode code) {
+    Session* session = registry_.find(id);
+    if (session == nullptr || session->closing()) return;
+    log_info("ws_refused")
+        .kv("session", id)
+        .kv("peer", session->peer())
+        .kv("code", error.code)
+        .kv("close", static_cast<int>(code));
+    registry_.send(id, make_frame(encode_ws_error(error)));
+    session->request_close(code, error.code, true);
+}
+
+}  // namespace rp::sidecar

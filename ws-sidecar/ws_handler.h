@@ -1,0 +1,37 @@
+#pragma once
+// What happens when a WebSocket opens, speaks or closes, in plain C++ (ws_server.cpp translates
+// the libwebsockets callbacks into these calls). Every call only queues frames on the session;
+// the caller then asks for a writeable callback.
+
+#include <string>
+#include <string_view>
+
+#include "room_registry.h"
+#include "sidecar_config.h"
+
+namespace rp::sidecar {
+
+class WsHandler {
+public:
+    WsHandler(RoomRegistry& registry, const SidecarConfig& config)
+        : registry_(registry), config_(config) {}
+
+    // `path` is the request path without the query.
+    SessionId open(std::string_view path, std::string peer);
+    void on_text(SessionId id, std::string_view text);
+    void on_binary(SessionId id);
+    void on_too_big(SessionId id);
+    void closed(SessionId id) { registry_.remove_session(id); }
+
+    // Every session is closed with 1001.
+    void begin_shutdown();
+
+private:
+    void subscribe(SessionId id, const std::string& room);
+    void fail(SessionId id, const Error& error, CloseCode code);
+
+    RoomRegistry& registry_;
+    const SidecarConfig& config_;
+};
+
+}  // namespace rp::sidecar

@@ -1,0 +1,262 @@
+#include "ws_server.h"
+
+#include <libwebsockets.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "roompush/log.h"
+#include "roompush/unix_socket.h"
+#include "ws_handler.h"
+
+namespace rp::sidecar {
+
+static_assert(LWS_PRE <= kFrameHeadroom, "frame headroom must fit libwebsockets' header");
+
+namespace {
+
+// What libwebsockets keeps per connection (zeroed by lws, so plain data only).
+struct PerSession {
+    SessionId id;
+    std::string* rx;  // the client frame being assembled from fragments
+};
+
+std::string header(lws* wsi, lws_token_indexes token) {
+    int length = lws_hdr_total_length(wsi, token);
+    if (length <= 0) return {};
+    std::string value(static_cast<size_t>(length) + 1, '\0');
+    int copied = lws_hdr_copy(wsi, value.data(), length + 1, token);
+    value.resize(copied > 0 ? static_cast<size_t>(copied) : 0);
+    return value;
+}
+
+void log_bridge(int level, const char* line) {
+    std::string text(line);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    (level & LLL_ERR ? log_error("lws") : log_warn("lws")).kv("message", text);
+}
+
+}  // namespace
+
+struct WsServer::Impl {
+    Impl(const SidecarConfig& c, RoomRegistry& r) : config(c), registry(r), handler(r, c) {}
+
+    const SidecarConfig& config;
+    RoomRegistry& registry;
+    WsHandler handler;
+    lws_context* context = nullptr;
+    lws_retry_bo_t retry{};
+    lws_protocols protocols[2]{};
+    std::unordered_map<SessionId, lws*> connections;
+
+    std::mutex tasks_mutex;
+    std::vector<std::function<void()>> tasks;
+    std::atomic<bool> stop_requested{false};
+    std::atomic<bool> finished{false};
+    bool stopping = false;
+    std::chrono::steady_clock::time_point stop_deadline;
+
+    int on_event(lws* wsi, lws_callback_reasons reason, PerSession* session, void* in, size_t len);
+    void on_established(lws* wsi, PerSession* session);
+    int on_receive(lws* wsi, PerSession* session, const char* data, size_t len);
+    int on_writeable(lws* wsi, PerSession* session);
+    void drain_tasks();
+    void begin_shutdown();
+    void wake(SessionId id) {
+        auto found = connections.find(id);
+        if (found != connections.end()) lws_callback_on_writable(found->second);
+    }
+};
+
+namespace {
+
+int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) noexcept {
+    auto* impl = static_cast<WsServer::Impl*>(lws_context_user(lws_get_context(wsi)));
+    if (impl == nullptr) return 0;
+    try {
+        return impl->on_event(wsi, reason, static_cast<PerSession*>(user), in, len);
+    } catch (const std::exception& error) {
+        log_error("ws_callback_failed").kv("error", error.what());
+        return -1;
+    }
+}
+
+}  // namespace
+
+int WsServer::Impl::on_event(lws* wsi, lws_callback_reasons reason, PerSession* session, void* in,
+                             size_t len) {
+    switch (reason) {
+        case LWS_CALLBACK_HTTP:
+            // Plain HTTP is not served here; without an answer the request would hang.
+            if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr)) return -1;
+            return -1;
+        case LWS_CALLBACK_ESTABLISHED:
+            on_established(wsi, session);
+            return 0;
+        case LWS_CALLBACK_RECEIVE:
+            return on_receive(wsi, session, static_cast<const char*>(in), len);
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+            return on_writeable(wsi, session);
+        case LWS_CALLBACK_CLOSED:
+            if (session != nullptr && session->id != 0) {
+                connections.erase(session->id);
+                handler.closed(session->id);
+                delete session->rx;
+                session->rx = nullptr;
+                session->id = 0;
+            }
+            return 0;
+        case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+            drain_tasks();
+            if (stop_requested && !stopping) begin_shutdown();
+            return 0;
+        default:
+            return 0;
+    }
+}
+
+void WsServer::Impl::on_established(lws* wsi, PerSession* session) {
+    std::string path = header(wsi, WSI_TOKEN_GET_URI);
+    std::string peer = header(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+    if (peer.empty()) peer = "local";
+    session->rx = new std::string();
+    session->id = handler.open(path, peer);
+    connections[session->id] = wsi;
+    if (stopping) {
+        if (Session* state = registry.find(session->id)) {
+            state->request_close(CloseCode::going_away, "server shutting down", false);
+        }
+    }
+    lws_callback_on_writable(wsi);
+}
+
+int WsServer::Impl::on_receive(lws* wsi, PerSession* session, const char* data, size_t len) {
+    Session* state = registry.find(session->id);
+    if (state == nullptr || state->closing()) return 0;  // ignore what follows a refusal
+    if (lws_frame_is_binary(wsi)) {
+        handler.on_binary(session->id);
+    } else if (session->rx->size() + len > config.max_client_frame) {
+        session->rx->clear();
+        handler.on_too_big(session->id);
+    } else {
+        session->rx->append(data, len);
+        if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+            std::string text;
+            text.swap(*session->rx);
+            handler.on_text(session->id, text);
+        }
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+int WsServer::Impl::on_writeable(lws* wsi, PerSession* session) {
+    Session* state = registry.find(session->id);
+    if (state == nullptr) return -1;
+    if (auto close = state->due_close()) {
+        std::string reason = close->reason.substr(0, 120);
+        lws_close_reason(wsi, static_cast<lws_close_status>(close->code),
+                         reinterpret_cast<unsigned char*>(reason.data()), reason.size());
+        return -1;
+    }
+    if (FramePtr frame = state->pop()) {
+        int written = lws_write(wsi, frame->payload(), frame->size(), LWS_WRITE_TEXT);
+        if (written < 0) return -1;
+    }
+    if (state->has_pending() || state->closing()) lws_callback_on_writable(wsi);
+    return 0;
+}
+
+void WsServer::Impl::drain_tasks() {
+    std::vector<std::function<void()>> batch;
+    {
+        std::lock_guard lock(tasks_mutex);
+        batch.swap(tasks);
+    }
+    for (auto& task : batch) task();
+}
+
+void WsServer::Impl::begin_shutdown() {
+    stopping = true;
+    stop_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.shutdown_grace_ms);
+    log_info("shutting_down").kv("sessions", registry.session_count());
+    handler.begin_shutdown();
+    for (auto& [id, wsi] : connections) lws_callback_on_writable(wsi);
+}
+
+WsServer::WsServer(const SidecarConfig& config, RoomRegistry& registry)
+    : impl_(std::make_unique<Impl>(config, registry)) {}
+
+WsServer::~WsServer() {
+    if (impl_->context != nullptr) lws_context_destroy(impl_->context);
+}
+
+Status WsServer::start() {
+    const SidecarConfig& config = impl_->config;
+    lws_set_log_level(LLL_ERR | LLL_WARN, log_bridge);
+    if (auto claimed = claim_socket_path(config.ws_socket); !claimed) return claimed.error();
+
+    impl_->protocols[0] = {"roompush", callback, sizeof(PerSession), config.max_client_frame,
+                           0, nullptr, 0};
+    impl_->retry.secs_since_valid_ping = static_cast<uint16_t>(config.ping_interval_s);
+    impl_->retry.secs_since_valid_hangup =
+        static_cast<uint16_t>(config.ping_interval_s + config.ping_timeout_s);
+
+    lws_context_creation_info info{};
+    info.options = LWS_SERVER_OPTION_UNIX_SOCK;
+    info.iface = config.ws_socket.c_str();
+    info.port = 0;
+    info.protocols = impl_->protocols;
+    info.retry_and_idle_policy = &impl_->retry;
+    info.user = impl_.get();
+    info.gid = -1;
+    info.uid = -1;
+    impl_->context = lws_create_context(&info);
+    if (impl_->context == nullptr) {
+        return make_error("listen_failed", "libwebsockets could not listen on " + config.ws_socket);
+    }
+    // lws creates the socket with the umask's mode, which nginx's user may not be able to use.
+    if (::chmod(config.ws_socket.c_str(), config.socket_mode) != 0) {
+        return make_error("listen_failed",
+                          "chmod " + config.ws_socket + ": " + std::strerror(errno));
+    }
+    log_info("ws_listening").kv("socket", config.ws_socket);
+    return ok_status();
+}
+
+void WsServer::run() {
+    Impl& impl = *impl_;
+    while (!impl.finished) {
+        if (lws_service(impl.context, 0) < 0) break;
+        if (impl.stopping && (impl.registry.session_count() == 0 ||
+                              std::chrono::steady_clock::now() > impl.stop_deadline)) {
+            impl.finished = true;
+        }
+    }
+    impl.finished = true;
+}
+
+void WsServer::post(std::function<void()> task) {
+    {
+        std::lock_guard lock(impl_->tasks_mutex);
+        impl_->tasks.push_back(std::move(task));
+    }
+    lws_cancel_service(impl_->context);
+}
+
+void WsServer::request_stop() {
+    impl_->stop_requested = true;
+    lws_cancel_service(impl_->context);
+}
+
+bool WsServer::finished() const { return impl_->finished; }
+
+void WsServer::wake(SessionId id) { impl_->wake(id); }
+
+}  // namespace rp::sidecar

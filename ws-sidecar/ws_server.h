@@ -1,0 +1,37 @@
+#pragma once
+// The libwebsockets event loop. Only ws_server.cpp sees <libwebsockets.h>.
+
+#include <functional>
+#include <memory>
+
+#include "roompush/error.h"
+#include "room_registry.h"
+#include "sidecar_config.h"
+
+namespace rp::sidecar {
+
+class WsServer {
+public:
+    WsServer(const SidecarConfig& config, RoomRegistry& registry);
+    ~WsServer();
+
+    Status start();
+    // Serves until request_stop(); then closes every client with 1001 and returns.
+    void run();
+
+    // Thread-safe: runs `task` on the loop thread.
+    void post(std::function<void()> task);
+    // Thread-safe. Call it again to nudge a loop that is draining its clients.
+    void request_stop();
+    bool finished() const;
+
+    // Loop thread only: the session has frames to write or a close to perform.
+    void wake(SessionId id);
+
+    struct Impl;  // public so the C callback can reach it; defined in ws_server.cpp
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rp::sidecar
