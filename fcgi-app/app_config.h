@@ -1,0 +1,31 @@
+#pragma once
+// Everything the app can be told (main.cpp maps flags onto it).
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+
+#include "argv_template.h"
+#include "child_process.h"
+
+namespace rp::app {
+
+struct AppConfig {
+    std::string listen;          // FastCGI socket nginx connects to
+    mode_t socket_mode = 0660;
+    std::string spool_dir;
+    std::string control_socket;  // the sidecar's
+    ArgvTemplate exec;
+    std::size_t threads = 4;     // FastCGI accept threads
+    std::size_t workers = 2;     // concurrent program runs
+    std::size_t queue = 16;      // jobs waiting for a worker
+    std::size_t max_upload = 64 << 20;
+    std::size_t max_field = 4096;  // a text field (roomId, itemId)
+    std::size_t max_parts = 8;
+    std::size_t max_pending_pushes = 10000;
+    unsigned retry_after_s = 5;
+    ChildLimits limits;
+};
+
+}  // namespace rp::app

@@ -1,0 +1,55 @@
+#include "http_router.h"
+
+#include "roompush/unix_socket.h"
+
+namespace rp::app {
+namespace {
+
+HttpResponse method_not_allowed(HttpRequest& request, const char* allow) {
+    drain_body(*request.body, 1 << 20);
+    HttpResponse response = error_response(
+        405, make_error("method_not_allowed", request.method + " is not allowed here; use " + allow));
+    response.headers.emplace_back("Allow", allow);
+    return response;
+}
+
+}  // namespace
+
+HttpResponse HttpRouter::route(HttpRequest& request) {
+    constexpr std::string_view kJobs = "/jobs/";
+    if (request.path == "/cad") {
+        if (request.method != "POST") return method_not_allowed(request, "POST");
+        return uploads_.handle(request);
+    }
+    if (request.path.compare(0, kJobs.size(), kJobs) == 0) {
+        if (request.method != "GET") return method_not_allowed(request, "GET");
+        return get_job(request.path.substr(kJobs.size()));
+    }
+    if (request.path == "/healthz") {
+        if (request.method != "GET") return method_not_allowed(request, "GET");
+        return health();
+    }
+    drain_body(*request.body, 1 << 20);
+    return error_response(404, make_error("not_found", "nothing at " + request.path));
+}
+
+HttpResponse HttpRouter::get_job(const std::string& id) {
+    auto job = store_.load(id);
+    if (!job) {
+        return error_response(job.error().code == "not_found" ? 404 : 500, job.error());
+    }
+    return json_response(200, job_to_json(*job).get());
+}
+
+HttpResponse HttpRouter::health() {
+    JsonPtr body = make_object();
+    auto spool = store_.check_writable();
+    auto sidecar = connect_unix(config_.control_socket);
+    set_string(body.get(), "spool", spool ? "ok" : spool.error().message);
+    set_string(body.get(), "sidecar", sidecar ? "ok" : sidecar.error().message);
+    bool healthy = spool.ok() && sidecar.ok();
+    set_bool(body.get(), "ok", healthy);
+    return json_response(healthy ? 200 : 503, body.get());
+}
+
+}  // namespace rp::app

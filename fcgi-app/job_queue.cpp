@@ -1,0 +1,55 @@
+#include "job_queue.h"
+
+namespace rp::app {
+
+JobQueue::JobQueue(std::size_t capacity, std::size_t workers,
+                   std::function<void(const std::string&)> run)
+    : capacity_(capacity), worker_count_(workers), run_(std::move(run)) {}
+
+JobQueue::~JobQueue() { stop(); }
+
+void JobQueue::start() {
+    for (std::size_t i = 0; i < worker_count_; ++i) workers_.emplace_back([this] { work(); });
+}
+
+bool JobQueue::try_push(const std::string& job_id, const std::function<void()>& on_accepted) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_ || ids_.size() >= capacity_) return false;
+        on_accepted();
+        ids_.push_back(job_id);
+    }
+    ready_.notify_one();
+    return true;
+}
+
+void JobQueue::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    ready_.notify_all();
+    for (std::thread& worker : workers_) worker.join();
+    workers_.clear();
+}
+
+std::size_t JobQueue::depth() const {
+    std::lock_guard lock(mutex_);
+    return ids_.size();
+}
+
+void JobQueue::work() {
+    for (;;) {
+        std::string id;
+        {
+            std::unique_lock lock(mutex_);
+            ready_.wait(lock, [&] { return stopping_ || !ids_.empty(); });
+            if (stopping_) return;
+            id = std::move(ids_.front());
+            ids_.pop_front();
+        }
+        run_(id);
+    }
+}
+
+}  // namespace rp::app

@@ -1,0 +1,42 @@
+#pragma once
+// A bounded queue of job ids and the worker threads that take from it. When the queue is full,
+// try_push says so at once: the caller answers 503 rather than holding the upload.
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rp::app {
+
+class JobQueue {
+public:
+    JobQueue(std::size_t capacity, std::size_t workers, std::function<void(const std::string&)> run);
+    ~JobQueue();
+
+    void start();
+    // `on_accepted` runs under the queue's lock before any worker can see the job, so whatever
+    // it announces (job.queued) always comes before the job's own events.
+    bool try_push(const std::string& job_id, const std::function<void()>& on_accepted);
+    // Workers finish the job in hand and exit; queued jobs stay in the spool.
+    void stop();
+    std::size_t depth() const;
+
+private:
+    void work();
+
+    std::size_t capacity_;
+    std::size_t worker_count_;
+    std::function<void(const std::string&)> run_;
+    mutable std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<std::string> ids_;
+    bool stopping_ = false;
+    std::vector<std::thread> workers_;
+};
+
+}  // namespace rp::app

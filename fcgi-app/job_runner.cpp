@@ -1,0 +1,125 @@
+#include "job_runner.h"
+
+#include <map>
+
+#include "program_output.h"
+#include "roompush/log.h"
+
+namespace rp::app {
+namespace {
+
+std::string last_line(const std::string& text) {
+    std::string trimmed = text;
+    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r')) trimmed.pop_back();
+    std::size_t newline = trimmed.rfind('\n');
+    return newline == std::string::npos ? trimmed : trimmed.substr(newline + 1);
+}
+
+// The message a person sees for a failed job: the program's own JSON error if it gave one,
+// else its last line on stderr, else what happened to it.
+std::string failure_message(const ChildOutcome& outcome, const cJSON* result) {
+    if (result != nullptr) {
+        const cJSON* error = cJSON_GetObjectItemCaseSensitive(result, "error");
+        auto message = get_string(error, "message");
+        if (message && message->has_value()) return **message;
+        if (cJSON_IsString(error)) return error->valuestring;
+    }
+    switch (outcome.kind) {
+        case ChildOutcome::Kind::spawn_failed: return outcome.error;
+        case ChildOutcome::Kind::timeout: return "the program ran past its time limit";
+        case ChildOutcome::Kind::output_too_large: return "the program wrote more than its stdout cap";
+        case ChildOutcome::Kind::interrupted: return "the app stopped while the program ran";
+        case ChildOutcome::Kind::signaled:
+            return "the program was killed by signal " + std::to_string(outcome.signal);
+        case ChildOutcome::Kind::exited: break;
+    }
+    std::string line = last_line(outcome.stderr);
+    if (!line.empty()) return line;
+    return "the program exited with status " + std::to_string(outcome.exit_code);
+}
+
+std::vector<std::string> program_environment(const Job& job, const std::string& workdir) {
+    return {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=" + workdir,
+            "TMPDIR=" + workdir, "ROOMPUSH_JOB=" + job.id};
+}
+
+}  // namespace
+
+void JobRunner::publish(const Job& job, std::string_view event, const std::string& key) {
+    JsonPtr data = job_event_data(job);
+    if (event == "job.progress") {
+        set_number(data.get(), "progress", job.progress);
+    }
+    pushes_.push(job.room, event, data.get(), job.id + ":" + key);
+}
+
+void JobRunner::run(const std::string& job_id) {
+    auto loaded = store_.load(job_id);
+    if (!loaded) {
+        log_error("job_unreadable").kv("job", job_id).kv("error", loaded.error().message);
+        return;
+    }
+    Job job = std::move(*loaded);
+    job.status = JobStatus::running;
+    job.started_ms = now_ms();
+    (void)store_.save(job);
+    publish(job, "job.started", "started");
+    log_info("job_started").kv("job", job.id).kv("room", job.room);
+
+    ChildSpec spec;
+    spec.workdir = store_.work_dir(job.id);
+    spec.argv = config_.exec.expand({{"input", store_.input_path(job.id)},
+                                     {"workdir", spec.workdir},
+                                     {"job", job.id},
+                                     {"room", job.room},
+                                     {"item", job.item}});
+    spec.env = program_environment(job, spec.workdir);
+    spec.limits = config_.limits;
+
+    ProgramOutput output([&](const Progress& progress) {
+        job.progress = progress.percent;
+        JsonPtr data = job_event_data(job);
+        set_number(data.get(), "progress", progress.percent);
+        if (!progress.stage.empty()) set_string(data.get(), "stage", progress.stage);
+        pushes_.push(job.room, "job.progress", data.get(),
+                     job.id + ":progress:" + std::to_string(progress.percent));
+    });
+    ChildOutcome outcome =
+        run_child(spec, [&](std::string_view line) { output.add_line(line); }, &stop_);
+
+    job.finished_ms = now_ms();
+    bool succeeded = outcome.kind == ChildOutcome::Kind::exited && outcome.exit_code == 0 &&
+                     output.result() != nullptr;
+    if (succeeded) {
+        job.status = JobStatus::done;
+        job.progress = 100;
+        job.result = output.take_result();
+    } else {
+        job.status = JobStatus::failed;
+        JobFailure failure;
+        failure.reason = outcome.kind == ChildOutcome::Kind::exited && outcome.exit_code == 0
+                             ? "no_result"
+                             : outcome_reason(outcome.kind);
+        failure.message = failure.reason == "no_result"
+                              ? "the program exited 0 without printing a JSON result"
+                              : failure_message(outcome, output.result());
+        failure.exit_code = outcome.exit_code;
+        failure.signal = outcome.signal;
+        job.failure = failure;
+        if (output.result()) job.result = output.take_result();  // the program's own error detail
+    }
+    finish(job);
+}
+
+void JobRunner::finish(Job& job) {
+    if (auto saved = store_.save(job); !saved) {
+        log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
+    }
+    bool done = job.status == JobStatus::done;
+    publish(job, done ? "job.done" : "job.failed", done ? "done" : "failed");
+    auto line = done ? log_info("job_done") : log_warn("job_failed");
+    line.kv("job", job.id).kv("room", job.room).kv("ms", job.finished_ms - job.started_ms);
+    if (job.failure) line.kv("reason", job.failure->reason).kv("error", job.failure->message);
+}
+
+}  // namespace rp::app

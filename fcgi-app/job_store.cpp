@@ -1,0 +1,91 @@
+#include "job_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "roompush/unix_socket.h"
+
+namespace rp::app {
+namespace fs = std::filesystem;
+
+namespace {
+
+Error io_error(const std::string& what, const std::string& path) {
+    return make_error("spool_error", what + " " + path + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+Status JobStore::prepare() {
+    std::error_code error;
+    for (const char* sub : {"/jobs", "/incoming"}) {
+        fs::create_directories(spool_ + sub, error);
+        if (error) {
+            return make_error("spool_error",
+                              "cannot create " + spool_ + sub + ": " + error.message());
+        }
+    }
+    return check_writable();
+}
+
+Status JobStore::check_writable() const {
+    std::string dir = spool_ + "/incoming";
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) return io_error("cannot write to", dir);
+    return ok_status();
+}
+
+std::string JobStore::incoming_path(const std::string& id) const {
+    return spool_ + "/incoming/" + id + ".part";
+}
+std::string JobStore::job_dir(const std::string& id) const { return spool_ + "/jobs/" + id; }
+std::string JobStore::input_path(const std::string& id) const { return job_dir(id) + "/input"; }
+std::string JobStore::work_dir(const std::string& id) const { return job_dir(id) + "/work"; }
+
+Status JobStore::create(const Job& job, const std::string& incoming) {
+    std::string dir = job_dir(job.id);
+    if (::mkdir(dir.c_str(), 0750) != 0) return io_error("mkdir", dir);
+    std::string work = work_dir(job.id);
+    if (::mkdir(work.c_str(), 0750) != 0) return io_error("mkdir", work);
+    std::string input = input_path(job.id);
+    if (::rename(incoming.c_str(), input.c_str()) != 0) return io_error("rename to", input);
+    return save(job);
+}
+
+Status JobStore::save(const Job& job) const {
+    std::string path = job_dir(job.id) + "/job.json";
+    std::string temporary = path + ".tmp";
+    UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+    if (!fd.valid()) return io_error("open", temporary);
+    if (!write_all(fd.get(), to_json(job_to_json(job).get()) + "\n")) {
+        return io_error("write", temporary);
+    }
+    if (::fsync(fd.get()) != 0) return io_error("fsync", temporary);
+    fd.reset();
+    if (::rename(temporary.c_str(), path.c_str()) != 0) return io_error("rename", path);
+    return ok_status();
+}
+
+Result<Job> JobStore::load(const std::string& id) const {
+    if (!is_valid_job_id(id)) return make_error("not_found", "no job " + id);
+    std::ifstream file(job_dir(id) + "/job.json");
+    if (!file) return make_error("not_found", "no job " + id);
+    std::stringstream text;
+    text << file.rdbuf();
+    auto json = parse_json(text.str());
+    if (!json) return make_error("bad_job", "job " + id + " is unreadable: " + json.error().message);
+    return job_from_json(json->get());
+}
+
+void JobStore::remove(const std::string& id) const {
+    std::error_code ignored;
+    fs::remove_all(job_dir(id), ignored);
+}
+
+}  // namespace rp::app

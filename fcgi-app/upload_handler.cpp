@@ -1,0 +1,104 @@
+#include "upload_handler.h"
+
+#include <unistd.h>
+
+#include <map>
+
+#include "roompush/log.h"
+#include "upload_receiver.h"
+
+namespace rp::app {
+
+int upload_error_status(const std::string& code) {
+    static const std::map<std::string, int> statuses = {
+        {"not_multipart", 415},    {"upload_too_large", 413}, {"field_too_large", 413},
+        {"length_required", 411},  {"queue_full", 503},       {"spool_error", 500},
+        {"io_error", 400},
+    };
+    auto found = statuses.find(code);
+    return found == statuses.end() ? 400 : found->second;
+}
+
+HttpResponse UploadHandler::refuse(HttpRequest& request, const Error& error,
+                                   const std::string& spool_path) {
+    if (!spool_path.empty()) ::unlink(spool_path.c_str());  // nothing stays for a refused upload
+    drain_body(*request.body, config_.max_upload + (1 << 20));
+    int status = upload_error_status(error.code);
+    log_info("upload_refused").kv("status", status).kv("code", error.code).kv("peer", request.remote_addr);
+    HttpResponse response = error_response(status, error);
+    if (status == 503) response.headers.emplace_back("Retry-After", std::to_string(config_.retry_after_s));
+    return response;
+}
+
+Status UploadHandler::receive(HttpRequest& request, const std::string& boundary,
+                              UploadReceiver& receiver) {
+    MultipartParser parser(boundary, {8192, config_.max_parts}, receiver);
+    char buffer[65536];
+    std::size_t total = 0;
+    for (;;) {
+        ssize_t got = request.body->read(buffer, sizeof buffer);
+        if (got < 0) return make_error("io_error", "the upload was cut off");
+        if (got == 0) break;
+        total += static_cast<std::size_t>(got);
+        if (total > config_.max_upload) {
+            return make_error("upload_too_large",
+                              "the request is larger than " + std::to_string(config_.max_upload) + " bytes");
+        }
+        if (auto fed = parser.feed(std::string_view(buffer, static_cast<std::size_t>(got))); !fed) return fed;
+    }
+    if (auto finished = parser.finish(); !finished) return finished;
+    return receiver.check_complete();
+}
+
+HttpResponse UploadHandler::handle(HttpRequest& request) {
+    if (!request.content_length) {
+        return refuse(request, make_error("length_required", "send a Content-Length"), "");
+    }
+    if (*request.content_length > config_.max_upload) {
+        return refuse(request, make_error("upload_too_large", "the request is larger than " +
+                                                                  std::to_string(config_.max_upload) + " bytes"), "");
+    }
+    auto boundary = multipart_boundary(request.content_type);
+    if (!boundary) return refuse(request, boundary.error(), "");
+
+    Job job;
+    job.id = new_job_id();
+    std::string incoming = store_.incoming_path(job.id);
+    UploadReceiver receiver(incoming, {config_.max_upload, config_.max_field});
+    if (auto received = receive(request, *boundary, receiver); !received) {
+        return refuse(request, received.error(), incoming);
+    }
+    job.room = receiver.room();
+    job.item = receiver.item();
+    job.filename = receiver.filename();
+    job.size = receiver.file_size();
+    job.created_ms = now_ms();
+    if (auto created = store_.create(job, incoming); !created) {
+        store_.remove(job.id);
+        return refuse(request, created.error(), incoming);
+    }
+    bool queued = queue_.try_push(job.id, [&] {
+        JsonPtr data = job_event_data(job);
+        pushes_.push(job.room, "job.queued", data.get(), job.id + ":queued");
+    });
+    if (!queued) {
+        store_.remove(job.id);
+        return refuse(request, make_error("queue_full", "too many jobs are waiting; try again later"), "");
+    }
+    log_info("job_queued").kv("job", job.id).kv("room", job.room).kv("bytes", job.size);
+    return accepted(job);
+}
+
+HttpResponse UploadHandler::accepted(const Job& job) {
+    JsonPtr body = make_object();
+    set_string(body.get(), "jobId", job.id);
+    set_string(body.get(), "roomId", job.room);
+    set_string(body.get(), "itemId", job.item);
+    set_string(body.get(), "status", "queued");
+    set_string(body.get(), "ws", "/ws/rooms/" + job.room);
+    HttpResponse response = json_response(202, body.get());
+    response.headers.emplace_back("Location", "/jobs/" + job.id);
+    return response;
+}
+
+}  // namespace rp::app
