@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
     CLI::App* rooms_cmd = app.add_subcommand(
         "rooms", "List rooms with members, head seq and retained messages\n"
                  "  example: pushctl rooms --json");
-    (void)rooms_cmd;
+    // Global options (--json, --socket) may also come after the subcommand.
+    publish_cmd->fallthrough();
+    rooms_cmd->fallthrough();
 
     try {
         app.parse(argc, argv);

@@ -32,7 +32,9 @@ bool make_pipe(Pipe& pipe) {
     return true;
 }
 
+// 0 means "no limit" (for example address space under AddressSanitizer, which reserves terabytes).
 void set_limit(int resource, uint64_t value) {
+    if (value == 0) return;
     rlimit limit{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
     ::setrlimit(resource, &limit);
 }
@@ -56,7 +58,8 @@ void set_limit(int resource, uint64_t value) {
     set_limit(RLIMIT_AS, limits.max_address_space);
     set_limit(RLIMIT_FSIZE, limits.max_file_size);
     set_limit(RLIMIT_NOFILE, limits.max_open_files);
-    set_limit(RLIMIT_CORE, 0);
+    rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
     // Nothing of the app's (sockets, spool files, other jobs' pipes) reaches the program.
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     ::signal(SIGPIPE, SIG_DFL);

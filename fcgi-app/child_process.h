@@ -15,6 +15,7 @@
 
 namespace rp::app {
 
+// Resource limits of 0 mean unlimited.
 struct ChildLimits {
     unsigned timeout_ms = 300000;
     unsigned kill_grace_ms = 5000;

@@ -45,6 +45,25 @@ int main(int argc, char** argv) {
         ->capture_default_str()->check(CLI::Range(size_t{16}, size_t{1} << 20));
     app.add_option("--timeout", timeout_s, "Seconds a program may run")
         ->capture_default_str()->check(CLI::Range(1u, 86400u));
+    app.add_option("--kill-grace", config.limits.kill_grace_ms,
+                   "Milliseconds between SIGTERM and SIGKILL when a program must stop")
+        ->capture_default_str()->check(CLI::Range(0u, 600000u));
+    app.add_option("--max-stdout", config.limits.max_stdout_bytes,
+                   "Bytes a program may write to stdout before it is stopped")
+        ->capture_default_str()->check(CLI::Range(size_t{1024}, size_t{1} << 32));
+    app.add_option("--max-stderr", config.limits.max_stderr_bytes, "Bytes of stderr kept per job")
+        ->capture_default_str()->check(CLI::Range(size_t{0}, size_t{1} << 30));
+    app.add_option("--max-cpu", config.limits.max_cpu_seconds, "CPU seconds per program (0: none)")
+        ->capture_default_str();
+    app.add_option("--max-address-space", config.limits.max_address_space,
+                   "Bytes of address space per program (0: none)")
+        ->capture_default_str();
+    app.add_option("--max-file-size", config.limits.max_file_size,
+                   "Largest file a program may write, in bytes (0: none)")
+        ->capture_default_str();
+    app.add_option("--max-open-files", config.limits.max_open_files,
+                   "Open files per program (0: none)")
+        ->capture_default_str();
     app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 

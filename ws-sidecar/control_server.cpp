@@ -73,7 +73,7 @@ void ControlServer::accept_loop() {
                                                           " connections"));
             continue;
         }
-        log_info("control_connected").kv("peer", describe_peer(fd));
+        log_debug("control_connected").kv("peer", describe_peer(fd));
         auto client = std::make_unique<Client>();
         client->fd = UniqueFd(fd);
         Client& ref = *client;

@@ -1,0 +1,170 @@
+"""Helpers for the integration tests: a stack per test class, real clients, fixtures made here.
+
+Run a test file directly: /usr/bin/python3 tests/integration/test_x.py --build-dir build
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tools"))
+
+import devstack  # noqa: E402
+import websockets  # noqa: E402  (Debian's python3-websockets)
+
+BUILD_DIR = os.environ.get("ROOMPUSH_BUILD_DIR", os.path.join(REPO, "build"))
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
+
+
+def main():
+    """unittest.main() that also takes --build-dir (ctest passes it)."""
+    global BUILD_DIR
+    args = sys.argv[1:]
+    if "--build-dir" in args:
+        index = args.index("--build-dir")
+        BUILD_DIR = os.path.abspath(args[index + 1])
+        del args[index:index + 2]
+    unittest.main(argv=[sys.argv[0]] + args, verbosity=2)
+
+
+def binary_stl(triangles, header=b"roompush test"):
+    """A binary STL of the given triangles (each three (x, y, z) tuples)."""
+    out = header.ljust(80, b"\0")[:80] + struct.pack("<I", len(triangles))
+    for triangle in triangles:
+        out += struct.pack("<3f", 0, 0, 0)
+        for vertex in triangle:
+            out += struct.pack("<3f", *vertex)
+        out += b"\0\0"
+    return out
+
+
+def cube_triangles(size=1.0):
+    s = size
+    quads = [
+        [(0, 0, 0), (0, s, 0), (s, s, 0), (s, 0, 0)],
+        [(0, 0, s), (s, 0, s), (s, s, s), (0, s, s)],
+        [(0, 0, 0), (s, 0, 0), (s, 0, s), (0, 0, s)],
+        [(0, s, 0), (0, s, s), (s, s, s), (s, s, 0)],
+        [(0, 0, 0), (0, 0, s), (0, s, s), (0, s, 0)],
+        [(s, 0, 0), (s, s, 0), (s, s, s), (s, 0, s)],
+    ]
+    triangles = []
+    for a, b, c, d in quads:
+        triangles += [(a, b, c), (a, c, d)]
+    return triangles
+
+
+class StackTestCase(unittest.TestCase):
+    """Starts one stack for the class. Subclasses may set EXEC, SIDECAR_ARGS, APP_ARGS."""
+
+    EXEC = None
+    SIDECAR_ARGS = ()
+    APP_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.run_dir = tempfile.mkdtemp(prefix="rp-", dir="/tmp")
+        cls.stack = devstack.Stack(BUILD_DIR, cls.run_dir, devstack.free_port(),
+                                   exec_template=cls.EXEC, sidecar_args=cls.SIDECAR_ARGS,
+                                   app_args=cls.APP_ARGS)
+        cls.stack.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+        # A clean stop is part of every test: exit 0 (and, in the sanitizer build, no leak or
+        # error report, which would make the exit code non-zero).
+        unclean = {name: code for name, code in cls.stack.exit_codes.items() if code != 0}
+        if unclean:
+            raise AssertionError("programs did not stop cleanly: %s\n%s" % (
+                unclean, "\n".join(cls.stack.log_tail(name) for name in unclean)))
+        if os.environ.get("ROOMPUSH_KEEP_RUN_DIR"):
+            print("run dir kept: " + cls.run_dir)
+        else:
+            shutil.rmtree(cls.run_dir, ignore_errors=True)
+
+    def run_async(self, coroutine, timeout=60):
+        return asyncio.run(asyncio.wait_for(coroutine, timeout))
+
+    def logs(self):
+        return "\n".join("--- %s ---\n%s" % (name, self.stack.log_tail(name))
+                         for name in ("sidecar", "app", "nginx"))
+
+    # -- HTTP with curl, an independent client ---------------------------------------------
+    def curl(self, *args):
+        """Runs curl; returns (status, headers dict, body text)."""
+        result = subprocess.run(["curl", "-sS", "-D", "-", "--max-time", "30"] + list(args),
+                                capture_output=True)
+        self.assertEqual(result.returncode, 0, "curl failed: " + result.stderr.decode())
+        # Bytes, not text mode: text mode would turn the CRLFs that separate headers into LFs.
+        head, _, body = result.stdout.decode("utf-8", "replace").partition("\r\n\r\n")
+        while head.startswith("HTTP/1.1 100"):
+            head, _, body = body.partition("\r\n\r\n")
+        lines = head.split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return status, headers, body
+
+    def upload(self, path, room="A", item="7", extra=()):
+        args = ["-F", "roomId=" + room, "-F", "itemId=" + item, "-F", "file=@" + path]
+        return self.curl(*(args + list(extra) + [self.stack.url + "/cad"]))
+
+    def pushctl(self, *args, stdin=None):
+        return subprocess.run([os.path.join(BUILD_DIR, "cli/pushctl"),
+                               "--socket", self.stack.control_socket] + list(args),
+                              capture_output=True, text=True, input=stdin, timeout=30)
+
+    def write_fixture(self, name, data):
+        path = os.path.join(self.run_dir, name)
+        with open(path, "wb") as out:
+            out.write(data)
+        return path
+
+
+class RoomClient:
+    """A WebSocket client of one room through nginx (python3-websockets)."""
+
+    def __init__(self, url):
+        self.url = url
+        self.socket = None
+
+    async def __aenter__(self):
+        self.socket = await websockets.connect(self.url)
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.socket.close()
+
+    async def next(self, timeout=10):
+        return json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+
+    async def until(self, predicate, timeout=20):
+        """Messages up to and including the first that matches."""
+        seen = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            message = await self.next(max(0.01, deadline - loop.time()))
+            seen.append(message)
+            if predicate(message):
+                return seen
+
+    async def nothing_for(self, seconds):
+        """The messages that arrive within `seconds` (expected: none)."""
+        got = []
+        try:
+            while True:
+                got.append(await self.next(seconds))
+        except asyncio.TimeoutError:
+            return got

@@ -1,0 +1,90 @@
+"""./dev up as a developer uses it: starts everything, refuses a second copy, stops cleanly."""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+
+import harness
+from harness import devstack
+
+DEV = os.path.join(harness.REPO, "dev")
+
+
+def processes_mentioning(text):
+    """PIDs of live processes whose command line contains `text`."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as cmdline:
+                if text.encode() in cmdline.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+class DevUp(unittest.TestCase):
+
+    def setUp(self):
+        self.run_dir = tempfile.mkdtemp(prefix="rp-dev-", dir="/tmp")
+        self.port = devstack.free_port()
+        self.env = dict(os.environ, ROOMPUSH_PORT=str(self.port), ROOMPUSH_RUN_DIR=self.run_dir,
+                        ROOMPUSH_BUILD_DIR=harness.BUILD_DIR)
+
+    def tearDown(self):
+        for pid in processes_mentioning(self.run_dir):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def start(self):
+        process = subprocess.Popen([DEV, "up", "--no-build"], env=self.env, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if "roompush is up: http://127.0.0.1:%d" % self.port in line:
+                return process
+            if not line and process.poll() is not None:
+                self.fail("./dev up exited: " + process.stderr.read())
+        self.fail("./dev up did not say it was up")
+
+    def check_stops_on(self, sig):
+        process = self.start()
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.port, timeout=5) as r:
+            self.assertEqual(r.status, 200)
+
+        second = subprocess.run([DEV, "up", "--no-build"], env=self.env, capture_output=True,
+                                text=True, timeout=30)
+        self.assertNotEqual(second.returncode, 0)
+        self.assertIn("already running", second.stderr)
+
+        rooms = subprocess.run([DEV, "pushctl", "rooms"], env=self.env, capture_output=True,
+                               text=True, timeout=30)
+        self.assertEqual(rooms.returncode, 0, rooms.stderr)
+        self.assertIn("ROOM", rooms.stdout)
+
+        process.send_signal(sig)
+        process.wait(timeout=20)
+        self.assertEqual(process.returncode, 0)
+        time.sleep(0.2)
+        self.assertEqual(processes_mentioning(self.run_dir), [], "a process was left behind")
+        self.assertFalse(devstack.port_in_use(self.port))
+        process.stdout.close()
+        process.stderr.close()
+
+    def test_ctrl_c_stops_everything(self):
+        self.check_stops_on(signal.SIGINT)
+
+    def test_sigterm_stops_everything(self):
+        self.check_stops_on(signal.SIGTERM)
+
+
+if __name__ == "__main__":
+    harness.main()

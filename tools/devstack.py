@@ -1,0 +1,341 @@
+#!/usr/bin/python3
+"""Runs the whole roompush stack on one machine: sidecar, FastCGI app and a private nginx.
+
+`./dev up` uses it in the foreground; the integration tests import it and start a stack of
+their own on a free port. Both render the same nginx template from nginx/, so what is tested is
+what ships. Standard library only.
+"""
+
+import argparse
+import fcntl
+import grp
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FASTCGI_PARAMS = "/etc/nginx/fastcgi_params"
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_in_use(port):
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def render(template_path, values):
+    with open(template_path) as template:
+        text = template.read()
+    for key, value in values.items():
+        text = text.replace("@" + key + "@", str(value))
+    return text
+
+
+class StackError(Exception):
+    pass
+
+
+class Stack:
+    """One running stack. Use as a context manager or call start() / stop()."""
+
+    def __init__(self, build_dir, run_dir, port, exec_template=None, sidecar_args=(),
+                 app_args=(), max_upload="64m", log_to_files=True):
+        self.build_dir = os.path.abspath(build_dir)
+        self.run_dir = os.path.abspath(run_dir)
+        self.port = port
+        self.exec_template = exec_template or (
+            os.path.join(self.build_dir, "examples/cad-inspect/cad-inspect")
+            + " --input {input} --out {workdir}")
+        self.sidecar_args = list(sidecar_args)
+        self.app_args = list(app_args)
+        self.max_upload = max_upload
+        self.log_to_files = log_to_files
+        self.processes = {}  # name -> Popen, in start order
+        self.log_files = []
+        self.exit_codes = {}  # name -> exit code of a stopped program (None: had to be killed)
+        self.nginx_prefix = os.path.join(self.run_dir, "nginx")
+        self.log_dir = os.path.join(self.run_dir, "logs")
+
+    # -- paths -----------------------------------------------------------------------------
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def ws_url(self):
+        return "ws://127.0.0.1:%d" % self.port
+
+    @property
+    def control_socket(self):
+        return os.path.join(self.run_dir, "control.sock")
+
+    @property
+    def ws_socket(self):
+        return os.path.join(self.run_dir, "ws.sock")
+
+    @property
+    def fcgi_socket(self):
+        return os.path.join(self.run_dir, "fcgi.sock")
+
+    @property
+    def spool_dir(self):
+        return os.path.join(self.run_dir, "spool")
+
+    def binary(self, relative):
+        path = os.path.join(self.build_dir, relative)
+        if not os.access(path, os.X_OK):
+            raise StackError("%s is not built; run ./dev build first" % path)
+        return path
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        os.makedirs(self.log_dir, exist_ok=True)
+        if port_in_use(self.port):
+            raise StackError("port %d on 127.0.0.1 is already in use; set ROOMPUSH_PORT to "
+                             "another port" % self.port)
+        try:
+            self.start_sidecar()
+            self.start_app()
+            self.start_nginx()
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_sidecar(self, extra_args=()):
+        self.spawn("sidecar", [self.binary("ws-sidecar/roompush-sidecar"),
+                               "--ws-socket", self.ws_socket,
+                               "--control-socket", self.control_socket,
+                               "--socket-mode", "0660"] + self.sidecar_args + list(extra_args))
+        self.wait_for_socket("sidecar", self.control_socket)
+        self.wait_for_socket("sidecar", self.ws_socket)
+
+    def sanitized_build(self):
+        cache = os.path.join(self.build_dir, "CMakeCache.txt")
+        with open(cache) as text:
+            return "ROOMPUSH_SANITIZE:BOOL=ON" in text.read()
+
+    def start_app(self, extra_args=()):
+        # AddressSanitizer reserves terabytes of address space: a sanitized cad-inspect cannot
+        # run under the default address-space limit.
+        limits = ["--max-address-space", "0"] if self.sanitized_build() else []
+        self.spawn("app", [self.binary("fcgi-app/roompush-fcgi"),
+                           "--listen", self.fcgi_socket,
+                           "--socket-mode", "0660",
+                           "--spool", self.spool_dir,
+                           "--control-socket", self.control_socket,
+                           "--exec", self.exec_template] + limits + self.app_args
+                   + list(extra_args))
+        self.wait_for_socket("app", self.fcgi_socket)
+
+    def render_nginx(self):
+        conf_dir = os.path.join(self.nginx_prefix, "conf")
+        for sub in ("conf", "logs", "tmp"):
+            os.makedirs(os.path.join(self.nginx_prefix, sub), exist_ok=True)
+        shutil.copy(FASTCGI_PARAMS, os.path.join(conf_dir, "fastcgi_params"))
+        user_line = ""
+        if os.geteuid() == 0:
+            # Workers run as the user that owns the sockets; a root-started nginx would
+            # otherwise drop to `nobody` and get 502 from 0660 sockets.
+            user_line = "user %s %s;" % (pwd.getpwuid(os.getuid()).pw_name,
+                                         grp.getgrgid(os.getgid()).gr_name)
+        site = render(os.path.join(REPO, "nginx/roompush-site.conf.in"), {
+            "LISTEN": "127.0.0.1:%d" % self.port,
+            "RUN_DIR": self.run_dir,
+            "WEB_ROOT": os.path.join(REPO, "web"),
+            "MAX_UPLOAD": self.max_upload,
+        })
+        main = render(os.path.join(REPO, "nginx/nginx-dev.conf.in"), {
+            "PREFIX": self.nginx_prefix,
+            "USER_LINE": user_line,
+        })
+        with open(os.path.join(conf_dir, "roompush-site.conf"), "w") as out:
+            out.write(site)
+        with open(os.path.join(conf_dir, "nginx.conf"), "w") as out:
+            out.write(main)
+        return os.path.join(conf_dir, "nginx.conf")
+
+    def nginx_command(self, *extra):
+        conf = self.render_nginx()
+        return ["nginx", "-p", self.nginx_prefix, "-c", conf,
+                "-e", os.path.join(self.nginx_prefix, "logs/error.log")] + list(extra)
+
+    def start_nginx(self):
+        check = subprocess.run(self.nginx_command("-t", "-q"), capture_output=True, text=True)
+        if check.returncode != 0:
+            raise StackError("nginx -t failed:\n" + check.stderr)
+        self.spawn("nginx", self.nginx_command("-g", "daemon off;"))
+
+    def spawn(self, name, argv):
+        if self.log_to_files:
+            stderr = open(os.path.join(self.log_dir, name + ".log"), "ab")
+            self.log_files.append(stderr)
+        else:
+            stderr = None
+        # Its own session: a Ctrl-C in the terminal reaches only the supervisor, which then
+        # stops the programs in order.
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
+                                   start_new_session=True)
+        self.processes[name] = process
+        return process
+
+    def wait_for_socket(self, name, path, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise StackError("%s exited with %s while starting:\n%s"
+                                 % (name, process.returncode, self.log_tail(name)))
+            if os.path.exists(path):
+                with socket.socket(socket.AF_UNIX) as probe:
+                    if probe.connect_ex(path) == 0:
+                        return
+            time.sleep(0.02)
+        raise StackError("%s did not open %s within %ss" % (name, path, timeout))
+
+    def wait_healthy(self, timeout=15):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise StackError("%s exited with %s:\n%s"
+                                     % (name, process.returncode, self.log_tail(name)))
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, OSError) as error:
+                last = error
+            time.sleep(0.05)
+        raise StackError("GET /healthz did not answer 200 within %ss (last: %s)" % (timeout, last))
+
+    def stop_process(self, name, sig=signal.SIGTERM, timeout=10):
+        """Stops one program; returns its exit code (None if it had to be killed)."""
+        process = self.processes.pop(name, None)
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(sig)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                return None
+        return process.returncode
+
+    def kill_process(self, name):
+        process = self.processes.pop(name, None)
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    def stop(self):
+        # nginx first (no new requests), then the app (its pushes still reach the sidecar),
+        # then the sidecar.
+        for name in ("nginx", "app", "sidecar"):
+            if name in self.processes:
+                self.exit_codes[name] = self.stop_process(
+                    name, signal.SIGQUIT if name == "nginx" else signal.SIGTERM)
+        for name in list(self.processes):
+            self.exit_codes[name] = self.stop_process(name)
+        for log in self.log_files:
+            log.close()
+        self.log_files = []
+
+    def log_tail(self, name, lines=40):
+        path = os.path.join(self.log_dir, name + ".log")
+        if not os.path.exists(path):
+            return "(no log: output went to the terminal)"
+        with open(path, errors="replace") as log:
+            return "".join(log.readlines()[-lines:])
+
+
+def hold_lock(run_dir):
+    """One ./dev up per run directory: the lock file is held while the stack runs."""
+    os.makedirs(run_dir, exist_ok=True)
+    lock_path = os.path.join(run_dir, "dev.lock")
+    lock = open(lock_path, "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        raise StackError("a roompush dev stack is already running from this checkout (%s).\n"
+                         "Stop it with Ctrl-C in its terminal, or: kill <pid>" % holder)
+    lock.seek(0)
+    lock.truncate()
+    lock.write("pid %d" % os.getpid())
+    lock.flush()
+    return lock
+
+
+def up(args):
+    stop_requested = []
+
+    def request_stop(signum, _frame):
+        stop_requested.append(signum)
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    lock = hold_lock(args.run_dir)
+    stack = Stack(args.build_dir, args.run_dir, args.port, log_to_files=False)
+    lock.write(", http://127.0.0.1:%d" % args.port)
+    lock.flush()
+    try:
+        stack.start()
+        print("roompush is up: %s   (Ctrl-C stops it)" % stack.url, flush=True)
+        print("  control socket: %s   (./dev pushctl rooms)" % stack.control_socket, flush=True)
+        while not stop_requested:
+            for name, process in stack.processes.items():
+                if process.poll() is not None:
+                    print("%s exited with %s; stopping the stack" % (name, process.returncode),
+                          file=sys.stderr, flush=True)
+                    stop_requested.append(0)
+                    break
+            time.sleep(0.2)
+    finally:
+        stack.stop()
+        print("roompush stopped", flush=True)
+    return 0 if stop_requested and stop_requested[0] != 0 else 1
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up_parser = sub.add_parser("up", help="run the stack in the foreground")
+    up_parser.add_argument("--build-dir", required=True)
+    up_parser.add_argument("--run-dir", required=True)
+    up_parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args()
+    try:
+        return up(args)
+    except StackError as error:
+        print("dev up: %s" % error, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
