@@ -1,26 +1,133 @@
 #include "control_handler.h"
 
 #include "roompush/log.h"
+#include "ws_codec.h"
 
 namespace rp::sidecar {
+namespace {
 
-ControlReply handle_control(RoomRegistry& registry, const ControlRequest& request, int64_t now_ms) {
-    switch (request.op) {
-        case ControlOp::publish: {
-            PublishOutcome outcome =
-                registry.publish(request.room, request.event, request.data.get(), now_ms);
-            log_debug("publish")
-                .kv("room", request.room)
-                .kv("event", request.event)
-                .kv("seq", outcome.seq)
-                .kv("delivered", outcome.delivered);
-            return {encode_publish_response({outcome.seq, outcome.delivered}),
-                    std::move(outcome.wake)};
-        }
-        case ControlOp::rooms:
-            return {encode_rooms_response(registry.summaries()), {}};
+constexpr std::size_t kDefaultHistoryLimit = 1000;
+
+Error no_room(const std::string& room) {
+    return make_error("not_found", "no room " + room + " (no members and nothing retained)");
+}
+
+ControlReply publish(ControlContext& context, const ControlRequest& request, int64_t now_ms) {
+    PublishOutcome outcome = context.registry.publish(request.room, request.event,
+                                                      request.data.get(), request.id, now_ms);
+    log_debug("publish")
+        .kv("room", request.room)
+        .kv("event", request.event)
+        .kv("seq", outcome.seq)
+        .kv("delivered", outcome.delivered)
+        .kv("duplicate", outcome.duplicate);
+    return {encode_publish_response({outcome.seq, outcome.delivered, outcome.duplicate}),
+            std::move(outcome.wake)};
+}
+
+ControlReply room(ControlContext& context, const ControlRequest& request) {
+    auto detail = context.registry.detail(request.room);
+    if (!detail) return {encode_error_response(no_room(request.room)), {}};
+    JsonPtr out = make_object();
+    set_bool(out.get(), "ok", true);
+    set_string(out.get(), "room", request.room);
+    set_string(out.get(), "epoch", detail->epoch);
+    set_number(out.get(), "seq", static_cast<double>(detail->seq));
+    set_number(out.get(), "retained", static_cast<double>(detail->retained));
+    JsonPtr members = make_array();
+    for (const MemberInfo& member : detail->members) {
+        JsonPtr entry = make_object();
+        set_number(entry.get(), "id", static_cast<double>(member.id));
+        set_string(entry.get(), "peer", member.peer);
+        set_number(entry.get(), "since", static_cast<double>(member.connected_ms));
+        set_number(entry.get(), "queued_bytes", static_cast<double>(member.queued_bytes));
+        cJSON_AddItemToArray(members.get(), entry.release());
     }
-    return {encode_error_response({"unknown_op", "unsupported op"}), {}};
+    set_json(out.get(), "members", std::move(members));
+    return {to_json(out.get()), {}};
+}
+
+// The retained frames are already JSON: they are spliced in, not parsed and printed again.
+ControlReply history(ControlContext& context, const ControlRequest& request) {
+    auto view = context.registry.history(request.room, request.since.value_or(0),
+                                         request.limit.value_or(kDefaultHistoryLimit));
+    if (!view) return {encode_error_response(no_room(request.room)), {}};
+    JsonPtr head = make_object();
+    set_bool(head.get(), "ok", true);
+    set_string(head.get(), "room", request.room);
+    set_string(head.get(), "epoch", view->epoch);
+    set_number(head.get(), "seq", static_cast<double>(view->seq));
+    std::string line = to_json(head.get());
+    line.pop_back();  // the closing brace
+    line += ",\"messages\":[";
+    for (std::size_t i = 0; i < view->frames.size(); ++i) {
+        if (i > 0) line += ',';
+        line += view->frames[i]->text();
+    }
+    line += "]}";
+    return {std::move(line), {}};
+}
+
+ControlReply stats(ControlContext& context, int64_t now_ms) {
+    const SidecarMetrics& m = context.metrics;
+    SidecarGauges g = context.registry.gauges();
+    JsonPtr out = make_object();
+    set_bool(out.get(), "ok", true);
+    set_number(out.get(), "uptime_s", static_cast<double>((now_ms - context.started_ms) / 1000));
+    auto put = [&](const char* key, uint64_t value) {
+        set_number(out.get(), key, static_cast<double>(value));
+    };
+    put("connections", g.connections);
+    put("rooms", g.rooms);
+    put("members", g.members);
+    put("bytes_queued", g.bytes_queued);
+    put("retained_messages", g.retained_messages);
+    put("retained_bytes", g.retained_bytes);
+    put("connections_opened", m.connections_opened);
+    put("published", m.published);
+    put("duplicates", m.duplicates);
+    put("delivered", m.delivered);
+    put("dropped", m.dropped);
+    put("replayed", m.replayed);
+    put("resets", m.resets);
+    put("slow_consumer_closes", m.slow_consumer_closes);
+    put("ping_timeouts", m.ping_timeouts);
+    put("ws_refused", m.ws_refused);
+    put("control_requests", m.control_requests);
+    put("control_errors", m.control_errors);
+    return {to_json(out.get()), {}};
+}
+
+ControlReply kick(ControlContext& context, const ControlRequest& request) {
+    SessionId member = request.member;
+    Session* session = context.registry.find(member);
+    if (session == nullptr || !context.registry.is_member(member, request.room)) {
+        return {encode_error_response(make_error(
+                    "not_found", "no member " + std::to_string(member) + " in room " + request.room)),
+                {}};
+    }
+    log_info("kick").kv("room", request.room).kv("member", member).kv("peer", session->peer());
+    context.registry.send(member, make_frame(encode_ws_error(make_error(
+                                      "kicked", "an operator removed this connection from " +
+                                                    request.room))));
+    session->request_close(CloseCode::policy, "kicked", true);
+    return {R"({"ok":true})", {member}};
+}
+
+}  // namespace
+
+ControlReply handle_control(ControlContext& context, const ControlRequest& request,
+                            int64_t now_ms) {
+    switch (request.op) {
+        case ControlOp::publish: return publish(context, request, now_ms);
+        case ControlOp::rooms: return {encode_rooms_response(context.registry.summaries()), {}};
+        case ControlOp::room: return room(context, request);
+        case ControlOp::history: return history(context, request);
+        case ControlOp::stats: return stats(context, now_ms);
+        case ControlOp::kick: return kick(context, request);
+        case ControlOp::tail: break;
+    }
+    return {encode_error_response(make_error("unknown_op", "tail is handled by the connection")), {}};
 }
 
 }  // namespace rp::sidecar

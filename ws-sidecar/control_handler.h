@@ -1,5 +1,6 @@
 #pragma once
-// Carries out one control request against the rooms. Runs on the event-loop thread.
+// Carries out one control request against the rooms. Runs on the event-loop thread. `tail` is
+// not here: it turns the connection into a stream (see sidecar_app.cpp).
 
 #include <cstdint>
 #include <string>
@@ -7,6 +8,7 @@
 
 #include "roompush/control_codec.h"
 #include "room_registry.h"
+#include "sidecar_metrics.h"
 
 namespace rp::sidecar {
 
@@ -15,6 +17,13 @@ struct ControlReply {
     std::vector<SessionId> wake;  // sessions that now have frames to write
 };
 
-ControlReply handle_control(RoomRegistry& registry, const ControlRequest& request, int64_t now_ms);
+struct ControlContext {
+    RoomRegistry& registry;
+    SidecarMetrics& metrics;
+    int64_t started_ms;
+};
+
+ControlReply handle_control(ControlContext& context, const ControlRequest& request,
+                            int64_t now_ms);
 
 }  // namespace rp::sidecar

@@ -1,12 +1,12 @@
 #include "control_server.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
 
-#include "roompush/line_reader.h"
 #include "roompush/log.h"
 
 namespace rp::sidecar {
@@ -22,11 +22,12 @@ std::string describe_peer(int fd) {
 }  // namespace
 
 ControlServer::ControlServer(std::string path, mode_t mode, std::size_t max_line,
-                             std::size_t max_clients, Handler handler)
+                             std::size_t max_clients, SidecarMetrics& metrics, Handler handler)
     : path_(std::move(path)),
       mode_(mode),
       max_line_(max_line),
       max_clients_(max_clients),
+      metrics_(metrics),
       handler_(std::move(handler)) {}
 
 ControlServer::~ControlServer() { stop(); }
@@ -88,37 +89,77 @@ void ControlServer::refuse(int fd, const Error& error) {
     ::close(fd);
 }
 
+std::string ControlServer::answer(const LineReaderItem& item, std::shared_ptr<TailStream>& stream,
+                                  std::function<void()>& on_end) {
+    metrics_.control_requests++;
+    if (item.kind == LineReader::Item::Kind::too_long) {
+        metrics_.control_errors++;
+        return encode_error_response(make_error(
+            "line_too_long", "request line is longer than " + std::to_string(max_line_) + " bytes"));
+    }
+    auto request = decode_request(item.text);
+    if (!request) {
+        metrics_.control_errors++;
+        return encode_error_response(request.error());
+    }
+    Outcome outcome = handler_(std::move(*request));
+    if (outcome.line.rfind("{\"ok\":false", 0) == 0) metrics_.control_errors++;
+    stream = std::move(outcome.stream);
+    on_end = std::move(outcome.on_stream_end);
+    return std::move(outcome.line);
+}
+
 void ControlServer::serve(Client& client) {
     LineReader reader(max_line_);
     char buffer[65536];
-    for (;;) {
+    std::shared_ptr<TailStream> stream;
+    std::function<void()> on_end;
+    while (!stream) {
         ssize_t got = ::read(client.fd.get(), buffer, sizeof buffer);
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) break;
         reader.feed(std::string_view(buffer, static_cast<size_t>(got)));
         bool write_failed = false;
         while (auto item = reader.next()) {
-            std::string response;
-            if (item->kind == LineReader::Item::Kind::too_long) {
-                response = encode_error_response(make_error(
-                    "line_too_long", "request line is longer than " + std::to_string(max_line_) +
-                                         " bytes"));
-            } else if (item->text.empty()) {
-                continue;  // blank lines are allowed between requests
-            } else {
-                auto request = decode_request(item->text);
-                response = request ? handler_(std::move(*request))
-                                   : encode_error_response(request.error());
-            }
-            response.push_back('\n');
+            if (item->kind == LineReader::Item::Kind::line && item->text.empty()) continue;
+            std::string response = answer(*item, stream, on_end) + "\n";
             if (!write_all(client.fd.get(), response)) {
                 write_failed = true;
                 break;
             }
+            if (stream) break;  // the rest of the connection is the tail
         }
         if (write_failed) break;
     }
+    if (stream) {
+        stream_tail(client.fd.get(), *stream);
+        if (on_end) on_end();
+    }
     client.done = true;
+}
+
+// Writes the followed frames as lines until the client hangs up, the stream ends, or the server
+// stops. Anything the client sends now is ignored.
+void ControlServer::stream_tail(int fd, TailStream& stream) {
+    while (!stopping_) {
+        TailStream::Batch batch = stream.wait(std::chrono::milliseconds(200));
+        std::string out;
+        for (const FramePtr& frame : batch.frames) {
+            out += frame->text();
+            out += '\n';
+        }
+        if (batch.ended) {
+            out += encode_error_response(make_error(batch.reason, "the tail ended: " + batch.reason)) + "\n";
+        }
+        if (!out.empty() && !write_all(fd, out)) return;
+        if (batch.ended) return;
+        pollfd peer{fd, POLLIN | POLLRDHUP, 0};
+        if (::poll(&peer, 1, 0) > 0) {
+            if (peer.revents & (POLLRDHUP | POLLHUP | POLLERR)) return;
+            char discard[4096];
+            if (::read(fd, discard, sizeof discard) <= 0) return;
+        }
+    }
 }
 
 void ControlServer::reap_finished_clients() {

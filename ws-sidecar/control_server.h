@@ -16,17 +16,28 @@
 
 #include "roompush/control_codec.h"
 #include "roompush/error.h"
+#include "roompush/line_reader.h"
 #include "roompush/unix_socket.h"
+#include "sidecar_metrics.h"
+#include "tail_stream.h"
 
 namespace rp::sidecar {
 
+using LineReaderItem = LineReader::Item;
+
 class ControlServer {
 public:
-    // Called from a connection thread; returns the response line. It may block.
-    using Handler = std::function<std::string(ControlRequest request)>;
+    // What a request turns into: a response line and, for `tail`, the stream that follows it.
+    struct Outcome {
+        std::string line;
+        std::shared_ptr<TailStream> stream;
+        std::function<void()> on_stream_end;  // called once the stream's connection is done
+    };
+    // Called from a connection thread. It may block.
+    using Handler = std::function<Outcome(ControlRequest request)>;
 
     ControlServer(std::string path, mode_t mode, std::size_t max_line, std::size_t max_clients,
-                  Handler handler);
+                  SidecarMetrics& metrics, Handler handler);
     ~ControlServer();
 
     Status start();
@@ -41,6 +52,9 @@ private:
 
     void accept_loop();
     void serve(Client& client);
+    std::string answer(const LineReaderItem& item, std::shared_ptr<TailStream>& stream,
+                       std::function<void()>& on_end);
+    void stream_tail(int fd, TailStream& stream);
     void reap_finished_clients();
     void refuse(int fd, const Error& error);
 
@@ -48,6 +62,7 @@ private:
     mode_t mode_;
     std::size_t max_line_;
     std::size_t max_clients_;
+    SidecarMetrics& metrics_;
     Handler handler_;
     UniqueFd listen_fd_;
     std::thread accept_thread_;

@@ -40,6 +40,16 @@ int main(int argc, char** argv) {
                    "Seconds a peer may stay silent after a ping before it is closed")
         ->capture_default_str()
         ->check(CLI::Range(1u, 3600u));
+    app.add_option("--history", config.history.max_messages, "Messages retained per room for resume")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{0}, size_t{1000000}));
+    app.add_option("--history-bytes", config.history.max_bytes, "Bytes retained per room")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{0}, size_t{1} << 34));
+    unsigned history_ttl_s = 600;
+    app.add_option("--history-ttl", history_ttl_s, "Seconds a retained message is kept")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 30u * 86400u));
     app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
@@ -58,5 +68,6 @@ int main(int argc, char** argv) {
         return 2;
     }
     config.socket_mode = *mode;
+    config.history.ttl_ms = int64_t{history_ttl_s} * 1000;
     return rp::sidecar::run(config);
 }

@@ -7,12 +7,13 @@
 
 namespace rp::sidecar {
 
-RoomRegistry::RoomRegistry(RegistryLimits limits)
-    : limits_(limits), epoch_random_(std::random_device{}()) {}
+RoomRegistry::RoomRegistry(RegistryLimits limits, SidecarMetrics& metrics)
+    : limits_(limits), metrics_(metrics), epoch_random_(std::random_device{}()) {}
 
-SessionId RoomRegistry::add_session(std::string peer) {
+SessionId RoomRegistry::add_session(std::string peer, int64_t now_ms) {
     SessionId id = next_id_++;
-    sessions_.emplace(id, std::make_unique<Session>(id, std::move(peer), limits_.max_queue_bytes));
+    sessions_.emplace(id, std::make_unique<Session>(id, std::move(peer), limits_.max_queue_bytes,
+                                                    now_ms));
     return id;
 }
 
@@ -23,7 +24,7 @@ void RoomRegistry::remove_session(SessionId id) {
         auto in = rooms_.find(room);
         if (in == rooms_.end()) continue;
         in->second.members.erase(id);
-        erase_if_empty(room);
+        erase_if_unused(room);
     }
     sessions_.erase(found);
 }
@@ -40,7 +41,17 @@ std::vector<SessionId> RoomRegistry::session_ids() const {
     return ids;
 }
 
-Result<JoinInfo> RoomRegistry::join(SessionId id, const std::string& room) {
+void RoomRegistry::count_send(Session& session, SendResult result) {
+    if (result == SendResult::queued) {
+        metrics_.delivered++;
+        return;
+    }
+    metrics_.dropped++;
+    if (session.overflowed_now()) metrics_.slow_consumer_closes++;
+}
+
+Result<JoinInfo> RoomRegistry::join(SessionId id, const std::string& room,
+                                    const JoinRequest& request) {
     Session* session = find(id);
     if (session == nullptr) return make_error("no_session", "session is gone");
     if (!session->rooms().contains(room) &&
@@ -52,7 +63,21 @@ Result<JoinInfo> RoomRegistry::join(SessionId id, const std::string& room) {
     Room& state = room_for(room);
     state.members.insert(id);
     session->rooms().insert(room);
-    return JoinInfo{state.seq, state.epoch};
+    const std::string& client_epoch = request.any_epoch ? state.epoch : request.epoch;
+    std::optional<uint64_t> since = request.since;
+    // An operator's "after N" past the head simply means "nothing yet", not a lost position.
+    if (request.any_epoch && since && *since > state.seq) since = state.seq;
+    JoinInfo info{state.seq, state.epoch,
+                  state.history.plan_resume(state.seq, state.epoch, since, client_epoch)};
+    session->enqueue(make_frame(encode_subscribed(room, state.seq, state.epoch)));
+    if (info.resume.reset) {
+        metrics_.resets++;
+        session->enqueue(make_frame(encode_reset(room, state.epoch)));
+    }
+    for (const FramePtr& frame : info.resume.replay) {
+        if (session->enqueue(frame) == SendResult::queued) metrics_.replayed++;
+    }
+    return info;
 }
 
 bool RoomRegistry::leave(SessionId id, const std::string& room) {
@@ -61,25 +86,42 @@ bool RoomRegistry::leave(SessionId id, const std::string& room) {
     auto in = rooms_.find(room);
     if (in != rooms_.end()) {
         in->second.members.erase(id);
-        erase_if_empty(room);
+        erase_if_unused(room);
     }
     return true;
 }
 
+bool RoomRegistry::is_member(SessionId id, const std::string& room) const {
+    auto in = rooms_.find(room);
+    return in != rooms_.end() && in->second.members.contains(id);
+}
+
 PublishOutcome RoomRegistry::publish(const std::string& room, std::string_view event,
-                                     const cJSON* data, int64_t now_ms) {
+                                     const cJSON* data, const std::string& id, int64_t now_ms) {
     Room& state = room_for(room);
     PublishOutcome outcome;
+    if (!id.empty()) {
+        if (auto seen = state.history.seq_of(id)) {
+            metrics_.duplicates++;
+            outcome.seq = *seen;
+            outcome.duplicate = true;
+            return outcome;
+        }
+    }
+    metrics_.published++;
     outcome.seq = ++state.seq;
     FramePtr frame = make_frame(encode_message({room, outcome.seq, state.epoch, event, data, now_ms}));
+    state.history.append({outcome.seq, now_ms, id, frame});
     outcome.wake.reserve(state.members.size());
     for (SessionId member : state.members) {
         Session* session = find(member);
         if (session == nullptr) continue;
-        if (session->enqueue(frame) == SendResult::queued) ++outcome.delivered;
+        SendResult result = session->enqueue(frame);
+        count_send(*session, result);
+        if (result == SendResult::queued) ++outcome.delivered;
         outcome.wake.push_back(member);
     }
-    erase_if_empty(room);
+    erase_if_unused(room);
     return outcome;
 }
 
@@ -89,28 +131,73 @@ SendResult RoomRegistry::send(SessionId id, FramePtr frame) {
     return session->enqueue(std::move(frame));
 }
 
+void RoomRegistry::expire(int64_t now_ms) {
+    std::vector<std::string> unused;
+    for (auto& [name, state] : rooms_) {
+        state.history.expire(now_ms);
+        if (state.members.empty() && state.history.empty()) unused.push_back(name);
+    }
+    for (const std::string& name : unused) rooms_.erase(name);
+}
+
 std::vector<RoomSummary> RoomRegistry::summaries() const {
     std::vector<RoomSummary> out;
     out.reserve(rooms_.size());
     for (const auto& [name, state] : rooms_) {
-        out.push_back(RoomSummary{name, state.members.size(), state.seq, 0});
+        out.push_back(RoomSummary{name, state.members.size(), state.seq, state.history.size()});
     }
     std::sort(out.begin(), out.end(),
               [](const RoomSummary& a, const RoomSummary& b) { return a.room < b.room; });
     return out;
 }
 
+std::optional<RoomDetail> RoomRegistry::detail(const std::string& room) const {
+    auto in = rooms_.find(room);
+    if (in == rooms_.end()) return std::nullopt;
+    RoomDetail detail{in->second.epoch, in->second.seq, in->second.history.size(), {}};
+    for (SessionId member : in->second.members) {
+        const Session& session = *sessions_.at(member);
+        detail.members.push_back(
+            {member, session.peer(), session.connected_ms(), session.queued_bytes()});
+    }
+    std::sort(detail.members.begin(), detail.members.end(),
+              [](const MemberInfo& a, const MemberInfo& b) { return a.id < b.id; });
+    return detail;
+}
+
+std::optional<RoomHistoryView> RoomRegistry::history(const std::string& room, uint64_t since,
+                                                     std::size_t limit) const {
+    auto in = rooms_.find(room);
+    if (in == rooms_.end()) return std::nullopt;
+    return RoomHistoryView{in->second.epoch, in->second.seq, in->second.history.after(since, limit)};
+}
+
+SidecarGauges RoomRegistry::gauges() const {
+    SidecarGauges gauges;
+    gauges.connections = sessions_.size();
+    gauges.rooms = rooms_.size();
+    for (const auto& [name, state] : rooms_) {
+        gauges.members += state.members.size();
+        gauges.retained_messages += state.history.size();
+        gauges.retained_bytes += state.history.bytes();
+    }
+    for (const auto& [id, session] : sessions_) gauges.bytes_queued += session->queued_bytes();
+    return gauges;
+}
+
 RoomRegistry::Room& RoomRegistry::room_for(const std::string& room) {
-    auto [it, created] = rooms_.try_emplace(room);
+    auto [it, created] = rooms_.try_emplace(room, limits_.history);
     if (created) it->second.epoch = new_epoch();
     return it->second;
 }
 
-// Without retained history a room that empties has nothing to resume from, so it starts afresh
-// next time, under a new epoch: a client holding the old epoch learns it may have missed messages.
-void RoomRegistry::erase_if_empty(const std::string& room) {
+// A room with no members and no retained history has nothing to resume from: it is forgotten,
+// and starts afresh next time under a new epoch, so a client holding the old epoch gets a reset.
+void RoomRegistry::erase_if_unused(const std::string& room) {
     auto it = rooms_.find(room);
-    if (it != rooms_.end() && it->second.members.empty()) rooms_.erase(it);
+    if (it != rooms_.end() && it->second.members.empty() && it->second.history.empty()) {
+        rooms_.erase(it);
+    }
 }
 
 std::string RoomRegistry::new_epoch() {

@@ -9,17 +9,35 @@ namespace {
 
 JsonPtr data_of(const char* text) { return std::move(*parse_json(text)); }
 
-TEST(RoomRegistry, PublishReachesEveryMemberOfTheRoomAndNoOneElse) {
-    RoomRegistry registry({1 << 20, 8});
-    SessionId a1 = registry.add_session("a1");
-    SessionId a2 = registry.add_session("a2");
-    SessionId b = registry.add_session("b");
-    ASSERT_TRUE(registry.join(a1, "A").ok());
-    ASSERT_TRUE(registry.join(a2, "A").ok());
-    ASSERT_TRUE(registry.join(b, "B").ok());
+class Registry : public testing::Test {
+protected:
+    SidecarMetrics metrics;
+    RegistryLimits limits{1 << 20, 8, HistoryLimits{100, 1 << 20, 60000}};
+    RoomRegistry registry{limits, metrics};
+
+    SessionId joined(const std::string& room, JoinRequest request = {}) {
+        SessionId id = registry.add_session("peer", 0);
+        EXPECT_TRUE(registry.join(id, room, request).ok());
+        return id;
+    }
+    // The JSON objects queued for a session, in order.
+    std::vector<JsonPtr> drain(SessionId id) {
+        std::vector<JsonPtr> out;
+        while (FramePtr frame = registry.find(id)->pop()) out.push_back(std::move(*parse_json(frame->text())));
+        return out;
+    }
+    static std::string type_of(const JsonPtr& json) { return *require_string(json.get(), "type"); }
+    static int64_t seq_of(const JsonPtr& json) { return *require_integer(json.get(), "seq"); }
+};
+
+TEST_F(Registry, PublishReachesEveryMemberOfTheRoomAndNoOneElse) {
+    SessionId a1 = joined("A");
+    SessionId a2 = joined("A");
+    SessionId b = joined("B");
+    for (SessionId id : {a1, a2, b}) ASSERT_EQ(type_of(drain(id).at(0)), "subscribed");
 
     auto data = data_of(R"({"x":1})");
-    PublishOutcome outcome = registry.publish("A", "job.done", data.get(), 1000);
+    PublishOutcome outcome = registry.publish("A", "job.done", data.get(), "", 1000);
     EXPECT_EQ(outcome.seq, 1u);
     EXPECT_EQ(outcome.delivered, 2u);
     EXPECT_FALSE(registry.find(b)->has_pending());
@@ -28,67 +46,116 @@ TEST(RoomRegistry, PublishReachesEveryMemberOfTheRoomAndNoOneElse) {
     FramePtr second = registry.find(a2)->pop();
     EXPECT_EQ(first.get(), second.get()) << "one shared frame, not a copy per member";
     auto message = parse_json(first->text());
-    ASSERT_TRUE(message.ok());
-    EXPECT_EQ(*require_string(message->get(), "type"), "message");
-    EXPECT_EQ(*require_integer(message->get(), "seq"), 1);
     EXPECT_EQ(*require_string(message->get(), "event"), "job.done");
+    EXPECT_EQ(metrics.delivered.load(), 2u);
 }
 
-TEST(RoomRegistry, SeqGrowsByOneWhileTheRoomLives) {
-    RoomRegistry registry({1 << 20, 8});
-    SessionId s = registry.add_session("s");
-    auto joined = registry.join(s, "R");
-    ASSERT_TRUE(joined.ok());
-    EXPECT_EQ(joined->head_seq, 0u);
+TEST_F(Registry, SeqGrowsByOneAndHistoryIsRetained) {
+    SessionId s = joined("R");
     for (uint64_t expected = 1; expected <= 5; ++expected) {
-        EXPECT_EQ(registry.publish("R", "e", nullptr, 0).seq, expected);
+        EXPECT_EQ(registry.publish("R", "e", nullptr, "", 0).seq, expected);
     }
     auto rooms = registry.summaries();
     ASSERT_EQ(rooms.size(), 1u);
     EXPECT_EQ(rooms[0].seq, 5u);
     EXPECT_EQ(rooms[0].members, 1u);
-}
-
-TEST(RoomRegistry, EmptyRoomsAreErasedAndComeBackUnderANewEpoch) {
-    RoomRegistry registry({1 << 20, 8});
-    SessionId s = registry.add_session("s");
-    std::string first_epoch = registry.join(s, "R")->epoch;
+    EXPECT_EQ(rooms[0].retained, 5u);
     registry.remove_session(s);
-    EXPECT_TRUE(registry.summaries().empty());
-    SessionId t = registry.add_session("t");
-    EXPECT_NE(registry.join(t, "R")->epoch, first_epoch);
+    EXPECT_EQ(registry.summaries().size(), 1u) << "history keeps the room";
 }
 
-TEST(RoomRegistry, SlowConsumerIsDroppedWithoutTouchingOthers) {
-    RoomRegistry registry({300, 8});
-    SessionId slow = registry.add_session("slow");
-    SessionId fast = registry.add_session("fast");
-    ASSERT_TRUE(registry.join(slow, "R").ok());
-    ASSERT_TRUE(registry.join(fast, "R").ok());
+TEST_F(Registry, ResumeReplaysExactlyWhatWasMissed) {
+    SessionId first = joined("R");
+    std::string epoch = *require_string(drain(first).at(0).get(), "epoch");
+    registry.publish("R", "e", nullptr, "", 0);
+    registry.remove_session(first);
+    for (int i = 0; i < 5; ++i) registry.publish("R", "e", nullptr, "", 0);
+
+    SessionId back = joined("R", JoinRequest{1, epoch, false});
+    auto frames = drain(back);
+    ASSERT_EQ(frames.size(), 6u);
+    EXPECT_EQ(type_of(frames[0]), "subscribed");
+    EXPECT_EQ(seq_of(frames[0]), 6);
+    for (int i = 1; i <= 5; ++i) EXPECT_EQ(seq_of(frames[i]), i + 1);
+
+    SessionId stale = joined("R", JoinRequest{1, "other-epoch", false});
+    auto reset = drain(stale);
+    ASSERT_EQ(reset.size(), 8u) << "subscribed, reset, all 6 retained";
+    EXPECT_EQ(type_of(reset[1]), "reset");
+    EXPECT_EQ(metrics.resets.load(), 1u);
+}
+
+TEST_F(Registry, ExpiredRoomsComeBackUnderANewEpoch) {
+    SessionId s = joined("R");
+    std::string first_epoch = *require_string(drain(s).at(0).get(), "epoch");
+    registry.publish("R", "e", nullptr, "", 0);
+    registry.remove_session(s);
+    registry.expire(1000);
+    EXPECT_EQ(registry.summaries().size(), 1u);
+    registry.expire(61000);
+    EXPECT_TRUE(registry.summaries().empty());
+    SessionId t = joined("R");
+    EXPECT_NE(*require_string(drain(t).at(0).get(), "epoch"), first_epoch);
+}
+
+TEST_F(Registry, RepeatedIdIsAckedWithTheOriginalSeqAndNotDelivered) {
+    SessionId s = joined("R");
+    drain(s);
+    PublishOutcome first = registry.publish("R", "e", nullptr, "job:done", 0);
+    PublishOutcome again = registry.publish("R", "e", nullptr, "job:done", 0);
+    EXPECT_EQ(again.seq, first.seq);
+    EXPECT_TRUE(again.duplicate);
+    EXPECT_EQ(again.delivered, 0u);
+    EXPECT_EQ(drain(s).size(), 1u);
+    EXPECT_EQ(registry.publish("R", "e", nullptr, "other", 0).seq, first.seq + 1);
+}
+
+TEST_F(Registry, SlowConsumerIsDroppedWithoutTouchingOthers) {
+    RegistryLimits small{300, 8, {}};
+    RoomRegistry tight(small, metrics);
+    SessionId slow = tight.add_session("slow", 0);
+    SessionId fast = tight.add_session("fast", 0);
+    ASSERT_TRUE(tight.join(slow, "R", {}).ok());
+    ASSERT_TRUE(tight.join(fast, "R", {}).ok());
     auto data = data_of(R"({"pad":"0123456789012345678901234567890123456789"})");
     for (int i = 0; i < 10; ++i) {
-        registry.publish("R", "e", data.get(), 0);
-        while (registry.find(fast)->pop()) {
+        tight.publish("R", "e", data.get(), "", 0);
+        while (tight.find(fast)->pop()) {
         }
     }
-    auto close = registry.find(slow)->due_close();
+    auto close = tight.find(slow)->due_close();
     ASSERT_TRUE(close.has_value());
     EXPECT_EQ(close->code, CloseCode::try_again_later);
-    EXPECT_EQ(registry.find(slow)->queued_bytes(), 0u);
-    EXPECT_FALSE(registry.find(fast)->closing());
+    EXPECT_EQ(tight.find(slow)->queued_bytes(), 0u);
+    EXPECT_FALSE(tight.find(fast)->closing());
+    EXPECT_EQ(metrics.slow_consumer_closes.load(), 1u);
 }
 
-TEST(RoomRegistry, RoomsPerSessionAreLimited) {
-    RoomRegistry registry({1 << 20, 2});
-    SessionId s = registry.add_session("s");
-    EXPECT_TRUE(registry.join(s, "a").ok());
-    EXPECT_TRUE(registry.join(s, "b").ok());
-    EXPECT_TRUE(registry.join(s, "a").ok()) << "re-joining is not a new room";
-    auto third = registry.join(s, "c");
+TEST_F(Registry, RoomsPerSessionAreLimited) {
+    RegistryLimits two{1 << 20, 2, {}};
+    RoomRegistry limited(two, metrics);
+    SessionId s = limited.add_session("s", 0);
+    EXPECT_TRUE(limited.join(s, "a", {}).ok());
+    EXPECT_TRUE(limited.join(s, "b", {}).ok());
+    EXPECT_TRUE(limited.join(s, "a", {}).ok()) << "re-joining is not a new room";
+    auto third = limited.join(s, "c", {});
     ASSERT_FALSE(third.ok());
     EXPECT_EQ(third.error().code, "too_many_rooms");
-    EXPECT_TRUE(registry.leave(s, "a"));
-    EXPECT_TRUE(registry.join(s, "c").ok());
+    EXPECT_TRUE(limited.leave(s, "a"));
+    EXPECT_TRUE(limited.join(s, "c", {}).ok());
+}
+
+TEST_F(Registry, DetailAndHistoryViews) {
+    SessionId s = joined("R");
+    registry.publish("R", "e", nullptr, "", 0);
+    registry.publish("R", "e", nullptr, "", 0);
+    auto detail = registry.detail("R");
+    ASSERT_TRUE(detail.has_value());
+    EXPECT_EQ(detail->seq, 2u);
+    ASSERT_EQ(detail->members.size(), 1u);
+    EXPECT_EQ(detail->members[0].id, s);
+    EXPECT_EQ(registry.history("R", 1, 10)->frames.size(), 1u);
+    EXPECT_FALSE(registry.detail("nope").has_value());
 }
 
 }  // namespace

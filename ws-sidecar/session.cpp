@@ -2,14 +2,15 @@
 
 namespace rp::sidecar {
 
-Session::Session(SessionId id, std::string peer, std::size_t max_queue_bytes)
-    : id_(id), peer_(std::move(peer)), max_queue_bytes_(max_queue_bytes) {}
+Session::Session(SessionId id, std::string peer, std::size_t max_queue_bytes, int64_t connected_ms)
+    : id_(id), peer_(std::move(peer)), max_queue_bytes_(max_queue_bytes), connected_ms_(connected_ms) {}
 
 SendResult Session::enqueue(FramePtr frame) {
     if (close_ && !close_->after_drain) return SendResult::dropped;
     if (queued_bytes_ + frame->size() > max_queue_bytes_) {
         queue_.clear();
         queued_bytes_ = 0;
+        overflowed_now_ = true;
         request_close(CloseCode::try_again_later, "slow consumer: send queue over its limit", false);
         return SendResult::dropped;
     }

@@ -33,10 +33,11 @@ struct CloseRequest {
 
 class Session {
 public:
-    Session(SessionId id, std::string peer, std::size_t max_queue_bytes);
+    Session(SessionId id, std::string peer, std::size_t max_queue_bytes, int64_t connected_ms);
 
     SessionId id() const { return id_; }
     const std::string& peer() const { return peer_; }
+    int64_t connected_ms() const { return connected_ms_; }
     const std::set<std::string>& rooms() const { return rooms_; }
     std::set<std::string>& rooms() { return rooms_; }
 
@@ -51,11 +52,19 @@ public:
     // The close to perform now, if any: immediate ones at once, after_drain ones once empty.
     std::optional<CloseRequest> due_close() const;
     bool closing() const { return close_.has_value(); }
+    // True once, right after enqueue() turned this session into a slow consumer.
+    bool overflowed_now() {
+        bool was = overflowed_now_;
+        overflowed_now_ = false;
+        return was;
+    }
 
 private:
     SessionId id_;
     std::string peer_;
     std::size_t max_queue_bytes_;
+    int64_t connected_ms_;
+    bool overflowed_now_ = false;
     std::set<std::string> rooms_;
     std::deque<FramePtr> queue_;
     std::size_t queued_bytes_ = 0;

@@ -13,6 +13,7 @@
 #include "control_server.h"
 #include "roompush/log.h"
 #include "room_registry.h"
+#include "tail_stream.h"
 #include "ws_server.h"
 
 namespace rp::sidecar {
@@ -32,22 +33,78 @@ sigset_t stop_signals() {
     return set;
 }
 
-// Runs a control request on the loop thread and waits for its answer.
-ControlServer::Handler loop_handler(WsServer& server, RoomRegistry& registry) {
-    return [&server, &registry](ControlRequest request) {
-        auto promise = std::make_shared<std::promise<std::string>>();
-        auto future = promise->get_future();
-        auto shared_request = std::make_shared<ControlRequest>(std::move(request));
-        server.post([&server, &registry, promise, shared_request] {
-            ControlReply reply = handle_control(registry, *shared_request, now_ms());
-            for (SessionId id : reply.wake) server.wake(id);
-            promise->set_value(std::move(reply.line));
-        });
-        if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-            return encode_error_response(
-                make_error("unavailable", "the sidecar's event loop did not answer in time"));
+// Everything the control connections reach, owned by the loop thread.
+struct Engine {
+    const SidecarConfig& config;
+    RoomRegistry& registry;
+    SidecarMetrics& metrics;
+    WsServer& server;
+    ControlContext context;
+};
+
+// Runs `work` on the loop thread and waits for its answer.
+template <class Work>
+auto on_loop(WsServer& server, Work work) -> std::optional<decltype(work())> {
+    using Value = decltype(work());
+    auto promise = std::make_shared<std::promise<Value>>();
+    auto future = promise->get_future();
+    server.post([promise, work = std::move(work)]() mutable { promise->set_value(work()); });
+    if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return std::nullopt;
+    return future.get();
+}
+
+std::string unavailable() {
+    return encode_error_response(
+        make_error("unavailable", "the sidecar's event loop did not answer in time"));
+}
+
+// `tail`: a session in the rooms whose frames go to a TailStream instead of a WebSocket.
+ControlServer::Outcome start_tail(Engine& engine, const ControlRequest& request) {
+    auto stream = std::make_shared<TailStream>(engine.config.max_tail_bytes);
+    auto shared_request = std::make_shared<ControlRequest>(ControlRequest{
+        request.op, request.room, request.rooms, {}, {}, nullptr, request.since, {}, 0});
+    auto started = on_loop(engine.server, [&engine, stream, shared_request]() -> Result<SessionId> {
+        SessionId id = engine.registry.add_session("control:tail", now_ms());
+        for (const std::string& room : shared_request->rooms) {
+            auto joined = engine.registry.join(id, room, JoinRequest{shared_request->since, "", true});
+            if (!joined) {
+                engine.registry.remove_session(id);
+                return joined.error();
+            }
         }
-        return future.get();
+        auto drain = [&engine, stream, id] {
+            Session* session = engine.registry.find(id);
+            if (session == nullptr) return;
+            while (FramePtr frame = session->pop()) stream->push(std::move(frame));
+            if (auto close = session->due_close()) stream->end(close->reason);
+        };
+        engine.server.attach_sink(id, drain);
+        drain();
+        return id;
+    });
+    if (!started) return {unavailable(), nullptr, nullptr};
+    if (!*started) return {encode_error_response(started->error()), nullptr, nullptr};
+    SessionId id = started->value();
+    log_info("tail_started").kv("session", id).kv("rooms", request.rooms.size());
+    auto end = [&engine, id] {
+        engine.server.post([&engine, id] {
+            engine.server.detach_sink(id);
+            engine.registry.remove_session(id);
+        });
+    };
+    return {R"({"ok":true})", stream, end};
+}
+
+ControlServer::Handler control_handler(Engine& engine) {
+    return [&engine](ControlRequest request) -> ControlServer::Outcome {
+        if (request.op == ControlOp::tail) return start_tail(engine, request);
+        auto shared_request = std::make_shared<ControlRequest>(std::move(request));
+        auto line = on_loop(engine.server, [&engine, shared_request] {
+            ControlReply reply = handle_control(engine.context, *shared_request, now_ms());
+            for (SessionId id : reply.wake) engine.server.wake(id);
+            return reply.line;
+        });
+        return {line ? *line : unavailable(), nullptr, nullptr};
     };
 }
 
@@ -59,23 +116,37 @@ int run(const SidecarConfig& config) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
-    RoomRegistry registry(RegistryLimits{config.max_queue_bytes, config.max_rooms_per_connection});
-    WsServer server(config, registry);
+    SidecarMetrics metrics;
+    RoomRegistry registry(
+        RegistryLimits{config.max_queue_bytes, config.max_rooms_per_connection, config.history},
+        metrics);
+    WsServer server(config, registry, metrics);
     if (auto started = server.start(); !started) {
         log_error("start_failed").kv("code", started.error().code).kv("error", started.error().message);
         return 1;
     }
+    Engine engine{config, registry, metrics, server, ControlContext{registry, metrics, now_ms()}};
     ControlServer control(config.control_socket, config.socket_mode, config.max_control_line,
-                          config.max_control_clients, loop_handler(server, registry));
+                          config.max_control_clients, metrics, control_handler(engine));
     if (auto started = control.start(); !started) {
         log_error("start_failed").kv("code", started.error().code).kv("error", started.error().message);
         return 1;
     }
-    log_info("ready").kv("ws", config.ws_socket).kv("control", config.control_socket);
+    log_info("ready")
+        .kv("ws", config.ws_socket)
+        .kv("control", config.control_socket)
+        .kv("history", config.history.max_messages)
+        .kv("history_ttl_s", config.history.ttl_ms / 1000);
 
-    std::thread stopper([&] {
+    // This thread takes the stop signals and, once a second, has the loop expire old history.
+    std::thread housekeeper([&] {
         timespec tick{0, 100 * 1000 * 1000};
+        auto next_expiry = std::chrono::steady_clock::now();
         while (!server.finished()) {
+            if (std::chrono::steady_clock::now() >= next_expiry) {
+                server.post([&registry] { registry.expire(now_ms()); });
+                next_expiry += std::chrono::seconds(1);
+            }
             int signal_number = sigtimedwait(&signals, nullptr, &tick);
             if (signal_number <= 0) continue;
             log_info("signal").kv("signal", signal_number);
@@ -87,7 +158,7 @@ int run(const SidecarConfig& config) {
         }
     });
     server.run();
-    stopper.join();
+    housekeeper.join();
     control.stop();
     log_info("stopped");
     return 0;

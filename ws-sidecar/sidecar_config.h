@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <string>
 
+#include "room_history.h"
+
 namespace rp::sidecar {
 
 struct SidecarConfig {
@@ -20,6 +22,8 @@ struct SidecarConfig {
     unsigned ping_interval_s = 30;
     unsigned ping_timeout_s = 10;
     unsigned shutdown_grace_ms = 2000;  // time for clients to get their 1001 close
+    HistoryLimits history;               // per room: --history, --history-bytes, --history-ttl
+    std::size_t max_tail_bytes = 8 << 20;  // a control `tail` that falls behind is ended
 };
 
 }  // namespace rp::sidecar

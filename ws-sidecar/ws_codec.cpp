@@ -33,6 +33,14 @@ std::string encode_unsubscribed(std::string_view room) {
     return to_json(object.get());
 }
 
+std::string encode_reset(std::string_view room, std::string_view epoch) {
+    JsonPtr object = make_object();
+    set_string(object.get(), "type", "reset");
+    set_string(object.get(), "room", room);
+    set_string(object.get(), "epoch", epoch);
+    return to_json(object.get());
+}
+
 std::string encode_ws_error(const Error& error) {
     JsonPtr object = make_object();
     set_string(object.get(), "type", "error");
@@ -75,6 +83,56 @@ Result<ClientCommand> decode_client_command(std::string_view text) {
     if (!token) return token.error();
     command.token = token->value_or("");
     return command;
+}
+
+namespace {
+
+Result<uint64_t> parse_seq(std::string_view text) {
+    if (text.empty() || text.size() > 19) {
+        return make_error("bad_since", "since must be a sequence number");
+    }
+    uint64_t value = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return make_error("bad_since", "since must be a sequence number");
+        value = value * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return value;
+}
+
+Status check_token_chars(std::string_view text, const char* what) {
+    if (text.size() > 4096) return make_error("bad_request", std::string(what) + " is too long");
+    for (char c : text) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.' || c == '~';
+        if (!ok) return make_error("bad_request", std::string(what) + " has a character outside A-Z a-z 0-9 - _ . ~");
+    }
+    return ok_status();
+}
+
+}  // namespace
+
+Result<WsQuery> parse_ws_query(std::string_view query) {
+    WsQuery out;
+    while (!query.empty()) {
+        std::size_t amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        std::size_t equals = pair.find('=');
+        std::string_view key = pair.substr(0, equals);
+        std::string_view value = equals == std::string_view::npos ? "" : pair.substr(equals + 1);
+        if (key == "since") {
+            auto since = parse_seq(value);
+            if (!since) return since.error();
+            out.since = *since;
+        } else if (key == "epoch") {
+            if (auto valid = check_token_chars(value, "epoch"); !valid) return valid.error();
+            out.epoch = std::string(value);
+        } else if (key == "token") {
+            if (auto valid = check_token_chars(value, "token"); !valid) return valid.error();
+            out.token = std::string(value);
+        }
+    }
+    return out;
 }
 
 Result<WsTarget> parse_ws_path(std::string_view path) {

@@ -24,6 +24,7 @@ struct MessageFields {
 std::string encode_message(const MessageFields& fields);
 std::string encode_subscribed(std::string_view room, uint64_t head_seq, std::string_view epoch);
 std::string encode_unsubscribed(std::string_view room);
+std::string encode_reset(std::string_view room, std::string_view epoch);
 std::string encode_ws_error(const Error& error);
 
 struct ClientCommand {
@@ -42,5 +43,13 @@ struct WsTarget {
     std::string room;
 };
 Result<WsTarget> parse_ws_path(std::string_view path);
+
+// The query of /ws/rooms/ROOM: since=SEQ&epoch=E&token=T (other keys are ignored).
+struct WsQuery {
+    std::optional<uint64_t> since;
+    std::string epoch;
+    std::string token;
+};
+Result<WsQuery> parse_ws_query(std::string_view query);
 
 }  // namespace rp::sidecar

@@ -47,3 +47,22 @@ TEST(WsCodec, MessageHasEveryDocumentedField) {
 
 }  // namespace
 }  // namespace rp::sidecar
+
+namespace rp::sidecar {
+namespace {
+
+TEST(WsCodec, ResumeQuery) {
+    auto query = parse_ws_query("since=5&epoch=00ab&x=1&token=a.b-c_");
+    ASSERT_TRUE(query.ok());
+    EXPECT_EQ(query->since, 5u);
+    EXPECT_EQ(query->epoch, "00ab");
+    EXPECT_EQ(query->token, "a.b-c_");
+    EXPECT_FALSE(parse_ws_query("")->since.has_value());
+    EXPECT_EQ(parse_ws_query("since=-1").error().code, "bad_since");
+    EXPECT_EQ(parse_ws_query("since=").error().code, "bad_since");
+    EXPECT_EQ(parse_ws_query("since=99999999999999999999").error().code, "bad_since");
+    EXPECT_EQ(parse_ws_query("epoch=a%20b").error().code, "bad_request");
+}
+
+}  // namespace
+}  // namespace rp::sidecar

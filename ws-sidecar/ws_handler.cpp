@@ -5,15 +5,24 @@
 
 namespace rp::sidecar {
 
-SessionId WsHandler::open(std::string_view path, std::string peer) {
-    SessionId id = registry_.add_session(peer);
+SessionId WsHandler::open(std::string_view path, std::string_view query, std::string peer,
+                          int64_t now_ms) {
+    SessionId id = registry_.add_session(peer, now_ms);
+    metrics_.connections_opened++;
+    log_debug("ws_open").kv("session", id).kv("peer", peer).kv("path", path);
     auto target = parse_ws_path(path);
     if (!target) {
         fail(id, target.error(), CloseCode::policy);
-    } else if (target->kind == WsTarget::Kind::room) {
-        subscribe(id, target->room);
+        return id;
     }
-    log_debug("ws_open").kv("session", id).kv("peer", peer).kv("path", path);
+    auto resume = parse_ws_query(query);
+    if (!resume) {
+        fail(id, resume.error(), CloseCode::policy);
+        return id;
+    }
+    if (target->kind == WsTarget::Kind::room) {
+        subscribe(id, target->room, JoinRequest{resume->since, resume->epoch, false});
+    }
     return id;
 }
 
@@ -24,7 +33,7 @@ void WsHandler::on_text(SessionId id, std::string_view text) {
         return;
     }
     if (command->op == ClientCommand::Op::subscribe) {
-        subscribe(id, command->room);
+        subscribe(id, command->room, JoinRequest{command->since, command->epoch, false});
     } else if (registry_.leave(id, command->room)) {
         registry_.send(id, make_frame(encode_unsubscribed(command->room)));
     } else {
@@ -52,19 +61,26 @@ void WsHandler::begin_shutdown() {
     }
 }
 
-void WsHandler::subscribe(SessionId id, const std::string& room) {
-    auto joined = registry_.join(id, room);
+void WsHandler::subscribe(SessionId id, const std::string& room, const JoinRequest& request) {
+    auto joined = registry_.join(id, room, request);
     if (!joined) {
         fail(id, joined.error(), CloseCode::policy);
         return;
     }
-    registry_.send(id, make_frame(encode_subscribed(room, joined->head_seq, joined->epoch)));
+    if (joined->resume.reset || !joined->resume.replay.empty()) {
+        log_info("ws_resume")
+            .kv("session", id)
+            .kv("room", room)
+            .kv("reset", joined->resume.reset)
+            .kv("replayed", joined->resume.replay.size());
+    }
 }
 
 // The client hears why before the close: an `error` frame, then the close code.
 void WsHandler::fail(SessionId id, const Error& error, CloseCode code) {
     Session* session = registry_.find(id);
     if (session == nullptr || session->closing()) return;
+    metrics_.ws_refused++;
     log_info("ws_refused")
         .kv("session", id)
         .kv("peer", session->peer())

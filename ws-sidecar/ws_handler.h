@@ -8,16 +8,17 @@
 
 #include "room_registry.h"
 #include "sidecar_config.h"
+#include "sidecar_metrics.h"
 
 namespace rp::sidecar {
 
 class WsHandler {
 public:
-    WsHandler(RoomRegistry& registry, const SidecarConfig& config)
-        : registry_(registry), config_(config) {}
+    WsHandler(RoomRegistry& registry, const SidecarConfig& config, SidecarMetrics& metrics)
+        : registry_(registry), config_(config), metrics_(metrics) {}
 
-    // `path` is the request path without the query.
-    SessionId open(std::string_view path, std::string peer);
+    // `path` without the query; `query` without the '?'.
+    SessionId open(std::string_view path, std::string_view query, std::string peer, int64_t now_ms);
     void on_text(SessionId id, std::string_view text);
     void on_binary(SessionId id);
     void on_too_big(SessionId id);
@@ -25,13 +26,15 @@ public:
 
     // Every session is closed with 1001.
     void begin_shutdown();
+    // Sends an `error` frame, then closes with `code` once it is written.
+    void fail(SessionId id, const Error& error, CloseCode code);
 
 private:
-    void subscribe(SessionId id, const std::string& room);
-    void fail(SessionId id, const Error& error, CloseCode code);
+    void subscribe(SessionId id, const std::string& room, const JoinRequest& request);
 
     RoomRegistry& registry_;
     const SidecarConfig& config_;
+    SidecarMetrics& metrics_;
 };
 
 }  // namespace rp::sidecar

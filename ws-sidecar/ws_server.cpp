@@ -24,8 +24,17 @@ namespace {
 // What libwebsockets keeps per connection (zeroed by lws, so plain data only).
 struct PerSession {
     SessionId id;
-    std::string* rx;  // the client frame being assembled from fragments
+    std::string* rx;         // the client frame being assembled from fragments
+    std::string* http_body;  // a plain HTTP answer (/metrics) waiting to be written
+    int64_t last_rx_ms;      // last frame or pong from the peer
+    bool peer_closed;        // the peer sent a close frame
 };
+
+int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 std::string header(lws* wsi, lws_token_indexes token) {
     int length = lws_hdr_total_length(wsi, token);
@@ -45,11 +54,14 @@ void log_bridge(int level, const char* line) {
 }  // namespace
 
 struct WsServer::Impl {
-    Impl(const SidecarConfig& c, RoomRegistry& r) : config(c), registry(r), handler(r, c) {}
+    Impl(const SidecarConfig& c, RoomRegistry& r, SidecarMetrics& m)
+        : config(c), registry(r), metrics(m), handler(r, c, m) {}
 
     const SidecarConfig& config;
     RoomRegistry& registry;
+    SidecarMetrics& metrics;
     WsHandler handler;
+    std::unordered_map<SessionId, std::function<void()>> sinks;
     lws_context* context = nullptr;
     lws_retry_bo_t retry{};
     lws_protocols protocols[2]{};
@@ -66,11 +78,19 @@ struct WsServer::Impl {
     void on_established(lws* wsi, PerSession* session);
     int on_receive(lws* wsi, PerSession* session, const char* data, size_t len);
     int on_writeable(lws* wsi, PerSession* session);
+    int on_http(lws* wsi, PerSession* session);
+    int on_http_writeable(lws* wsi, PerSession* session);
+    void on_closed(PerSession* session);
     void drain_tasks();
     void begin_shutdown();
     void wake(SessionId id) {
         auto found = connections.find(id);
-        if (found != connections.end()) lws_callback_on_writable(found->second);
+        if (found != connections.end()) {
+            lws_callback_on_writable(found->second);
+            return;
+        }
+        auto sink = sinks.find(id);
+        if (sink != sinks.end()) sink->second();
     }
 };
 
@@ -93,9 +113,21 @@ int WsServer::Impl::on_event(lws* wsi, lws_callback_reasons reason, PerSession* 
                              size_t len) {
     switch (reason) {
         case LWS_CALLBACK_HTTP:
-            // Plain HTTP is not served here; without an answer the request would hang.
-            if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr)) return -1;
-            return -1;
+            return on_http(wsi, session);
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+            return on_http_writeable(wsi, session);
+        case LWS_CALLBACK_CLOSED_HTTP:
+            if (session != nullptr) {
+                delete session->http_body;
+                session->http_body = nullptr;
+            }
+            return 0;
+        case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+            if (session != nullptr) session->peer_closed = true;
+            return 0;
+        case LWS_CALLBACK_RECEIVE_PONG:
+            if (session != nullptr) session->last_rx_ms = wall_ms();
+            return 0;
         case LWS_CALLBACK_ESTABLISHED:
             on_established(wsi, session);
             return 0;
@@ -104,13 +136,7 @@ int WsServer::Impl::on_event(lws* wsi, lws_callback_reasons reason, PerSession* 
         case LWS_CALLBACK_SERVER_WRITEABLE:
             return on_writeable(wsi, session);
         case LWS_CALLBACK_CLOSED:
-            if (session != nullptr && session->id != 0) {
-                connections.erase(session->id);
-                handler.closed(session->id);
-                delete session->rx;
-                session->rx = nullptr;
-                session->id = 0;
-            }
+            on_closed(session);
             return 0;
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
             drain_tasks();
@@ -121,12 +147,25 @@ int WsServer::Impl::on_event(lws* wsi, lws_callback_reasons reason, PerSession* 
     }
 }
 
+static std::string query_string(lws* wsi) {
+    std::string query;
+    char fragment[4200];
+    for (int index = 0;; ++index) {
+        int length = lws_hdr_copy_fragment(wsi, fragment, sizeof fragment, WSI_TOKEN_HTTP_URI_ARGS, index);
+        if (length < 0) break;
+        if (!query.empty()) query.push_back('&');
+        query.append(fragment, static_cast<size_t>(length));
+    }
+    return query;
+}
+
 void WsServer::Impl::on_established(lws* wsi, PerSession* session) {
     std::string path = header(wsi, WSI_TOKEN_GET_URI);
     std::string peer = header(wsi, WSI_TOKEN_X_FORWARDED_FOR);
     if (peer.empty()) peer = "local";
     session->rx = new std::string();
-    session->id = handler.open(path, peer);
+    session->last_rx_ms = wall_ms();
+    session->id = handler.open(path, query_string(wsi), peer, session->last_rx_ms);
     connections[session->id] = wsi;
     if (stopping) {
         if (Session* state = registry.find(session->id)) {
@@ -137,6 +176,7 @@ void WsServer::Impl::on_established(lws* wsi, PerSession* session) {
 }
 
 int WsServer::Impl::on_receive(lws* wsi, PerSession* session, const char* data, size_t len) {
+    session->last_rx_ms = wall_ms();
     Session* state = registry.find(session->id);
     if (state == nullptr || state->closing()) return 0;  // ignore what follows a refusal
     if (lws_frame_is_binary(wsi)) {
@@ -173,6 +213,57 @@ int WsServer::Impl::on_writeable(lws* wsi, PerSession* session) {
     return 0;
 }
 
+// A close that neither side asked for, after a silence longer than the ping interval, is the
+// keepalive giving up on a peer that stopped answering.
+void WsServer::Impl::on_closed(PerSession* session) {
+    if (session == nullptr || session->id == 0) return;
+    Session* state = registry.find(session->id);
+    bool by_us = state != nullptr && state->closing();
+    int64_t silent_ms = wall_ms() - session->last_rx_ms;
+    if (!by_us && !session->peer_closed && silent_ms >= int64_t{config.ping_interval_s} * 1000) {
+        metrics.ping_timeouts++;
+        log_info("ping_timeout").kv("session", session->id).kv("silent_ms", silent_ms);
+    }
+    connections.erase(session->id);
+    handler.closed(session->id);
+    delete session->rx;
+    session->rx = nullptr;
+    session->id = 0;
+}
+
+// Plain HTTP on the WebSocket socket: /metrics for Prometheus (nginx allows it from loopback
+// only). Anything else gets 404 at once; without an answer the request would hang.
+int WsServer::Impl::on_http(lws* wsi, PerSession* session) {
+    std::string uri = header(wsi, WSI_TOKEN_GET_URI);
+    if (uri != "/metrics") {
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr);
+        return -1;
+    }
+    session->http_body = new std::string(render_prometheus(metrics, registry.gauges()));
+    unsigned char headers[LWS_PRE + 512];
+    unsigned char* start = headers + LWS_PRE;
+    unsigned char* position = start;
+    unsigned char* end = headers + sizeof headers - 1;
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4",
+                                    session->http_body->size(), &position, end) ||
+        lws_finalize_write_http_header(wsi, start, &position, end)) {
+        return 1;
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+int WsServer::Impl::on_http_writeable(lws* wsi, PerSession* session) {
+    if (session == nullptr || session->http_body == nullptr) return -1;
+    std::vector<unsigned char> buffer(LWS_PRE + session->http_body->size());
+    std::copy(session->http_body->begin(), session->http_body->end(), buffer.begin() + LWS_PRE);
+    int written = lws_write(wsi, buffer.data() + LWS_PRE, session->http_body->size(), LWS_WRITE_HTTP_FINAL);
+    delete session->http_body;
+    session->http_body = nullptr;
+    if (written < 0) return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 void WsServer::Impl::drain_tasks() {
     std::vector<std::function<void()>> batch;
     {
@@ -190,8 +281,8 @@ void WsServer::Impl::begin_shutdown() {
     for (auto& [id, wsi] : connections) lws_callback_on_writable(wsi);
 }
 
-WsServer::WsServer(const SidecarConfig& config, RoomRegistry& registry)
-    : impl_(std::make_unique<Impl>(config, registry)) {}
+WsServer::WsServer(const SidecarConfig& config, RoomRegistry& registry, SidecarMetrics& metrics)
+    : impl_(std::make_unique<Impl>(config, registry, metrics)) {}
 
 WsServer::~WsServer() {
     if (impl_->context != nullptr) lws_context_destroy(impl_->context);
@@ -258,5 +349,11 @@ void WsServer::request_stop() {
 bool WsServer::finished() const { return impl_->finished; }
 
 void WsServer::wake(SessionId id) { impl_->wake(id); }
+
+void WsServer::attach_sink(SessionId id, std::function<void()> drain) {
+    impl_->sinks[id] = std::move(drain);
+}
+
+void WsServer::detach_sink(SessionId id) { impl_->sinks.erase(id); }
 
 }  // namespace rp::sidecar

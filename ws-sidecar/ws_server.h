@@ -7,12 +7,13 @@
 #include "roompush/error.h"
 #include "room_registry.h"
 #include "sidecar_config.h"
+#include "sidecar_metrics.h"
 
 namespace rp::sidecar {
 
 class WsServer {
 public:
-    WsServer(const SidecarConfig& config, RoomRegistry& registry);
+    WsServer(const SidecarConfig& config, RoomRegistry& registry, SidecarMetrics& metrics);
     ~WsServer();
 
     Status start();
@@ -27,6 +28,10 @@ public:
 
     // Loop thread only: the session has frames to write or a close to perform.
     void wake(SessionId id);
+    // Loop thread only: a session that is not a WebSocket (a control `tail`) is woken by
+    // calling `drain` instead.
+    void attach_sink(SessionId id, std::function<void()> drain);
+    void detach_sink(SessionId id);
 
     struct Impl;  // public so the C callback can reach it; defined in ws_server.cpp
 

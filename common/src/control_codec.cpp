@@ -10,13 +10,6 @@ bool is_event_char(char c) {
            c == '_' || c == ':' || c == '-';
 }
 
-Result<ControlOp> decode_op(std::string_view op) {
-    if (op == "publish") return ControlOp::publish;
-    if (op == "rooms") return ControlOp::rooms;
-    return make_error("unknown_op", "unknown op \"" + std::string(op) +
-                                        "\"; this sidecar knows: publish, rooms");
-}
-
 Status decode_publish(const cJSON* object, ControlRequest& request) {
     auto room = require_string(object, "room");
     if (!room) return room.error();
@@ -39,6 +32,93 @@ Status decode_publish(const cJSON* object, ControlRequest& request) {
     return ok_status();
 }
 
+constexpr ControlOp kOps[] = {ControlOp::publish, ControlOp::rooms, ControlOp::room,
+                               ControlOp::history, ControlOp::tail,  ControlOp::stats,
+                               ControlOp::kick};
+
+Result<ControlOp> decode_op(std::string_view name) {
+    for (ControlOp op : kOps) {
+        if (name == op_name(op)) return op;
+    }
+    return make_error("unknown_op", "unknown op \"" + std::string(name) +
+                                        "\"; known: publish, rooms, room, history, tail, "
+                                        "stats, kick");
+}
+
+Result<std::string> decode_room(const cJSON* object) {
+    auto room = require_string(object, "room");
+    if (!room) return room.error();
+    if (auto valid = check_room_id(*room); !valid) return valid.error();
+    return std::move(*room);
+}
+
+Result<std::optional<uint64_t>> decode_count(const cJSON* object, const char* key) {
+    auto value = get_integer(object, key);
+    if (!value) return value.error();
+    if (!value->has_value()) return std::optional<uint64_t>();
+    if (**value < 0) {
+        return make_error("wrong_type", std::string("field \"") + key + "\" must not be negative");
+    }
+    return std::optional<uint64_t>(static_cast<uint64_t>(**value));
+}
+
+Status decode_tail_rooms(const cJSON* object, ControlRequest& request) {
+    const cJSON* list = cJSON_GetObjectItemCaseSensitive(object, "rooms");
+    if (list == nullptr) {
+        auto room = decode_room(object);
+        if (!room) return room.error();
+        request.rooms.push_back(std::move(*room));
+        return ok_status();
+    }
+    if (!cJSON_IsArray(list)) return make_error("wrong_type", "field \"rooms\" must be an array");
+    const cJSON* entry = nullptr;
+    cJSON_ArrayForEach(entry, list) {
+        if (!cJSON_IsString(entry)) {
+            return make_error("wrong_type", "field \"rooms\" must hold strings");
+        }
+        if (auto valid = check_room_id(entry->valuestring); !valid) return valid.error();
+        request.rooms.emplace_back(entry->valuestring);
+    }
+    if (request.rooms.empty() || request.rooms.size() > kMaxTailRooms) {
+        return make_error("bad_request", "tail follows 1 to " + std::to_string(kMaxTailRooms) +
+                                             " rooms");
+    }
+    return ok_status();
+}
+
+Status decode_fields(const cJSON* object, ControlRequest& request) {
+    switch (request.op) {
+        case ControlOp::publish: return decode_publish(object, request);
+        case ControlOp::rooms:
+        case ControlOp::stats: return ok_status();
+        case ControlOp::room:
+        case ControlOp::history:
+        case ControlOp::kick: {
+            auto room = decode_room(object);
+            if (!room) return room.error();
+            request.room = std::move(*room);
+            break;
+        }
+        case ControlOp::tail:
+            if (auto rooms = decode_tail_rooms(object, request); !rooms) return rooms;
+            break;
+    }
+    auto since = decode_count(object, "since");
+    if (!since) return since.error();
+    request.since = *since;
+    auto limit = decode_count(object, "limit");
+    if (!limit) return limit.error();
+    request.limit = *limit;
+    if (request.op == ControlOp::kick) {
+        auto member = require_integer(object, "member");
+        if (!member) return member.error();
+        if (*member <= 0) return make_error("wrong_type", "field \"member\" must be positive");
+        request.member = static_cast<uint64_t>(*member);
+    }
+    return ok_status();
+}
+
+
 JsonPtr ok_object() {
     JsonPtr object = make_object();
     set_bool(object.get(), "ok", true);
@@ -46,6 +126,19 @@ JsonPtr ok_object() {
 }
 
 }  // namespace
+
+const char* op_name(ControlOp op) {
+    switch (op) {
+        case ControlOp::publish: return "publish";
+        case ControlOp::rooms: return "rooms";
+        case ControlOp::room: return "room";
+        case ControlOp::history: return "history";
+        case ControlOp::tail: return "tail";
+        case ControlOp::stats: return "stats";
+        case ControlOp::kick: return "kick";
+    }
+    return "unknown";
+}
 
 Status check_event_name(std::string_view event) {
     if (event.empty() || event.size() > kMaxEventNameLength) {
@@ -72,9 +165,7 @@ Result<ControlRequest> decode_request(std::string_view line) {
     if (!op) return op.error();
     ControlRequest request;
     request.op = *op;
-    if (request.op == ControlOp::publish) {
-        if (auto decoded = decode_publish(object, request); !decoded) return decoded.error();
-    }
+    if (auto decoded = decode_fields(object, request); !decoded) return decoded.error();
     return request;
 }
 
@@ -92,6 +183,7 @@ std::string encode_publish_response(const PublishAck& ack) {
     JsonPtr object = ok_object();
     set_number(object.get(), "seq", static_cast<double>(ack.seq));
     set_number(object.get(), "delivered", static_cast<double>(ack.delivered));
+    if (ack.duplicate) set_bool(object.get(), "duplicate", true);
     return to_json(object.get());
 }
 
@@ -123,6 +215,18 @@ std::string encode_publish_request(std::string_view room, std::string_view event
 
 std::string encode_rooms_request() { return R"({"op":"rooms"})"; }
 
+std::string encode_request(ControlOp op, const cJSON* fields) {
+    JsonPtr object = fields ? clone_json(fields) : make_object();
+    cJSON_DeleteItemFromObjectCaseSensitive(object.get(), "op");
+    JsonPtr with_op = make_object();
+    set_string(with_op.get(), "op", op_name(op));
+    const cJSON* field = nullptr;
+    cJSON_ArrayForEach(field, object.get()) {
+        set_json(with_op.get(), field->string, clone_json(field));
+    }
+    return to_json(with_op.get());
+}
+
 Result<JsonPtr> decode_response(std::string_view line) {
     auto parsed = parse_json(line);
     if (!parsed || !cJSON_IsObject(parsed->get())) {
@@ -146,7 +250,9 @@ Result<PublishAck> decode_publish_response(const cJSON* response) {
     if (!seq) return seq.error();
     auto delivered = require_integer(response, "delivered");
     if (!delivered) return delivered.error();
-    return PublishAck{static_cast<uint64_t>(*seq), static_cast<uint64_t>(*delivered)};
+    const cJSON* duplicate = cJSON_GetObjectItemCaseSensitive(response, "duplicate");
+    return PublishAck{static_cast<uint64_t>(*seq), static_cast<uint64_t>(*delivered),
+                      cJSON_IsTrue(duplicate) != 0};
 }
 
 Result<std::vector<RoomSummary>> decode_rooms_response(const cJSON* response) {

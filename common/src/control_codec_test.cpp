@@ -75,3 +75,50 @@ TEST(ControlCodec, RoomsRoundTrip) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ControlCodec, InspectionOpsDecodeTheirFields) {
+    auto history = rp::decode_request(R"({"op":"history","room":"A","since":3,"limit":10})");
+    ASSERT_TRUE(history.ok()) << history.error().message;
+    EXPECT_EQ(history->op, rp::ControlOp::history);
+    EXPECT_EQ(history->since, 3u);
+    EXPECT_EQ(history->limit, 10u);
+
+    auto tail = rp::decode_request(R"({"op":"tail","rooms":["A","B"],"since":0})");
+    ASSERT_TRUE(tail.ok());
+    EXPECT_EQ(tail->rooms, (std::vector<std::string>{"A", "B"}));
+    auto tail_one = rp::decode_request(R"({"op":"tail","room":"A"})");
+    ASSERT_TRUE(tail_one.ok());
+    EXPECT_EQ(tail_one->rooms, (std::vector<std::string>{"A"}));
+
+    auto kick = rp::decode_request(R"({"op":"kick","room":"A","member":12})");
+    ASSERT_TRUE(kick.ok());
+    EXPECT_EQ(kick->member, 12u);
+    EXPECT_TRUE(rp::decode_request(R"({"op":"stats"})").ok());
+}
+
+TEST(ControlCodec, InspectionOpsRefuseBadFields) {
+    EXPECT_EQ(rp::decode_request(R"({"op":"room"})").error().code, "missing_field");
+    EXPECT_EQ(rp::decode_request(R"({"op":"history","room":"A","since":-1})").error().code, "wrong_type");
+    EXPECT_EQ(rp::decode_request(R"({"op":"history","room":"A","limit":"x"})").error().code, "wrong_type");
+    EXPECT_EQ(rp::decode_request(R"({"op":"tail","rooms":[]})").error().code, "bad_request");
+    EXPECT_EQ(rp::decode_request(R"({"op":"tail","rooms":"A"})").error().code, "wrong_type");
+    EXPECT_EQ(rp::decode_request(R"({"op":"tail","rooms":["ok","no way"]})").error().code, "invalid_room");
+    EXPECT_EQ(rp::decode_request(R"({"op":"kick","room":"A"})").error().code, "missing_field");
+    EXPECT_EQ(rp::decode_request(R"({"op":"kick","room":"A","member":0})").error().code, "wrong_type");
+}
+
+TEST(ControlCodec, EncodeRequestPutsOpFirst) {
+    auto fields = rp::parse_json(R"({"room":"A","since":2})");
+    EXPECT_EQ(rp::encode_request(rp::ControlOp::history, fields->get()),
+              R"({"op":"history","room":"A","since":2})");
+}
+
+TEST(ControlCodec, DuplicateAckRoundTrips) {
+    auto response = rp::decode_response(rp::encode_publish_response({4, 0, true}));
+    ASSERT_TRUE(response.ok());
+    EXPECT_TRUE(rp::decode_publish_response(response->get())->duplicate);
+}
+
+}  // namespace

@@ -168,3 +168,45 @@ class RoomClient:
                 got.append(await self.next(seconds))
         except asyncio.TimeoutError:
             return got
+
+
+class ControlConnection:
+    """A raw client of the sidecar's control socket: NDJSON lines, as socat would send them."""
+
+    def __init__(self, path, timeout=10):
+        import socket
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.socket.settimeout(timeout)
+        self.socket.connect(path)
+        self.buffer = b""
+
+    def close(self):
+        self.socket.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send_raw(self, data):
+        self.socket.sendall(data)
+
+    def line(self):
+        while b"\n" not in self.buffer:
+            chunk = self.socket.recv(65536)
+            if not chunk:
+                raise EOFError("the control socket closed the connection")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return json.loads(line)
+
+    def request(self, obj):
+        self.send_raw(json.dumps(obj).encode() + b"\n")
+        return self.line()
+
+    def publish(self, room, data, event="note", id=None):
+        request = {"op": "publish", "room": room, "event": event, "data": data}
+        if id is not None:
+            request["id"] = id
+        return self.request(request)

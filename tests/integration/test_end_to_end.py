@@ -85,7 +85,7 @@ class EndToEnd(harness.StackTestCase):
         self.assertEqual(listed["ctl-B"]["members"], 1)
         header, *rows = table.stdout.splitlines()
         self.assertEqual(header.split(), ["ROOM", "MEMBERS", "SEQ", "RETAINED"])
-        self.assertIn(["ctl-A", "1", "1", "0"], [row.split() for row in rows])
+        self.assertIn(["ctl-A", "1", "1", "1"], [row.split() for row in rows])  # 1 retained
 
     def test_invalid_room_is_refused_with_an_error_and_1008(self):
         async def scenario():

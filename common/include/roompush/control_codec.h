@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,19 +19,27 @@ inline constexpr std::size_t kDefaultMaxControlLine = 1 << 20;
 inline constexpr std::size_t kMaxEventNameLength = 64;
 inline constexpr std::size_t kMaxIdempotencyKeyLength = 200;
 
-enum class ControlOp { publish, rooms };
+inline constexpr std::size_t kMaxTailRooms = 64;
+
+enum class ControlOp { publish, rooms, room, history, tail, stats, kick };
+const char* op_name(ControlOp op);
 
 struct ControlRequest {
     ControlOp op = ControlOp::rooms;
-    std::string room;   // publish
-    std::string event;  // publish
-    std::string id;     // publish: idempotency key, may be empty
-    JsonPtr data;       // publish: any JSON value
+    std::string room;                // publish, room, history, kick; tail (one room)
+    std::vector<std::string> rooms;  // tail: every room to follow (room or rooms)
+    std::string event;               // publish
+    std::string id;                  // publish: idempotency key, may be empty
+    JsonPtr data;                    // publish: any JSON value
+    std::optional<uint64_t> since;   // history, tail
+    std::optional<uint64_t> limit;   // history
+    uint64_t member = 0;             // kick: the member id `room` lists
 };
 
 struct PublishAck {
     uint64_t seq = 0;
     uint64_t delivered = 0;
+    bool duplicate = false;  // the id was seen: acked with the original seq, not re-sent
 };
 
 struct RoomSummary {
@@ -53,6 +62,8 @@ std::string encode_rooms_response(const std::vector<RoomSummary>& rooms);
 std::string encode_publish_request(std::string_view room, std::string_view event,
                                    const cJSON* data, std::string_view id);
 std::string encode_rooms_request();
+// Any request given as fields; `fields` is a JSON object without "op".
+std::string encode_request(ControlOp op, const cJSON* fields);
 // The response object when it says ok:true; its error when ok:false; "bad_response" when the
 // line is not a control response at all (wrong socket?).
 Result<JsonPtr> decode_response(std::string_view line);

@@ -1,0 +1,57 @@
+#include "sidecar_metrics.h"
+
+namespace rp::sidecar {
+namespace {
+
+void add(std::string& out, const char* name, const char* type, const char* help, uint64_t value) {
+    out += "# HELP roompush_";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE roompush_";
+    out += name;
+    out += ' ';
+    out += type;
+    out += "\nroompush_";
+    out += name;
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+}
+
+}  // namespace
+
+std::string render_prometheus(const SidecarMetrics& m, const SidecarGauges& g) {
+    std::string out;
+    out.reserve(4096);
+    add(out, "connections", "gauge", "Open WebSocket connections.", g.connections);
+    add(out, "rooms", "gauge", "Rooms with members or retained messages.", g.rooms);
+    add(out, "members", "gauge", "Room memberships of WebSocket connections.", g.members);
+    add(out, "bytes_queued", "gauge", "Bytes waiting in send queues.", g.bytes_queued);
+    add(out, "retained_messages", "gauge", "Messages kept in room histories.", g.retained_messages);
+    add(out, "retained_bytes", "gauge", "Bytes kept in room histories.", g.retained_bytes);
+    add(out, "connections_opened_total", "counter", "WebSocket connections accepted.",
+        m.connections_opened);
+    add(out, "messages_published_total", "counter", "Messages published to rooms.", m.published);
+    add(out, "messages_duplicate_total", "counter",
+        "Publishes acked without delivery because their id was seen.", m.duplicates);
+    add(out, "messages_delivered_total", "counter", "Message frames queued for a member.",
+        m.delivered);
+    add(out, "messages_dropped_total", "counter", "Message frames not queued for a member.",
+        m.dropped);
+    add(out, "messages_replayed_total", "counter", "Frames sent from history on resume.",
+        m.replayed);
+    add(out, "resets_total", "counter", "Resumes that could not be complete.", m.resets);
+    add(out, "slow_consumer_closes_total", "counter",
+        "Connections closed with 1013 for falling behind.", m.slow_consumer_closes);
+    add(out, "ping_timeouts_total", "counter", "Connections closed for not answering pings.",
+        m.ping_timeouts);
+    add(out, "ws_refused_total", "counter", "Connections closed for a protocol or policy error.",
+        m.ws_refused);
+    add(out, "control_requests_total", "counter", "Control socket requests.", m.control_requests);
+    add(out, "control_errors_total", "counter", "Control socket requests answered with an error.",
+        m.control_errors);
+    return out;
+}
+
+}  // namespace rp::sidecar
