@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,8 +42,12 @@ void set_limit(int resource, uint64_t value) {
 
 // Between fork and exec only async-signal-safe calls: everything was prepared before fork.
 [[noreturn]] void exec_child(char* const* argv, char* const* envp, const char* workdir,
-                             const ChildLimits& limits, int out, int err, int report) {
+                             const ChildLimits& limits, int out, int err, int report, pid_t parent) {
     ::setpgid(0, 0);
+    // If the app dies (SIGKILL, crash) the program goes with it: the next start reports the job
+    // interrupted or runs it again, and two runs of one job must never overlap.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     int null_fd = ::open("/dev/null", O_RDONLY);
     if (null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) {
         int code = errno;
@@ -224,6 +229,7 @@ ChildOutcome run_child(const ChildSpec& spec,
     }
     std::vector<char*> argv = c_strings(spec.argv);
     std::vector<char*> envp = c_strings(spec.env);
+    pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
         failed.error = std::string("fork: ") + std::strerror(errno);
@@ -231,7 +237,7 @@ ChildOutcome run_child(const ChildSpec& spec,
     }
     if (pid == 0) {
         exec_child(argv.data(), envp.data(), spec.workdir.c_str(), spec.limits, out.write.get(),
-                   err.write.get(), report.write.get());
+                   err.write.get(), report.write.get(), parent);
     }
     ::setpgid(pid, pid);  // also here, so a kill(-pid) right away cannot miss
     out.write.reset();

@@ -10,8 +10,11 @@
 #include "fcgi_server.h"
 #include "http_router.h"
 #include "job_queue.h"
+#include "job_recovery.h"
 #include "job_runner.h"
 #include "job_store.h"
+#include "job_sweeper.h"
+#include "job_waiters.h"
 #include "push_sender.h"
 #include "roompush/log.h"
 #include "roompush/unix_socket.h"
@@ -44,6 +47,28 @@ int wait_for_stop_signal(const sigset_t& signals) {
     return signal_number;
 }
 
+void log_start_failure(const Error& error) {
+    log_error("start_failed").kv("code", error.code).kv("error", error.message);
+}
+
+// SIGTERM, in order: answer every ?wait now (202), finish the requests in hand, start no
+// queued job (they stay queued in the spool), give running programs stop_grace to finish, then
+// interrupt the rest (job.failed "interrupted", or left for a re-run), and give the outbox a
+// moment to drain; whatever it still holds is sent after the next start.
+void shut_down(const AppConfig& config, JobWaiters& waiters, FcgiServer& server, JobQueue& queue,
+               std::atomic<bool>& interrupt, JobSweeper& sweeper, PushSender& pushes) {
+    waiters.release_all();
+    server.stop();
+    queue.stop_taking();
+    if (!queue.wait_idle(std::chrono::milliseconds(config.stop_grace_ms))) {
+        log_warn("interrupting_jobs").kv("running", queue.running()).kv("grace_ms", config.stop_grace_ms);
+        interrupt = true;
+    }
+    queue.join();
+    sweeper.stop();
+    pushes.stop(std::chrono::seconds(2));
+}
+
 }  // namespace
 
 int run(const AppConfig& config) {
@@ -56,23 +81,30 @@ int run(const AppConfig& config) {
 
     JobStore store(config.spool_dir);
     if (auto prepared = store.prepare(); !prepared) {
-        log_error("start_failed").kv("code", prepared.error().code).kv("error", prepared.error().message);
+        log_start_failure(prepared.error());
+        return 1;
+    }
+    PushSender pushes(config.control_socket, store.outbox_dir(), config.outbox_limit);
+    if (auto opened = pushes.open(); !opened) {
+        log_start_failure(opened.error());
         return 1;
     }
     auto listener = open_listener(config);
     if (!listener) {
-        log_error("start_failed").kv("code", listener.error().code).kv("error", listener.error().message);
+        log_start_failure(listener.error());
         return 1;
     }
-
-    PushSender pushes(config.control_socket, config.max_pending_pushes);
     pushes.start();
-    std::atomic<bool> stopping{false};
-    JobRunner runner(config, store, pushes, stopping);
+    std::atomic<bool> interrupt{false};
+    JobWaiters waiters;
+    JobRunner runner(config, store, pushes, waiters, interrupt);
     JobQueue queue(config.queue, config.workers, [&](const std::string& id) { runner.run(id); });
+    recover_jobs(config, store, runner, queue);
     queue.start();
-    UploadHandler uploads(config, store, queue, pushes);
-    HttpRouter router(config, store, uploads);
+    JobSweeper sweeper(store, std::chrono::seconds(config.keep_s));
+    sweeper.start();
+    UploadHandler uploads(config, store, queue, pushes, waiters);
+    HttpRouter router(config, store, uploads, pushes, queue);
     FcgiServer server(listener->get(), config.threads,
                       [&](HttpRequest& request) { return router.route(request); });
     server.start();
@@ -80,10 +112,7 @@ int run(const AppConfig& config) {
 
     int signal_number = wait_for_stop_signal(signals);
     log_info("signal").kv("signal", signal_number);
-    server.stop();
-    stopping = true;  // running programs are interrupted, and reported so
-    queue.stop();
-    pushes.stop(std::chrono::seconds(2));
+    shut_down(config, waiters, server, queue, interrupt, sweeper, pushes);
     if (!socket_from_systemd()) ::unlink(config.listen.c_str());
     log_info("stopped");
     return 0;

@@ -13,6 +13,26 @@ HttpResponse method_not_allowed(HttpRequest& request, const char* allow) {
     return response;
 }
 
+JsonPtr outbox_json(const PushStats& stats) {
+    JsonPtr outbox = make_object();
+    set_number(outbox.get(), "pending", static_cast<double>(stats.pending));
+    set_number(outbox.get(), "limit", static_cast<double>(stats.limit));
+    set_bool(outbox.get(), "full", stats.full);
+    set_number(outbox.get(), "sent", static_cast<double>(stats.sent));
+    set_number(outbox.get(), "retries", static_cast<double>(stats.retries));
+    set_number(outbox.get(), "refused", static_cast<double>(stats.refused));
+    set_number(outbox.get(), "dropped", static_cast<double>(stats.dropped));
+    set_number(outbox.get(), "failed", static_cast<double>(stats.failed));
+    return outbox;
+}
+
+JsonPtr jobs_json(const JobQueue& queue) {
+    JsonPtr jobs = make_object();
+    set_number(jobs.get(), "queued", static_cast<double>(queue.depth()));
+    set_number(jobs.get(), "running", static_cast<double>(queue.running()));
+    return jobs;
+}
+
 }  // namespace
 
 HttpResponse HttpRouter::route(HttpRequest& request) {
@@ -45,9 +65,12 @@ HttpResponse HttpRouter::health() {
     JsonPtr body = make_object();
     auto spool = store_.check_writable();
     auto sidecar = connect_unix(config_.control_socket);
+    PushStats pushes = pushes_.stats();
     set_string(body.get(), "spool", spool ? "ok" : spool.error().message);
     set_string(body.get(), "sidecar", sidecar ? "ok" : sidecar.error().message);
-    bool healthy = spool.ok() && sidecar.ok();
+    set_json(body.get(), "outbox", outbox_json(pushes));
+    set_json(body.get(), "jobs", jobs_json(queue_));
+    bool healthy = spool.ok() && sidecar.ok() && !pushes.full;
     set_bool(body.get(), "ok", healthy);
     return json_response(healthy ? 200 : 503, body.get());
 }

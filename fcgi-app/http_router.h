@@ -3,15 +3,18 @@
 
 #include "app_config.h"
 #include "http_types.h"
+#include "job_queue.h"
 #include "job_store.h"
+#include "push_sender.h"
 #include "upload_handler.h"
 
 namespace rp::app {
 
 class HttpRouter {
 public:
-    HttpRouter(const AppConfig& config, JobStore& store, UploadHandler& uploads)
-        : config_(config), store_(store), uploads_(uploads) {}
+    HttpRouter(const AppConfig& config, JobStore& store, UploadHandler& uploads,
+               const PushSender& pushes, const JobQueue& queue)
+        : config_(config), store_(store), uploads_(uploads), pushes_(pushes), queue_(queue) {}
 
     HttpResponse route(HttpRequest& request);
 
@@ -22,6 +25,8 @@ private:
     const AppConfig& config_;
     JobStore& store_;
     UploadHandler& uploads_;
+    const PushSender& pushes_;
+    const JobQueue& queue_;
 };
 
 }  // namespace rp::app

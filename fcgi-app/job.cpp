@@ -67,7 +67,7 @@ Result<JobStatus> status_from(std::string_view name) {
 
 }  // namespace
 
-JsonPtr job_to_json(const Job& job) {
+JsonPtr job_to_json(const Job& job, bool stored) {
     JsonPtr json = make_object();
     set_string(json.get(), "jobId", job.id);
     set_string(json.get(), "roomId", job.room);
@@ -81,6 +81,8 @@ JsonPtr job_to_json(const Job& job) {
     set_number(json.get(), "progress", job.progress);
     if (job.result) set_json(json.get(), "result", clone_json(job.result.get()));
     if (job.failure) set_json(json.get(), "error", failure_to_json(*job.failure));
+    if (job.attempt > 1) set_number(json.get(), "attempt", job.attempt);
+    if (stored) set_bool(json.get(), "announced", job.announced);
     return json;
 }
 
@@ -106,6 +108,8 @@ Result<Job> job_from_json(const cJSON* json) {
     if (auto v = get_integer(json, "started"); v && v->has_value()) job.started_ms = **v;
     if (auto v = get_integer(json, "finished"); v && v->has_value()) job.finished_ms = **v;
     if (auto v = get_integer(json, "progress"); v && v->has_value()) job.progress = static_cast<int>(**v);
+    if (auto v = get_integer(json, "attempt"); v && v->has_value()) job.attempt = static_cast<int>(**v);
+    job.announced = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "announced"));
     if (const cJSON* result = cJSON_GetObjectItemCaseSensitive(json, "result")) {
         job.result = clone_json(result);
     }
@@ -128,6 +132,16 @@ JsonPtr job_event_data(const Job& job) {
     if (job.result) set_json(data.get(), "result", clone_json(job.result.get()));
     if (job.failure) set_json(data.get(), "error", failure_to_json(*job.failure));
     return data;
+}
+
+std::string job_event_key(const Job& job, std::string_view name) {
+    std::string key = job.id + ":";
+    if (job.attempt > 1) key += "a" + std::to_string(job.attempt) + ":";
+    return key.append(name);
+}
+
+bool is_finished(JobStatus status) {
+    return status == JobStatus::done || status == JobStatus::failed;
 }
 
 }  // namespace rp::app

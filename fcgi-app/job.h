@@ -34,17 +34,29 @@ struct Job {
     int progress = 0;
     JsonPtr result;
     std::optional<JobFailure> failure;
+    // 1 for the first run; a job re-run after an interrupted start counts up, so that its events
+    // get idempotency keys of their own (the sidecar would swallow repeats of the old ones).
+    int attempt = 1;
+    // The final event (job.done / job.failed) is in the outbox. Stored only: a job that is
+    // finished but not announced (the app died in between) is announced at the next start.
+    bool announced = false;
 };
 
 // 32 lowercase hex digits from the kernel's random source.
 std::string new_job_id();
 bool is_valid_job_id(std::string_view id);
 
-JsonPtr job_to_json(const Job& job);
+// The job as GET /jobs/ID serves it; `stored` adds what only the journal needs (announced).
+JsonPtr job_to_json(const Job& job, bool stored = false);
 Result<Job> job_from_json(const cJSON* json);
 
 // The `data` of a job.* push: jobId, itemId and what the event is about.
 JsonPtr job_event_data(const Job& job);
+
+// The idempotency key of one of the job's events: "ID:name", or "ID:aN:name" from attempt 2 on.
+std::string job_event_key(const Job& job, std::string_view name);
+
+bool is_finished(JobStatus status);
 
 int64_t now_ms();
 

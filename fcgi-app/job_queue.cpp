@@ -23,19 +23,45 @@ bool JobQueue::try_push(const std::string& job_id, const std::function<void()>& 
     return true;
 }
 
-void JobQueue::stop() {
+void JobQueue::push_recovered(const std::string& job_id) {
+    {
+        std::lock_guard lock(mutex_);
+        ids_.push_back(job_id);
+    }
+    ready_.notify_one();
+}
+
+void JobQueue::stop_taking() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
     ready_.notify_all();
+}
+
+bool JobQueue::wait_idle(std::chrono::milliseconds grace) {
+    std::unique_lock lock(mutex_);
+    return idle_.wait_for(lock, grace, [&] { return running_ == 0; });
+}
+
+void JobQueue::join() {
     for (std::thread& worker : workers_) worker.join();
     workers_.clear();
+}
+
+void JobQueue::stop() {
+    stop_taking();
+    join();
 }
 
 std::size_t JobQueue::depth() const {
     std::lock_guard lock(mutex_);
     return ids_.size();
+}
+
+std::size_t JobQueue::running() const {
+    std::lock_guard lock(mutex_);
+    return running_;
 }
 
 void JobQueue::work() {
@@ -47,8 +73,14 @@ void JobQueue::work() {
             if (stopping_) return;
             id = std::move(ids_.front());
             ids_.pop_front();
+            ++running_;
         }
         run_(id);
+        {
+            std::lock_guard lock(mutex_);
+            --running_;
+        }
+        idle_.notify_all();
     }
 }
 

@@ -2,6 +2,7 @@
 // A bounded queue of job ids and the worker threads that take from it. When the queue is full,
 // try_push says so at once: the caller answers 503 rather than holding the upload.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -22,9 +23,19 @@ public:
     // `on_accepted` runs under the queue's lock before any worker can see the job, so whatever
     // it announces (job.queued) always comes before the job's own events.
     bool try_push(const std::string& job_id, const std::function<void()>& on_accepted);
-    // Workers finish the job in hand and exit; queued jobs stay in the spool.
-    void stop();
+    // For jobs found queued in the spool at start: they were accepted once and must run, so the
+    // bound does not apply (new uploads get 503 until the queue is short again).
+    void push_recovered(const std::string& job_id);
+
+    // Shutdown in steps: no job starts any more (queued ones stay in the spool); wait for the
+    // running ones up to `grace`; join the workers.
+    void stop_taking();
+    bool wait_idle(std::chrono::milliseconds grace);
+    void join();
+    void stop();  // all three, without grace
+
     std::size_t depth() const;
+    std::size_t running() const;
 
 private:
     void work();
@@ -34,7 +45,9 @@ private:
     std::function<void(const std::string&)> run_;
     mutable std::mutex mutex_;
     std::condition_variable ready_;
+    std::condition_variable idle_;
     std::deque<std::string> ids_;
+    std::size_t running_ = 0;
     bool stopping_ = false;
     std::vector<std::thread> workers_;
 };

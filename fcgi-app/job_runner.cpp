@@ -45,12 +45,12 @@ std::vector<std::string> program_environment(const Job& job, const std::string& 
 
 }  // namespace
 
-void JobRunner::publish(const Job& job, std::string_view event, const std::string& key) {
-    JsonPtr data = job_event_data(job);
-    if (event == "job.progress") {
-        set_number(data.get(), "progress", job.progress);
-    }
-    pushes_.push(job.room, event, data.get(), job.id + ":" + key);
+void JobRunner::publish(const Job& job, std::string_view event, const cJSON* data,
+                        PushKind kind) {
+    std::string_view name = event.substr(event.find('.') + 1);  // "job.done" -> "done"
+    std::string key = job_event_key(job, name);
+    if (event == "job.progress") key += ":" + std::to_string(job.progress);
+    pushes_.push(job.room, event, data, key, kind);
 }
 
 void JobRunner::run(const std::string& job_id) {
@@ -62,10 +62,20 @@ void JobRunner::run(const std::string& job_id) {
     Job job = std::move(*loaded);
     job.status = JobStatus::running;
     job.started_ms = now_ms();
-    (void)store_.save(job);
-    publish(job, "job.started", "started");
-    log_info("job_started").kv("job", job.id).kv("room", job.room);
+    if (auto saved = store_.save(job); !saved) {
+        log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
+    }
+    publish(job, "job.started", job_event_data(job).get(), PushKind::must_deliver);
+    log_info("job_started").kv("job", job.id).kv("room", job.room).kv("attempt", job.attempt);
 
+    ProgramOutput output([&](const Progress& progress) {
+        job.progress = progress.percent;
+        JsonPtr data = job_event_data(job);
+        set_number(data.get(), "progress", progress.percent);
+        if (!progress.stage.empty()) set_string(data.get(), "stage", progress.stage);
+        // Progress is worth dropping when the outbox is full; the final event is not.
+        publish(job, "job.progress", data.get(), PushKind::best_effort);
+    });
     ChildSpec spec;
     spec.workdir = store_.work_dir(job.id);
     spec.argv = config_.exec.expand({{"input", store_.input_path(job.id)},
@@ -75,40 +85,37 @@ void JobRunner::run(const std::string& job_id) {
                                      {"item", job.item}});
     spec.env = program_environment(job, spec.workdir);
     spec.limits = config_.limits;
-
-    ProgramOutput output([&](const Progress& progress) {
-        job.progress = progress.percent;
-        JsonPtr data = job_event_data(job);
-        set_number(data.get(), "progress", progress.percent);
-        if (!progress.stage.empty()) set_string(data.get(), "stage", progress.stage);
-        pushes_.push(job.room, "job.progress", data.get(),
-                     job.id + ":progress:" + std::to_string(progress.percent));
-    });
     ChildOutcome outcome =
         run_child(spec, [&](std::string_view line) { output.add_line(line); }, &stop_);
 
+    if (outcome.kind == ChildOutcome::Kind::interrupted && config_.rerun_interrupted) {
+        // Left `running` in the journal on purpose: the next start runs it again.
+        log_warn("job_interrupted").kv("job", job.id).kv("effect", "re-run at the next start");
+        waiters_.finished(job.id);
+        return;
+    }
+    record_outcome(job, outcome, output);
+    finish(job);
+}
+
+void JobRunner::record_outcome(Job& job, const ChildOutcome& outcome, ProgramOutput& output) {
     job.finished_ms = now_ms();
-    bool succeeded = outcome.kind == ChildOutcome::Kind::exited && outcome.exit_code == 0 &&
-                     output.result() != nullptr;
-    if (succeeded) {
+    bool exited_0 = outcome.kind == ChildOutcome::Kind::exited && outcome.exit_code == 0;
+    if (exited_0 && output.result() != nullptr) {
         job.status = JobStatus::done;
         job.progress = 100;
         job.result = output.take_result();
-    } else {
-        job.status = JobStatus::failed;
-        JobFailure failure;
-        failure.reason = outcome.kind == ChildOutcome::Kind::exited && outcome.exit_code == 0
-                             ? "no_result"
-                             : outcome_reason(outcome.kind);
-        failure.message = failure.reason == "no_result"
-                              ? "the program exited 0 without printing a JSON result"
-                              : failure_message(outcome, output.result());
-        failure.exit_code = outcome.exit_code;
-        failure.signal = outcome.signal;
-        job.failure = failure;
-        if (output.result()) job.result = output.take_result();  // the program's own error detail
+        return;
     }
-    finish(job);
+    job.status = JobStatus::failed;
+    JobFailure failure;
+    failure.reason = exited_0 ? "no_result" : outcome_reason(outcome.kind);
+    failure.message = exited_0 ? "the program exited 0 without printing a JSON result"
+                               : failure_message(outcome, output.result());
+    failure.exit_code = outcome.exit_code;
+    failure.signal = outcome.signal;
+    job.failure = failure;
+    if (output.result()) job.result = output.take_result();  // the program's own error detail
 }
 
 void JobRunner::finish(Job& job) {
@@ -116,7 +123,10 @@ void JobRunner::finish(Job& job) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
     bool done = job.status == JobStatus::done;
-    publish(job, done ? "job.done" : "job.failed", done ? "done" : "failed");
+    publish(job, done ? "job.done" : "job.failed", job_event_data(job).get(), PushKind::must_deliver);
+    job.announced = true;
+    (void)store_.save(job);
+    waiters_.finished(job.id);
     auto line = done ? log_info("job_done") : log_warn("job_failed");
     line.kv("job", job.id).kv("room", job.room).kv("ms", job.finished_ms - job.started_ms);
     if (job.failure) line.kv("reason", job.failure->reason).kv("error", job.failure->message);

@@ -6,25 +6,33 @@
 
 #include "app_config.h"
 #include "job_store.h"
+#include "job_waiters.h"
+#include "program_output.h"
 #include "push_sender.h"
 
 namespace rp::app {
 
 class JobRunner {
 public:
-    JobRunner(const AppConfig& config, JobStore& store, PushSender& pushes,
+    JobRunner(const AppConfig& config, JobStore& store, PushSender& pushes, JobWaiters& waiters,
               const std::atomic<bool>& stop)
-        : config_(config), store_(store), pushes_(pushes), stop_(stop) {}
+        : config_(config), store_(store), pushes_(pushes), waiters_(waiters), stop_(stop) {}
 
     void run(const std::string& job_id);
 
-private:
+    // Saves a finished job, journals its final event, then marks it announced: a crash in
+    // between leaves a finished, unannounced job that the next start announces (recovery).
     void finish(Job& job);
-    void publish(const Job& job, std::string_view event, const std::string& key);
+
+private:
+    ChildOutcome run_program(Job& job);
+    void record_outcome(Job& job, const ChildOutcome& outcome, ProgramOutput& output);
+    void publish(const Job& job, std::string_view event, const cJSON* data, PushKind kind);
 
     const AppConfig& config_;
     JobStore& store_;
     PushSender& pushes_;
+    JobWaiters& waiters_;
     const std::atomic<bool>& stop_;
 };
 

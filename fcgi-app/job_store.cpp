@@ -63,7 +63,7 @@ Status JobStore::save(const Job& job) const {
     std::string temporary = path + ".tmp";
     UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
     if (!fd.valid()) return io_error("open", temporary);
-    if (!write_all(fd.get(), to_json(job_to_json(job).get()) + "\n")) {
+    if (!write_all(fd.get(), to_json(job_to_json(job, true).get()) + "\n")) {
         return io_error("write", temporary);
     }
     if (::fsync(fd.get()) != 0) return io_error("fsync", temporary);
@@ -86,6 +86,34 @@ Result<Job> JobStore::load(const std::string& id) const {
 void JobStore::remove(const std::string& id) const {
     std::error_code ignored;
     fs::remove_all(job_dir(id), ignored);
+}
+
+std::vector<std::string> JobStore::list_ids() const {
+    std::vector<std::string> ids;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(spool_ + "/jobs", error)) {
+        std::string name = entry.path().filename().string();
+        if (is_valid_job_id(name)) ids.push_back(std::move(name));
+    }
+    return ids;
+}
+
+std::size_t JobStore::clear_incoming() const {
+    std::size_t removed = 0;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(spool_ + "/incoming", error)) {
+        std::error_code ignored;
+        if (fs::remove(entry.path(), ignored)) ++removed;
+    }
+    return removed;
+}
+
+Status JobStore::reset_work_dir(const std::string& id) const {
+    std::string work = work_dir(id);
+    std::error_code error;
+    fs::remove_all(work, error);
+    if (::mkdir(work.c_str(), 0750) != 0) return io_error("mkdir", work);
+    return ok_status();
 }
 
 }  // namespace rp::app

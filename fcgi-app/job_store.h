@@ -6,8 +6,10 @@
 //   SPOOL/jobs/ID/input      the upload
 //   SPOOL/jobs/ID/work/      the program's work dir
 //   SPOOL/jobs/ID/job.json   the job (job_to_json)
+//   SPOOL/outbox/            pushes not yet acked by the sidecar (outbox.h)
 
 #include <string>
+#include <vector>
 
 #include "job.h"
 #include "roompush/error.h"
@@ -25,6 +27,7 @@ public:
     std::string job_dir(const std::string& id) const;
     std::string input_path(const std::string& id) const;
     std::string work_dir(const std::string& id) const;
+    std::string outbox_dir() const { return spool_ + "/outbox"; }
 
     // Moves a received upload into a new job directory and stores the job.
     Status create(const Job& job, const std::string& incoming);
@@ -32,6 +35,14 @@ public:
     Status save(const Job& job) const;
     Result<Job> load(const std::string& id) const;
     void remove(const std::string& id) const;
+
+    // Every directory under SPOOL/jobs that is named like a job id (it may lack a job.json if
+    // the app died while creating it).
+    std::vector<std::string> list_ids() const;
+    // Removes uploads that were being received when the app stopped; returns how many.
+    std::size_t clear_incoming() const;
+    // An empty work dir again, for a job that runs a second time.
+    Status reset_work_dir(const std::string& id) const;
 
 private:
     std::string spool_;

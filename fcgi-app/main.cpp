@@ -64,6 +64,24 @@ int main(int argc, char** argv) {
     app.add_option("--max-open-files", config.limits.max_open_files,
                    "Open files per program (0: none)")
         ->capture_default_str();
+    app.add_option("--outbox-limit", config.outbox_limit,
+                   "Pushes waiting for the sidecar before the outbox counts as full "
+                   "(uploads then get 503)")
+        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{10000000}));
+    app.add_option("--max-wait", config.max_wait_s,
+                   "Longest ?wait=SECONDS honoured, in seconds (keep it below nginx's "
+                   "fastcgi_read_timeout)")
+        ->capture_default_str()->check(CLI::Range(0u, 3600u));
+    app.add_option("--keep", config.keep_s,
+                   "Seconds a finished job and its files are kept (0: forever)")
+        ->capture_default_str();
+    app.add_option("--stop-grace", config.stop_grace_ms,
+                   "On SIGTERM, milliseconds running programs may still finish before they "
+                   "are interrupted")
+        ->capture_default_str()->check(CLI::Range(0u, 3600000u));
+    app.add_flag("--rerun-interrupted", config.rerun_interrupted,
+                 "Run a job again when a stop or crash interrupted it, instead of reporting "
+                 "job.failed with reason interrupted");
     app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 

@@ -6,28 +6,67 @@
 #include "roompush/log.h"
 
 namespace rp::app {
+namespace {
 
-PushSender::PushSender(std::string control_socket, std::size_t max_pending)
-    : socket_(std::move(control_socket)), max_pending_(max_pending) {}
+constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
+// Bounds one connect or one wait for an ack, so that a hung sidecar cannot hold a stop for long.
+constexpr int kCallTimeoutMs = 2000;
+
+}  // namespace
+
+PushSender::PushSender(std::string control_socket, std::string outbox_dir, std::size_t limit)
+    : socket_(std::move(control_socket)), limit_(limit), outbox_(std::move(outbox_dir)) {
+    stats_.limit = limit;
+}
 
 PushSender::~PushSender() { stop(std::chrono::milliseconds(0)); }
+
+Status PushSender::open() {
+    std::lock_guard lock(mutex_);
+    if (auto opened = outbox_.open(); !opened) return opened;
+    if (!outbox_.empty()) log_info("outbox_loaded").kv("pending", outbox_.size()).kv("dir", outbox_.dir());
+    note_fill_level();
+    return ok_status();
+}
 
 void PushSender::start() { thread_ = std::thread([this] { run(); }); }
 
 bool PushSender::push(const std::string& room, std::string_view event, const cJSON* data,
-                      const std::string& id) {
+                      const std::string& id, PushKind kind) {
     std::string line = encode_publish_request(room, event, data, id);
     {
         std::lock_guard lock(mutex_);
-        if (lines_.size() >= max_pending_) {
-            log_error("push_dropped").kv("room", room).kv("event", event).kv("id", id)
-                .kv("reason", "queue_full").kv("pending", lines_.size());
+        if (kind == PushKind::best_effort && outbox_.size() >= limit_) {
+            stats_.dropped++;
+            log_warn("push_dropped").kv("room", room).kv("event", event).kv("id", id)
+                .kv("reason", "outbox_full").kv("pending", outbox_.size());
             return false;
         }
-        lines_.push_back(std::move(line));
+        // Under the lock, so that the entry numbers (the send order) follow the callers' order.
+        auto appended = outbox_.append(line);
+        if (!appended) {
+            stats_.failed++;
+            log_error("push_lost").kv("room", room).kv("event", event).kv("id", id)
+                .kv("code", appended.error().code).kv("error", appended.error().message);
+            return false;
+        }
+        note_fill_level();
     }
     wake_.notify_one();
     return true;
+}
+
+void PushSender::note_fill_level() {
+    stats_.pending = outbox_.size();
+    stats_.full = outbox_.size() >= limit_;
+    if (stats_.full && !reported_full_) {
+        log_error("outbox_full").kv("pending", outbox_.size()).kv("limit", limit_)
+            .kv("dir", outbox_.dir()).kv("effect", "uploads refused with 503, progress dropped");
+    } else if (!stats_.full && reported_full_) {
+        log_info("outbox_below_limit").kv("pending", outbox_.size()).kv("limit", limit_);
+    }
+    reported_full_ = stats_.full;
 }
 
 void PushSender::stop(std::chrono::milliseconds flush_for) {
@@ -40,20 +79,29 @@ void PushSender::stop(std::chrono::milliseconds flush_for) {
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
     std::lock_guard lock(mutex_);
-    if (!lines_.empty()) log_error("pushes_lost_at_stop").kv("count", lines_.size());
+    if (!outbox_.empty()) {
+        log_warn("outbox_kept").kv("pending", outbox_.size()).kv("dir", outbox_.dir())
+            .kv("effect", "sent after the next start");
+    }
 }
 
-std::size_t PushSender::pending() const {
+bool PushSender::full() const {
     std::lock_guard lock(mutex_);
-    return lines_.size();
+    return stats_.full;
 }
 
-bool PushSender::send_front(std::optional<ControlClient>& client, const std::string& line) {
+PushStats PushSender::stats() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
+}
+
+PushSender::SendResult PushSender::send(std::optional<ControlClient>& client,
+                                        const std::string& line) {
     if (!client) {
-        auto connected = ControlClient::connect(socket_, 5000);
+        auto connected = ControlClient::connect(socket_, kCallTimeoutMs);
         if (!connected) {
             log_warn("sidecar_unreachable").kv("socket", socket_).kv("error", connected.error().message);
-            return false;
+            return SendResult::unreachable;
         }
         client.emplace(std::move(*connected));
     }
@@ -61,34 +109,45 @@ bool PushSender::send_front(std::optional<ControlClient>& client, const std::str
     if (!response && ControlClient::is_transport_error(response.error())) {
         log_warn("sidecar_connection_lost").kv("error", response.error().message);
         client.reset();
-        return false;
+        return SendResult::unreachable;
     }
-    if (!response) {  // the sidecar refused this push: retrying cannot help
-        log_error("push_refused").kv("code", response.error().code).kv("error", response.error().message);
+    if (!response) {  // the sidecar refused this push: sending it again cannot help
+        log_error("push_refused").kv("code", response.error().code).kv("error", response.error().message)
+            .kv("request", line.substr(0, 200));
+        return SendResult::refused;
     }
-    return true;
+    return SendResult::acked;
 }
 
 void PushSender::run() {
     std::optional<ControlClient> client;
-    auto backoff = std::chrono::milliseconds(100);
+    auto backoff = kFirstBackoff;
+    auto gave_up = [&] { return stopping_ && std::chrono::steady_clock::now() >= give_up_at_; };
     std::unique_lock lock(mutex_);
     for (;;) {
-        wake_.wait(lock, [&] { return stopping_ || !lines_.empty(); });
-        if (lines_.empty()) return;  // stopping with nothing left
-        if (stopping_ && std::chrono::steady_clock::now() >= give_up_at_) return;
-        std::string line = lines_.front();
+        wake_.wait(lock, [&] { return stopping_ || !outbox_.empty(); });
+        if (outbox_.empty() || gave_up()) return;
+        uint64_t entry = outbox_.front();
         lock.unlock();
-        bool done = send_front(client, line);
+        auto line = outbox_.read(entry);
+        SendResult result = line ? send(client, *line) : SendResult::refused;
+        if (!line) log_error("outbox_unreadable").kv("entry", entry).kv("error", line.error().message);
         lock.lock();
-        if (done) {
-            lines_.pop_front();
-            backoff = std::chrono::milliseconds(100);
+        if (result != SendResult::unreachable) {
+            outbox_.pop_front();  // only this thread pops, so the front is still `entry`
+            (result == SendResult::acked ? stats_.sent : stats_.refused)++;
+            note_fill_level();
+            backoff = kFirstBackoff;
             continue;
         }
-        // The sidecar is away: wait, growing the pause up to 5 s, and try the same push again.
-        wake_.wait_for(lock, backoff, [&] { return stopping_ && std::chrono::steady_clock::now() >= give_up_at_; });
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+        // The sidecar is away: pause, doubling up to 5 s, and try the same push again. New
+        // pushes do not cut the pause short; only a stop does.
+        stats_.retries++;
+        auto until = std::chrono::steady_clock::now() + backoff;
+        if (stopping_) until = std::min(until, give_up_at_);
+        bool was_stopping = stopping_;
+        wake_.wait_until(lock, until, [&] { return stopping_ != was_stopping; });
+        backoff = std::min(backoff * 2, kMaxBackoff);
     }
 }
 

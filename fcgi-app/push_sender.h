@@ -1,45 +1,75 @@
 #pragma once
-// Sends job events to the sidecar's control socket from one thread, in order, retrying with
-// backoff while the sidecar is away. Callers never wait on the sidecar.
+// Sends job events to the sidecar's control socket through the outbox (outbox.h): a push is on
+// disk before push() returns and leaves the disk only when the sidecar has acked it. One thread
+// sends, oldest first, retrying with backoff while the sidecar is away. Callers never wait on
+// the sidecar.
+//
+// The outbox is bounded by `limit`. Past it: best-effort pushes (progress) are dropped, new work
+// is refused by the callers (full() -> 503), and a loud log line and /healthz say so. Pushes that
+// must not be lost (a job's queued/started/done/failed) are still journaled: each admitted job
+// adds at most a few, so the overshoot is bounded by the job queue and the workers.
 
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "outbox.h"
 #include "roompush/control_client.h"
 #include "roompush/json.h"
 
 namespace rp::app {
 
+enum class PushKind { must_deliver, best_effort };
+
+struct PushStats {
+    std::size_t pending = 0;  // in the outbox
+    std::size_t limit = 0;
+    bool full = false;
+    uint64_t sent = 0;      // acked by the sidecar
+    uint64_t refused = 0;   // the sidecar said no (a bad request): dropped, logged
+    uint64_t dropped = 0;   // best effort, outbox full
+    uint64_t failed = 0;    // could not be written to the outbox (disk error)
+    uint64_t retries = 0;   // sends that found the sidecar away
+};
+
 class PushSender {
 public:
-    PushSender(std::string control_socket, std::size_t max_pending);
+    PushSender(std::string control_socket, std::string outbox_dir, std::size_t limit);
     ~PushSender();
 
+    // Loads what an earlier run left in the outbox; it is sent first, in its order.
+    Status open();
     void start();
-    // Queues a publish; false (and a log line) when max_pending pushes already wait.
+    // Journals a publish; false (and a log line) when it was dropped or could not be written.
     bool push(const std::string& room, std::string_view event, const cJSON* data,
-              const std::string& id);
-    // Gives queued pushes up to `flush_for` to go out, then stops.
+              const std::string& id, PushKind kind = PushKind::must_deliver);
+    // Gives the outbox up to `flush_for` to drain, then stops; what is left stays on disk for
+    // the next start.
     void stop(std::chrono::milliseconds flush_for);
 
-    std::size_t pending() const;
+    bool full() const;
+    PushStats stats() const;
 
 private:
+    enum class SendResult { acked, refused, unreachable };
+
     void run();
-    bool send_front(std::optional<ControlClient>& client, const std::string& line);
+    SendResult send(std::optional<ControlClient>& client, const std::string& line);
+    void note_fill_level();  // with mutex_ held
 
     std::string socket_;
-    std::size_t max_pending_;
+    std::size_t limit_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
-    std::deque<std::string> lines_;
+    Outbox outbox_;
+    PushStats stats_;
     bool stopping_ = false;
+    bool reported_full_ = false;
     std::chrono::steady_clock::time_point give_up_at_{};
     std::thread thread_;
 };

@@ -6,6 +6,7 @@
 
 #include "roompush/log.h"
 #include "upload_receiver.h"
+#include "wait_option.h"
 
 namespace rp::app {
 
@@ -13,7 +14,7 @@ int upload_error_status(const std::string& code) {
     static const std::map<std::string, int> statuses = {
         {"not_multipart", 415},    {"upload_too_large", 413}, {"field_too_large", 413},
         {"length_required", 411},  {"queue_full", 503},       {"spool_error", 500},
-        {"io_error", 400},
+        {"io_error", 400},         {"outbox_full", 503},
     };
     auto found = statuses.find(code);
     return found == statuses.end() ? 400 : found->second;
@@ -50,14 +51,26 @@ Status UploadHandler::receive(HttpRequest& request, const std::string& boundary,
     return receiver.check_complete();
 }
 
-HttpResponse UploadHandler::handle(HttpRequest& request) {
-    if (!request.content_length) {
-        return refuse(request, make_error("length_required", "send a Content-Length"), "");
-    }
+// What can be refused before a byte of the body is read.
+Status UploadHandler::check_admission(const HttpRequest& request) const {
+    if (!request.content_length) return make_error("length_required", "send a Content-Length");
     if (*request.content_length > config_.max_upload) {
-        return refuse(request, make_error("upload_too_large", "the request is larger than " +
-                                                                  std::to_string(config_.max_upload) + " bytes"), "");
+        return make_error("upload_too_large",
+                          "the request is larger than " + std::to_string(config_.max_upload) + " bytes");
     }
+    // A job whose events cannot be journaled would run unseen: refuse it while the sidecar is
+    // so far behind that the outbox is full.
+    if (pushes_.full()) {
+        return make_error("outbox_full", "results cannot be delivered right now; try again later");
+    }
+    return ok_status();
+}
+
+HttpResponse UploadHandler::handle(HttpRequest& request) {
+    if (auto admitted = check_admission(request); !admitted) return refuse(request, admitted.error(), "");
+    auto wait = requested_wait(request.query, request.prefer,
+                               std::chrono::seconds(config_.max_wait_s));
+    if (!wait) return refuse(request, wait.error(), "");
     auto boundary = multipart_boundary(request.content_type);
     if (!boundary) return refuse(request, boundary.error(), "");
 
@@ -77,15 +90,18 @@ HttpResponse UploadHandler::handle(HttpRequest& request) {
         store_.remove(job.id);
         return refuse(request, created.error(), incoming);
     }
+    if (*wait) waiters_.watch(job.id);
     bool queued = queue_.try_push(job.id, [&] {
         JsonPtr data = job_event_data(job);
-        pushes_.push(job.room, "job.queued", data.get(), job.id + ":queued");
+        pushes_.push(job.room, "job.queued", data.get(), job_event_key(job, "queued"));
     });
     if (!queued) {
+        waiters_.forget(job.id);
         store_.remove(job.id);
         return refuse(request, make_error("queue_full", "too many jobs are waiting; try again later"), "");
     }
     log_info("job_queued").kv("job", job.id).kv("room", job.room).kv("bytes", job.size);
+    if (*wait && waiters_.wait(job.id, **wait)) return finished(job.id);
     return accepted(job);
 }
 
@@ -98,6 +114,17 @@ HttpResponse UploadHandler::accepted(const Job& job) {
     set_string(body.get(), "ws", "/ws/rooms/" + job.room);
     HttpResponse response = json_response(202, body.get());
     response.headers.emplace_back("Location", "/jobs/" + job.id);
+    return response;
+}
+
+// 201 with the job as GET /jobs/ID shows it, done or failed.
+HttpResponse UploadHandler::finished(const std::string& job_id) {
+    auto job = store_.load(job_id);
+    if (!job) return error_response(500, job.error());
+    JsonPtr body = job_to_json(*job);
+    set_string(body.get(), "ws", "/ws/rooms/" + job->room);
+    HttpResponse response = json_response(201, body.get());
+    response.headers.emplace_back("Location", "/jobs/" + job_id);
     return response;
 }
 

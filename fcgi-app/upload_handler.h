@@ -1,30 +1,36 @@
 #pragma once
-// POST /cad: stream the upload into the spool, create the job, queue it, answer 202.
+// POST /cad: stream the upload into the spool, create the job, queue it, answer 202 - or, with
+// ?wait=SECONDS / Prefer: wait=SECONDS, 201 with the finished job if it ends in time.
 
 #include "app_config.h"
 #include "http_types.h"
 #include "job_queue.h"
 #include "job_store.h"
+#include "job_waiters.h"
 #include "push_sender.h"
 
 namespace rp::app {
 
 class UploadHandler {
 public:
-    UploadHandler(const AppConfig& config, JobStore& store, JobQueue& queue, PushSender& pushes)
-        : config_(config), store_(store), queue_(queue), pushes_(pushes) {}
+    UploadHandler(const AppConfig& config, JobStore& store, JobQueue& queue, PushSender& pushes,
+                  JobWaiters& waiters)
+        : config_(config), store_(store), queue_(queue), pushes_(pushes), waiters_(waiters) {}
 
     HttpResponse handle(HttpRequest& request);
 
 private:
     HttpResponse refuse(HttpRequest& request, const Error& error, const std::string& spool_path);
     Status receive(HttpRequest& request, const std::string& boundary, class UploadReceiver& receiver);
+    Status check_admission(const HttpRequest& request) const;
     HttpResponse accepted(const Job& job);
+    HttpResponse finished(const std::string& job_id);
 
     const AppConfig& config_;
     JobStore& store_;
     JobQueue& queue_;
     PushSender& pushes_;
+    JobWaiters& waiters_;
 };
 
 // The HTTP status for an error code of the upload path.

@@ -1,0 +1,74 @@
+#include "job_recovery.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "roompush/log.h"
+
+namespace rp::app {
+namespace {
+
+void mark_interrupted(Job& job) {
+    job.status = JobStatus::failed;
+    job.finished_ms = now_ms();
+    JobFailure failure;
+    failure.reason = "interrupted";
+    failure.message = "the app stopped while the program ran";
+    job.failure = failure;
+}
+
+// A new attempt from a clean slate: the old run's partial output must not leak into it.
+Status prepare_rerun(JobStore& store, Job& job) {
+    job.status = JobStatus::queued;
+    job.attempt += 1;
+    job.started_ms = 0;
+    job.progress = 0;
+    if (auto reset = store.reset_work_dir(job.id); !reset) return reset;
+    return store.save(job);
+}
+
+}  // namespace
+
+RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner& runner,
+                            JobQueue& queue) {
+    RecoveryReport report;
+    report.incoming_removed = store.clear_incoming();
+    std::vector<std::pair<int64_t, std::string>> to_queue;  // (created, id)
+    for (const std::string& id : store.list_ids()) {
+        auto loaded = store.load(id);
+        if (!loaded) {
+            log_warn("job_removed_at_start").kv("job", id).kv("error", loaded.error().message);
+            store.remove(id);
+            report.removed++;
+            continue;
+        }
+        Job& job = *loaded;
+        if (job.status == JobStatus::queued) {
+            to_queue.emplace_back(job.created_ms, id);
+        } else if (job.status == JobStatus::running && config.rerun_interrupted) {
+            if (auto ready = prepare_rerun(store, job); !ready) {
+                log_error("job_rerun_failed").kv("job", id).kv("error", ready.error().message);
+                continue;
+            }
+            to_queue.emplace_back(job.created_ms, id);
+            report.rerun++;
+        } else if (job.status == JobStatus::running) {
+            mark_interrupted(job);
+            runner.finish(job);
+            report.interrupted++;
+        } else if (!job.announced) {
+            runner.finish(job);
+            report.announced++;
+        }
+    }
+    std::sort(to_queue.begin(), to_queue.end());
+    for (const auto& [created, id] : to_queue) queue.push_recovered(id);
+    report.requeued = to_queue.size() - report.rerun;
+    log_info("recovered").kv("requeued", report.requeued).kv("interrupted", report.interrupted)
+        .kv("rerun", report.rerun).kv("announced", report.announced).kv("removed", report.removed)
+        .kv("incoming_removed", report.incoming_removed);
+    return report;
+}
+
+}  // namespace rp::app

@@ -1,0 +1,42 @@
+#include "job_waiters.h"
+
+namespace rp::app {
+
+void JobWaiters::watch(const std::string& job_id) {
+    std::lock_guard lock(mutex_);
+    watched_[job_id] = false;
+}
+
+bool JobWaiters::wait(const std::string& job_id, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, timeout, [&] { return released_ || watched_[job_id]; });
+    bool finished = watched_[job_id];
+    watched_.erase(job_id);
+    return finished;
+}
+
+void JobWaiters::forget(const std::string& job_id) {
+    std::lock_guard lock(mutex_);
+    watched_.erase(job_id);
+}
+
+void JobWaiters::finished(const std::string& job_id) {
+    {
+        std::lock_guard lock(mutex_);
+        auto found = watched_.find(job_id);
+        if (found == watched_.end()) return;
+        found->second = true;
+    }
+    // Few threads ever wait (one per FastCGI thread at most), so waking them all is cheap.
+    changed_.notify_all();
+}
+
+void JobWaiters::release_all() {
+    {
+        std::lock_guard lock(mutex_);
+        released_ = true;
+    }
+    changed_.notify_all();
+}
+
+}  // namespace rp::app
