@@ -123,12 +123,15 @@ class Stack:
             self.stop()
             raise
 
-    def start_sidecar(self, extra_args=()):
+    def start_sidecar(self, extra_args=(), control_socket=None):
+        """`control_socket` binds it elsewhere than where the app looks (a test can then decide
+        when the app reaches the sidecar, by renaming the socket into place)."""
+        control_socket = control_socket or self.control_socket
         self.spawn("sidecar", [self.binary("ws-sidecar/roompush-sidecar"),
                                "--ws-socket", self.ws_socket,
-                               "--control-socket", self.control_socket,
+                               "--control-socket", control_socket,
                                "--socket-mode", "0660"] + self.sidecar_args + list(extra_args))
-        self.wait_for_socket("sidecar", self.control_socket)
+        self.wait_for_socket("sidecar", control_socket)
         self.wait_for_socket("sidecar", self.ws_socket)
 
     def sanitized_build(self):

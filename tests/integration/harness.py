@@ -62,6 +62,15 @@ def cube_triangles(size=1.0):
     return triangles
 
 
+def process_gone(pid):
+    """True when `pid` has exited (a zombie that nobody reaped yet counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 class StackTestCase(unittest.TestCase):
     """Starts one stack for the class. Subclasses may set EXEC, SIDECAR_ARGS, APP_ARGS."""
 

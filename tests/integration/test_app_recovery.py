@@ -1,0 +1,188 @@
+"""Nothing lost when a daemon dies: the outbox holds a result while the sidecar is away, and a
+restarted app runs the jobs that were queued and reports the one that was running.
+
+The program is tests/fixtures/job_behaviour.sh; "gate PATH" jobs wait until the test creates
+PATH, so every step below waits on an event, never on a guess about timing.
+"""
+
+import json
+import os
+import signal
+import time
+
+import harness
+from harness import RoomClient
+
+BEHAVIOUR = os.path.join(harness.FIXTURES, "job_behaviour.sh")
+
+
+def event_of(job_id, *events):
+    return lambda m: m.get("data", {}).get("jobId") == job_id and m.get("event") in events
+
+
+class RecoveryCase(harness.StackTestCase):
+    EXEC = BEHAVIOUR + " {input} {workdir}"
+
+    def upload_mode(self, mode, room):
+        path = self.write_fixture("input-%d.txt" % time.monotonic_ns(), mode.encode() + b"\n")
+        status, _, body = self.curl("-F", "roomId=" + room, "-F", "file=@" + path,
+                                    self.stack.url + "/cad")
+        self.assertEqual(status, 202, body)
+        return json.loads(body)["jobId"]
+
+    def gate(self, name):
+        return os.path.join(self.run_dir, "gate-%s-%d" % (name, time.monotonic_ns()))
+
+    def open_gate(self, path):
+        with open(path, "w"):
+            pass
+
+    def job(self, job_id):
+        status, _, body = self.curl(self.stack.url + "/jobs/" + job_id)
+        self.assertEqual(status, 200, body)
+        return json.loads(body)
+
+    def eventually(self, condition, what, timeout=20):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                self.fail("timed out waiting for " + what + "\n" + self.logs())
+            time.sleep(0.05)
+
+    def outbox(self):
+        path = os.path.join(self.stack.spool_dir, "outbox")
+        return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
+
+class SidecarOutage(RecoveryCase):
+
+    def test_a_result_made_while_the_sidecar_is_down_arrives_once_after_it_returns(self):
+        gate = self.gate("outage")
+        room = "outage"
+
+        async def before_the_outage():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                job_id = self.upload_mode("gate " + gate, room)
+                await client.until(event_of(job_id, "job.started"))
+                return job_id
+
+        job_id = self.run_async(before_the_outage())
+        self.stack.kill_process("sidecar")
+        self.open_gate(gate)
+        self.eventually(lambda: self.job(job_id)["status"] == "done", "the job to finish")
+        self.eventually(lambda: len(self.outbox()) >= 1, "job.done in the outbox")
+        status, _, body = self.curl(self.stack.url + "/healthz")
+        self.assertEqual(status, 503, body)
+        self.assertGreaterEqual(json.loads(body)["outbox"]["pending"], 1)
+
+        # The new sidecar binds its control socket under another name; the browser reconnects
+        # first, then the socket is renamed into place, so the app's retry reaches a sidecar
+        # that already has the browser in the room (whatever the history settings).
+        aside = os.path.join(self.run_dir, "control-aside.sock")
+        self.stack.start_sidecar(control_socket=aside)
+
+        async def after_the_outage():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                self.assertEqual((await client.next())["type"], "subscribed")
+                os.rename(aside, self.stack.control_socket)
+                seen = await client.until(event_of(job_id, "job.done"), timeout=30)
+                later = await client.nothing_for(1.0)
+                return seen, later
+
+        seen, later = self.run_async(after_the_outage())
+        done = [m for m in seen + later if event_of(job_id, "job.done")(m)]
+        self.assertEqual(len(done), 1, "job.done exactly once: %s" % (seen + later))
+        self.assertEqual(done[0]["data"]["result"], {"ok": True, "gated": True})
+        self.eventually(lambda: self.outbox() == [], "the outbox to empty")
+
+
+class AppCrash(RecoveryCase):
+    APP_ARGS = ("--workers", "1", "--queue", "10")
+
+    def crash_with_one_running_and_two_queued(self, room):
+        """Returns (running id, [queued ids], gate of the running job) with the app SIGKILLed."""
+        gate = self.gate(room)
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                running = self.upload_mode("gate " + gate, room)
+                await client.until(event_of(running, "job.started"))
+                queued = [self.upload_mode("ok", room), self.upload_mode("ok", room)]
+                await client.until(event_of(queued[1], "job.queued"))
+                return running, queued
+
+        running, queued = self.run_async(scenario())
+        for job_id in queued:
+            self.assertEqual(self.job(job_id)["status"], "queued")
+        self.assertEqual(self.job(running)["status"], "running")
+        with open(os.path.join(self.stack.spool_dir, "jobs", running, "work", "main.pid")) as f:
+            program = int(f.read())
+        self.stack.kill_process("app")
+        # The program dies with the app (PR_SET_PDEATHSIG): two runs of a job never overlap.
+        self.eventually(lambda: harness.process_gone(program), "the orphaned program to die")
+        return running, queued, gate
+
+    def test_after_sigkill_queued_jobs_run_and_the_running_one_is_interrupted(self):
+        room = "crash"
+        running, queued, _ = self.crash_with_one_running_and_two_queued(room)
+
+        async def after_restart():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                self.stack.start_app()
+                return await client.until(event_of(queued[1], "job.done", "job.failed"))
+
+        seen = self.run_async(after_restart())
+        finals = [(m["data"]["jobId"], m["event"]) for m in seen
+                  if m["event"] in ("job.done", "job.failed")]
+        self.assertEqual(finals, [(running, "job.failed"), (queued[0], "job.done"),
+                                  (queued[1], "job.done")], self.logs())
+        failed = next(m for m in seen if m["event"] == "job.failed")
+        self.assertEqual(failed["data"]["error"]["reason"], "interrupted")
+        self.assertEqual(self.job(running)["error"]["reason"], "interrupted")
+
+    def test_with_rerun_interrupted_the_running_job_runs_again(self):
+        room = "rerun"
+        running, queued, gate = self.crash_with_one_running_and_two_queued(room)
+
+        async def after_restart():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                self.stack.start_app(["--rerun-interrupted"])
+                seen = await client.until(event_of(running, "job.started"))
+                self.open_gate(gate)
+                return seen + await client.until(event_of(queued[1], "job.done", "job.failed"))
+
+        seen = self.run_async(after_restart())
+        finals = [(m["data"]["jobId"], m["event"]) for m in seen
+                  if m["event"] in ("job.done", "job.failed")]
+        self.assertEqual(finals, [(running, "job.done"), (queued[0], "job.done"),
+                                  (queued[1], "job.done")], self.logs())
+        self.assertEqual(self.job(running)["attempt"], 2)
+
+
+class GracefulStop(RecoveryCase):
+    APP_ARGS = ("--workers", "1", "--stop-grace", "300")
+
+    def test_sigterm_interrupts_a_running_job_after_the_grace_and_exits_0(self):
+        room = "term"
+        gate = self.gate(room)
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                job_id = self.upload_mode("gate " + gate, room)
+                await client.until(event_of(job_id, "job.started"))
+                self.assertEqual(self.stack.stop_process("app", signal.SIGTERM), 0)
+                return job_id, await client.until(event_of(job_id, "job.failed"))
+
+        job_id, seen = self.run_async(scenario())
+        self.assertEqual(seen[-1]["data"]["error"]["reason"], "interrupted")
+        self.stack.start_app()
+        self.assertEqual(self.job(job_id)["status"], "failed")
+
+
+if __name__ == "__main__":
+    harness.main()
