@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(1u, 30u * 86400u));
     app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+    app.add_flag("--lws-debug", config.lws_debug,
+                 "Also log libwebsockets' notices (needs --log-level debug)");
     CLI11_PARSE(app, argc, argv);
 
     rp::set_log_program("roompush-sidecar");

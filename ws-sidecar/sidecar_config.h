@@ -24,6 +24,7 @@ struct SidecarConfig {
     unsigned shutdown_grace_ms = 2000;  // time for clients to get their 1001 close
     HistoryLimits history;               // per room: --history, --history-bytes, --history-ttl
     std::size_t max_tail_bytes = 8 << 20;  // a control `tail` that falls behind is ended
+    bool lws_debug = false;                // libwebsockets' own notices (at log level debug)
 };
 
 }  // namespace rp::sidecar

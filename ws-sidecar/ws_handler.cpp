@@ -37,8 +37,7 @@ void WsHandler::on_text(SessionId id, std::string_view text) {
     } else if (registry_.leave(id, command->room)) {
         registry_.send(id, make_frame(encode_unsubscribed(command->room)));
     } else {
-        fail(id, make_error("not_subscribed", "not subscribed to " + command->room),
-             CloseCode::policy);
+        refuse(id, make_error("not_subscribed", "not subscribed to " + command->room));
     }
 }
 
@@ -64,7 +63,9 @@ void WsHandler::begin_shutdown() {
 void WsHandler::subscribe(SessionId id, const std::string& room, const JoinRequest& request) {
     auto joined = registry_.join(id, room, request);
     if (!joined) {
-        fail(id, joined.error(), CloseCode::policy);
+        // Over the room limit the subscribe is refused, not the connection: its other rooms
+        // keep working.
+        refuse(id, joined.error());
         return;
     }
     if (joined->resume.reset || !joined->resume.replay.empty()) {
@@ -74,6 +75,13 @@ void WsHandler::subscribe(SessionId id, const std::string& room, const JoinReque
             .kv("reset", joined->resume.reset)
             .kv("replayed", joined->resume.replay.size());
     }
+}
+
+void WsHandler::refuse(SessionId id, const Error& error) {
+    Session* session = registry_.find(id);
+    if (session == nullptr || session->closing()) return;
+    log_debug("ws_command_refused").kv("session", id).kv("code", error.code);
+    registry_.send(id, make_frame(encode_ws_error(error)));
 }
 
 // The client hears why before the close: an `error` frame, then the close code.

@@ -28,6 +28,8 @@ public:
     void begin_shutdown();
     // Sends an `error` frame, then closes with `code` once it is written.
     void fail(SessionId id, const Error& error, CloseCode code);
+    // Sends an `error` frame for a refused command; the connection and its rooms stay.
+    void refuse(SessionId id, const Error& error);
 
 private:
     void subscribe(SessionId id, const std::string& room, const JoinRequest& request);

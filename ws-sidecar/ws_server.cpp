@@ -48,7 +48,10 @@ std::string header(lws* wsi, lws_token_indexes token) {
 void log_bridge(int level, const char* line) {
     std::string text(line);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-    (level & LLL_ERR ? log_error("lws") : log_warn("lws")).kv("message", text);
+    LogLevel mapped = level & LLL_ERR    ? LogLevel::error
+                      : level & LLL_WARN ? LogLevel::warn
+                                         : LogLevel::debug;
+    LogLine(mapped, "lws").kv("message", text);
 }
 
 }  // namespace
@@ -290,7 +293,9 @@ WsServer::~WsServer() {
 
 Status WsServer::start() {
     const SidecarConfig& config = impl_->config;
-    lws_set_log_level(LLL_ERR | LLL_WARN, log_bridge);
+    int lws_levels = LLL_ERR | LLL_WARN;
+    if (config.lws_debug) lws_levels |= LLL_NOTICE | LLL_INFO;
+    lws_set_log_level(lws_levels, log_bridge);
     if (auto claimed = claim_socket_path(config.ws_socket); !claimed) return claimed.error();
 
     impl_->protocols[0] = {"roompush", callback, sizeof(PerSession), config.max_client_frame,

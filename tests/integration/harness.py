@@ -219,3 +219,66 @@ class ControlConnection:
         if id is not None:
             request["id"] = id
         return self.request(request)
+
+
+class RawWebSocket:
+    """A minimal WebSocket client over a plain TCP socket, for what a polite library will not
+    do: send a whole burst of frames in one write, or never answer a ping."""
+
+    def __init__(self, port, path, timeout=10):
+        import socket
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.socket.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                             "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" % path).encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = self.socket.recv(4096)
+            if not chunk:
+                raise EOFError("closed during the handshake")
+            self.buffer += chunk
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise AssertionError("no upgrade: %r" % head[:80])
+
+    @staticmethod
+    def frame(text, opcode=0x1):
+        data = text.encode() if isinstance(text, str) else text
+        mask = b"\x11\x22\x33\x44"
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+        if len(data) < 126:
+            head = bytes([0x80 | opcode, 0x80 | len(data)])
+        else:
+            head = bytes([0x80 | opcode, 0x80 | 126]) + struct.pack(">H", len(data))
+        return head + mask + masked
+
+    def send_frames(self, frames):
+        self.socket.sendall(b"".join(frames))
+
+    def read_until_close(self):
+        """(text frames as JSON, close code) once the server has closed."""
+        while True:
+            try:
+                chunk = self.socket.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                break
+            self.buffer += chunk
+        messages, code, data = [], None, self.buffer
+        while len(data) >= 2:
+            opcode, length = data[0] & 0x0F, data[1] & 0x7F
+            offset = 2
+            if length == 126:
+                length, offset = struct.unpack(">H", data[2:4])[0], 4
+            elif length == 127:
+                length, offset = struct.unpack(">Q", data[2:10])[0], 10
+            payload, data = data[offset:offset + length], data[offset + length:]
+            if opcode == 0x1:
+                messages.append(json.loads(payload))
+            elif opcode == 0x8 and len(payload) >= 2:
+                code = struct.unpack(">H", payload[:2])[0]
+        return messages, code
+
+    def close(self):
+        self.socket.close()
