@@ -1,7 +1,10 @@
 #pragma once
 // pushctl's subcommands: each takes its options and returns the process exit code.
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace rp::cli {
 
@@ -19,9 +22,28 @@ struct PublishOptions {
     std::string event = "message";
     std::string data;  // JSON text, @FILE, or "-"/empty for stdin
     std::string id;
+    bool lines = false;  // bulk: ROOM<TAB>JSON per line on stdin
+};
+
+struct HistoryOptions {
+    std::string room;
+    std::optional<uint64_t> since;
+    std::optional<uint64_t> limit;
+};
+
+struct TailOptions {
+    std::vector<std::string> rooms;
+    std::optional<uint64_t> since;
+    std::optional<uint64_t> count;  // stop after this many messages
 };
 
 int publish_command(const GlobalOptions& global, const PublishOptions& options);
+int publish_lines_command(const GlobalOptions& global, const PublishOptions& options);
 int rooms_command(const GlobalOptions& global);
+int room_command(const GlobalOptions& global, const std::string& room);
+int history_command(const GlobalOptions& global, const HistoryOptions& options);
+int stats_command(const GlobalOptions& global, bool prometheus);
+int kick_command(const GlobalOptions& global, const std::string& room, uint64_t member);
+int tail_command(const GlobalOptions& global, const TailOptions& options);
 
 }  // namespace rp::cli

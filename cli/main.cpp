@@ -1,63 +1,133 @@
 // pushctl: inject and inspect room messages over the sidecar's control socket.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "commands.h"
 #include "roompush/runtime_paths.h"
+
+#ifndef ROOMPUSH_VERSION
+#define ROOMPUSH_VERSION "0"
+#endif
 
 namespace {
 
 const char* kFooter =
     "Exit codes: 0 success, 1 the sidecar answered with an error, 2 usage error, "
     "3 cannot connect.\n"
-    "The socket is --socket, else $ROOMPUSH_CONTROL, else $ROOMPUSH_RUN_DIR/control.sock, "
-    "else /run/roompush/control.sock.";
+    "Control socket: --socket, else $ROOMPUSH_CONTROL, else `socket` in the --config file "
+    "(default /etc/roompush/pushctl.conf), else $ROOMPUSH_RUN_DIR/control.sock, else "
+    "/run/roompush/control.sock.";
 
-std::string default_socket() {
+// The socket's precedence is --socket, then $ROOMPUSH_CONTROL, then the config file. CLI11
+// ranks a config file above the environment, so the variable is handed to it as the flag
+// whenever no --socket is on the command line.
+std::vector<std::string> arguments_with_socket_from_env(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
     const char* from_env = std::getenv("ROOMPUSH_CONTROL");
-    if (from_env != nullptr && *from_env != '\0') return from_env;
-    return rp::default_control_socket();
+    bool has_flag = false;
+    for (const std::string& arg : args) has_flag = has_flag || arg == "--socket" || arg.rfind("--socket=", 0) == 0;
+    if (from_env != nullptr && *from_env != '\0' && !has_flag) args.insert(args.begin(), std::string("--socket=") + from_env);
+    std::reverse(args.begin(), args.end());  // CLI11 takes them in reverse
+    return args;
+}
+
+CLI::App* subcommand(CLI::App& app, const char* name, const char* help, const char* example) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    sub->footer(std::string("Example:\n  ") + example);
+    sub->fallthrough();  // global options (--json, --socket) may also come after the name
+    return sub;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    rp::cli::GlobalOptions global;
-    global.socket = default_socket();
-    rp::cli::PublishOptions publish;
+    using namespace rp::cli;
+    GlobalOptions global;
+    global.socket = rp::default_control_socket();
+    PublishOptions publish;
+    HistoryOptions history;
+    TailOptions tail;
+    std::string room;
+    uint64_t member = 0;
+    bool prometheus = false;
 
     CLI::App app{"pushctl: inject and inspect roompush room messages"};
     app.footer(kFooter);
     app.require_subcommand(1);
+    app.set_version_flag("--version", ROOMPUSH_VERSION);
+    app.set_config("--config", "/etc/roompush/pushctl.conf", "Read options from this TOML/INI file");
+    app.allow_config_extras(CLI::config_extras_mode::error);
     app.add_option("--socket", global.socket, "The sidecar's control socket")->capture_default_str();
     app.add_flag("--json", global.json, "Print JSON for scripts instead of tables");
     app.add_option("--timeout", global.timeout_ms, "Milliseconds to wait for the sidecar")
-        ->capture_default_str()->check(CLI::Range(1, 3600000));
+        ->capture_default_str()
+        ->check(CLI::Range(1, 3600000));
 
-    CLI::App* publish_cmd = app.add_subcommand(
-        "publish", "Publish a message to a room\n"
-                   "  example: pushctl publish drawing-7 --event note --data '{\"text\":\"hi\"}'");
-    publish_cmd->add_option("room", publish.room, "Room id")->required();
+    CLI::App* publish_cmd = subcommand(app, "publish", "Publish a message to a room (or many with --lines)",
+        "pushctl publish drawing-7 --event note --data '{\"text\":\"hi\"}'\n"
+        "  printf 'a\\t{\"n\":1}\\nb\\t{\"n\":2}\\n' | pushctl publish --lines");
+    publish_cmd->add_option("room", publish.room, "Room id");
     publish_cmd->add_option("--event", publish.event, "Event name")->capture_default_str();
     publish_cmd->add_option("--data", publish.data, "JSON data, @FILE, or - for stdin (default: stdin)");
     publish_cmd->add_option("--id", publish.id, "Idempotency key: a repeat is acked, not re-sent");
+    publish_cmd->add_flag("--lines", publish.lines,
+                          "Bulk: read ROOM<TAB>JSON lines from stdin, pipelined; prints a summary");
 
-    CLI::App* rooms_cmd = app.add_subcommand(
-        "rooms", "List rooms with members, head seq and retained messages\n"
-                 "  example: pushctl rooms --json");
-    // Global options (--json, --socket) may also come after the subcommand.
-    publish_cmd->fallthrough();
-    rooms_cmd->fallthrough();
+    subcommand(app, "rooms", "List rooms: members, head seq, retained messages", "pushctl rooms --json");
+
+    CLI::App* room_cmd = subcommand(app, "room", "Show one room and its members", "pushctl room drawing-7");
+    room_cmd->add_option("room", room, "Room id")->required();
+
+    CLI::App* history_cmd = subcommand(app, "history", "Show a room's retained messages",
+                                       "pushctl history drawing-7 --since 10 --limit 5");
+    history_cmd->add_option("room", history.room, "Room id")->required();
+    history_cmd->add_option("--since", history.since, "Only messages with a greater seq")
+        ->check(CLI::NonNegativeNumber);
+    history_cmd->add_option("--limit", history.limit, "At most this many messages")
+        ->check(CLI::PositiveNumber);
+
+    CLI::App* tail_cmd = subcommand(app, "tail", "Follow rooms live (Ctrl-C stops), NDJSON with --json",
+                                    "pushctl tail drawing-7 drawing-8 --since 0 --count 3");
+    tail_cmd->add_option("rooms", tail.rooms, "Room ids")->required();
+    tail_cmd->add_option("--since", tail.since, "First replay retained messages after this seq")
+        ->check(CLI::NonNegativeNumber);
+    tail_cmd->add_option("--count", tail.count, "Exit after this many messages")
+        ->check(CLI::PositiveNumber);
+
+    CLI::App* stats_cmd = subcommand(app, "stats", "Show the sidecar's counters and gauges",
+                                     "pushctl stats --prometheus");
+    stats_cmd->add_flag("--prometheus", prometheus, "Print Prometheus text, as /metrics does");
+
+    CLI::App* kick_cmd = subcommand(app, "kick", "Close one member's connection (see `room`)",
+                                    "pushctl kick drawing-7 12");
+    kick_cmd->add_option("room", room, "Room id")->required();
+    kick_cmd->add_option("member", member, "Member id from `pushctl room`")
+        ->required()
+        ->check(CLI::PositiveNumber);
 
     try {
-        app.parse(argc, argv);
+        std::vector<std::string> args = arguments_with_socket_from_env(argc, argv);
+        app.parse(args);
+        if (publish_cmd->parsed() && publish.lines != publish.room.empty()) {
+            throw CLI::ValidationError("publish", "give a ROOM, or --lines without one");
+        }
     } catch (const CLI::Success& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         app.exit(e);
-        return rp::cli::kUsage;
+        return kUsage;
     }
-    if (publish_cmd->parsed()) return rp::cli::publish_command(global, publish);
-    return rp::cli::rooms_command(global);
+    if (publish_cmd->parsed()) {
+        return publish.lines ? publish_lines_command(global, publish) : publish_command(global, publish);
+    }
+    if (room_cmd->parsed()) return room_command(global, room);
+    if (history_cmd->parsed()) return history_command(global, history);
+    if (tail_cmd->parsed()) return tail_command(global, tail);
+    if (stats_cmd->parsed()) return stats_command(global, prometheus);
+    if (kick_cmd->parsed()) return kick_command(global, room, member);
+    return rooms_command(global);
 }

@@ -68,9 +68,15 @@ ControlReply history(ControlContext& context, const ControlRequest& request) {
     return {std::move(line), {}};
 }
 
-ControlReply stats(ControlContext& context, int64_t now_ms) {
+ControlReply stats(ControlContext& context, bool prometheus, int64_t now_ms) {
     const SidecarMetrics& m = context.metrics;
     SidecarGauges g = context.registry.gauges();
+    if (prometheus) {
+        JsonPtr out = make_object();
+        set_bool(out.get(), "ok", true);
+        set_string(out.get(), "text", render_prometheus(m, g));
+        return {to_json(out.get()), {}};
+    }
     JsonPtr out = make_object();
     set_bool(out.get(), "ok", true);
     set_number(out.get(), "uptime_s", static_cast<double>((now_ms - context.started_ms) / 1000));
@@ -123,7 +129,7 @@ ControlReply handle_control(ControlContext& context, const ControlRequest& reque
         case ControlOp::rooms: return {encode_rooms_response(context.registry.summaries()), {}};
         case ControlOp::room: return room(context, request);
         case ControlOp::history: return history(context, request);
-        case ControlOp::stats: return stats(context, now_ms);
+        case ControlOp::stats: return stats(context, request.prometheus, now_ms);
         case ControlOp::kick: return kick(context, request);
         case ControlOp::tail: break;
     }

@@ -89,8 +89,17 @@ Status decode_tail_rooms(const cJSON* object, ControlRequest& request) {
 Status decode_fields(const cJSON* object, ControlRequest& request) {
     switch (request.op) {
         case ControlOp::publish: return decode_publish(object, request);
-        case ControlOp::rooms:
-        case ControlOp::stats: return ok_status();
+        case ControlOp::rooms: return ok_status();
+        case ControlOp::stats: {
+            auto format = get_string(object, "format");
+            if (!format) return format.error();
+            std::string name = format->value_or("json");
+            if (name != "json" && name != "prometheus") {
+                return make_error("bad_request", "format must be \"json\" or \"prometheus\"");
+            }
+            request.prometheus = name == "prometheus";
+            return ok_status();
+        }
         case ControlOp::room:
         case ControlOp::history:
         case ControlOp::kick: {

@@ -95,7 +95,9 @@ TEST(ControlCodec, InspectionOpsDecodeTheirFields) {
     auto kick = rp::decode_request(R"({"op":"kick","room":"A","member":12})");
     ASSERT_TRUE(kick.ok());
     EXPECT_EQ(kick->member, 12u);
-    EXPECT_TRUE(rp::decode_request(R"({"op":"stats"})").ok());
+    EXPECT_FALSE(rp::decode_request(R"({"op":"stats"})")->prometheus);
+    EXPECT_TRUE(rp::decode_request(R"({"op":"stats","format":"prometheus"})")->prometheus);
+    EXPECT_EQ(rp::decode_request(R"({"op":"stats","format":"xml"})").error().code, "bad_request");
 }
 
 TEST(ControlCodec, InspectionOpsRefuseBadFields) {

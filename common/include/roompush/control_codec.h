@@ -34,6 +34,7 @@ struct ControlRequest {
     std::optional<uint64_t> since;   // history, tail
     std::optional<uint64_t> limit;   // history
     uint64_t member = 0;             // kick: the member id `room` lists
+    bool prometheus = false;         // stats: {"format":"prometheus"} answers {"ok","text"}
 };
 
 struct PublishAck {

@@ -1,0 +1,115 @@
+#include <iostream>
+
+#include "commands.h"
+#include "format.h"
+#include "roompush/control_codec.h"
+#include "roompush/room_id.h"
+#include "sidecar_call.h"
+#include "table.h"
+
+namespace rp::cli {
+namespace {
+
+// Sends one request built from `fields`; on success hands the response to `show`.
+template <class Show>
+int request(const GlobalOptions& global, ControlOp op, const cJSON* fields, Show show) {
+    auto response = call(global, encode_request(op, fields));
+    if (!response) return report_call_error(global, response.error());
+    if (global.json) {
+        cJSON_DeleteItemFromObjectCaseSensitive(response->get(), "ok");
+        print_json(response->get());
+        return kOk;
+    }
+    return show(response->get());
+}
+
+JsonPtr room_fields(const std::string& room) {
+    JsonPtr fields = make_object();
+    set_string(fields.get(), "room", room);
+    return fields;
+}
+
+}  // namespace
+
+int rooms_command(const GlobalOptions& global) {
+    return request(global, ControlOp::rooms, nullptr, [](const cJSON* response) {
+        auto rooms = decode_rooms_response(response);
+        if (!rooms) return report(rooms.error(), kSidecarError);
+        Table table({"ROOM", "MEMBERS", "SEQ", "RETAINED"});
+        for (const RoomSummary& room : *rooms) {
+            table.add_row({room.room, std::to_string(room.members), std::to_string(room.seq),
+                           std::to_string(room.retained)});
+        }
+        table.print(std::cout);
+        return static_cast<int>(kOk);
+    });
+}
+
+int room_command(const GlobalOptions& global, const std::string& room) {
+    if (auto valid = check_room_id(room); !valid) return report(valid.error(), kUsage);
+    JsonPtr fields = room_fields(room);
+    return request(global, ControlOp::room, fields.get(), [&](const cJSON* response) {
+        std::cout << "room " << room << "  epoch " << text_field(response, "epoch") << "  seq "
+                  << text_field(response, "seq") << "  retained " << text_field(response, "retained")
+                  << "\n\n";
+        Table table({"MEMBER", "PEER", "CONNECTED", "QUEUED"});
+        const cJSON* member = nullptr;
+        cJSON_ArrayForEach(member, cJSON_GetObjectItemCaseSensitive(response, "members")) {
+            table.add_row({text_field(member, "id"), text_field(member, "peer"),
+                           local_time(number_field(member, "since")),
+                           text_field(member, "queued_bytes")});
+        }
+        table.print(std::cout);
+        return static_cast<int>(kOk);
+    });
+}
+
+int history_command(const GlobalOptions& global, const HistoryOptions& options) {
+    if (auto valid = check_room_id(options.room); !valid) return report(valid.error(), kUsage);
+    JsonPtr fields = room_fields(options.room);
+    if (options.since) set_number(fields.get(), "since", static_cast<double>(*options.since));
+    if (options.limit) set_number(fields.get(), "limit", static_cast<double>(*options.limit));
+    return request(global, ControlOp::history, fields.get(), [](const cJSON* response) {
+        Table table({"SEQ", "TIME", "EVENT", "DATA"});
+        const cJSON* message = nullptr;
+        cJSON_ArrayForEach(message, cJSON_GetObjectItemCaseSensitive(response, "messages")) {
+            table.add_row({text_field(message, "seq"), local_time(number_field(message, "ts")),
+                           text_field(message, "event"),
+                           json_cell(cJSON_GetObjectItemCaseSensitive(message, "data"), 60)});
+        }
+        table.print(std::cout);
+        return static_cast<int>(kOk);
+    });
+}
+
+int stats_command(const GlobalOptions& global, bool prometheus) {
+    JsonPtr fields = make_object();
+    if (prometheus) {
+        set_string(fields.get(), "format", "prometheus");
+        auto response = call(global, encode_request(ControlOp::stats, fields.get()));
+        if (!response) return report_call_error(global, response.error());
+        std::cout << text_field(response->get(), "text");
+        return kOk;
+    }
+    return request(global, ControlOp::stats, fields.get(), [](const cJSON* response) {
+        Table table({"FIGURE", "VALUE"});
+        const cJSON* item = nullptr;
+        cJSON_ArrayForEach(item, response) {
+            if (cJSON_IsNumber(item)) table.add_row({item->string, text_field(response, item->string)});
+        }
+        table.print(std::cout);
+        return static_cast<int>(kOk);
+    });
+}
+
+int kick_command(const GlobalOptions& global, const std::string& room, uint64_t member) {
+    if (auto valid = check_room_id(room); !valid) return report(valid.error(), kUsage);
+    JsonPtr fields = room_fields(room);
+    set_number(fields.get(), "member", static_cast<double>(member));
+    return request(global, ControlOp::kick, fields.get(), [&](const cJSON*) {
+        std::cout << "kicked member " << member << " from " << room << "\n";
+        return static_cast<int>(kOk);
+    });
+}
+
+}  // namespace rp::cli

@@ -1,0 +1,190 @@
+"""pushctl against a running sidecar: every subcommand's table and --json, and hostile use."""
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import harness
+from harness import ControlConnection, RoomClient
+
+PUSHCTL = None
+
+
+def pushctl(*args, socket_path, stdin=None, env=None, timeout=30):
+    return subprocess.run([os.path.join(harness.BUILD_DIR, "cli/pushctl"), "--socket", socket_path]
+                          + list(args), capture_output=True, text=True, input=stdin,
+                          timeout=timeout, env=env)
+
+
+class Pushctl(harness.StackTestCase):
+
+    def run_pushctl(self, *args, stdin=None):
+        return pushctl(*args, socket_path=self.stack.control_socket, stdin=stdin)
+
+    def ok(self, *args, stdin=None):
+        result = self.run_pushctl(*args, stdin=stdin)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout
+
+    def test_publish_from_flag_file_and_stdin_and_idempotent_repeat(self):
+        data_file = self.write_fixture("data.json", b'{"from":"file"}')
+        self.assertIn("seq 1", self.ok("publish", "pub", "--data", '{"from":"flag"}'))
+        self.assertIn("seq 2", self.ok("publish", "pub", "--data", "@" + data_file))
+        self.assertIn("seq 3", self.ok("publish", "pub", "--event", "e.x", stdin='{"from":"stdin"}'))
+        first = json.loads(self.ok("--json", "publish", "pub", "--data", "1", "--id", "k"))
+        again = json.loads(self.ok("publish", "pub", "--data", "1", "--id", "k", "--json"))
+        self.assertEqual(first, {"ok": True, "seq": 4, "delivered": 0})
+        self.assertEqual(again["duplicate"], True)
+        self.assertEqual(again["seq"], 4)
+        history = json.loads(self.ok("history", "pub", "--json"))
+        self.assertEqual([m["data"] for m in history["messages"]],
+                         [{"from": "flag"}, {"from": "file"}, {"from": "stdin"}, 1])
+        self.assertEqual(history["messages"][2]["event"], "e.x")
+
+    def test_publish_lines_pipelines_and_reports_failures_by_line(self):
+        lines = "".join("bulk-%d\t{\"n\":%d}\n" % (n % 3, n) for n in range(500))
+        lines += "bad room\t{}\nbulk-0\tnot json\nno tab here\n"
+        result = self.run_pushctl("publish", "--lines", "--json", stdin=lines)
+        self.assertEqual(result.returncode, 1, "some lines failed")
+        summary = json.loads(result.stdout)
+        self.assertEqual((summary["sent"], summary["acked"], summary["failed"]), (500, 500, 3))
+        self.assertEqual([f["line"] for f in summary["failures"]], [501, 502, 503])
+        self.assertEqual([f["code"] for f in summary["failures"]],
+                         ["invalid_room", "bad_json", "bad_line"])
+        table = self.ok("publish", "--lines", stdin="bulk-0\t{}\n")
+        self.assertEqual(table.splitlines()[0], "sent 1, acked 1, failed 0")
+        rooms = {r["room"]: r for r in json.loads(self.ok("rooms", "--json"))["rooms"]}
+        self.assertEqual(rooms["bulk-0"]["seq"], 168)
+
+    def test_room_history_stats_kick_tables_and_json(self):
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/insp") as client:
+                await client.next()
+                self.ok("publish", "insp", "--event", "note", "--data", '{"k":"v"}')
+                await client.next()
+                room_json = json.loads(self.ok("room", "insp", "--json"))
+                room_table = self.ok("room", "insp")
+                history_table = self.ok("history", "insp", "--limit", "5")
+                stats_json = json.loads(self.ok("stats", "--json"))
+                stats_table = self.ok("stats")
+                prometheus = self.ok("stats", "--prometheus")
+                member = room_json["members"][0]["id"]
+                kicked = self.ok("kick", "insp", str(member))
+                try:
+                    await client.next()
+                    await client.next()
+                    code = None
+                except harness.websockets.ConnectionClosed as closed:
+                    code = closed.code
+                return (room_json, room_table, history_table, stats_json, stats_table,
+                        prometheus, kicked, code)
+
+        (room_json, room_table, history_table, stats_json, stats_table, prometheus, kicked,
+         code) = self.run_async(scenario())
+        self.assertEqual(room_json["room"], "insp")
+        self.assertEqual(len(room_json["members"]), 1)
+        self.assertIsInstance(room_json["members"][0]["since"], int)  # epoch ms in JSON
+        header = room_table.splitlines()[2].split()
+        self.assertEqual(header, ["MEMBER", "PEER", "CONNECTED", "QUEUED"])
+        row = room_table.splitlines()[3].split()
+        self.assertEqual(row[1], "127.0.0.1")
+        self.assertRegex(room_table.splitlines()[3], r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")  # local time
+        self.assertEqual(history_table.splitlines()[0].split(), ["SEQ", "TIME", "EVENT", "DATA"])
+        self.assertIn('note', history_table.splitlines()[1])
+        self.assertIn('{"k":"v"}', history_table.splitlines()[1])
+        self.assertGreaterEqual(stats_json["published"], 1)
+        self.assertNotIn("ok", stats_json)
+        self.assertRegex(stats_table, r"published\s+\d+")
+        self.assertIn("roompush_messages_published_total ", prometheus)
+        self.assertIn("kicked member %d" % room_json["members"][0]["id"], kicked)
+        self.assertEqual(code, 1008)
+
+    def test_tail_count_3_receives_what_another_process_publishes(self):
+        tail = subprocess.Popen([os.path.join(harness.BUILD_DIR, "cli/pushctl"), "--socket",
+                                 self.stack.control_socket, "--json", "tail", "tailed", "--count",
+                                 "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # wait until the tail has joined the room
+            members = json.loads(self.ok("rooms", "--json"))["rooms"]
+            if any(r["room"] == "tailed" for r in members):
+                break
+            time.sleep(0.05)
+        for n in range(3):
+            self.ok("publish", "tailed", "--data", '{"n":%d}' % n)
+        out, err = tail.communicate(timeout=15)
+        self.assertEqual(tail.returncode, 0, err)
+        lines = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual([line["data"]["n"] for line in lines], [0, 1, 2])
+        self.assertEqual({line["type"] for line in lines}, {"message"})
+
+    def test_hostile_use_gets_the_documented_exit_code_and_a_message(self):
+        cases = [
+            (("publish", "bad room", "--data", "{}"), 2, "room id"),
+            (("publish", "A", "--data", "{not json"), 2, "not JSON"),
+            (("publish", "A", "--data", "@/nonexistent/file"), 2, "cannot read"),
+            (("publish", "--lines", "A"), 2, "--lines"),
+            (("--frobnicate", "rooms"), 2, "frobnicate"),
+            (("rooms", "--frobnicate"), 2, "frobnicate"),
+            ((), 2, "subcommand"),
+            (("kick", "A", "notanumber"), 2, "member"),
+            (("history", "A", "--since", "-4"), 2, "since"),
+            (("room", "never-seen"), 1, "no room never-seen"),
+            (("kick", "A", "77"), 1, "no member 77"),
+        ]
+        for args, code, words in cases:
+            result = self.run_pushctl(*args, stdin="")
+            self.assertEqual(result.returncode, code, (args, result.stderr))
+            self.assertIn(words, result.stderr + result.stdout, args)
+
+    def test_missing_socket_and_a_socket_that_is_not_the_sidecar(self):
+        missing = pushctl("rooms", socket_path=os.path.join(self.run_dir, "nope.sock"))
+        self.assertEqual(missing.returncode, 3)
+        self.assertIn("nope.sock", missing.stderr)
+        self.assertIn("--socket", missing.stderr)
+
+        impostor_path = os.path.join(self.run_dir, "impostor.sock")
+        impostor = socket.socket(socket.AF_UNIX)
+        impostor.bind(impostor_path)
+        impostor.listen(1)
+
+        def answer_like_something_else():
+            connection, _ = impostor.accept()
+            connection.recv(4096)
+            connection.sendall(b"220 smtp.example ESMTP ready\n")
+            connection.close()
+
+        threading.Thread(target=answer_like_something_else, daemon=True).start()
+        wrong = pushctl("rooms", socket_path=impostor_path)
+        impostor.close()
+        self.assertEqual(wrong.returncode, 1)
+        self.assertIn("did not answer like roompush-sidecar", wrong.stderr)
+
+    def test_socket_from_environment_and_config_file_in_order(self):
+        config = self.write_fixture("pushctl.conf", ('socket = "%s"\n' % self.stack.control_socket).encode())
+        binary = os.path.join(harness.BUILD_DIR, "cli/pushctl")
+        env = dict(os.environ, ROOMPUSH_CONTROL=self.stack.control_socket)
+        from_env = subprocess.run([binary, "rooms"], capture_output=True, text=True, env=env)
+        self.assertEqual(from_env.returncode, 0, from_env.stderr)
+        env_clean = {k: v for k, v in os.environ.items() if not k.startswith("ROOMPUSH_")}
+        from_file = subprocess.run([binary, "--config", config, "rooms"], capture_output=True,
+                                   text=True, env=env_clean)
+        self.assertEqual(from_file.returncode, 0, from_file.stderr)
+        env_wins = dict(env_clean, ROOMPUSH_CONTROL="/nonexistent/env.sock")
+        over_file = subprocess.run([binary, "--config", config, "rooms"], capture_output=True,
+                                   text=True, env=env_wins)
+        self.assertEqual(over_file.returncode, 3)
+        self.assertIn("/nonexistent/env.sock", over_file.stderr)
+        flag_wins = subprocess.run([binary, "--config", config, "--socket", "/nonexistent/flag.sock",
+                                    "rooms"], capture_output=True, text=True, env=env_wins)
+        self.assertIn("/nonexistent/flag.sock", flag_wins.stderr)
+        typo = self.write_fixture("typo.conf", b'sockett = "/x"\n')
+        bad = subprocess.run([binary, "--config", typo, "rooms"], capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("sockett", bad.stderr)
+
+
+if __name__ == "__main__":
+    harness.main()
