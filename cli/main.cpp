@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     uint64_t member = 0;
     bool prometheus = false;
 
-    CLI::App app{"pushctl: inject and inspect roompush room messages"};
+    CLI::App app{"pushctl: inject and inspect roompush room messages", "pushctl"};
     app.footer(kFooter);
     app.require_subcommand(1);
     app.set_version_flag("--version", ROOMPUSH_VERSION);

@@ -2,24 +2,29 @@
 #include <CLI/CLI.hpp>
 
 #include "roompush/log.h"
+#include "roompush/program_options.h"
 #include "roompush/runtime_paths.h"
+#include "roompush/unix_socket.h"
 #include "sidecar_app.h"
 
-int main(int argc, char** argv) {
-    rp::sidecar::SidecarConfig config;
-    config.ws_socket = rp::default_ws_socket();
-    config.control_socket = rp::default_control_socket();
-    std::string socket_mode = "0660";
-    std::string log_level = "info";
+#ifndef ROOMPUSH_VERSION
+#define ROOMPUSH_VERSION "0"
+#endif
 
-    CLI::App app{"roompush-sidecar: pushes room messages to WebSocket clients"};
+namespace {
+
+// Every option, its default and help: the one table behind --help, --config, --print-config
+// and etc/roompush-sidecar.conf.
+void add_options(CLI::App& app, rp::sidecar::SidecarConfig& config, std::string& socket_mode,
+                 unsigned& history_ttl_s) {
     app.add_option("--ws-socket", config.ws_socket, "Unix socket nginx proxies WebSockets to")
         ->capture_default_str();
     app.add_option("--control-socket", config.control_socket,
                    "Unix socket for the control protocol (the app, pushctl)")
         ->capture_default_str();
     app.add_option("--socket-mode", socket_mode, "File mode of both sockets (octal)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(rp::file_mode_validator());
     app.add_option("--max-queue", config.max_queue_bytes,
                    "Bytes queued per client before it is dropped as a slow consumer (1013)")
         ->capture_default_str()
@@ -33,7 +38,7 @@ int main(int argc, char** argv) {
     app.add_option("--max-line", config.max_control_line, "Longest control request line in bytes")
         ->capture_default_str()
         ->check(CLI::Range(size_t{1024}, size_t{1} << 30));
-    app.add_option("--ping-interval", config.ping_interval_s, "Seconds between pings")
+    app.add_option("--ping-interval", config.ping_interval_s, "Seconds of silence before a ping")
         ->capture_default_str()
         ->check(CLI::Range(1u, 3600u));
     app.add_option("--ping-timeout", config.ping_timeout_s,
@@ -46,30 +51,47 @@ int main(int argc, char** argv) {
     app.add_option("--history-bytes", config.history.max_bytes, "Bytes retained per room")
         ->capture_default_str()
         ->check(CLI::Range(size_t{0}, size_t{1} << 34));
-    unsigned history_ttl_s = 600;
     app.add_option("--history-ttl", history_ttl_s, "Seconds a retained message is kept")
         ->capture_default_str()
         ->check(CLI::Range(1u, 30u * 86400u));
-    app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
     app.add_flag("--lws-debug", config.lws_debug,
                  "Also log libwebsockets' notices (needs --log-level debug)");
-    CLI11_PARSE(app, argc, argv);
+}
+
+// What CLI11 cannot check by itself: that the sockets can exist where they are asked to.
+bool check_paths(const rp::sidecar::SidecarConfig& config) {
+    for (const std::string* path : {&config.ws_socket, &config.control_socket}) {
+        if (auto valid = rp::check_socket_path(*path); !valid) {
+            std::fprintf(stderr, "roompush-sidecar: %s\n", valid.error().message.c_str());
+            return false;
+        }
+    }
+    if (config.ws_socket == config.control_socket) {
+        std::fprintf(stderr, "roompush-sidecar: --ws-socket and --control-socket must differ\n");
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    rp::sidecar::SidecarConfig config;
+    config.ws_socket = rp::default_ws_socket();
+    config.control_socket = rp::default_control_socket();
+    std::string socket_mode = "0660";
+    unsigned history_ttl_s = 600;
+    rp::CommonOptions common;
+
+    CLI::App app{"roompush-sidecar: pushes room messages to WebSocket clients", "roompush-sidecar"};
+    add_options(app, config, socket_mode, history_ttl_s);
+    rp::add_common_options(app, common, ROOMPUSH_VERSION);
+    if (auto exit_code = rp::parse_options(app, common, argc, argv)) return *exit_code;
+    if (!check_paths(config)) return rp::kExitBadConfig;
+    config.socket_mode = *rp::parse_file_mode(socket_mode);
+    config.history.ttl_ms = int64_t{history_ttl_s} * 1000;
 
     rp::set_log_program("roompush-sidecar");
-    rp::LogLevel level;
-    if (!rp::parse_log_level(log_level, level)) {
-        std::fprintf(stderr, "--log-level: '%s' is not one of debug, info, warn, error\n",
-                     log_level.c_str());
-        return 2;
-    }
-    rp::set_log_level(level);
-    auto mode = rp::parse_file_mode(socket_mode);
-    if (!mode) {
-        std::fprintf(stderr, "--socket-mode: '%s' is not an octal file mode such as 0660\n",
-                     socket_mode.c_str());
-        return 2;
-    }
-    config.socket_mode = *mode;
-    config.history.ttl_ms = int64_t{history_ttl_s} * 1000;
+    if (auto exit_code = rp::finish_options(app, common)) return *exit_code;
     return rp::sidecar::run(config);
 }

@@ -1,0 +1,116 @@
+"""One configuration story: every option from a flag or --config FILE, flags win, and bad
+configuration stops the program at start with one line naming the option (exit 2)."""
+
+import os
+import subprocess
+import tempfile
+import unittest
+
+import harness
+
+PROGRAMS = {
+    "roompush-sidecar": "ws-sidecar/roompush-sidecar",
+}
+
+
+def run(program, *args, env=None):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ROOMPUSH_")}
+    environment.update(env or {})
+    return subprocess.run([os.path.join(harness.BUILD_DIR, PROGRAMS[program])] + list(args),
+                          capture_output=True, text=True, timeout=30, env=environment)
+
+
+class Config(unittest.TestCase):
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="rp-config-", dir="/tmp")
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as out:
+            out.write(text)
+        return path
+
+    def test_the_shipped_example_is_what_the_program_prints_and_it_loads(self):
+        for program in PROGRAMS:
+            with self.subTest(program=program):
+                shipped = os.path.join(harness.REPO, "etc", program + ".conf")
+                with open(shipped) as text:
+                    committed = text.read()
+                printed = run(program, "--print-config")
+                self.assertEqual(printed.returncode, 0, printed.stderr)
+                self.assertEqual(printed.stdout, committed,
+                                 "regenerate etc/%s.conf with --print-config" % program)
+                self.assertIn("# ", committed, "every option carries its help")
+                checked = run(program, "--config", shipped, "--check-config")
+                self.assertEqual(checked.returncode, 0, checked.stderr)
+                self.assertIn("configuration is valid", checked.stdout)
+
+    def test_bad_configuration_is_one_line_naming_the_option_and_exit_2(self):
+        cases = [
+            ("typo in a key", 'max-queu = 4096\n', "max-queu"),
+            ("underscore instead of dash", 'max_queue = 4096\n', "max_queue"),
+            ("wrong type", 'max-queue = "lots"\n', "--max-queue"),
+            ("out of range", 'ping-interval = 0\n', "--ping-interval"),
+            ("negative", 'history-ttl = -5\n', "--history-ttl"),
+            ("bad enum", 'log-level = "loud"\n', "--log-level"),
+            ("bad mode", 'socket-mode = "rw-rw----"\n', "--socket-mode"),
+            ("socket path too long", 'ws-socket = "/tmp/%s.sock"\n' % ("x" * 120), "longer than"),
+        ]
+        for name, text, words in cases:
+            with self.subTest(name):
+                result = run("roompush-sidecar", "--config", self.write("bad.conf", text),
+                             "--check-config")
+                self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
+                self.assertIn(words, result.stderr)
+                self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+        missing = run("roompush-sidecar", "--config", "/nonexistent/roompush.conf")
+        self.assertEqual(missing.returncode, 2)
+        self.assertIn("/nonexistent/roompush.conf", missing.stderr)
+        flag = run("roompush-sidecar", "--max-queue", "12")
+        self.assertEqual(flag.returncode, 2)
+        self.assertIn("--max-queue", flag.stderr)
+
+    def test_flags_override_the_file(self):
+        config = self.write("sidecar.conf", 'ping-interval = 7\nhistory = 5\nws-socket = "/tmp/a.sock"\n')
+        effective = run("roompush-sidecar", "--config", config, "--history", "9", "--print-config")
+        self.assertEqual(effective.returncode, 0, effective.stderr)
+        self.assertIn("ping-interval=7\n", effective.stdout)
+        self.assertIn("history=9\n", effective.stdout)
+        self.assertIn('ws-socket="/tmp/a.sock"\n', effective.stdout)
+
+    def test_every_program_has_a_generated_man_page(self):
+        for program, flag in (("roompush-sidecar", "--history-ttl"), ("roompush-fcgi", "--spool"),
+                              ("pushctl", "--socket"), ("cad-inspect", "--input")):
+            with self.subTest(program=program):
+                page = os.path.join(harness.BUILD_DIR, "man", program + ".1")
+                with open(page) as text:
+                    troff = text.read()
+                self.assertIn('.TH %s "1"' % program.upper(), troff)
+                self.assertIn(flag.replace("-", "\\-"), troff)
+
+    def test_a_sidecar_started_from_a_config_file_serves_there(self):
+        ws = os.path.join(self.dir, "w.sock")
+        control = os.path.join(self.dir, "c.sock")
+        config = self.write("live.conf", 'ws-socket = "%s"\ncontrol-socket = "%s"\n' % (ws, control))
+        process = subprocess.Popen([os.path.join(harness.BUILD_DIR, PROGRAMS["roompush-sidecar"]),
+                                    "--config", config], stderr=subprocess.PIPE)
+        try:
+            for _ in range(100):
+                if os.path.exists(control):
+                    break
+                process.poll()
+                self.assertIsNone(process.returncode)
+                import time
+                time.sleep(0.05)
+            with harness.ControlConnection(control) as connection:
+                self.assertTrue(connection.request({"op": "stats"})["ok"])
+        finally:
+            process.terminate()
+            process.wait(10)
+            process.stderr.close()
+        self.assertEqual(process.returncode, 0)
+
+
+if __name__ == "__main__":
+    harness.main()
