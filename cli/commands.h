@@ -46,4 +46,11 @@ int stats_command(const GlobalOptions& global, bool prometheus);
 int kick_command(const GlobalOptions& global, const std::string& room, uint64_t member);
 int tail_command(const GlobalOptions& global, const TailOptions& options);
 
+struct TokenOptions {
+    std::string room;  // or a prefix grant "team-7:*"
+    std::string ttl = "1h";
+    std::string secret_file = "/etc/roompush/auth.secret";
+};
+int token_command(const GlobalOptions& global, const TokenOptions& options);
+
 }  // namespace rp::cli

@@ -109,6 +109,14 @@ int main(int argc, char** argv) {
         ->required()
         ->check(CLI::PositiveNumber);
 
+    TokenOptions token;
+    CLI::App* token_cmd = subcommand(app, "token", "Mint a room token (needs the sidecar's secret file)",
+                                     "pushctl token drawing-7 --ttl 1h --secret-file /etc/roompush/auth.secret");
+    token_cmd->add_option("room", token.room, "Room id, or a prefix grant such as team-7:*")->required();
+    token_cmd->add_option("--ttl", token.ttl, "Lifetime: 90s, 15m, 1h, 7d")->capture_default_str();
+    token_cmd->add_option("--secret-file", token.secret_file, "The secret the sidecar checks tokens with")
+        ->capture_default_str();
+
     try {
         std::vector<std::string> args = arguments_with_socket_from_env(argc, argv);
         app.parse(args);
@@ -129,5 +137,6 @@ int main(int argc, char** argv) {
     if (tail_cmd->parsed()) return tail_command(global, tail);
     if (stats_cmd->parsed()) return stats_command(global, prometheus);
     if (kick_cmd->parsed()) return kick_command(global, room, member);
+    if (token_cmd->parsed()) return token_command(global, token);
     return rooms_command(global);
 }

@@ -127,10 +127,11 @@ class Stack:
         """`control_socket` binds it elsewhere than where the app looks (a test can then decide
         when the app reaches the sidecar, by renaming the socket into place)."""
         control_socket = control_socket or self.control_socket
+        mode = [] if "--socket-mode" in self.sidecar_args else ["--socket-mode", "0660"]
         self.spawn("sidecar", [self.binary("ws-sidecar/roompush-sidecar"),
                                "--ws-socket", self.ws_socket,
-                               "--control-socket", control_socket,
-                               "--socket-mode", "0660"] + self.sidecar_args + list(extra_args))
+                               "--control-socket", control_socket]
+                   + mode + self.sidecar_args + list(extra_args))
         self.wait_for_socket("sidecar", control_socket)
         self.wait_for_socket("sidecar", self.ws_socket)
 
@@ -168,6 +169,7 @@ class Stack:
             "RUN_DIR": self.run_dir,
             "WEB_ROOT": os.path.join(REPO, "web"),
             "MAX_UPLOAD": self.max_upload,
+            "SPOOL_DIR": self.spool_dir,
         })
         main = render(os.path.join(REPO, "nginx/nginx-dev.conf.in"), {
             "PREFIX": self.nginx_prefix,

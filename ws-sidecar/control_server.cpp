@@ -22,11 +22,13 @@ std::string describe_peer(int fd) {
 }  // namespace
 
 ControlServer::ControlServer(std::string path, mode_t mode, std::size_t max_line,
-                             std::size_t max_clients, SidecarMetrics& metrics, Handler handler)
+                             std::size_t max_clients, PeerPolicy policy, SidecarMetrics& metrics,
+                             Handler handler)
     : path_(std::move(path)),
       mode_(mode),
       max_line_(max_line),
       max_clients_(max_clients),
+      policy_(std::move(policy)),
       metrics_(metrics),
       handler_(std::move(handler)) {}
 
@@ -67,6 +69,11 @@ void ControlServer::accept_loop() {
             return;
         }
         reap_finished_clients();
+        if (!peer_allowed(fd)) {
+            refuse(fd, make_error("peer_not_allowed",
+                                  "this user may not use the control socket (see --control-allow-uid)"));
+            continue;
+        }
         std::lock_guard lock(clients_mutex_);
         if (clients_.size() >= max_clients_) {
             refuse(fd, make_error("too_many_clients", "the control socket already serves " +
@@ -74,13 +81,27 @@ void ControlServer::accept_loop() {
                                                           " connections"));
             continue;
         }
-        log_debug("control_connected").kv("peer", describe_peer(fd));
+        log_debug("control_connected").kv("peer", describe_peer(fd));  // health checks: not info
         auto client = std::make_unique<Client>();
         client->fd = UniqueFd(fd);
         Client& ref = *client;
         clients_.push_back(std::move(client));
         ref.thread = std::thread([this, &ref] { serve(ref); });
     }
+}
+
+bool ControlServer::peer_allowed(int fd) const {
+    if (policy_.uids.empty() && policy_.gids.empty()) return true;
+    ucred credentials{};
+    socklen_t length = sizeof credentials;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return false;
+    for (uid_t uid : policy_.uids) {
+        if (uid == credentials.uid) return true;
+    }
+    for (gid_t gid : policy_.gids) {
+        if (gid == credentials.gid) return true;
+    }
+    return false;
 }
 
 void ControlServer::refuse(int fd, const Error& error) {

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "roompush/control_codec.h"
 #include "roompush/error.h"
@@ -36,8 +37,15 @@ public:
     // Called from a connection thread. It may block.
     using Handler = std::function<Outcome(ControlRequest request)>;
 
+    // Who may connect, checked with SO_PEERCRED: a peer whose uid or gid is listed. Both empty:
+    // whoever the socket's file mode lets in.
+    struct PeerPolicy {
+        std::vector<uid_t> uids;
+        std::vector<gid_t> gids;
+    };
+
     ControlServer(std::string path, mode_t mode, std::size_t max_line, std::size_t max_clients,
-                  SidecarMetrics& metrics, Handler handler);
+                  PeerPolicy policy, SidecarMetrics& metrics, Handler handler);
     ~ControlServer();
 
     Status start();
@@ -57,11 +65,13 @@ private:
     void stream_tail(int fd, TailStream& stream);
     void reap_finished_clients();
     void refuse(int fd, const Error& error);
+    bool peer_allowed(int fd) const;
 
     std::string path_;
     mode_t mode_;
     std::size_t max_line_;
     std::size_t max_clients_;
+    PeerPolicy policy_;
     SidecarMetrics& metrics_;
     Handler handler_;
     UniqueFd listen_fd_;

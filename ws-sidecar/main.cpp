@@ -3,6 +3,7 @@
 
 #include "roompush/log.h"
 #include "roompush/program_options.h"
+#include "roompush/room_token.h"
 #include "roompush/runtime_paths.h"
 #include "roompush/unix_socket.h"
 #include "sidecar_app.h"
@@ -16,7 +17,7 @@ namespace {
 // Every option, its default and help: the one table behind --help, --config, --print-config
 // and etc/roompush-sidecar.conf.
 void add_options(CLI::App& app, rp::sidecar::SidecarConfig& config, std::string& socket_mode,
-                 unsigned& history_ttl_s) {
+                 unsigned& history_ttl_s, std::vector<std::string>& secret_files) {
     app.add_option("--ws-socket", config.ws_socket, "Unix socket nginx proxies WebSockets to")
         ->capture_default_str();
     app.add_option("--control-socket", config.control_socket,
@@ -54,6 +55,14 @@ void add_options(CLI::App& app, rp::sidecar::SidecarConfig& config, std::string&
     app.add_option("--history-ttl", history_ttl_s, "Seconds a retained message is kept")
         ->capture_default_str()
         ->check(CLI::Range(1u, 30u * 86400u));
+    app.add_option("--auth-secret-file", secret_files,
+                   "File holding the room-token secret; give two to rotate keys (none: open rooms)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--allowed-origin", config.allowed_origins,
+                   "Origin allowed to open WebSockets, e.g. https://app.example (none: any)");
+    app.add_option("--control-allow-uid", config.control_uids,
+                   "User id allowed on the control socket (none, and no gid: any the mode admits)");
+    app.add_option("--control-allow-gid", config.control_gids, "Group id allowed on the control socket");
     app.add_flag("--lws-debug", config.lws_debug,
                  "Also log libwebsockets' notices (needs --log-level debug)");
 }
@@ -84,10 +93,23 @@ int main(int argc, char** argv) {
     rp::CommonOptions common;
 
     CLI::App app{"roompush-sidecar: pushes room messages to WebSocket clients", "roompush-sidecar"};
-    add_options(app, config, socket_mode, history_ttl_s);
+    std::vector<std::string> secret_files;
+    add_options(app, config, socket_mode, history_ttl_s, secret_files);
     rp::add_common_options(app, common, ROOMPUSH_VERSION);
     if (auto exit_code = rp::parse_options(app, common, argc, argv)) return *exit_code;
     if (!check_paths(config)) return rp::kExitBadConfig;
+    if (secret_files.size() > 2) {
+        std::fprintf(stderr, "roompush-sidecar: --auth-secret-file: at most two (the new and the old key)\n");
+        return rp::kExitBadConfig;
+    }
+    for (const std::string& file : secret_files) {
+        auto secret = rp::load_secret_file(file);
+        if (!secret) {
+            std::fprintf(stderr, "roompush-sidecar: --auth-secret-file: %s\n", secret.error().message.c_str());
+            return rp::kExitBadConfig;
+        }
+        config.auth_secrets.push_back(std::move(*secret));
+    }
     config.socket_mode = *rp::parse_file_mode(socket_mode);
     config.history.ttl_ms = int64_t{history_ttl_s} * 1000;
 

@@ -127,10 +127,15 @@ int run(const SidecarConfig& config) {
     }
     Engine engine{config, registry, metrics, server, ControlContext{registry, metrics, now_ms()}};
     ControlServer control(config.control_socket, config.socket_mode, config.max_control_line,
-                          config.max_control_clients, metrics, control_handler(engine));
+                          config.max_control_clients,
+                          ControlServer::PeerPolicy{config.control_uids, config.control_gids}, metrics,
+                          control_handler(engine));
     if (auto started = control.start(); !started) {
         log_error("start_failed").kv("code", started.error().code).kv("error", started.error().message);
         return 1;
+    }
+    if (config.auth_secrets.empty()) {
+        log_warn("rooms_open").kv("hint", "anyone who can guess a room id can join it; set --auth-secret-file");
     }
     log_info("ready")
         .kv("ws", config.ws_socket)

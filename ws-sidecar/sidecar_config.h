@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "room_history.h"
 
@@ -25,6 +26,10 @@ struct SidecarConfig {
     HistoryLimits history;               // per room: --history, --history-bytes, --history-ttl
     std::size_t max_tail_bytes = 8 << 20;  // a control `tail` that falls behind is ended
     bool lws_debug = false;                // libwebsockets' own notices (at log level debug)
+    std::vector<std::string> auth_secrets;     // loaded from --auth-secret-file; empty: open rooms
+    std::vector<std::string> allowed_origins;  // empty: any Origin may upgrade
+    std::vector<uid_t> control_uids;           // peers allowed on the control socket (with gids)
+    std::vector<gid_t> control_gids;           // both empty: anyone the socket mode lets in
 };
 
 }  // namespace rp::sidecar

@@ -1,6 +1,9 @@
 #include "ws_handler.h"
 
+#include <chrono>
+
 #include "roompush/log.h"
+#include "roompush/room_token.h"
 #include "ws_codec.h"
 
 namespace rp::sidecar {
@@ -21,7 +24,7 @@ SessionId WsHandler::open(std::string_view path, std::string_view query, std::st
         return id;
     }
     if (target->kind == WsTarget::Kind::room) {
-        subscribe(id, target->room, JoinRequest{resume->since, resume->epoch, false});
+        subscribe(id, target->room, JoinRequest{resume->since, resume->epoch, false}, resume->token);
     }
     return id;
 }
@@ -33,7 +36,8 @@ void WsHandler::on_text(SessionId id, std::string_view text) {
         return;
     }
     if (command->op == ClientCommand::Op::subscribe) {
-        subscribe(id, command->room, JoinRequest{command->since, command->epoch, false});
+        subscribe(id, command->room, JoinRequest{command->since, command->epoch, false},
+                  command->token);
     } else if (registry_.leave(id, command->room)) {
         registry_.send(id, make_frame(encode_unsubscribed(command->room)));
     } else {
@@ -60,7 +64,30 @@ void WsHandler::begin_shutdown() {
     }
 }
 
-void WsHandler::subscribe(SessionId id, const std::string& room, const JoinRequest& request) {
+// With secrets configured every join needs a valid token for the room. The log names the room
+// and the reason, never the token.
+Status WsHandler::authorize(SessionId id, const std::string& room, const std::string& token) {
+    if (config_.auth_secrets.empty()) return ok_status();
+    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    auto claims = verify_token(token, config_.auth_secrets, room, now);
+    if (claims) return ok_status();
+    Session* session = registry_.find(id);
+    log_warn("auth_refused")
+        .kv("session", id)
+        .kv("room", room)
+        .kv("code", claims.error().code)
+        .kv("peer", session ? session->peer() : "");
+    return claims.error();
+}
+
+void WsHandler::subscribe(SessionId id, const std::string& room, const JoinRequest& request,
+                          const std::string& token) {
+    if (auto allowed = authorize(id, room, token); !allowed) {
+        fail(id, allowed.error(), CloseCode::policy);
+        return;
+    }
     auto joined = registry_.join(id, room, request);
     if (!joined) {
         // Over the room limit the subscribe is refused, not the connection: its other rooms

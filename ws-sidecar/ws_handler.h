@@ -32,7 +32,9 @@ public:
     void refuse(SessionId id, const Error& error);
 
 private:
-    void subscribe(SessionId id, const std::string& room, const JoinRequest& request);
+    void subscribe(SessionId id, const std::string& room, const JoinRequest& request,
+                   const std::string& token);
+    Status authorize(SessionId id, const std::string& room, const std::string& token);
 
     RoomRegistry& registry_;
     const SidecarConfig& config_;

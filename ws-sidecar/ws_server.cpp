@@ -82,6 +82,7 @@ struct WsServer::Impl {
     int on_receive(lws* wsi, PerSession* session, const char* data, size_t len);
     int on_writeable(lws* wsi, PerSession* session);
     int on_http(lws* wsi, PerSession* session);
+    int confirm_upgrade(lws* wsi);
     int on_http_writeable(lws* wsi, PerSession* session);
     void on_closed(PerSession* session);
     void drain_tasks();
@@ -115,6 +116,8 @@ int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t
 int WsServer::Impl::on_event(lws* wsi, lws_callback_reasons reason, PerSession* session, void* in,
                              size_t len) {
     switch (reason) {
+        case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+            return confirm_upgrade(wsi);
         case LWS_CALLBACK_HTTP:
             return on_http(wsi, session);
         case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -232,6 +235,20 @@ void WsServer::Impl::on_closed(PerSession* session) {
     delete session->rx;
     session->rx = nullptr;
     session->id = 0;
+}
+
+// A browser page from another site must not open our rooms: with an allow-list, an upgrade
+// whose Origin is not on it gets 403.
+int WsServer::Impl::confirm_upgrade(lws* wsi) {
+    if (config.allowed_origins.empty()) return 0;
+    std::string origin = header(wsi, WSI_TOKEN_ORIGIN);
+    for (const std::string& allowed : config.allowed_origins) {
+        if (origin == allowed) return 0;
+    }
+    metrics.ws_refused++;
+    log_warn("origin_refused").kv("origin", origin).kv("peer", header(wsi, WSI_TOKEN_X_FORWARDED_FOR));
+    lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+    return 1;
 }
 
 // Plain HTTP on the WebSocket socket: /metrics for Prometheus (nginx allows it from loopback

@@ -1,0 +1,43 @@
+#pragma once
+// Room tokens: proof that whoever holds one may join a room until a time.
+//
+//   token = base64url(payload) "." base64url(HMAC-SHA256(secret, payload))
+//   payload = {"room":R,"exp":UNIX_SECONDS}      R may be a prefix grant such as "team-7:*"
+//
+// The app and pushctl mint them, the sidecar checks them. See docs/security.md.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "roompush/error.h"
+
+namespace rp {
+
+inline constexpr std::size_t kMinSecretBytes = 32;
+inline constexpr std::size_t kMaxTokenBytes = 1024;
+
+struct TokenClaims {
+    std::string room;  // a room id, or a prefix ending in '*'
+    int64_t exp = 0;
+};
+
+std::string mint_token(std::string_view secret, std::string_view room, int64_t exp_unix);
+
+// Checks the signature against each secret (two during a key rotation) in constant time, then
+// the expiry and the room. Error codes: token_missing, token_malformed, token_bad_signature,
+// token_expired, token_wrong_room.
+Result<TokenClaims> verify_token(std::string_view token, const std::vector<std::string>& secrets,
+                                 std::string_view room, int64_t now_unix);
+
+// A grant for `room`: the exact id, or "prefix*" matching ids that start with prefix.
+bool grant_covers(std::string_view grant, std::string_view room);
+
+// Reads a secret file: its bytes without a trailing newline, at least kMinSecretBytes long.
+Result<std::string> load_secret_file(const std::string& path);
+
+std::string base64url_encode(std::string_view bytes);
+Result<std::string> base64url_decode(std::string_view text);
+
+}  // namespace rp

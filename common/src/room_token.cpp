@@ -1,0 +1,146 @@
+#include "roompush/room_token.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "roompush/json.h"
+#include "roompush/room_id.h"
+
+namespace rp {
+namespace {
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int decode_char(char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+
+std::string hmac_sha256(std::string_view secret, std::string_view data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length);
+    return std::string(reinterpret_cast<char*>(digest), length);
+}
+
+Error malformed(const std::string& why) { return make_error("token_malformed", "room token " + why); }
+
+Result<TokenClaims> decode_claims(const std::string& payload) {
+    auto json = parse_json(payload);
+    if (!json || !cJSON_IsObject(json->get())) return malformed("payload is not a JSON object");
+    auto room = require_string(json->get(), "room");
+    auto exp = require_integer(json->get(), "exp");
+    if (!room || !exp) return malformed("payload needs \"room\" and \"exp\"");
+    return TokenClaims{*room, *exp};
+}
+
+}  // namespace
+
+std::string base64url_encode(std::string_view bytes) {
+    std::string out;
+    out.reserve((bytes.size() * 4 + 2) / 3);
+    uint32_t buffer = 0;
+    int bits = 0;
+    for (unsigned char c : bytes) {
+        buffer = (buffer << 8) | c;
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out.push_back(kAlphabet[(buffer >> bits) & 0x3f]);
+        }
+    }
+    if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 0x3f]);
+    return out;
+}
+
+Result<std::string> base64url_decode(std::string_view text) {
+    std::string out;
+    uint32_t buffer = 0;
+    int bits = 0;
+    for (char c : text) {
+        int value = decode_char(c);
+        if (value < 0) return malformed("has a character outside base64url");
+        buffer = (buffer << 6) | static_cast<uint32_t>(value);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+        }
+    }
+    if (bits >= 6) return malformed("has a base64url length that cannot be");
+    return out;
+}
+
+std::string mint_token(std::string_view secret, std::string_view room, int64_t exp_unix) {
+    JsonPtr payload = make_object();
+    set_string(payload.get(), "room", room);
+    set_number(payload.get(), "exp", static_cast<double>(exp_unix));
+    std::string encoded = base64url_encode(to_json(payload.get()));
+    return encoded + "." + base64url_encode(hmac_sha256(secret, encoded));
+}
+
+bool grant_covers(std::string_view grant, std::string_view room) {
+    if (!grant.empty() && grant.back() == '*') {
+        std::string_view prefix = grant.substr(0, grant.size() - 1);
+        return !prefix.empty() && room.substr(0, prefix.size()) == prefix;
+    }
+    return grant == room;
+}
+
+Result<TokenClaims> verify_token(std::string_view token, const std::vector<std::string>& secrets,
+                                 std::string_view room, int64_t now_unix) {
+    if (token.empty()) return make_error("token_missing", "this room needs a token");
+    if (token.size() > kMaxTokenBytes) return malformed("is too long");
+    std::size_t dot = token.find('.');
+    if (dot == std::string_view::npos || token.find('.', dot + 1) != std::string_view::npos) {
+        return malformed("is not PAYLOAD.SIGNATURE");
+    }
+    std::string_view payload = token.substr(0, dot);
+    auto signature = base64url_decode(token.substr(dot + 1));
+    if (!signature) return signature.error();
+    bool signed_by_us = false;
+    for (const std::string& secret : secrets) {
+        std::string expected = hmac_sha256(secret, payload);
+        // Every secret is tried and compared in constant time: timing says nothing.
+        if (expected.size() == signature->size() &&
+            CRYPTO_memcmp(expected.data(), signature->data(), expected.size()) == 0) {
+            signed_by_us = true;
+        }
+    }
+    if (!signed_by_us) return make_error("token_bad_signature", "room token signature does not match");
+    auto decoded = base64url_decode(payload);
+    if (!decoded) return decoded.error();
+    auto claims = decode_claims(*decoded);
+    if (!claims) return claims.error();
+    if (claims->exp <= now_unix) return make_error("token_expired", "room token has expired");
+    if (!grant_covers(claims->room, room)) {
+        return make_error("token_wrong_room", "room token is not for room " + std::string(room));
+    }
+    return claims;
+}
+
+Result<std::string> load_secret_file(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) return make_error("bad_secret", "cannot read the secret file " + path);
+    std::stringstream text;
+    text << file.rdbuf();
+    std::string secret = text.str();
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    if (secret.size() < kMinSecretBytes) {
+        return make_error("bad_secret", "the secret in " + path + " is shorter than " +
+                                            std::to_string(kMinSecretBytes) +
+                                            " bytes (try: head -c 48 /dev/urandom | base64)");
+    }
+    return secret;
+}
+
+}  // namespace rp
