@@ -33,7 +33,6 @@ private:
     std::string buffer_;
     std::size_t start_ = 0;
     bool discarding_ = false;  // inside an over-long line, waiting for its end
-    bool report_too_long_ = false;
 };
 
 }  // namespace rp
