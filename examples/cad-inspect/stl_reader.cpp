@@ -8,7 +8,8 @@
 namespace rp::cad {
 namespace {
 
-using Vec = std::array<double, 3>;
+using Vec = Vec3;
+using TriangleSink = std::function<void(const Triangle&)>;
 
 Error malformed(std::string message) { return make_error("malformed_stl", std::move(message)); }
 
@@ -69,7 +70,8 @@ float read_float(const char* p) {
 constexpr std::size_t kBinaryHeader = 84;
 constexpr std::size_t kBinaryTriangle = 50;
 
-Result<MeshStats> read_binary(std::string_view bytes, const std::function<void(double)>& on_progress) {
+Result<MeshStats> read_binary(std::string_view bytes, const std::function<void(double)>& on_progress,
+                              const TriangleSink& on_triangle) {
     uint32_t count;
     std::memcpy(&count, bytes.data() + 80, sizeof count);
     uint64_t expected = kBinaryHeader + uint64_t{count} * kBinaryTriangle;
@@ -83,7 +85,7 @@ Result<MeshStats> read_binary(std::string_view bytes, const std::function<void(d
     const uint32_t step = std::max<uint32_t>(1, count / 20);
     for (uint32_t t = 0; t < count; ++t) {
         const char* p = bytes.data() + kBinaryHeader + std::size_t{t} * kBinaryTriangle + 12;
-        Vec v[3];
+        Triangle v;
         for (int k = 0; k < 3; ++k) {
             for (int i = 0; i < 3; ++i) {
                 float value = read_float(p + (k * 3 + i) * 4);
@@ -94,6 +96,7 @@ Result<MeshStats> read_binary(std::string_view bytes, const std::function<void(d
             }
         }
         mesh.add(v[0], v[1], v[2]);
+        if (on_triangle) on_triangle(v);
         if (on_progress && t % step == 0) on_progress(static_cast<double>(t) / count);
     }
     return mesh.finish("stl-binary", trim(bytes.substr(0, 80)));
@@ -156,12 +159,12 @@ Result<Vec> vector3(Tokens& tokens) {
     return v;
 }
 
-Status read_facet(Tokens& tokens, Accumulator& mesh) {
+Status read_facet(Tokens& tokens, Accumulator& mesh, const TriangleSink& on_triangle) {
     if (auto ok = expect(tokens, "normal"); !ok) return ok;
     if (auto normal = vector3(tokens); !normal) return normal.error();
     if (auto ok = expect(tokens, "outer"); !ok) return ok;
     if (auto ok = expect(tokens, "loop"); !ok) return ok;
-    Vec v[3];
+    Triangle v;
     for (Vec& vertex : v) {
         if (auto ok = expect(tokens, "vertex"); !ok) return ok;
         auto value = vector3(tokens);
@@ -171,10 +174,12 @@ Status read_facet(Tokens& tokens, Accumulator& mesh) {
     if (auto ok = expect(tokens, "endloop"); !ok) return ok;
     if (auto ok = expect(tokens, "endfacet"); !ok) return ok;
     mesh.add(v[0], v[1], v[2]);
+    if (on_triangle) on_triangle(v);
     return ok_status();
 }
 
-Result<MeshStats> read_ascii(std::string_view text, const std::function<void(double)>& on_progress) {
+Result<MeshStats> read_ascii(std::string_view text, const std::function<void(double)>& on_progress,
+                             const TriangleSink& on_triangle) {
     Tokens tokens(text);
     if (auto ok = expect(tokens, "solid"); !ok) return ok.error();
     std::string name = tokens.rest_of_line();
@@ -188,7 +193,7 @@ Result<MeshStats> read_ascii(std::string_view text, const std::function<void(dou
             return malformed("line " + std::to_string(tokens.line()) + ": expected \"facet\" or \"endsolid\", found \"" +
                              std::string(word.substr(0, 32)) + "\"");
         }
-        if (auto ok = read_facet(tokens, mesh); !ok) return ok.error();
+        if (auto ok = read_facet(tokens, mesh, on_triangle); !ok) return ok.error();
         if (on_progress && ++facets % 1000 == 0) {
             on_progress(static_cast<double>(tokens.position()) / static_cast<double>(text.size()));
         }
@@ -204,19 +209,30 @@ bool looks_ascii(std::string_view bytes) {
     return bytes.substr(i, 5) == "solid";
 }
 
+bool binary_size_matches(std::string_view bytes) {
+    if (bytes.size() < kBinaryHeader) return false;
+    uint32_t count;
+    std::memcpy(&count, bytes.data() + 80, sizeof count);
+    return kBinaryHeader + uint64_t{count} * kBinaryTriangle == bytes.size();
+}
+
 }  // namespace
 
-Result<MeshStats> read_stl(std::string_view bytes, const std::function<void(double)>& on_progress) {
-    if (bytes.size() >= kBinaryHeader) {
-        uint32_t count;
-        std::memcpy(&count, bytes.data() + 80, sizeof count);
-        // Some binary files start with "solid" too: an exact size match decides.
-        if (kBinaryHeader + uint64_t{count} * kBinaryTriangle == bytes.size()) {
-            return read_binary(bytes, on_progress);
-        }
-    }
-    if (looks_ascii(bytes)) return read_ascii(bytes, on_progress);
-    if (bytes.size() >= kBinaryHeader) return read_binary(bytes, on_progress);
+uint64_t estimate_triangles(std::string_view bytes) {
+    if (binary_size_matches(bytes)) return (bytes.size() - kBinaryHeader) / kBinaryTriangle;
+    return bytes.size() / 250;
+}
+
+bool looks_like_stl(std::string_view bytes) {
+    return binary_size_matches(bytes) || looks_ascii(bytes);
+}
+
+Result<MeshStats> read_stl(std::string_view bytes, const std::function<void(double)>& on_progress,
+                           const std::function<void(const Triangle&)>& on_triangle) {
+    // Some binary files start with "solid" too: an exact size match decides.
+    if (binary_size_matches(bytes)) return read_binary(bytes, on_progress, on_triangle);
+    if (looks_ascii(bytes)) return read_ascii(bytes, on_progress, on_triangle);
+    if (bytes.size() >= kBinaryHeader) return read_binary(bytes, on_progress, on_triangle);
     return make_error("unsupported_format", "not an STL file (too short, and no \"solid\" header)");
 }
 

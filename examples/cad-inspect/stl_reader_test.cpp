@@ -99,6 +99,17 @@ TEST(StlReader, ProgressIsReportedAndGrows) {
     for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_GT(seen[i], seen[i - 1]);
 }
 
+TEST(StlReader, EveryTriangleIsHandedToTheSink) {
+    for (const std::string& bytes : {binary_stl(unit_cube()), ascii_stl(unit_cube())}) {
+        std::vector<Triangle> seen;
+        auto stats = read_stl(bytes, nullptr, [&](const Triangle& t) { seen.push_back(t); });
+        ASSERT_TRUE(stats.ok());
+        ASSERT_EQ(seen.size(), 12u);
+        EXPECT_DOUBLE_EQ(seen[0][1][1], 1.0);  // bottom face, second vertex (0, 1, 0)
+    }
+    EXPECT_EQ(estimate_triangles(binary_stl(unit_cube())), 12u);
+}
+
 struct Bad {
     std::string name;
     std::string bytes;
