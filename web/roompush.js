@@ -1,0 +1,407 @@
+// roompush.js: the browser client of roompush. An ES module with no dependencies and no build
+// step; it also runs in Node (20 with --experimental-websocket, 22+) for the tests.
+//
+//   import { connect, upload } from './roompush.js';
+//   const client = connect('/ws');
+//   client.subscribe('demo').on('message', (m) => console.log(m.event, m.data));
+//
+// One WebSocket (the multi-room `/ws` endpoint) carries every room. The client remembers each
+// room's last `seq` and `epoch`; after a drop it reconnects with exponential backoff and jitter
+// and subscribes again with `since`/`epoch`, so the sidecar replays what was missed. A message
+// at or below the last seq of the same epoch is dropped: the application sees each message once.
+// Protocol: docs/websocket.md; API: docs/browser.md.
+
+const ROOM_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+// Close codes after which trying again would only repeat the refusal (docs/websocket.md):
+// policy or auth (1008), and frames this client should never have sent.
+const FINAL_CLOSE_CODES = new Set([1002, 1003, 1007, 1008, 1009, 1010]);
+
+export const DEFAULT_BACKOFF = Object.freeze({
+    initial: 500,   // ms before the first retry
+    max: 15000,     // ms, the longest wait
+    factor: 2,      // each failed attempt multiplies the wait
+    jitter: 0.5,    // up to this fraction is taken off at random, so clients do not retry in step
+    stableAfter: 5000, // ms a connection must live before the backoff starts again from `initial`
+});
+
+// A minimal event emitter: on() returns the function that removes the handler.
+class Emitter {
+    #handlers = new Map();
+
+    on(type, handler) {
+        if (!this.#handlers.has(type)) this.#handlers.set(type, new Set());
+        this.#handlers.get(type).add(handler);
+        return () => this.off(type, handler);
+    }
+
+    off(type, handler) {
+        this.#handlers.get(type)?.delete(handler);
+    }
+
+    emit(type, detail) {
+        for (const handler of [...(this.#handlers.get(type) ?? [])]) {
+            try {
+                handler(detail);
+            } catch (error) {
+                // One broken handler must not stop delivery to the others, nor the client.
+                setTimeout(() => { throw error; });
+            }
+        }
+    }
+}
+
+/** One room of a client: its own `message` and `reset` events, and where it stands. */
+export class Subscription extends Emitter {
+    constructor(client, room, { since, epoch, token } = {}) {
+        super();
+        this.client = client;
+        this.room = room;
+        this.token = token;
+        this.seq = Number.isInteger(since) ? since : null;  // last seq delivered (null: none yet)
+        this.epoch = typeof epoch === 'string' && epoch !== '' ? epoch : null;
+        this.subscribed = false;       // `subscribed` seen on the current connection
+        this.resetOnThisConnection = null;  // epoch a reset was already reported for
+    }
+
+    /** Where to resume from later (e.g. after a page reload): {seq, epoch}. */
+    get position() {
+        return { seq: this.seq, epoch: this.epoch };
+    }
+
+    unsubscribe() {
+        this.client.unsubscribe(this.room);
+    }
+}
+
+/** A connection to roompush's `/ws` endpoint that survives drops. See connect(). */
+export class RoomPushClient extends Emitter {
+    #url;
+    #WebSocket;
+    #backoff;
+    #random;
+    #socket = null;
+    #rooms = new Map();      // room -> Subscription
+    #state = 'idle';
+    #attempt = 0;            // failed attempts since the last stable connection
+    #timer = null;
+    #openedAt = 0;
+    #lastError = null;       // the last `error` frame, reported with the close that follows it
+
+    constructor(url = '/ws', options = {}) {
+        super();
+        this.#url = resolveUrl(url);
+        this.#WebSocket = options.WebSocket ?? globalThis.WebSocket;
+        if (typeof this.#WebSocket !== 'function') {
+            throw new TypeError('roompush: no WebSocket implementation (pass options.WebSocket)');
+        }
+        this.#backoff = { ...DEFAULT_BACKOFF, ...(options.backoff ?? {}) };
+        this.#random = options.random ?? Math.random;
+    }
+
+    /** idle | connecting | open | reconnecting | stopped (refused, will not retry) | closed */
+    get state() {
+        return this.#state;
+    }
+
+    get url() {
+        return this.#url;
+    }
+
+    /**
+     * Opens the connection (connect() calls this). The first attempt starts in the next task, so
+     * handlers attached right after connect() see every state change, `connecting` included.
+     */
+    open() {
+        const idle = this.#state === 'idle' || this.#state === 'stopped' || this.#state === 'closed';
+        if (idle && this.#timer === null) {
+            this.#attempt = 0;
+            this.#state = 'idle';
+            this.#timer = setTimeout(() => this.#dial(), 0);
+        }
+        return this;
+    }
+
+    /**
+     * Joins a room; `since`/`epoch` resume from a known position, `token` is sent with every
+     * subscribe. Returns the room's Subscription (the same one if already subscribed).
+     */
+    subscribe(room, options = {}) {
+        if (typeof room !== 'string' || !ROOM_ID.test(room)) {
+            throw new TypeError(`roompush: invalid room id ${JSON.stringify(room)} (allowed: [A-Za-z0-9._:-]{1,128})`);
+        }
+        let subscription = this.#rooms.get(room);
+        if (!subscription) {
+            subscription = new Subscription(this, room, options);
+            this.#rooms.set(room, subscription);
+            if (this.#state === 'open') this.#sendSubscribe(subscription);
+        }
+        return subscription;
+    }
+
+    unsubscribe(room) {
+        if (!this.#rooms.delete(room)) return;
+        if (this.#state === 'open') this.#send({ op: 'unsubscribe', room });
+    }
+
+    /** The Subscription of a room, or undefined. */
+    room(room) {
+        return this.#rooms.get(room);
+    }
+
+    /** Closes for good: no reconnect. */
+    close() {
+        clearTimeout(this.#timer);
+        this.#timer = null;
+        const socket = this.#socket;
+        this.#socket = null;
+        if (socket) {
+            detach(socket);
+            socket.close(1000, 'client closed');
+        }
+        this.#setState('closed', {});
+    }
+
+    // -- connection --------------------------------------------------------------------------
+
+    #dial() {
+        this.#timer = null;
+        this.#setState('connecting', { attempt: this.#attempt + 1 });
+        let socket;
+        try {
+            socket = new this.#WebSocket(this.#url);
+        } catch (error) {
+            this.#stop({ code: 0, reason: String(error?.message ?? error) });
+            return;
+        }
+        this.#socket = socket;
+        this.#lastError = null;
+        socket.onopen = () => {
+            this.#openedAt = Date.now();
+            for (const subscription of this.#rooms.values()) subscription.subscribed = false;
+            this.#setState('open', {});
+            for (const subscription of this.#rooms.values()) this.#sendSubscribe(subscription);
+        };
+        socket.onmessage = (event) => this.#receive(event.data);
+        socket.onclose = (event) => this.#closed(event.code, event.reason);
+        // Browsers follow an error with a close event that carries the code. Node's WebSocket
+        // (undici, Node 20) may not when the handshake fails: a failed attempt is a 1006 then.
+        socket.onerror = () => {
+            if (!this.#openedAt) this.#closed(1006, '');
+        };
+    }
+
+    #closed(code, reason) {
+        if (this.#socket === null) return;
+        detach(this.#socket);
+        this.#socket = null;
+        const detail = { code, reason: reason || this.#lastError?.message || '' };
+        if (this.#lastError) detail.error = this.#lastError;
+        if (FINAL_CLOSE_CODES.has(code)) {
+            this.#stop(detail);
+            return;
+        }
+        if (this.#openedAt && Date.now() - this.#openedAt >= this.#backoff.stableAfter) this.#attempt = 0;
+        this.#openedAt = 0;
+        const delay = this.nextDelay(this.#attempt);
+        this.#attempt += 1;
+        this.#setState('reconnecting', { ...detail, attempt: this.#attempt, delay });
+        this.#timer = setTimeout(() => this.#dial(), delay);
+    }
+
+    /** The wait before retry number `attempt` (0-based): exponential, capped, with jitter. */
+    nextDelay(attempt) {
+        const { initial, max, factor, jitter } = this.#backoff;
+        const full = Math.min(max, initial * factor ** attempt);
+        return Math.round(full * (1 - jitter * this.#random()));
+    }
+
+    #stop(detail) {
+        this.#setState('stopped', detail);
+    }
+
+    #setState(state, detail) {
+        const previous = this.#state;
+        this.#state = state;
+        this.emit('state', { state, previous, ...detail });
+    }
+
+    #send(object) {
+        if (this.#socket && this.#state === 'open') this.#socket.send(JSON.stringify(object));
+    }
+
+    #sendSubscribe(subscription) {
+        const command = { op: 'subscribe', room: subscription.room };
+        if (subscription.seq !== null) command.since = subscription.seq;
+        if (subscription.epoch !== null) command.epoch = subscription.epoch;
+        if (subscription.token !== undefined) command.token = subscription.token;
+        subscription.resetOnThisConnection = null;
+        this.#send(command);
+    }
+
+    // -- frames ------------------------------------------------------------------------------
+
+    #receive(data) {
+        let frame;
+        try {
+            frame = JSON.parse(data);
+        } catch {
+            return;  // the sidecar sends JSON only; anything else is not ours to interpret
+        }
+        if (frame?.type === 'error') {
+            // Either the reason for the close that follows, or a refused command (e.g.
+            // too_many_rooms) on a connection that stays open: reported at once in both cases.
+            this.#lastError = { code: frame.code, message: frame.message };
+            this.emit('error', this.#lastError);
+            return undefined;
+        }
+        this.#lastError = null;  // only an error right before a close explains that close
+        switch (frame?.type) {
+            case 'message': return this.#message(frame);
+            case 'subscribed': return this.#subscribed(frame);
+            case 'reset': return this.#reset(frame, 'reset');
+            default: return undefined;  // e.g. `unsubscribed`, or types added later
+        }
+    }
+
+    #subscribed(frame) {
+        const subscription = this.#rooms.get(frame.room);
+        if (!subscription) return;
+        subscription.subscribed = true;
+        if (subscription.epoch !== null && subscription.epoch !== frame.epoch) {
+            // The room started afresh (e.g. the sidecar restarted). A sidecar that knows it sends
+            // a `reset` as well; whichever comes first is reported, once.
+            this.#reset({ room: frame.room, epoch: frame.epoch }, 'epoch');
+        } else if (subscription.epoch === null) {
+            subscription.epoch = frame.epoch;
+            if (subscription.seq === null) subscription.seq = frame.seq;  // live from the head on
+        }
+        this.emit('subscribed', { room: frame.room, seq: frame.seq, epoch: frame.epoch });
+    }
+
+    // After a reset the next message's seq is taken as the new position, whatever it is.
+    #reset(frame, reason) {
+        const subscription = this.#rooms.get(frame.room);
+        if (!subscription) return;
+        if (subscription.resetOnThisConnection === frame.epoch && reason !== 'gap') return;
+        const detail = {
+            room: frame.room, epoch: frame.epoch, reason,
+            previous: { seq: subscription.seq, epoch: subscription.epoch },
+        };
+        subscription.resetOnThisConnection = frame.epoch;
+        subscription.epoch = frame.epoch;
+        subscription.seq = null;
+        subscription.emit('reset', detail);
+        this.emit('reset', detail);
+    }
+
+    #message(frame) {
+        const subscription = this.#rooms.get(frame.room);
+        if (!subscription || !Number.isInteger(frame.seq)) return;
+        if (subscription.epoch !== null && frame.epoch !== subscription.epoch) {
+            this.#reset({ room: frame.room, epoch: frame.epoch }, 'epoch');
+        }
+        if (subscription.seq !== null) {
+            if (frame.seq <= subscription.seq) return;  // a duplicate: already delivered
+            if (frame.seq > subscription.seq + 1) {
+                // Missed messages that nobody announced: never a silent gap.
+                this.#reset({ room: frame.room, epoch: frame.epoch }, 'gap');
+            }
+        }
+        subscription.epoch = frame.epoch;
+        subscription.seq = frame.seq;
+        subscription.emit('message', frame);
+        this.emit('message', frame);
+    }
+}
+
+function detach(socket) {
+    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+}
+
+// Accepts ws(s)://, http(s):// and, in a page, a path such as "/ws".
+function resolveUrl(url) {
+    const base = globalThis.location?.href;
+    const parsed = base ? new URL(url, base) : new URL(url);
+    if (parsed.protocol === 'http:') parsed.protocol = 'ws:';
+    if (parsed.protocol === 'https:') parsed.protocol = 'wss:';
+    return parsed.href;
+}
+
+/** Opens a client on roompush's multi-room WebSocket endpoint (default "/ws"). */
+export function connect(url = '/ws', options = {}) {
+    return new RoomPushClient(url, options).open();
+}
+
+/** What upload() rejects with: `status` 0 for a network failure or abort. */
+export class UploadError extends Error {
+    constructor(status, code, message, retryAfter = null) {
+        super(message);
+        this.name = 'UploadError';
+        this.status = status;
+        this.code = code;
+        this.retryAfter = retryAfter;
+    }
+}
+
+/**
+ * POSTs a file to roompush (`/cad` by default) as multipart/form-data and resolves with the job
+ * the server accepted (202, or 201 with `wait`). Uses XMLHttpRequest because fetch() cannot
+ * report upload progress. `onProgress({loaded, total, fraction})` follows the request body.
+ */
+export function upload({ url = '/cad', file, filename, roomId, itemId, fields = {}, wait, onProgress, signal } = {}) {
+    return new Promise((resolve, reject) => {
+        const form = new FormData();
+        form.append('roomId', roomId);
+        if (itemId !== undefined && itemId !== null) form.append('itemId', String(itemId));
+        for (const [name, value] of Object.entries(fields)) form.append(name, value);
+        form.append('file', file, filename ?? file?.name ?? 'upload');
+        const xhr = new XMLHttpRequest();
+        xhr.open('POST', wait ? `${url}?wait=${encodeURIComponent(wait)}` : url);
+        xhr.responseType = 'text';
+        xhr.upload.onprogress = (event) => {
+            if (!onProgress) return;
+            const total = event.lengthComputable ? event.total : (file?.size ?? 0);
+            onProgress({ loaded: event.loaded, total, fraction: total ? event.loaded / total : 0 });
+        };
+        xhr.onload = () => {
+            let body = null;
+            try {
+                body = JSON.parse(xhr.responseText);
+            } catch {
+                body = null;
+            }
+            if (xhr.status === 201 || xhr.status === 202) {
+                onProgress?.({ loaded: file?.size ?? 0, total: file?.size ?? 0, fraction: 1 });
+                resolve(body);
+                return;
+            }
+            const error = body?.error ?? {};
+            reject(new UploadError(xhr.status, error.code ?? `http_${xhr.status}`,
+                error.message ?? `the server answered ${xhr.status} ${xhr.statusText}`,
+                xhr.getResponseHeader('Retry-After')));
+        };
+        xhr.onerror = () => reject(new UploadError(0, 'network', 'the upload could not reach the server'));
+        xhr.onabort = () => reject(new UploadError(0, 'aborted', 'the upload was cancelled'));
+        if (signal) {
+            if (signal.aborted) {
+                reject(new UploadError(0, 'aborted', 'the upload was cancelled'));
+                return;
+            }
+            signal.addEventListener('abort', () => xhr.abort(), { once: true });
+        }
+        xhr.send(form);
+    });
+}
+
+/** GET /jobs/ID: the fallback for a job whose pushes were missed. */
+export async function fetchJob(jobId, { base = '' } = {}) {
+    const response = await fetch(`${base}/jobs/${encodeURIComponent(jobId)}`);
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+        const error = body?.error ?? {};
+        throw new UploadError(response.status, error.code ?? `http_${response.status}`,
+            error.message ?? `GET /jobs/${jobId} answered ${response.status}`);
+    }
+    return body;
+}
