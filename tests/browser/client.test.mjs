@@ -1,0 +1,265 @@
+// roompush.js against the real sidecar, through the real nginx (the stack from tools/devstack.py).
+// Run: node --experimental-websocket --test tests/browser/client.test.mjs (ROOMPUSH_BUILD_DIR).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { connect, RoomPushClient } from '../../web/roompush.js';
+import { Stack } from './stack.mjs';
+import { CuttableProxy } from './proxy.mjs';
+
+// Short waits keep the suite fast; no jitter keeps the backoff assertions exact.
+const FAST = { initial: 40, max: 320, factor: 2, jitter: 0, stableAfter: 60000 };
+
+let stack;
+let proxy;
+
+before(async () => {
+    stack = await Stack.start();
+    proxy = await CuttableProxy.start(Number(new URL(stack.url).port));
+});
+
+after(async () => {
+    await proxy?.close();
+    await stack?.stop();
+});
+
+/** Records what a client reports; `until()` waits for a condition on the record. */
+function record(client) {
+    const seen = { messages: [], resets: [], states: [], errors: [], subscribed: [] };
+    client.on('message', (m) => seen.messages.push(m));
+    client.on('reset', (r) => seen.resets.push(r));
+    client.on('state', (s) => seen.states.push(s));
+    client.on('error', (e) => seen.errors.push(e));
+    client.on('subscribed', (s) => seen.subscribed.push(s));
+    seen.until = (predicate, what, timeout = 15000) => new Promise((resolve, reject) => {
+        const deadline = Date.now() + timeout;
+        const poll = () => {
+            if (predicate(seen)) return resolve(seen);
+            if (Date.now() > deadline) {
+                return reject(new Error(`timed out waiting for ${what}; saw ${JSON.stringify({
+                    states: seen.states.map((s) => s.state), resets: seen.resets,
+                    messages: seen.messages.map((m) => `${m.room}#${m.seq}:${m.event}`) })}`));
+            }
+            setTimeout(poll, 10);
+        };
+        poll();
+    });
+    return seen;
+}
+
+const viaProxy = (path = '/ws') => `ws://127.0.0.1:${proxy.port}${path}`;
+const subscribedTo = (room, count = 1) => (s) => s.subscribed.filter((x) => x.room === room).length >= count;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('delivers each room its own messages, in order, and reports the connection state', async () => {
+    const client = connect(stack.wsUrl + '/ws', { backoff: FAST });
+    const seen = record(client);
+    try {
+        const a = client.subscribe('js-A');
+        client.subscribe('js-B');
+        const onlyA = [];
+        a.on('message', (m) => onlyA.push(m.data.n));
+        await seen.until((s) => subscribedTo('js-A')(s) && subscribedTo('js-B')(s), 'both subscriptions');
+        for (let n = 1; n <= 3; n += 1) await stack.publish('js-A', 'note', { n });
+        await stack.publish('js-B', 'note', { n: 99 });
+        await seen.until((s) => s.messages.length === 4, 'four messages');
+        assert.deepEqual(onlyA, [1, 2, 3]);
+        assert.deepEqual(seen.messages.filter((m) => m.room === 'js-B').map((m) => m.data.n), [99]);
+        const seqs = seen.messages.filter((m) => m.room === 'js-A').map((m) => m.seq);
+        assert.deepEqual(seqs, [seqs[0], seqs[0] + 1, seqs[0] + 2]);
+        assert.deepEqual(seen.states.map((s) => s.state), ['connecting', 'open']);
+        assert.deepEqual(a.position, { seq: seqs[2], epoch: seen.messages[0].epoch });
+    } finally {
+        client.close();
+    }
+    assert.equal(client.state, 'closed');
+});
+
+test('refuses an invalid room id before anything is sent', () => {
+    const client = new RoomPushClient(stack.wsUrl + '/ws');
+    assert.throws(() => client.subscribe('no spaces'), TypeError);
+    assert.throws(() => client.subscribe('x'.repeat(129)), TypeError);
+});
+
+test('backoff grows exponentially up to the cap, with jitter below the full wait', () => {
+    const exact = new RoomPushClient('ws://127.0.0.1:1/ws', { backoff: { initial: 500, max: 15000, factor: 2, jitter: 0 } });
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6].map((n) => exact.nextDelay(n)), [500, 1000, 2000, 4000, 8000, 15000, 15000]);
+    let r = 0;
+    const randoms = [0, 0.5, 0.999];
+    const jittered = new RoomPushClient('ws://127.0.0.1:1/ws', {
+        backoff: { initial: 1000, max: 15000, factor: 2, jitter: 0.5 }, random: () => randoms[r++],
+    });
+    assert.deepEqual(randoms.map(() => jittered.nextDelay(1)), [2000, 1500, 1001]);
+});
+
+test('reconnects with growing waits while the server cannot be reached, then resumes', async () => {
+    proxy.blocked = true;
+    const client = connect(viaProxy(), { backoff: FAST });
+    const seen = record(client);
+    try {
+        client.subscribe('js-backoff');
+        await seen.until((s) => s.states.filter((x) => x.state === 'reconnecting').length >= 4, 'four retries');
+        const waits = seen.states.filter((x) => x.state === 'reconnecting').slice(0, 4).map((x) => x.delay);
+        assert.deepEqual(waits, [40, 80, 160, 320]);
+        assert.ok(seen.states.filter((x) => x.state === 'reconnecting').every((x) => x.code === 1006));
+        const refusedBefore = proxy.refused;
+        assert.ok(refusedBefore >= 4, `refused ${refusedBefore}`);
+        proxy.blocked = false;
+        await seen.until(subscribedTo('js-backoff'), 'a subscription once the server is reachable');
+        assert.equal(client.state, 'open');
+        await stack.publish('js-backoff', 'note', { n: 1 });
+        await seen.until((s) => s.messages.length === 1, 'the message');
+    } finally {
+        proxy.blocked = false;
+        client.close();
+    }
+});
+
+test('stops on 1008 and reports the error frame; no retry', async () => {
+    const client = connect(viaProxy('/ws/not-an-endpoint/x'), { backoff: FAST });
+    const seen = record(client);
+    try {
+        await seen.until((s) => s.states.some((x) => x.state === 'stopped'), 'the stop');
+        const stopped = seen.states.find((x) => x.state === 'stopped');
+        assert.equal(stopped.code, 1008);
+        assert.equal(seen.errors.length, 1);
+        assert.equal(seen.errors[0].code, 'not_found');
+        assert.deepEqual(stopped.error, seen.errors[0]);
+        const accepted = proxy.accepted;
+        await sleep(FAST.max * 2);
+        assert.equal(proxy.accepted, accepted, 'no reconnect after 1008');
+        assert.equal(client.state, 'stopped');
+    } finally {
+        client.close();
+    }
+});
+
+test('a refused subscribe (too many rooms) is reported and the connection stays', async () => {
+    const client = connect(stack.wsUrl + '/ws', { backoff: FAST });
+    const seen = record(client);
+    try {
+        for (let n = 0; n < 65; n += 1) client.subscribe(`js-many-${n}`);  // the sidecar allows 64
+        await seen.until((s) => s.subscribed.length === 64 && s.errors.length === 1, '64 rooms and one refusal');
+        assert.equal(seen.errors[0].code, 'too_many_rooms');
+        await sleep(200);
+        assert.equal(client.state, 'open');
+        assert.deepEqual(seen.states.map((s) => s.state), ['connecting', 'open']);
+    } finally {
+        client.close();
+    }
+});
+
+test('a message delivered twice by the transport reaches the application once', async () => {
+    // A WebSocket that hands every frame to the client twice: what an overlapping replay or a
+    // re-sent push looks like from the client's side.
+    class Doubling extends WebSocket {
+        set onmessage(handler) {
+            super.onmessage = handler && ((event) => { handler(event); handler(event); });
+        }
+        get onmessage() { return super.onmessage; }
+    }
+    const client = connect(stack.wsUrl + '/ws', { backoff: FAST, WebSocket: Doubling });
+    const seen = record(client);
+    try {
+        client.subscribe('js-dup');
+        await seen.until(subscribedTo('js-dup'), 'the subscription');
+        for (let n = 1; n <= 5; n += 1) await stack.publish('js-dup', 'note', { n });
+        await seen.until((s) => s.messages.length >= 5, 'five messages');
+        await sleep(200);
+        assert.deepEqual(seen.messages.map((m) => m.data.n), [1, 2, 3, 4, 5]);
+        assert.equal(seen.resets.length, 0);
+    } finally {
+        client.close();
+    }
+});
+
+// Keeps a room alive (a room without members is forgotten) with a plain WebSocket member.
+async function keepAlive(room) {
+    const socket = new WebSocket(`${stack.wsUrl}/ws/rooms/${room}`);
+    await new Promise((resolve, reject) => {
+        socket.onmessage = () => resolve();
+        socket.onerror = () => reject(new Error('keep-alive member could not join'));
+    });
+    return socket;
+}
+
+test('resumes after a dropped connection: what was published meanwhile arrives once, in order', async () => {
+    const room = 'js-resume';
+    const member = await keepAlive(room);
+    const client = connect(viaProxy(), { backoff: FAST });
+    const seen = record(client);
+    try {
+        client.subscribe(room);
+        await seen.until(subscribedTo(room), 'the subscription');
+        for (let n = 1; n <= 3; n += 1) await stack.publish(room, 'note', { n });
+        await seen.until((s) => s.messages.length === 3, 'three messages');
+        proxy.blocked = true;
+        proxy.cut();
+        await seen.until((s) => s.states.some((x) => x.state === 'reconnecting'), 'the drop');
+        for (let n = 4; n <= 6; n += 1) await stack.publish(room, 'note', { n });
+        proxy.blocked = false;
+        await seen.until(subscribedTo(room, 2), 'the second subscription');
+        for (let n = 7; n <= 8; n += 1) await stack.publish(room, 'note', { n });
+        await seen.until((s) => s.messages.some((m) => m.data.n === 8), 'the last message');
+        assert.deepEqual(seen.messages.map((m) => m.data.n), [1, 2, 3, 4, 5, 6, 7, 8],
+            'the messages published while disconnected are replayed (resume with since/epoch)');
+        const seqs = seen.messages.map((m) => m.seq);
+        assert.deepEqual(seqs, seqs.map((_, i) => seqs[0] + i));
+        assert.deepEqual(seen.resets, []);
+    } finally {
+        proxy.blocked = false;
+        client.close();
+        member.close();
+    }
+});
+
+test('a restarted sidecar means a new epoch: one reset, then the new messages', async () => {
+    const room = 'js-reset';
+    const client = connect(stack.wsUrl + '/ws', { backoff: FAST });
+    const seen = record(client);
+    try {
+        const subscription = client.subscribe(room);
+        await seen.until(subscribedTo(room), 'the subscription');
+        await stack.publish(room, 'note', { n: 1 });
+        await seen.until((s) => s.messages.length === 1, 'the first message');
+        const oldEpoch = seen.messages[0].epoch;
+        await stack.restartSidecar();
+        await seen.until(subscribedTo(room, 2), 'the subscription after the restart');
+        const closeCodes = seen.states.filter((x) => x.state === 'reconnecting').map((x) => x.code);
+        assert.ok(closeCodes.length >= 1 && closeCodes.every((code) => code === 1001 || code === 1006),
+            `close codes ${closeCodes}`);
+        await stack.publish(room, 'note', { n: 2 });
+        await seen.until((s) => s.messages.length === 2, 'the second message');
+        assert.equal(seen.resets.length, 1, JSON.stringify(seen.resets));
+        assert.equal(seen.resets[0].room, room);
+        assert.notEqual(seen.resets[0].epoch, oldEpoch);
+        assert.equal(seen.resets[0].previous.epoch, oldEpoch);
+        assert.equal(seen.messages[1].epoch, seen.resets[0].epoch);
+        assert.deepEqual(subscription.position, { seq: seen.messages[1].seq, epoch: seen.resets[0].epoch });
+    } finally {
+        client.close();
+    }
+});
+
+test('a stale epoch or a too old since gets an explicit reset and what is retained', async () => {
+    const room = 'js-stale';
+    const member = await keepAlive(room);
+    try {
+        await stack.publish(room, 'note', { n: 1 });
+        await stack.publish(room, 'note', { n: 2 });
+        const client = connect(stack.wsUrl + '/ws', { backoff: FAST });
+        const seen = record(client);
+        try {
+            client.subscribe(room, { since: 0, epoch: 'not-the-epoch' });
+            await seen.until((s) => s.resets.length >= 1 && s.messages.length >= 2, 'a reset and the retained messages', 5000);
+            await sleep(200);  // room for a second reset or a duplicate, if there were one
+            assert.equal(seen.resets.length, 1, 'one reset, however many frames announced it');
+            assert.notEqual(seen.resets[0].epoch, 'not-the-epoch');
+            assert.deepEqual(seen.messages.map((m) => m.data.n), [1, 2]);
+        } finally {
+            client.close();
+        }
+    } finally {
+        member.close();
+    }
+});

@@ -1,0 +1,190 @@
+// The demo page in Debian's Chromium (driven by playwright-core), against the real stack through
+// nginx: upload, progress, result and preview; a second page in the same room; refused uploads
+// and failed jobs; a sidecar restart while the page is open. Screenshots go to
+// $ROOMPUSH_ARTIFACTS (default BUILD_DIR/test-artifacts/browser).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { chromium } from 'playwright-core';
+import { Stack, BUILD_DIR } from './stack.mjs';
+import { CuttableProxy } from './proxy.mjs';
+
+const ARTIFACTS = process.env.ROOMPUSH_ARTIFACTS ?? path.join(BUILD_DIR, 'test-artifacts', 'browser');
+const CHROMIUM = process.env.ROOMPUSH_CHROMIUM ?? '/usr/bin/chromium';
+// Flags for a quiet, reproducible headless Chromium on a CI machine without a GPU or network.
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const WAIT = 20000;  // ms; generous for a loaded 2-core machine, never reached when things work
+
+let stack;
+let proxy;
+let context;
+let userDataDir;
+
+before(async () => {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    stack = await Stack.start({ maxUpload: '1m' });
+    proxy = await CuttableProxy.start(Number(new URL(stack.url).port));
+    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-chromium-'));
+    context = await chromium.launchPersistentContext(userDataDir, {
+        executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
+        viewport: { width: 1280, height: 900 }, timeout: 60000,
+    });
+    context.setDefaultTimeout(WAIT);
+});
+
+after(async () => {
+    await context?.close();
+    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await proxy?.close();
+    await stack?.stop();
+});
+
+/** A page of the demo in `room`, connected and subscribed. */
+async function openDemo(room, { viaProxy = false } = {}) {
+    const page = await context.newPage();
+    const problems = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`); });
+    page.problems = problems;
+    const base = viaProxy ? `http://127.0.0.1:${proxy.port}` : stack.url;
+    await page.goto(`${base}/?room=${room}&maxBackoff=1000`);
+    await page.locator('#connection[data-state="open"]').waitFor();
+    await page.locator('#log li[data-local="subscribed"]').first().waitFor();
+    return page;
+}
+
+async function screenshot(page, name) {
+    await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** The room messages the page logged: [{event, seq, epoch, job}]. */
+function logged(page) {
+    return page.$$eval('#log li.message', (items) => items.map((li) => ({
+        event: li.dataset.event, seq: Number(li.dataset.seq), epoch: li.dataset.epoch, job: li.dataset.job,
+        detail: li.querySelector('.detail').textContent,
+    })));
+}
+
+test('upload a sample STL: both bars reach 100%, the figures and the preview show; a second page sees the same job.done', async () => {
+    const room = 'web-upload';
+    const page = await openDemo(room);
+    const other = await openDemo(room);
+    await page.click('button[data-sample="torus.stl"]');
+    await page.click('#upload-button');
+    await page.locator('#job-status[data-status="done"]').waitFor();
+    assert.equal(await page.$eval('#upload-progress', (bar) => bar.value), 100);
+    assert.equal(await page.$eval('#job-progress', (bar) => bar.value), 100);
+    assert.equal((await page.textContent('#result-triangles')).trim(), '1,296');
+    assert.equal((await page.textContent('#job-text')).trim(), '100%');
+    await page.waitForFunction(() => {
+        const image = document.getElementById('preview');
+        return !image.hidden && image.complete && image.naturalWidth > 0;
+    });
+    const jobId = (await page.textContent('#job-id')).trim();
+    assert.match(jobId, /^[0-9a-f]{32}$/);
+    const preview = await page.request.get(`${stack.url}/jobs/${jobId}/preview.svg`);
+    assert.equal(preview.status(), 200);
+    assert.equal(preview.headers()['content-type'], 'image/svg+xml');
+    assert.match(preview.headers()['content-security-policy'], /default-src 'none'/);
+    const missing = await page.request.get(`${stack.url}/jobs/${'0'.repeat(32)}/preview.svg`);
+    assert.equal(missing.status(), 404);
+    assert.equal((await missing.json()).error.code, 'not_found');
+
+    // The second page got the same push: same job, same seq, and renders the same result.
+    await other.locator(`#log li[data-event="job.done"][data-job="${jobId}"]`).waitFor();
+    await other.locator('#job-status[data-status="done"]').waitFor();
+    assert.equal((await other.textContent('#result-triangles')).trim(), '1,296');
+    const mine = (await logged(page)).filter((m) => m.job === jobId);
+    const theirs = (await logged(other)).filter((m) => m.job === jobId);
+    assert.deepEqual(theirs.map((m) => [m.event, m.seq]), mine.map((m) => [m.event, m.seq]));
+    assert.deepEqual(mine.map((m) => m.event).filter((e) => e !== 'job.progress'), ['job.queued', 'job.started', 'job.done']);
+    await screenshot(page, 'upload-done');
+    await screenshot(other, 'second-page');
+    assert.deepEqual([...page.problems, ...other.problems], []);
+    await page.close();
+    await other.close();
+});
+
+test('a refused upload and a failed job are explained on the page', async () => {
+    const page = await openDemo('web-errors');
+    // Over the stack's 1 MiB limit: nginx answers 413 with a JSON error.
+    await page.setInputFiles('#file', { name: 'huge.stl', mimeType: 'model/stl', buffer: Buffer.alloc(2 << 20, 1) });
+    await page.click('#upload-button');
+    await page.locator('#upload-error:not([hidden])').waitFor();
+    const refused = await page.textContent('#upload-error');
+    assert.match(refused, /too large/i);
+    assert.match(refused, /413 upload_too_large/);
+    await screenshot(page, 'upload-refused');
+
+    await page.click('button[data-sample="broken.stl"]');
+    await page.click('#upload-button');
+    await page.locator('#job-status[data-status="failed"]').waitFor();
+    assert.equal(await page.isHidden('#upload-error'), true);
+    const failed = await page.textContent('#job-error');
+    assert.match(failed, /The job failed/);
+    assert.match(failed, /binary STL declares 12 triangles/);
+    await page.locator('#log li[data-event="job.failed"]').waitFor();
+    await screenshot(page, 'job-failed');
+    // Chromium reports every 4xx answer on the console; the 413 was the point of this test.
+    assert.deepEqual(page.problems.filter((p) => !/Failed to load resource.* 413 /.test(p)), []);
+    await page.close();
+});
+
+test('a DXF drawing is inspected and previewed', async () => {
+    const page = await openDemo('web-dxf');
+    await page.click('button[data-sample="plate.dxf"]');
+    await page.click('#upload-button');
+    await page.locator('#job-status[data-status="done"]').waitFor();
+    assert.equal((await page.textContent('#result-entities')).trim(), '11');
+    await page.waitForFunction(() => document.getElementById('preview').naturalWidth > 0);
+    await screenshot(page, 'dxf-done');
+    await page.close();
+});
+
+test('the sidecar restarts while the page is open: it reconnects, and nothing is shown twice', async () => {
+    const room = 'web-restart';
+    const page = await openDemo(room);
+    await stack.publish(room, 'note', { n: 1 });
+    await page.locator('#log li[data-event="note"]').waitFor();
+    await stack.restartSidecar();
+    await page.locator('#log li[data-local="connection"]', { hasText: 'lost' }).first().waitFor();
+    await page.locator('#log li[data-local="subscribed"]').nth(1).waitFor();
+    await page.locator('#connection[data-state="open"]').waitFor();
+    await stack.publish(room, 'note', { n: 2 });
+    await page.locator('#log li[data-event="note"]').nth(1).waitFor();
+    const notes = (await logged(page)).filter((m) => m.event === 'note');
+    assert.deepEqual(notes.map((m) => JSON.parse(m.detail).n), [1, 2]);
+    assert.notEqual(notes[0].epoch, notes[1].epoch, 'a restarted sidecar starts a new epoch');
+    assert.equal(await page.locator('#log li[data-local="reset"]').count(), 1, 'the reset is shown once');
+    await screenshot(page, 'sidecar-restarted');
+    await page.close();
+});
+
+test('what was published while the page was away is shown after it reconnects, once', async () => {
+    const room = 'web-resume';
+    const page = await openDemo(room, { viaProxy: true });
+    try {
+        await stack.publish(room, 'note', { n: 1 });
+        await page.locator('#log li[data-event="note"]').waitFor();
+        // The page cannot come back until the test lets it: the publishes below happen while
+        // it is away, on a sidecar that was restarted meanwhile.
+        proxy.blocked = true;
+        proxy.cut();
+        await page.locator('#connection[data-state="reconnecting"]').waitFor();
+        await stack.restartSidecar();
+        for (let n = 2; n <= 4; n += 1) await stack.publish(room, 'note', { n });
+        proxy.blocked = false;
+        await page.locator('#log li[data-event="note"]').nth(3).waitFor({ timeout: 8000 });
+        await page.waitForTimeout(300);  // room for a duplicate to show up, if there were one
+        const notes = (await logged(page)).filter((m) => m.event === 'note');
+        assert.deepEqual(notes.map((m) => JSON.parse(m.detail).n), [1, 2, 3, 4]);
+        await screenshot(page, 'resumed');
+    } finally {
+        proxy.blocked = false;
+        await page.close();
+    }
+});
