@@ -22,6 +22,11 @@ if(NOT LWS_FOUND)
     roompush_missing("libwebsockets" "libwebsockets-dev")
 endif()
 
+pkg_check_modules(SYSTEMD QUIET IMPORTED_TARGET libsystemd)
+if(NOT SYSTEMD_FOUND)
+    roompush_missing("libsystemd" "libsystemd-dev")
+endif()
+
 find_package(cJSON CONFIG QUIET)
 if(NOT cJSON_FOUND)
     roompush_missing("cJSON" "libcjson-dev")

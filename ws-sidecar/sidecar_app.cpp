@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 
 #include <atomic>
 #include <chrono>
@@ -143,18 +144,28 @@ int run(const SidecarConfig& config) {
         .kv("history", config.history.max_messages)
         .kv("history_ttl_s", config.history.ttl_ms / 1000);
 
-    // This thread takes the stop signals and, once a second, has the loop expire old history.
+    // Under systemd (Type=notify) the unit is ready only once both sockets listen.
+    sd_notify(0, "READY=1");
+    uint64_t watchdog_usec = 0;
+    bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+
+    // This thread takes the stop signals and, once a second, has the loop expire old history and
+    // feed the watchdog: the ping comes from the loop itself, so a stuck loop is noticed.
     std::thread housekeeper([&] {
         timespec tick{0, 100 * 1000 * 1000};
         auto next_expiry = std::chrono::steady_clock::now();
         while (!server.finished()) {
             if (std::chrono::steady_clock::now() >= next_expiry) {
-                server.post([&registry] { registry.expire(now_ms()); });
+                server.post([&registry, watchdog] {
+                    registry.expire(now_ms());
+                    if (watchdog) sd_notify(0, "WATCHDOG=1");
+                });
                 next_expiry += std::chrono::seconds(1);
             }
             int signal_number = sigtimedwait(&signals, nullptr, &tick);
             if (signal_number <= 0) continue;
             log_info("signal").kv("signal", signal_number);
+            sd_notify(0, "STOPPING=1");
             control.stop();
             while (!server.finished()) {  // keep the loop awake while clients get their 1001
                 server.request_stop();

@@ -1,0 +1,125 @@
+"""What ships for production, checked here: the nginx site renders and passes nginx -t, the
+systemd units verify and score 2.0 or better, the sidecar speaks sd_notify, and the app serves
+/cad from a socket handed over the way systemd's socket activation does."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+from harness import devstack
+
+UNITS = ["roompush-sidecar.service", "roompush-fcgi.socket", "roompush-fcgi.service"]
+
+
+class Units(unittest.TestCase):
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="rp-units-", dir="/tmp")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def installed_units(self):
+        """The units with /usr/bin pointing at this build, as `verify` checks that binaries exist."""
+        programs = {"/usr/bin/roompush-sidecar": "ws-sidecar/roompush-sidecar",
+                    "/usr/bin/roompush-fcgi": "fcgi-app/roompush-fcgi"}
+        for unit in UNITS:
+            with open(os.path.join(harness.REPO, "systemd", unit)) as text:
+                content = text.read()
+            for installed, built in programs.items():
+                content = content.replace(installed, os.path.join(harness.BUILD_DIR, built))
+            with open(os.path.join(self.dir, unit), "w") as out:
+                out.write(content)
+        return [os.path.join(self.dir, unit) for unit in UNITS]
+
+    def test_units_verify(self):
+        result = subprocess.run(["systemd-analyze", "verify", "--man=no"] + self.installed_units(),
+                                capture_output=True, text=True)
+        problems = [line for line in result.stderr.splitlines() if "roompush" in line]
+        self.assertEqual(problems, [])
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_services_are_hardened_to_exposure_2_or_lower(self):
+        for unit in ("roompush-sidecar.service", "roompush-fcgi.service"):
+            with self.subTest(unit=unit):
+                result = subprocess.run(["systemd-analyze", "security", "--offline=true",
+                                         os.path.join(harness.REPO, "systemd", unit)],
+                                        capture_output=True, text=True)
+                match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+                self.assertIsNotNone(match, result.stdout + result.stderr)
+                self.assertLessEqual(float(match.group(1)), 2.0)
+
+    def test_sidecar_notifies_ready_and_feeds_the_watchdog(self):
+        notify_path = os.path.join(self.dir, "notify.sock")
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(notify_path)
+        notify.settimeout(10)
+        env = dict(os.environ, NOTIFY_SOCKET=notify_path, WATCHDOG_USEC="2000000")
+        process = subprocess.Popen([os.path.join(harness.BUILD_DIR, "ws-sidecar/roompush-sidecar"),
+                                    "--ws-socket", os.path.join(self.dir, "ws.sock"),
+                                    "--control-socket", os.path.join(self.dir, "c.sock")],
+                                   env=env, stderr=subprocess.DEVNULL)
+        try:
+            messages = []
+            deadline = time.monotonic() + 10
+            while "WATCHDOG=1" not in messages and time.monotonic() < deadline:
+                messages += notify.recv(4096).decode().split("\n")
+            self.assertIn("READY=1", messages)
+            self.assertIn("WATCHDOG=1", messages)
+            self.assertLess(messages.index("READY=1"), messages.index("WATCHDOG=1"))
+            self.assertTrue(os.path.exists(os.path.join(self.dir, "c.sock")), "ready means listening")
+        finally:
+            process.terminate()
+            process.wait(10)
+            notify.close()
+        self.assertEqual(process.returncode, 0)
+
+
+class SocketActivation(harness.StackTestCase):
+
+    def test_app_serves_cad_from_a_socket_systemd_hands_it(self):
+        self.assertEqual(self.stack.stop_process("app"), 0)
+        app = self.stack.binary("fcgi-app/roompush-fcgi")
+        log = open(os.path.join(self.stack.log_dir, "app-activated.log"), "ab")
+        # As roompush-fcgi.socket would: the socket is bound by someone else and passed as fd 3.
+        activated = subprocess.Popen(
+            ["systemd-socket-activate", "-l", self.stack.fcgi_socket, app,
+             "--listen", os.path.join(self.run_dir, "unused.sock"), "--spool", self.stack.spool_dir,
+             "--control-socket", self.stack.control_socket, "--exec", self.stack.exec_template]
+            + (["--max-address-space", "0"] if self.stack.sanitized_build() else []),
+            stdout=log, stderr=log, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 10
+            while not os.path.exists(self.stack.fcgi_socket) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            os.chmod(self.stack.fcgi_socket, 0o666)
+            stl = self.write_fixture("cube.stl", harness.binary_stl(harness.cube_triangles()))
+
+            async def scenario():
+                async with harness.RoomClient(self.stack.ws_url + "/ws/rooms/act") as room:
+                    await room.next()
+                    status, _, body = self.upload(stl, room="act")
+                    self.assertEqual(status, 202, body)
+                    return await room.until(lambda m: m.get("event") in ("job.done", "job.failed"))
+
+            seen = self.run_async(scenario())
+            self.assertEqual(seen[-1]["event"], "job.done")
+            self.assertEqual(seen[-1]["data"]["result"]["triangles"], 12)
+            self.assertFalse(os.path.exists(os.path.join(self.run_dir, "unused.sock")),
+                             "with a socket from systemd the app binds nothing itself")
+        finally:
+            activated.terminate()
+            activated.wait(15)
+            log.close()
+        self.stack.start_app()
+
+
+if __name__ == "__main__":
+    harness.main()
