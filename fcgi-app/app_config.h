@@ -28,6 +28,8 @@ struct AppConfig {
     unsigned max_wait_s = 100;   // cap of ?wait, below nginx's fastcgi_read_timeout (120 s)
     unsigned keep_s = 7 * 86400; // finished jobs are removed after this; 0 keeps them
     unsigned stop_grace_ms = 20000;  // SIGTERM: how long running programs may still finish
+    std::string auth_secret;        // with it, the 202 carries a room token (docs/security.md)
+    unsigned token_ttl_s = 3600;
     bool rerun_interrupted = false;  // a job interrupted by a stop or crash runs again
     ChildLimits limits;
 };

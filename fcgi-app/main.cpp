@@ -1,38 +1,50 @@
 // roompush-fcgi: the FastCGI app that takes uploads, runs the program and pushes results.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+
 #include "fcgi_app.h"
 #include "roompush/log.h"
+#include "roompush/program_options.h"
+#include "roompush/room_token.h"
+#include "roompush/unix_socket.h"
 #include "roompush/runtime_paths.h"
+
+#ifndef ROOMPUSH_VERSION
+#define ROOMPUSH_VERSION "0"
+#endif
 
 namespace {
 
 constexpr const char* kDefaultExec = "/usr/lib/roompush/cad-inspect --input {input} --out {workdir}";
 
-}  // namespace
+// The exec template is checked while parsing, so a bad one is a config error like any other.
+CLI::Validator exec_validator() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            auto parsed = rp::app::ArgvTemplate::parse(value);
+            return parsed ? std::string() : parsed.error().message;
+        },
+        "TEMPLATE");
+}
 
-int main(int argc, char** argv) {
-    rp::app::AppConfig config;
-    config.listen = rp::default_fcgi_socket();
-    config.control_socket = rp::default_control_socket();
-    config.spool_dir = "/var/lib/roompush/spool";
-    std::string exec = kDefaultExec;
-    std::string socket_mode = "0660";
-    std::string log_level = "info";
-    unsigned timeout_s = 300;
-
-    CLI::App app{"roompush-fcgi: FastCGI app for uploads and jobs"};
+// Every option, its default and help: the one table behind --help, --config, --print-config
+// and etc/roompush-fcgi.conf.
+void add_options(CLI::App& app, rp::app::AppConfig& config, std::string& exec,
+                 std::string& socket_mode, unsigned& timeout_s, std::string& secret_file) {
     app.add_option("--listen", config.listen, "FastCGI Unix socket (ignored under socket activation)")
         ->capture_default_str();
     app.add_option("--socket-mode", socket_mode, "File mode of the FastCGI socket (octal)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(rp::file_mode_validator());
     app.add_option("--spool", config.spool_dir, "Directory for uploads and job state")
         ->capture_default_str();
     app.add_option("--control-socket", config.control_socket, "The sidecar's control socket")
         ->capture_default_str();
     app.add_option("--exec", exec, "Program to run per job: absolute path and arguments; "
                                    "placeholders {input} {workdir} {job} {room} {item}")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(exec_validator());
     app.add_option("--threads", config.threads, "FastCGI accept threads")
         ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{256}));
     app.add_option("--workers", config.workers, "Programs run at once")
@@ -82,28 +94,50 @@ int main(int argc, char** argv) {
     app.add_flag("--rerun-interrupted", config.rerun_interrupted,
                  "Run a job again when a stop or crash interrupted it, instead of reporting "
                  "job.failed with reason interrupted");
-    app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
-    CLI11_PARSE(app, argc, argv);
+    app.add_option("--auth-secret-file", secret_file,
+                   "Secret for the room token in each 202 (the sidecar's newest key; none: no token)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--token-ttl", config.token_ttl_s, "Seconds a room token in a 202 stays valid")
+        ->capture_default_str()
+        ->check(CLI::Range(60u, 30u * 86400u));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    rp::app::AppConfig config;
+    config.listen = rp::default_fcgi_socket();
+    config.control_socket = rp::default_control_socket();
+    config.spool_dir = "/var/lib/roompush/spool";
+    std::string exec = kDefaultExec;
+    std::string socket_mode = "0660";
+    std::string secret_file;
+    unsigned timeout_s = 300;
+    rp::CommonOptions common;
+
+    CLI::App app{"roompush-fcgi: FastCGI app for uploads and jobs", "roompush-fcgi"};
+    add_options(app, config, exec, socket_mode, timeout_s, secret_file);
+    rp::add_common_options(app, common, ROOMPUSH_VERSION);
+    if (auto exit_code = rp::parse_options(app, common, argc, argv)) return *exit_code;
+    for (const std::string* path : {&config.listen, &config.control_socket}) {
+        if (auto valid = rp::check_socket_path(*path); !valid) {
+            std::fprintf(stderr, "roompush-fcgi: %s\n", valid.error().message.c_str());
+            return rp::kExitBadConfig;
+        }
+    }
+    if (!secret_file.empty()) {
+        auto secret = rp::load_secret_file(secret_file);
+        if (!secret) {
+            std::fprintf(stderr, "roompush-fcgi: --auth-secret-file: %s\n", secret.error().message.c_str());
+            return rp::kExitBadConfig;
+        }
+        config.auth_secret = std::move(*secret);
+    }
+    config.socket_mode = *rp::parse_file_mode(socket_mode);
+    config.exec = std::move(*rp::app::ArgvTemplate::parse(exec));
+    config.limits.timeout_ms = timeout_s * 1000;
 
     rp::set_log_program("roompush-fcgi");
-    rp::LogLevel level;
-    if (!rp::parse_log_level(log_level, level)) {
-        std::fprintf(stderr, "--log-level: '%s' is not one of debug, info, warn, error\n", log_level.c_str());
-        return 2;
-    }
-    rp::set_log_level(level);
-    auto mode = rp::parse_file_mode(socket_mode);
-    if (!mode) {
-        std::fprintf(stderr, "--socket-mode: '%s' is not an octal file mode such as 0660\n", socket_mode.c_str());
-        return 2;
-    }
-    config.socket_mode = *mode;
-    auto parsed_exec = rp::app::ArgvTemplate::parse(exec);
-    if (!parsed_exec) {
-        std::fprintf(stderr, "--exec: %s\n", parsed_exec.error().message.c_str());
-        return 2;
-    }
-    config.exec = std::move(*parsed_exec);
-    config.limits.timeout_ms = timeout_s * 1000;
+    if (auto exit_code = rp::finish_options(app, common)) return *exit_code;
     return rp::app::run(config);
 }

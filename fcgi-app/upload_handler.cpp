@@ -5,6 +5,7 @@
 #include <map>
 
 #include "roompush/log.h"
+#include "roompush/room_token.h"
 #include "upload_receiver.h"
 #include "wait_option.h"
 
@@ -112,6 +113,11 @@ HttpResponse UploadHandler::accepted(const Job& job) {
     set_string(body.get(), "itemId", job.item);
     set_string(body.get(), "status", "queued");
     set_string(body.get(), "ws", "/ws/rooms/" + job.room);
+    if (!config_.auth_secret.empty()) {
+        // The uploader may watch its own room: the token is what the sidecar will ask for.
+        set_string(body.get(), "token",
+                   mint_token(config_.auth_secret, job.room, now_ms() / 1000 + config_.token_ttl_s));
+    }
     HttpResponse response = json_response(202, body.get());
     response.headers.emplace_back("Location", "/jobs/" + job.id);
     return response;

@@ -55,7 +55,12 @@ Result<std::string> ControlClient::read_line() {
 }
 
 Result<JsonPtr> ControlClient::call(std::string_view request_line) {
-    if (auto sent = send_line(request_line); !sent) return sent.error();
+    if (auto sent = send_line(request_line); !sent) {
+        // A server that refuses a connection says why and closes, possibly before our request
+        // went out: its line is still there to read.
+        if (auto line = read_line()) return decode_response(*line);
+        return sent.error();
+    }
     auto line = read_line();
     if (!line) return line.error();
     return decode_response(*line);

@@ -1,6 +1,7 @@
 #include "roompush/program_options.h"
 
 #include <iostream>
+#include <sstream>
 
 #include "roompush/log.h"
 #include "roompush/runtime_paths.h"
@@ -17,6 +18,18 @@ std::string explain(const CLI::ParseError& error) {
                "\" (option names use dashes, as the flags do; see --print-config)";
     }
     return what;
+}
+
+// CLI11 writes an option without a default as KEY="", which would read back as an empty value:
+// such options are shown commented out, so the example file loads as it is.
+std::string example_config(const CLI::App& app) {
+    std::istringstream text(app.config_to_str(true, true));
+    std::string out, line;
+    while (std::getline(text, line)) {
+        if (line.size() > 3 && line.compare(line.size() - 3, 3, "=\"\"") == 0) line = "#" + line;
+        out += line + "\n";
+    }
+    return out;
 }
 
 }  // namespace
@@ -56,7 +69,7 @@ std::optional<int> parse_options(CLI::App& app, const CommonOptions& options, in
         return kExitBadConfig;
     }
     if (options.print_config) {
-        std::cout << app.config_to_str(true, true);
+        std::cout << example_config(app);
         return 0;
     }
     return std::nullopt;

@@ -10,6 +10,7 @@ import harness
 
 PROGRAMS = {
     "roompush-sidecar": "ws-sidecar/roompush-sidecar",
+    "roompush-fcgi": "fcgi-app/roompush-fcgi",
 }
 
 
@@ -60,6 +61,20 @@ class Config(unittest.TestCase):
         for name, text, words in cases:
             with self.subTest(name):
                 result = run("roompush-sidecar", "--config", self.write("bad.conf", text),
+                             "--check-config")
+                self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
+                self.assertIn(words, result.stderr)
+                self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+        app_cases = [
+            ("app: typo in a key", 'worker = 3\n', "worker"),
+            ("app: wrong type", 'queue = "many"\n', "--queue"),
+            ("app: out of range", 'threads = 0\n', "--threads"),
+            ("app: exec not absolute", 'exec = "cad-inspect {input}"\n', "--exec"),
+            ("app: unknown placeholder", 'exec = "/bin/true {inptu}"\n', "inptu"),
+        ]
+        for name, text, words in app_cases:
+            with self.subTest(name):
+                result = run("roompush-fcgi", "--config", self.write("bad-app.conf", text),
                              "--check-config")
                 self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
                 self.assertIn(words, result.stderr)

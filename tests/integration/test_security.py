@@ -31,6 +31,7 @@ class Tokens(harness.StackTestCase):
         cls.stray_secret = write_secret(cls.secrets_dir, "stray.secret")
         cls.SIDECAR_ARGS = ("--auth-secret-file", cls.new_secret, "--auth-secret-file",
                             cls.old_secret, "--allowed-origin", ORIGIN)
+        cls.APP_ARGS = ("--auth-secret-file", cls.new_secret)
         super().setUpClass()
 
     def token(self, room, secret, ttl="1h"):
@@ -84,6 +85,17 @@ class Tokens(harness.StackTestCase):
             text = log.read()
         self.assertIn("event=auth_refused", text)
         self.assertNotIn(good.split(".")[1], text, "tokens never reach the log")
+
+    def test_the_upload_answer_carries_a_token_for_its_room(self):
+        stl = self.write_fixture("cube.stl", harness.binary_stl(harness.cube_triangles()))
+        status, _, body = self.upload(stl, room="uploaded")
+        self.assertEqual(status, 202, body)
+        accepted = json.loads(body)
+        first, code = self.join("/ws/rooms/uploaded?token=" + accepted["token"])
+        self.assertEqual(first["type"], "subscribed")
+        self.assertIsNone(code)
+        first, code = self.join("/ws/rooms/elsewhere?token=" + accepted["token"])
+        self.assertEqual((first.get("code"), code), ("token_wrong_room", 1008))
 
     def test_subscribe_command_carries_its_token(self):
         async def scenario():
