@@ -143,7 +143,8 @@ class Stack:
     def start_app(self, extra_args=()):
         # AddressSanitizer reserves terabytes of address space: a sanitized cad-inspect cannot
         # run under the default address-space limit.
-        limits = ["--max-address-space", "0"] if self.sanitized_build() else []
+        limits = (["--max-address-space", "0"]
+                  if self.sanitized_build() and "--max-address-space" not in self.app_args else [])
         self.spawn("app", [self.binary("fcgi-app/roompush-fcgi"),
                            "--listen", self.fcgi_socket,
                            "--socket-mode", "0660",

@@ -47,6 +47,16 @@ class Config(unittest.TestCase):
                 self.assertEqual(checked.returncode, 0, checked.stderr)
                 self.assertIn("configuration is valid", checked.stdout)
 
+    def test_pushctl_example_loads(self):
+        pushctl = os.path.join(harness.BUILD_DIR, "cli/pushctl")
+        shipped = os.path.join(harness.REPO, "etc", "pushctl.conf")
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("ROOMPUSH_")}
+        result = subprocess.run([pushctl, "--config", shipped, "rooms"], capture_output=True,
+                                text=True, env=environment)
+        # Parsed fine, then found no sidecar at the socket the file names.
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn("/run/roompush/control.sock", result.stderr)
+
     def test_bad_configuration_is_one_line_naming_the_option_and_exit_2(self):
         cases = [
             ("typo in a key", 'max-queu = 4096\n', "max-queu"),

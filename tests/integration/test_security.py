@@ -156,5 +156,52 @@ class ControlPeers(harness.StackTestCase):
             self.assertIn("uid=%d" % nobody.pw_uid, log.read())
 
 
+
+class ProgramLimits(harness.StackTestCase):
+    """The external program cannot go past its limits: it is stopped and the job says why."""
+    EXEC = os.path.join(harness.FIXTURES, "job_behaviour.sh") + " {input} {workdir}"
+    APP_ARGS = ("--max-file-size", str(1 << 20), "--max-address-space", str(256 << 20),
+                "--timeout", "3", "--kill-grace", "500")
+
+    def run_job(self, behaviour):
+        path = self.write_fixture(behaviour + ".txt", (behaviour + "\n").encode())
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/limits") as room:
+                await room.next()
+                status, _, body = self.upload(path, room="limits")
+                self.assertEqual(status, 202, body)
+                job = json.loads(body)["jobId"]
+                seen = await room.until(lambda m: m.get("event") in ("job.done", "job.failed")
+                                        and m["data"]["jobId"] == job)
+                return job, seen[-1]
+
+        return self.run_async(scenario())
+
+    def test_writing_too_much_is_stopped_by_the_file_size_limit(self):
+        job, final = self.run_job("bigfile")
+        self.assertEqual(final["event"], "job.failed")
+        self.assertEqual(final["data"]["error"]["reason"], "signal")
+        self.assertEqual(final["data"]["error"]["signal"], 25)  # SIGXFSZ
+        big = os.path.join(self.stack.spool_dir, "jobs", job, "work", "big")
+        self.assertLessEqual(os.path.getsize(big), 1 << 20)
+
+    def test_allocating_too_much_fails_the_job(self):
+        _, final = self.run_job("allocate")
+        self.assertEqual(final["event"], "job.failed")
+        self.assertEqual(final["data"]["error"]["reason"], "exit")
+        self.assertIn("memory", final["data"]["error"]["message"])
+
+    def test_forked_children_do_not_outlive_the_job(self):
+        job, final = self.run_job("forks")
+        self.assertEqual(final["data"]["error"]["reason"], "timeout")
+        with open(os.path.join(self.stack.spool_dir, "jobs", job, "work", "children.pid")) as pids:
+            children = [int(line) for line in pids if line.strip()]
+        self.assertEqual(len(children), 20)
+        alive = [pid for pid in children if os.path.exists("/proc/%d" % pid)
+                 and "sleep" in open("/proc/%d/cmdline" % pid, "rb").read().decode(errors="replace")]
+        self.assertEqual(alive, [])
+
+
 if __name__ == "__main__":
     harness.main()
