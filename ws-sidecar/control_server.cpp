@@ -81,7 +81,7 @@ void ControlServer::accept_loop() {
                                                           " connections"));
             continue;
         }
-        log_debug("control_connected").kv("peer", describe_peer(fd));  // health checks: not info
+        log_info("control_connected").kv("peer", describe_peer(fd));
         auto client = std::make_unique<Client>();
         client->fd = UniqueFd(fd);
         Client& ref = *client;
