@@ -5,7 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <system_error>
 
 #include "roompush/log.h"
 
@@ -64,9 +66,13 @@ void ControlServer::accept_loop() {
     while (!stopping_) {
         int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) {
+            if (stopping_) return;
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (!stopping_) log_error("control_accept_failed").kv("error", std::strerror(errno));
-            return;
+            // Out of descriptors or memory is a moment, not the end: the control socket must
+            // come back once the load drops.
+            log_error("control_accept_failed").kv("error", std::strerror(errno));
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            continue;
         }
         reap_finished_clients();
         if (!peer_allowed(fd)) {
@@ -85,8 +91,13 @@ void ControlServer::accept_loop() {
         auto client = std::make_unique<Client>();
         client->fd = UniqueFd(fd);
         Client& ref = *client;
+        try {
+            ref.thread = std::thread([this, &ref] { serve(ref); });
+        } catch (const std::system_error&) {
+            refuse(client->fd.release(), make_error("too_many_clients", "no thread for another connection"));
+            continue;
+        }
         clients_.push_back(std::move(client));
-        ref.thread = std::thread([this, &ref] { serve(ref); });
     }
 }
 

@@ -6,7 +6,9 @@ Session::Session(SessionId id, std::string peer, std::size_t max_queue_bytes, in
     : id_(id), peer_(std::move(peer)), max_queue_bytes_(max_queue_bytes), connected_ms_(connected_ms) {}
 
 SendResult Session::enqueue(FramePtr frame) {
-    if (close_ && !close_->after_drain) return SendResult::dropped;
+    // Once a close is decided nothing new is queued: a refused or kicked client that keeps
+    // reading would otherwise keep the queue from ever emptying, and the close from happening.
+    if (close_) return SendResult::dropped;
     if (queued_bytes_ + frame->size() > max_queue_bytes_) {
         queue_.clear();
         queued_bytes_ = 0;

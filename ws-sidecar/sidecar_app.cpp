@@ -49,9 +49,20 @@ auto on_loop(WsServer& server, Work work) -> std::optional<decltype(work())> {
     using Value = decltype(work());
     auto promise = std::make_shared<std::promise<Value>>();
     auto future = promise->get_future();
-    server.post([promise, work = std::move(work)]() mutable { promise->set_value(work()); });
+    server.post([promise, work = std::move(work)]() mutable {
+        try {
+            promise->set_value(work());
+        } catch (...) {
+            promise->set_exception(std::current_exception());
+        }
+    });
     if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return std::nullopt;
-    return future.get();
+    try {
+        return future.get();
+    } catch (const std::exception& error) {
+        log_error("control_request_failed").kv("error", error.what());
+        return std::nullopt;
+    }
 }
 
 std::string unavailable() {

@@ -290,7 +290,13 @@ void WsServer::Impl::drain_tasks() {
         std::lock_guard lock(tasks_mutex);
         batch.swap(tasks);
     }
-    for (auto& task : batch) task();
+    for (auto& task : batch) {
+        try {
+            task();
+        } catch (const std::exception& error) {  // one failed request must not drop the others
+            log_error("loop_task_failed").kv("error", error.what());
+        }
+    }
 }
 
 void WsServer::Impl::begin_shutdown() {

@@ -12,7 +12,8 @@
 namespace rp {
 
 ControlClient::ControlClient(UniqueFd fd, std::string path)
-    : fd_(std::move(fd)), path_(std::move(path)), reader_(kDefaultMaxControlLine * 4) {}
+    // Responses can be far longer than requests (a whole room's history): bounded, but generous.
+    : fd_(std::move(fd)), path_(std::move(path)), reader_(kDefaultMaxControlLine * 64) {}
 
 Result<ControlClient> ControlClient::connect(const std::string& socket_path, int timeout_ms) {
     auto fd = connect_unix(socket_path);

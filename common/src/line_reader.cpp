@@ -24,7 +24,8 @@ std::optional<LineReader::Item> LineReader::next() {
             return Item{Item::Kind::too_long, {}};
         }
         if (newline == std::string::npos) {
-            if (buffer_.size() - start_ > max_line_) {
+            // +1: a line of exactly max_line_ bytes may be waiting for the '\n' after its '\r'.
+            if (buffer_.size() - start_ > max_line_ + 1) {
                 discarding_ = true;
                 continue;
             }

@@ -30,7 +30,7 @@ TEST(LineReader, OverlongLineIsReportedOnceAndTheNextLineSurvives) {
     reader.feed(std::string(5, 'x'));
     reader.feed(std::string(20, 'x'));
     EXPECT_TRUE(drain(reader).empty());
-    EXPECT_LE(reader.pending_bytes(), 8u);
+    EXPECT_LE(reader.pending_bytes(), 9u);
     reader.feed(std::string(1000, 'y'));
     reader.feed("\nok\n");
     EXPECT_EQ(drain(reader), (std::vector<std::string>{"<too long>", "ok"}));
@@ -48,6 +48,21 @@ TEST(LineReader, LastLineWithoutNewline) {
     EXPECT_EQ(drain(reader), (std::vector<std::string>{"a"}));
     EXPECT_EQ(reader.take_unterminated(), "bc");
     EXPECT_EQ(reader.take_unterminated(), std::nullopt);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(LineReader, ALineAtTheLimitSplitBetweenCrAndLfIsAccepted) {
+    rp::LineReader reader(4);
+    reader.feed("abcd\r");
+    EXPECT_FALSE(reader.next().has_value());
+    reader.feed("\n");
+    auto item = reader.next();
+    ASSERT_TRUE(item.has_value());
+    EXPECT_EQ(item->kind, rp::LineReader::Item::Kind::line);
+    EXPECT_EQ(item->text, "abcd");
 }
 
 }  // namespace
