@@ -104,7 +104,8 @@ int run(const AppConfig& config) {
     JobSweeper sweeper(store, std::chrono::seconds(config.keep_s));
     sweeper.start();
     UploadHandler uploads(config, store, queue, pushes, waiters);
-    HttpRouter router(config, store, uploads, pushes, queue);
+    PushHandler http_pushes(config, pushes);
+    HttpRouter router(config, store, uploads, http_pushes, pushes, queue);
     FcgiServer server(listener->get(), config.threads,
                       [&](HttpRequest& request) { return router.route(request); });
     server.start();

@@ -45,6 +45,11 @@ HttpResponse HttpRouter::route(HttpRequest& request) {
         if (request.method != "GET") return method_not_allowed(request, "GET");
         return get_job(request.path.substr(kJobs.size()));
     }
+    constexpr std::string_view kPush = "/push/";
+    if (request.path.compare(0, kPush.size(), kPush) == 0) {
+        if (request.method != "POST") return method_not_allowed(request, "POST");
+        return http_pushes_.handle(request, request.path.substr(kPush.size()));
+    }
     if (request.path == "/healthz") {
         if (request.method != "GET") return method_not_allowed(request, "GET");
         return health();

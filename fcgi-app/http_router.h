@@ -1,10 +1,11 @@
 #pragma once
-// Which handler answers which request: POST /cad, GET /jobs/ID, GET /healthz.
+// Which handler answers which request: POST /cad, GET /jobs/ID, POST /push/ROOM, GET /healthz.
 
 #include "app_config.h"
 #include "http_types.h"
 #include "job_queue.h"
 #include "job_store.h"
+#include "push_handler.h"
 #include "push_sender.h"
 #include "upload_handler.h"
 
@@ -13,8 +14,13 @@ namespace rp::app {
 class HttpRouter {
 public:
     HttpRouter(const AppConfig& config, JobStore& store, UploadHandler& uploads,
-               const PushSender& pushes, const JobQueue& queue)
-        : config_(config), store_(store), uploads_(uploads), pushes_(pushes), queue_(queue) {}
+               PushHandler& http_pushes, const PushSender& pushes, const JobQueue& queue)
+        : config_(config),
+          store_(store),
+          uploads_(uploads),
+          http_pushes_(http_pushes),
+          pushes_(pushes),
+          queue_(queue) {}
 
     HttpResponse route(HttpRequest& request);
 
@@ -25,6 +31,7 @@ private:
     const AppConfig& config_;
     JobStore& store_;
     UploadHandler& uploads_;
+    PushHandler& http_pushes_;
     const PushSender& pushes_;
     const JobQueue& queue_;
 };
