@@ -222,8 +222,6 @@ std::string encode_publish_request(std::string_view room, std::string_view event
     return to_json(object.get());
 }
 
-std::string encode_rooms_request() { return R"({"op":"rooms"})"; }
-
 std::string encode_request(ControlOp op, const cJSON* fields) {
     JsonPtr object = fields ? clone_json(fields) : make_object();
     cJSON_DeleteItemFromObjectCaseSensitive(object.get(), "op");

@@ -74,13 +74,6 @@ Result<std::optional<std::string>> get_string(const cJSON* object, const char* k
     return std::optional<std::string>(item->valuestring);
 }
 
-Result<std::optional<double>> get_number(const cJSON* object, const char* key) {
-    const cJSON* item = cJSON_GetObjectItemCaseSensitive(object, key);
-    if (item == nullptr) return std::optional<double>();
-    if (!cJSON_IsNumber(item)) return wrong_type(key, "a number");
-    return std::optional<double>(item->valuedouble);
-}
-
 Result<std::optional<int64_t>> get_integer(const cJSON* object, const char* key) {
     const cJSON* item = cJSON_GetObjectItemCaseSensitive(object, key);
     if (item == nullptr) return std::optional<int64_t>();

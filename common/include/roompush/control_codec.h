@@ -62,7 +62,6 @@ std::string encode_rooms_response(const std::vector<RoomSummary>& rooms);
 // --- client side ---
 std::string encode_publish_request(std::string_view room, std::string_view event,
                                    const cJSON* data, std::string_view id);
-std::string encode_rooms_request();
 // Any request given as fields; `fields` is a JSON object without "op".
 std::string encode_request(ControlOp op, const cJSON* fields);
 // The response object when it says ok:true; its error when ok:false; "bad_response" when the

@@ -38,7 +38,6 @@ void set_json(cJSON* object, const char* key, JsonPtr value);
 // another type. `what` names the field in the message ("publish.room").
 Result<std::optional<std::string>> get_string(const cJSON* object, const char* key);
 Result<std::optional<int64_t>> get_integer(const cJSON* object, const char* key);
-Result<std::optional<double>> get_number(const cJSON* object, const char* key);
 
 // The same, for required members: missing is Error("missing_field").
 Result<std::string> require_string(const cJSON* object, const char* key);
