@@ -49,20 +49,89 @@ class StackError(Exception):
     pass
 
 
+def substitute(text, old, new):
+    """Replaces every `old`; a value the shipped file no longer has is an error, not a no-op,
+    so that the tested site cannot drift from the shipped one unnoticed."""
+    if old not in text:
+        raise StackError("the nginx site no longer contains %r: update render_site" % old)
+    return text.replace(old, new)
+
+
+def render_site(site_path, port, run_dir, spool_dir, web_root, max_upload="64m", tls=None):
+    """The production site (nginx/roompush.conf) with a private prefix's paths in place of the
+    production ones. `tls` = (port, certificate, key) also enables its `#tls ` lines."""
+    with open(site_path) as site:
+        text = site.read()
+    text = substitute(text, "listen 80;", "listen 127.0.0.1:%d;" % port)
+    text = substitute(text, "listen [::]:80;", "# listen [::]:80; (private: IPv4 loopback only)")
+    text = substitute(text, "unix:/run/roompush-fcgi/fcgi.sock",
+                      "unix:" + os.path.join(run_dir, "fcgi.sock"))
+    text = substitute(text, "unix:/run/roompush/", "unix:" + run_dir + "/")
+    text = substitute(text, "/var/lib/roompush/spool/", spool_dir + "/")
+    text = substitute(text, "root /usr/share/roompush/web;", "root %s;" % web_root)
+    text = substitute(text, "client_max_body_size 64m;", "client_max_body_size %s;" % max_upload)
+    if tls:
+        tls_port, certificate, key = tls
+        text = substitute(text, "#tls ", "")
+        text = substitute(text, "listen 443 ssl http2;", "listen 127.0.0.1:%d ssl http2;" % tls_port)
+        text = substitute(text, "listen [::]:443 ssl http2;", "# listen [::]:443 (private)")
+        text = substitute(text, "/etc/ssl/certs/roompush.crt", certificate)
+        text = substitute(text, "/etc/ssl/private/roompush.key", key)
+    return text
+
+
+class Layout:
+    """Where a stack's programs and shipped files are: a build tree (./dev, the tests) or the
+    root of an installed package (the package test runs the stack from it)."""
+
+    def __init__(self, sidecar, app, pushctl, program, site, web_root):
+        self.sidecar = sidecar
+        self.app = app
+        self.pushctl = pushctl
+        self.program = program
+        self.site = site
+        self.web_root = web_root
+
+    @classmethod
+    def build_tree(cls, build_dir):
+        return cls(sidecar=os.path.join(build_dir, "ws-sidecar/roompush-sidecar"),
+                   app=os.path.join(build_dir, "fcgi-app/roompush-fcgi"),
+                   pushctl=os.path.join(build_dir, "cli/pushctl"),
+                   program=os.path.join(build_dir, "examples/cad-inspect/cad-inspect"),
+                   site=os.path.join(REPO, "nginx/roompush.conf"),
+                   web_root=os.path.join(REPO, "web"))
+
+    @classmethod
+    def installed(cls, root):
+        return cls(sidecar=os.path.join(root, "usr/bin/roompush-sidecar"),
+                   app=os.path.join(root, "usr/bin/roompush-fcgi"),
+                   pushctl=os.path.join(root, "usr/bin/pushctl"),
+                   program=os.path.join(root, "usr/lib/roompush/cad-inspect"),
+                   site=os.path.join(root, "etc/nginx/sites-available/roompush.conf"),
+                   web_root=os.path.join(root, "usr/share/roompush/web"))
+
+    @classmethod
+    def from_environment(cls, build_dir):
+        """$ROOMPUSH_INSTALLED_ROOT, when set, names an installed root to run instead."""
+        root = os.environ.get("ROOMPUSH_INSTALLED_ROOT")
+        return cls.installed(root) if root else cls.build_tree(build_dir)
+
+
 class Stack:
     """One running stack. Use as a context manager or call start() / stop()."""
 
     def __init__(self, build_dir, run_dir, port, exec_template=None, sidecar_args=(),
-                 app_args=(), max_upload="64m", log_to_files=True):
+                 app_args=(), max_upload="64m", log_to_files=True, layout=None):
         self.build_dir = os.path.abspath(build_dir)
+        self.layout = layout or Layout.build_tree(self.build_dir)
         self.run_dir = os.path.abspath(run_dir)
         self.port = port
         self.exec_template = exec_template or (
-            os.path.join(self.build_dir, "examples/cad-inspect/cad-inspect")
-            + " --input {input} --out {workdir}")
+            self.layout.program + " --input {input} --out {workdir}")
         self.sidecar_args = list(sidecar_args)
         self.app_args = list(app_args)
         self.max_upload = max_upload
+        self.tls = None  # (port, certificate, key): also serve HTTPS, as the site's #tls lines do
         self.log_to_files = log_to_files
         self.processes = {}  # name -> Popen, in start order
         self.log_files = []
@@ -95,8 +164,9 @@ class Stack:
     def spool_dir(self):
         return os.path.join(self.run_dir, "spool")
 
-    def binary(self, relative):
-        path = os.path.join(self.build_dir, relative)
+    def binary(self, path):
+        """`path` absolute, or relative to the build directory."""
+        path = os.path.join(self.build_dir, path)
         if not os.access(path, os.X_OK):
             raise StackError("%s is not built; run ./dev build first" % path)
         return path
@@ -128,7 +198,7 @@ class Stack:
         when the app reaches the sidecar, by renaming the socket into place)."""
         control_socket = control_socket or self.control_socket
         mode = [] if "--socket-mode" in self.sidecar_args else ["--socket-mode", "0660"]
-        self.spawn("sidecar", [self.binary("ws-sidecar/roompush-sidecar"),
+        self.spawn("sidecar", [self.binary(self.layout.sidecar),
                                "--ws-socket", self.ws_socket,
                                "--control-socket", control_socket]
                    + mode + self.sidecar_args + list(extra_args))
@@ -145,7 +215,7 @@ class Stack:
         # run under the default address-space limit.
         limits = (["--max-address-space", "0"]
                   if self.sanitized_build() and "--max-address-space" not in self.app_args else [])
-        self.spawn("app", [self.binary("fcgi-app/roompush-fcgi"),
+        self.spawn("app", [self.binary(self.layout.app),
                            "--listen", self.fcgi_socket,
                            "--socket-mode", "0660",
                            "--spool", self.spool_dir,
@@ -165,18 +235,13 @@ class Stack:
             # otherwise drop to `nobody` and get 502 from 0660 sockets.
             user_line = "user %s %s;" % (pwd.getpwuid(os.getuid()).pw_name,
                                          grp.getgrgid(os.getgid()).gr_name)
-        site = render(os.path.join(REPO, "nginx/roompush-site.conf.in"), {
-            "LISTEN": "127.0.0.1:%d" % self.port,
-            "RUN_DIR": self.run_dir,
-            "WEB_ROOT": os.path.join(REPO, "web"),
-            "MAX_UPLOAD": self.max_upload,
-            "SPOOL_DIR": self.spool_dir,
-        })
+        site = render_site(self.layout.site, self.port, self.run_dir, self.spool_dir,
+                           self.layout.web_root, self.max_upload, self.tls)
         main = render(os.path.join(REPO, "nginx/nginx-dev.conf.in"), {
             "PREFIX": self.nginx_prefix,
             "USER_LINE": user_line,
         })
-        with open(os.path.join(conf_dir, "roompush-site.conf"), "w") as out:
+        with open(os.path.join(conf_dir, "roompush.conf"), "w") as out:
             out.write(site)
         with open(os.path.join(conf_dir, "nginx.conf"), "w") as out:
             out.write(main)

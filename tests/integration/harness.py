@@ -83,8 +83,14 @@ class StackTestCase(unittest.TestCase):
         cls.run_dir = tempfile.mkdtemp(prefix="rp-", dir="/tmp")
         cls.stack = devstack.Stack(BUILD_DIR, cls.run_dir, devstack.free_port(),
                                    exec_template=cls.EXEC, sidecar_args=cls.SIDECAR_ARGS,
-                                   app_args=cls.APP_ARGS)
+                                   app_args=cls.APP_ARGS,
+                                   layout=devstack.Layout.from_environment(BUILD_DIR))
+        cls.prepare_stack(cls.stack)
         cls.stack.start()
+
+    @classmethod
+    def prepare_stack(cls, stack):
+        """Called before the stack starts: a test class can change it here."""
 
     @classmethod
     def tearDownClass(cls):
@@ -130,7 +136,7 @@ class StackTestCase(unittest.TestCase):
         return self.curl(*(args + list(extra) + [self.stack.url + "/cad"]))
 
     def pushctl(self, *args, stdin=None):
-        return subprocess.run([os.path.join(BUILD_DIR, "cli/pushctl"),
+        return subprocess.run([self.stack.layout.pushctl,
                                "--socket", self.stack.control_socket] + list(args),
                               capture_output=True, text=True, input=stdin, timeout=30)
 
@@ -144,12 +150,13 @@ class StackTestCase(unittest.TestCase):
 class RoomClient:
     """A WebSocket client of one room through nginx (python3-websockets)."""
 
-    def __init__(self, url):
+    def __init__(self, url, **connect_args):
         self.url = url
+        self.connect_args = connect_args  # e.g. ssl=, local_addr=
         self.socket = None
 
     async def __aenter__(self):
-        self.socket = await websockets.connect(self.url)
+        self.socket = await websockets.connect(self.url, **self.connect_args)
         return self
 
     async def __aexit__(self, *exc):
