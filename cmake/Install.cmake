@@ -9,7 +9,9 @@ install(FILES systemd/roompush-sidecar.service systemd/roompush-fcgi.service
               systemd/roompush-fcgi.socket
         DESTINATION lib/systemd/system)
 install(FILES systemd/roompush.sysusers.conf DESTINATION lib/sysusers.d RENAME roompush.conf)
-install(FILES nginx/roompush-site.conf.in DESTINATION ${CMAKE_INSTALL_DATADIR}/roompush/nginx)
+install(FILES systemd/roompush.tmpfiles.conf DESTINATION lib/tmpfiles.d RENAME roompush.conf)
+# The production site, ready to enable (docs/deploy.md); a conffile like the daemons' configs.
+install(FILES nginx/roompush.conf DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/nginx/sites-available)
 install(DIRECTORY web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/roompush/web
         PATTERN "node_modules" EXCLUDE PATTERN "package-lock.json" EXCLUDE)
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR})
@@ -28,6 +30,7 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_SOURCE_DIR}/packaging/conffiles
     ${CMAKE_SOURCE_DIR}/packaging/postinst
+    ${CMAKE_SOURCE_DIR}/packaging/prerm
     ${CMAKE_SOURCE_DIR}/packaging/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)

@@ -46,6 +46,27 @@ class Units(unittest.TestCase):
         self.assertEqual(problems, [])
         self.assertEqual(result.returncode, 0, result.stderr)
 
+    def test_sysusers_and_tmpfiles_make_the_user_and_runtime_directory(self):
+        # Into a scratch root, as the package's postinst runs them on a real one.
+        os.makedirs(os.path.join(self.dir, "etc"))
+        for kind in ("sysusers", "tmpfiles"):
+            os.makedirs(os.path.join(self.dir, "usr/lib", kind + ".d"))
+            shutil.copy(os.path.join(harness.REPO, "systemd", "roompush.%s.conf" % kind),
+                        os.path.join(self.dir, "usr/lib", kind + ".d", "roompush.conf"))
+        for command in (["systemd-sysusers"], ["systemd-tmpfiles", "--create"]):
+            made = subprocess.run(command + ["--root=" + self.dir, "roompush.conf"],
+                                  capture_output=True, text=True)
+            self.assertEqual(made.returncode, 0, made.stderr)
+        with open(os.path.join(self.dir, "etc/passwd")) as passwd:
+            users = {line.split(":")[0]: line.split(":") for line in passwd}
+        with open(os.path.join(self.dir, "etc/group")) as group:
+            groups = {line.split(":")[0]: line.strip().split(":") for line in group}
+        self.assertEqual(users["roompush"][6].strip(), "/usr/sbin/nologin")
+        self.assertIn("www-data", groups["roompush"][3].split(","))  # nginx reaches the sockets
+        runtime = os.stat(os.path.join(self.dir, "run/roompush"))
+        self.assertEqual(runtime.st_mode & 0o777, 0o750)
+        self.assertEqual(runtime.st_uid, int(users["roompush"][2]))
+
     def test_services_are_hardened_to_exposure_2_or_lower(self):
         for unit in ("roompush-sidecar.service", "roompush-fcgi.service"):
             with self.subTest(unit=unit):

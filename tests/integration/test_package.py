@@ -1,9 +1,12 @@
-"""The Debian package: it builds, holds every file the install rules name, and depends on the
-runtime libraries and nginx."""
+"""The Debian package: it builds, holds every file the install rules name, depends on the
+runtime libraries and nginx, and runs: extracted into a scratch root, the stack started from its
+installed programs and nginx site passes the end-to-end test."""
 
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -41,8 +44,10 @@ class Package(unittest.TestCase):
         for path in ("/usr/bin/roompush-sidecar", "/usr/bin/roompush-fcgi", "/usr/bin/pushctl",
                      "/usr/lib/roompush/cad-inspect", "/etc/roompush/roompush-sidecar.conf",
                      "/usr/lib/systemd/system/roompush-fcgi.socket",
-                     "/usr/lib/sysusers.d/roompush.conf", "/usr/share/man/man1/pushctl.1",
-                     "/usr/share/roompush/nginx/roompush-site.conf.in"):
+                     "/usr/lib/sysusers.d/roompush.conf", "/usr/lib/tmpfiles.d/roompush.conf",
+                     "/usr/share/man/man1/pushctl.1",
+                     "/etc/nginx/sites-available/roompush.conf",
+                     "/usr/share/roompush/web/roompush.js"):
             self.assertIn(path, packaged)
 
     def test_depends_names_the_runtime_libraries_and_nginx(self):
@@ -52,8 +57,24 @@ class Package(unittest.TestCase):
                         "libsystemd0"):
             self.assertIn(package, depends)
         info = subprocess.run(["dpkg-deb", "-I", self.deb], capture_output=True, text=True).stdout
-        for script in ("conffiles", "postinst", "postrm"):
+        for script in ("conffiles", "postinst", "prerm", "postrm"):
             self.assertIn(script, info)
+
+    def test_extracted_package_passes_the_end_to_end_test(self):
+        root = tempfile.mkdtemp(prefix="rp-root-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, root, True)
+        extracted = subprocess.run(["dpkg-deb", "-x", self.deb, root], capture_output=True,
+                                   text=True)
+        self.assertEqual(extracted.returncode, 0, extracted.stderr)
+        # The same test file as against the build tree; ROOMPUSH_INSTALLED_ROOT makes its stack
+        # take every program, the nginx site and the web root from the extracted package.
+        run = subprocess.run([sys.executable, os.path.join(harness.HERE, "test_end_to_end.py"),
+                              "--build-dir", harness.BUILD_DIR],
+                             env=dict(os.environ, ROOMPUSH_INSTALLED_ROOT=root),
+                             capture_output=True, text=True, timeout=240)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        ran = re.search(r"^Ran (\d+) tests?", run.stderr, re.MULTILINE)
+        self.assertTrue(ran and int(ran.group(1)) >= 4, run.stderr)
 
 
 if __name__ == "__main__":
