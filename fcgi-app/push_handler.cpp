@@ -45,12 +45,19 @@ HttpResponse PushHandler::handle(HttpRequest& request, const std::string& room) 
     auto data = parse_json(*body);
     if (!data) return error_response(400, data.error());
 
+    // A full outbox means the sidecar has been away for long: the caller keeps the message and
+    // retries, as an upload would be refused. (Checked, then appended: concurrent requests may
+    // overshoot the limit by at most the number of FastCGI threads.)
+    if (pushes_.full()) {
+        HttpResponse response = error_response(
+            503, make_error("outbox_full", "the sidecar has not taken the pushes waiting; try again later"));
+        response.headers.emplace_back("Retry-After", std::to_string(config_.retry_after_s));
+        return response;
+    }
     // Journaled first: whatever happens next, the outbox delivers it. The direct call below uses
     // the same idempotency key, so the sidecar delivers it once whichever arrives first.
     if (!pushes_.push(room, event, data->get(), id)) {
-        HttpResponse response = error_response(503, make_error("outbox_full", "pushes are not being accepted now"));
-        response.headers.emplace_back("Retry-After", std::to_string(config_.retry_after_s));
-        return response;
+        return error_response(500, make_error("spool_error", "the push could not be journaled (see the app's log)"));
     }
     JsonPtr out = make_object();
     set_string(out.get(), "room", room);

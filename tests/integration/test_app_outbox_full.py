@@ -1,0 +1,69 @@
+"""The app's outbox at its limit, end to end: with the sidecar away, pushes and uploads are
+refused loudly once --outbox-limit results wait, /healthz says so, and when the sidecar is back
+every result that was accepted arrives exactly once and the app takes work again."""
+
+import json
+import time
+
+import harness
+
+LIMIT = 3
+
+
+class OutboxFull(harness.StackTestCase):
+    APP_ARGS = ("--outbox-limit", str(LIMIT))
+
+    def push(self, room, key):
+        return self.curl("-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
+                         json.dumps({"key": key}), self.stack.url + "/push/%s?id=%s" % (room, key))
+
+    def history(self, room, expected, timeout=20):
+        deadline = time.monotonic() + timeout
+        with harness.ControlConnection(self.stack.control_socket) as control:
+            while True:
+                answer = control.request({"op": "history", "room": room})
+                messages = answer.get("messages", []) if answer.get("ok") else []
+                if len(messages) >= expected or time.monotonic() > deadline:
+                    return messages
+                time.sleep(0.1)
+
+    def test_full_outbox_refuses_then_drains_exactly_once(self):
+        self.assertEqual(self.stack.stop_process("sidecar"), 0)
+        queued = [self.push("full-room", "k%d" % n) for n in range(LIMIT)]
+        for status, _, body in queued:
+            self.assertEqual(status, 202, body)
+            self.assertTrue(json.loads(body)["queued"])
+
+        status, headers, body = self.push("full-room", "k-over")
+        self.assertEqual(status, 503, body)
+        self.assertEqual(json.loads(body)["error"]["code"], "outbox_full")
+        self.assertIn("retry-after", headers)
+
+        stl = self.write_fixture("cube.stl", harness.binary_stl(harness.cube_triangles()))
+        status, headers, body = self.upload(stl, room="full-room")
+        self.assertEqual(status, 503, body)
+        self.assertEqual(json.loads(body)["error"]["code"], "outbox_full")
+
+        status, _, body = self.curl(self.stack.url + "/healthz")
+        self.assertEqual(status, 503, body)
+        self.assertTrue(json.loads(body)["outbox"]["full"])
+        self.assertIn("event=outbox_full", self.stack.log_tail("app", 200))
+
+        self.stack.start_sidecar()
+        delivered = self.history("full-room", LIMIT)
+        self.assertEqual(sorted(m["data"]["key"] for m in delivered),
+                         ["k%d" % n for n in range(LIMIT)])  # all accepted, once; not the refused
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            status, _, body = self.curl(self.stack.url + "/healthz")
+            if status == 200:
+                break
+            time.sleep(0.1)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["outbox"]["pending"], 0)
+        status, _, body = self.upload(stl, room="full-room")
+        self.assertEqual(status, 202, body)
+
+
+if __name__ == "__main__":
+    harness.main()
