@@ -1,5 +1,7 @@
 #include "http_router.h"
 
+#include "app_metrics.h"
+#include "roompush/prometheus.h"
 #include "roompush/unix_socket.h"
 
 namespace rp::app {
@@ -54,6 +56,10 @@ HttpResponse HttpRouter::route(HttpRequest& request) {
         if (request.method != "GET") return method_not_allowed(request, "GET");
         return health();
     }
+    if (request.path == "/metrics/app") {
+        if (request.method != "GET") return method_not_allowed(request, "GET");
+        return metrics();
+    }
     drain_body(*request.body, 1 << 20);
     return error_response(404, make_error("not_found", "nothing at " + request.path));
 }
@@ -64,6 +70,13 @@ HttpResponse HttpRouter::get_job(const std::string& id) {
         return error_response(job.error().code == "not_found" ? 404 : 500, job.error());
     }
     return json_response(200, job_to_json(*job).get());
+}
+
+HttpResponse HttpRouter::metrics() {
+    HttpResponse response;
+    response.headers.emplace_back("Content-Type", std::string(kPrometheusContentType));
+    response.body = render_app_metrics(pushes_.stats(), JobGauges{queue_.depth(), queue_.running()});
+    return response;
 }
 
 HttpResponse HttpRouter::health() {

@@ -27,6 +27,7 @@ public:
 private:
     HttpResponse get_job(const std::string& id);
     HttpResponse health();
+    HttpResponse metrics();
 
     const AppConfig& config_;
     JobStore& store_;

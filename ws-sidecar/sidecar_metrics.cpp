@@ -1,22 +1,14 @@
 #include "sidecar_metrics.h"
 
+#include "roompush/prometheus.h"
+
 namespace rp::sidecar {
 namespace {
 
 void add(std::string& out, const char* name, const char* type, const char* help, uint64_t value) {
-    out += "# HELP roompush_";
-    out += name;
-    out += ' ';
-    out += help;
-    out += "\n# TYPE roompush_";
-    out += name;
-    out += ' ';
-    out += type;
-    out += "\nroompush_";
-    out += name;
-    out += ' ';
-    out += std::to_string(value);
-    out += '\n';
+    append_metric(out, std::string("roompush_") + name,
+                  std::string_view(type) == "gauge" ? MetricType::gauge : MetricType::counter, help,
+                  value);
 }
 
 }  // namespace

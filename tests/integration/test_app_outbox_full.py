@@ -48,6 +48,10 @@ class OutboxFull(harness.StackTestCase):
         self.assertEqual(status, 503, body)
         self.assertTrue(json.loads(body)["outbox"]["full"])
         self.assertIn("event=outbox_full", self.stack.log_tail("app", 200))
+        metrics = self.app_metrics()
+        self.assertEqual((metrics["roompush_app_outbox_full"],
+                          metrics["roompush_app_outbox_pending"]), (1, LIMIT))
+        self.assertGreater(metrics["roompush_app_push_retries_total"], 0)
 
         self.stack.start_sidecar()
         delivered = self.history("full-room", LIMIT)
@@ -63,6 +67,20 @@ class OutboxFull(harness.StackTestCase):
         self.assertEqual(json.loads(body)["outbox"]["pending"], 0)
         status, _, body = self.upload(stl, room="full-room")
         self.assertEqual(status, 202, body)
+        metrics = self.app_metrics()
+        self.assertEqual(metrics["roompush_app_outbox_full"], 0)
+        self.assertGreaterEqual(metrics["roompush_app_pushes_sent_total"], LIMIT)
+
+    def app_metrics(self):
+        status, headers, body = self.curl(self.stack.url + "/metrics/app")
+        self.assertEqual(status, 200, body)
+        self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"))
+        return {name: int(value) for name, value in
+                (line.split() for line in body.splitlines() if not line.startswith("#"))}
+
+    def test_app_metrics_are_for_the_machine_only(self):
+        status, _, _ = self.curl("--interface", "127.0.0.2", self.stack.url + "/metrics/app")
+        self.assertEqual(status, 403)
 
 
 if __name__ == "__main__":
