@@ -67,6 +67,17 @@ class Units(unittest.TestCase):
         self.assertEqual(runtime.st_mode & 0o777, 0o750)
         self.assertEqual(runtime.st_uid, int(users["roompush"][2]))
 
+    def test_app_unit_waits_longer_than_the_app_takes_to_stop(self):
+        printed = subprocess.run([os.path.join(harness.BUILD_DIR, "fcgi-app/roompush-fcgi"),
+                                  "--print-config"], capture_output=True, text=True)
+        self.assertEqual(printed.returncode, 0, printed.stderr)
+        defaults = dict(re.findall(r"^#?([a-z-]+)=(\d+)$", printed.stdout, re.MULTILINE))
+        with open(os.path.join(harness.REPO, "systemd", "roompush-fcgi.service")) as unit:
+            timeout_s = int(re.search(r"^TimeoutStopSec=(\d+)$", unit.read(), re.MULTILINE)[1])
+        flush_ms = 2000  # the outbox's last chance on SIGTERM (docs/app.md)
+        needed_ms = int(defaults["stop-grace"]) + int(defaults["kill-grace"]) + flush_ms
+        self.assertGreater(timeout_s * 1000, needed_ms)
+
     def test_services_are_hardened_to_exposure_2_or_lower(self):
         for unit in ("roompush-sidecar.service", "roompush-fcgi.service"):
             with self.subTest(unit=unit):
