@@ -12,8 +12,10 @@ install(FILES systemd/roompush.sysusers.conf DESTINATION lib/sysusers.d RENAME r
 install(FILES systemd/roompush.tmpfiles.conf DESTINATION lib/tmpfiles.d RENAME roompush.conf)
 # The production site, ready to enable (docs/deploy.md); a conffile like the daemons' configs.
 install(FILES nginx/roompush.conf DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/nginx/sites-available)
+# Served by nginx as they are: only what a browser needs (not the script that made the samples).
 install(DIRECTORY web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/roompush/web
-        PATTERN "node_modules" EXCLUDE PATTERN "package-lock.json" EXCLUDE)
+        PATTERN "node_modules" EXCLUDE PATTERN "package-lock.json" EXCLUDE
+        PATTERN "package.json" EXCLUDE PATTERN "*.py" EXCLUDE)
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 set(CPACK_GENERATOR DEB)

@@ -41,6 +41,9 @@ class Package(unittest.TestCase):
         packaged = {line.split()[-1].lstrip(".") for line in listing.stdout.splitlines()
                     if not line.split()[-1].endswith("/")}
         self.assertEqual(staged - packaged, set())
+        served = [path for path in packaged if path.startswith("/usr/share/roompush/web/")]
+        self.assertEqual([path for path in served if not path.endswith(
+            (".html", ".js", ".css", ".json", ".stl", ".dxf", ".svg"))], [])
         for path in ("/usr/bin/roompush-sidecar", "/usr/bin/roompush-fcgi", "/usr/bin/pushctl",
                      "/usr/lib/roompush/cad-inspect", "/etc/roompush/roompush-sidecar.conf",
                      "/usr/lib/systemd/system/roompush-fcgi.socket",
