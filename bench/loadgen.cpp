@@ -1,0 +1,718 @@
+// roompush-loadgen: the benchmark's load generator. One thread, epoll, loopback only. It opens
+// WebSocket subscribers itself (handshake and frame parsing by hand, cheaply), publishes either
+// through roompush's control socket (pipelined NDJSON, the shared control codec) or over HTTP
+// (nchan's publisher location), and measures deliveries, publish→receive latency from a
+// timestamp inside each payload, loss, its own CPU and the server processes' CPU and memory.
+// Every loop is bounded in count and in time; the whole run ends by --timeout at the latest.
+// The result is one JSON object on stdout.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "proc_stats.h"
+#include "roompush/control_codec.h"
+#include "roompush/json.h"
+#include "wire.h"
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+namespace rp::bench {
+namespace {
+
+uint64_t now_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+struct Options {
+    std::string mode = "fanout";  // fanout | rate | idle | upload
+    std::string ws;               // tcp:HOST:PORT or unix:PATH
+    std::string ws_prefix = "/ws/rooms/";
+    std::string publish;          // control:PATH or http:HOST:PORT/PATH-PREFIX/
+    std::string upload;           // tcp:HOST:PORT (POST /cad)
+    std::string upload_file;
+    std::string room_prefix = "bench";
+    bool expect_subscribed = false;
+    int rooms = 1;
+    int subs = 100;               // per room
+    int messages = 1000;
+    double rate = 0;              // rate mode: publishes per second
+    int window = 64;              // unacknowledged publishes (or uploads in flight)
+    int inflight = 64;            // published but not yet received by everyone, in messages
+    int payload = 100;            // bytes of `data`
+    int sources = 1;              // 127.0.0.1 .. 127.0.0.N as source addresses
+    int connect_concurrency = 256;
+    double hold_s = 2;
+    double drain_s = 5;
+    double timeout_s = 120;
+    std::vector<int> server_pids;
+};
+
+struct Endpoint {
+    bool unix_socket = false;
+    std::string path;  // unix
+    std::string host;  // tcp
+    int port = 0;
+    std::string prefix;  // http publisher: the path the room is appended to
+};
+
+Endpoint parse_endpoint(const std::string& spec) {
+    Endpoint out;
+    auto colon = spec.find(':');
+    std::string scheme = spec.substr(0, colon);
+    std::string rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
+    if (scheme == "unix" || scheme == "control") {
+        out.unix_socket = true;
+        out.path = rest;
+        return out;
+    }
+    auto slash = rest.find('/');
+    if (slash != std::string::npos) {
+        out.prefix = rest.substr(slash);
+        rest = rest.substr(0, slash);
+    }
+    auto port_at = rest.rfind(':');
+    out.host = rest.substr(0, port_at);
+    out.port = std::stoi(rest.substr(port_at + 1));
+    return out;
+}
+
+enum class Kind { sub, control, http_pub, upload };
+enum class State { connecting, handshake, open, closed };
+
+struct Conn {
+    Kind kind = Kind::sub;
+    State state = State::connecting;
+    int fd = -1;
+    int room = 0;
+    bool subscribed = false;
+    bool want_out = false;
+    uint32_t pending = 0;  // requests without a response yet
+    uint64_t received = 0;
+    uint64_t last_index = 0;
+    std::string in;
+    std::string out;
+};
+
+struct Counters {
+    uint64_t connected = 0, connect_failed = 0, closed_by_server = 0;
+    uint64_t published = 0, acked = 0, publish_failed = 0;
+    uint64_t received = 0, out_of_order = 0;
+    uint64_t uploads_sent = 0, uploads_accepted = 0, uploads_failed = 0, jobs_done = 0;
+    uint64_t first_publish_ns = 0, last_publish_ns = 0, last_receive_ns = 0;
+    std::vector<uint32_t> latency_us;
+};
+
+class LoadGen {
+public:
+    explicit LoadGen(Options options) : o_(std::move(options)) {}
+    int run();
+
+private:
+    int open_socket(const Endpoint& endpoint, int index);
+    void add(Conn conn);
+    void watch(std::size_t index);
+    void start_subscriber(int index);
+    bool poll_once(int timeout_ms);
+    void on_event(std::size_t index, uint32_t events);
+    void on_connected(Conn& conn);
+    void on_readable(Conn& conn);
+    void on_sub_bytes(Conn& conn, std::string_view bytes);
+    void on_frame(Conn& conn, const WsFrame& frame);
+    void on_control_bytes(Conn& conn);
+    void on_http_bytes(Conn& conn);
+    void flush(std::size_t index);
+    void fail(Conn& conn);
+    void publish_one();
+    std::string payload(uint64_t index);
+    void send_upload(std::size_t index);
+    bool subscribers_ready() const;
+    void connect_all(uint64_t deadline);
+    void run_load(uint64_t deadline);
+    void close_subscribers();
+    void report(const ProcSample& start, const ProcSample& connected, const ProcSample& before,
+                const ProcSample& after, const ProcSample& closed, uint64_t client_cpu,
+                double connect_s);
+
+    Options o_;
+    Endpoint ws_, pub_, upload_;
+    int epoll_ = -1;
+    std::vector<Conn> conns_;
+    std::size_t publisher_ = SIZE_MAX;
+    std::vector<std::size_t> uploaders_;
+    int subs_total_ = 0, subs_started_ = 0, subs_pending_ = 0;
+    Counters c_;
+    std::string buffer_ = std::string(1 << 16, '\0');
+    std::string upload_body_;
+};
+
+int LoadGen::open_socket(const Endpoint& endpoint, int index) {
+    int fd = ::socket(endpoint.unix_socket ? AF_UNIX : AF_INET,
+                      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int rc;
+    if (endpoint.unix_socket) {
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::strncpy(address.sun_path, endpoint.path.c_str(), sizeof address.sun_path - 1);
+        rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    } else {
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (o_.sources > 1) {  // spread the ephemeral ports over several loopback addresses
+            ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+            sockaddr_in source{};
+            source.sin_family = AF_INET;
+            source.sin_addr.s_addr = htonl(0x7f000001u + static_cast<uint32_t>(index % o_.sources));
+            ::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source);
+        }
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(static_cast<uint16_t>(endpoint.port));
+        ::inet_pton(AF_INET, endpoint.host.c_str(), &address.sin_addr);
+        rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    }
+    if (rc != 0 && errno != EINPROGRESS && errno != EAGAIN) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void LoadGen::add(Conn conn) {
+    conns_.push_back(std::move(conn));
+    std::size_t index = conns_.size() - 1;
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLOUT;  // EPOLLOUT reports the end of the connect
+    event.data.u64 = index;
+    conns_[index].want_out = true;
+    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, conns_[index].fd, &event);
+}
+
+// EPOLLOUT only while there is something to write (or a connect to finish).
+void LoadGen::watch(std::size_t index) {
+    Conn& conn = conns_[index];
+    bool want = conn.state == State::connecting || !conn.out.empty();
+    if (want == conn.want_out || conn.fd < 0) return;
+    conn.want_out = want;
+    epoll_event event{};
+    event.events = want ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
+    event.data.u64 = index;
+    ::epoll_ctl(epoll_, EPOLL_CTL_MOD, conn.fd, &event);
+}
+
+void LoadGen::start_subscriber(int index) {
+    Conn conn;
+    conn.kind = Kind::sub;
+    conn.room = index % o_.rooms;
+    conn.fd = open_socket(ws_, index);
+    ++subs_started_;
+    if (conn.fd < 0) {
+        ++c_.connect_failed;
+        return;
+    }
+    ++subs_pending_;
+    add(std::move(conn));
+}
+
+void LoadGen::fail(Conn& conn) {
+    if (conn.fd >= 0) ::close(conn.fd);
+    conn.fd = -1;
+    if (conn.kind == Kind::sub && conn.state != State::open) {
+        ++c_.connect_failed;
+        --subs_pending_;
+    } else if (conn.kind == Kind::sub) {
+        ++c_.closed_by_server;
+    }
+    conn.state = State::closed;
+}
+
+void LoadGen::flush(std::size_t index) {
+    Conn& conn = conns_[index];
+    for (int round = 0; round < 64 && !conn.out.empty() && conn.fd >= 0; ++round) {
+        ssize_t sent = ::send(conn.fd, conn.out.data(), conn.out.size(), MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN) fail(conn);
+            break;
+        }
+        conn.out.erase(0, static_cast<std::size_t>(sent));
+    }
+    watch(index);
+}
+
+void LoadGen::on_connected(Conn& conn) {
+    int error = 0;
+    socklen_t length = sizeof error;
+    ::getsockopt(conn.fd, SOL_SOCKET, SO_ERROR, &error, &length);
+    if (error != 0) {
+        fail(conn);
+        return;
+    }
+    if (conn.kind == Kind::sub) {
+        std::string path = o_.ws_prefix + o_.room_prefix + std::to_string(conn.room);
+        conn.out += ws_handshake_request(path, "127.0.0.1");
+        conn.state = State::handshake;
+    } else {
+        conn.state = State::open;
+    }
+}
+
+void LoadGen::on_event(std::size_t index, uint32_t events) {
+    Conn& conn = conns_[index];
+    if (conn.fd < 0) return;
+    if (conn.state == State::connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        on_connected(conn);
+        if (conn.fd < 0) return;
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(conn);
+    if (conn.fd >= 0) flush(index);
+}
+
+void LoadGen::on_readable(Conn& conn) {
+    for (int round = 0; round < 16 && conn.fd >= 0; ++round) {
+        ssize_t got = ::recv(conn.fd, buffer_.data(), buffer_.size(), 0);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0 && errno == EAGAIN) return;
+        if (got <= 0) {
+            fail(conn);
+            return;
+        }
+        std::string_view bytes(buffer_.data(), static_cast<std::size_t>(got));
+        if (conn.kind == Kind::sub) {
+            on_sub_bytes(conn, bytes);
+        } else {
+            conn.in.append(bytes);
+            if (conn.kind == Kind::control) on_control_bytes(conn);
+            else on_http_bytes(conn);
+        }
+        if (static_cast<std::size_t>(got) < buffer_.size()) return;
+    }
+}
+
+void LoadGen::on_sub_bytes(Conn& conn, std::string_view bytes) {
+    // Parse straight from the read buffer; only an incomplete tail is kept.
+    std::string_view view = bytes;
+    if (!conn.in.empty()) {
+        conn.in.append(bytes);
+        view = conn.in;
+    }
+    std::size_t used = 0;
+    if (conn.state == State::handshake) {
+        long end = ws_handshake_end(view);
+        if (end < 0) {
+            fail(conn);
+            return;
+        }
+        if (end == 0) {
+            if (conn.in.empty()) conn.in.assign(bytes);
+            return;
+        }
+        used = static_cast<std::size_t>(end);
+        conn.state = State::open;
+        --subs_pending_;
+        ++c_.connected;
+        if (!o_.expect_subscribed) conn.subscribed = true;
+    }
+    for (int count = 0; count < 100000; ++count) {
+        auto frame = parse_ws_frame(view.substr(used));
+        if (!frame) break;
+        on_frame(conn, *frame);
+        used += frame->consumed;
+        if (conn.fd < 0) return;
+    }
+    if (conn.in.empty()) {
+        if (used < view.size()) conn.in.assign(view.substr(used));
+    } else {
+        conn.in.erase(0, used);
+    }
+}
+
+void LoadGen::on_frame(Conn& conn, const WsFrame& frame) {
+    if (frame.opcode == 9) {  // ping: answer at once
+        conn.out += ws_client_frame(10, frame.payload);
+        return;
+    }
+    if (frame.opcode == 8) {
+        fail(conn);
+        return;
+    }
+    if (frame.opcode != 1 && frame.opcode != 0) return;
+    uint64_t now = now_ns();
+    if (o_.mode == "upload") {
+        if (frame.payload.find("\"event\":\"job.done\"") == std::string_view::npos) {
+            if (frame.payload.find("\"type\":\"subscribed\"") != std::string_view::npos) {
+                conn.subscribed = true;
+            }
+            return;
+        }
+        if (auto sent = find_number(frame.payload, "\"itemId\":\"")) {
+            ++c_.jobs_done;
+            c_.latency_us.push_back(static_cast<uint32_t>((now - *sent) / 1000));
+            c_.last_receive_ns = now;
+        }
+        return;
+    }
+    auto stamp = find_number(frame.payload, "\"t\":");
+    if (!stamp) {
+        if (frame.payload.find("\"type\":\"subscribed\"") != std::string_view::npos) {
+            conn.subscribed = true;
+        }
+        return;
+    }
+    ++c_.received;
+    ++conn.received;
+    c_.last_receive_ns = now;
+    c_.latency_us.push_back(static_cast<uint32_t>(now > *stamp ? (now - *stamp) / 1000 : 0));
+    if (auto index = find_number(frame.payload, "\"i\":")) {
+        if (*index <= conn.last_index && conn.received > 1) ++c_.out_of_order;
+        conn.last_index = *index;
+    }
+}
+
+void LoadGen::on_control_bytes(Conn& conn) {
+    std::size_t start = 0;
+    for (std::size_t end; (end = conn.in.find('\n', start)) != std::string::npos; start = end + 1) {
+        std::string_view line(conn.in.data() + start, end - start);
+        --conn.pending;
+        auto response = decode_response(line);
+        if (response && decode_publish_response(response->get())) ++c_.acked;
+        else ++c_.publish_failed;
+    }
+    conn.in.erase(0, start);
+}
+
+void LoadGen::on_http_bytes(Conn& conn) {
+    std::size_t used = 0;
+    for (int count = 0; count < 100000; ++count) {
+        auto response = parse_http_response(std::string_view(conn.in).substr(used));
+        if (!response) break;
+        used += response->consumed;
+        if (conn.pending > 0) --conn.pending;
+        bool ok = response->status >= 200 && response->status < 300;
+        if (conn.kind == Kind::http_pub) {
+            ok ? ++c_.acked : ++c_.publish_failed;
+        } else {
+            ok ? ++c_.uploads_accepted : ++c_.uploads_failed;
+        }
+        if (response->status < 0) {
+            fail(conn);
+            return;
+        }
+    }
+    conn.in.erase(0, used);
+}
+
+std::string LoadGen::payload(uint64_t index) {
+    std::string text = "{\"t\":" + std::to_string(now_ns()) + ",\"i\":" + std::to_string(index) +
+                       ",\"p\":\"";
+    int pad = o_.payload - static_cast<int>(text.size()) - 2;
+    text.append(static_cast<std::size_t>(std::max(pad, 1)), 'x');
+    text += "\"}";
+    return text;
+}
+
+void LoadGen::publish_one() {
+    Conn& conn = conns_[publisher_];
+    if (conn.fd < 0 || conn.state != State::open) return;
+    uint64_t index = c_.published + 1;
+    std::string room = o_.room_prefix + std::to_string(c_.published % static_cast<uint64_t>(o_.rooms));
+    std::string body = payload(index);
+    if (conn.kind == Kind::control) {
+        auto data = parse_json(body);
+        conn.out += encode_publish_request(room, "bench", data->get(), "");
+        conn.out += '\n';
+    } else {
+        conn.out += "POST " + pub_.prefix + room + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Content-Type: application/json\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
+    }
+    ++conn.pending;
+    ++c_.published;
+    c_.last_publish_ns = now_ns();
+    if (c_.first_publish_ns == 0) c_.first_publish_ns = c_.last_publish_ns;
+}
+
+void LoadGen::send_upload(std::size_t index) {
+    Conn& conn = conns_[index];
+    const std::string boundary = "----roompushbench";
+    std::string body = "--" + boundary +
+                       "\r\nContent-Disposition: form-data; name=\"roomId\"\r\n\r\n" +
+                       o_.room_prefix + "0\r\n--" + boundary +
+                       "\r\nContent-Disposition: form-data; name=\"itemId\"\r\n\r\n" +
+                       std::to_string(now_ns()) + "\r\n--" + boundary +
+                       "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"part.stl\"\r\n"
+                       "Content-Type: application/octet-stream\r\n\r\n" +
+                       upload_body_ + "\r\n--" + boundary + "--\r\n";
+    conn.out += "POST /cad HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=" +
+                boundary + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    ++conn.pending;
+    ++c_.uploads_sent;
+    if (c_.first_publish_ns == 0) c_.first_publish_ns = now_ns();
+    flush(index);
+}
+
+bool LoadGen::poll_once(int timeout_ms) {
+    epoll_event events[256];
+    int count = ::epoll_wait(epoll_, events, 256, timeout_ms);
+    if (count < 0) return errno == EINTR;
+    for (int i = 0; i < count; ++i) on_event(events[i].data.u64, events[i].events);
+    return true;
+}
+
+bool LoadGen::subscribers_ready() const {
+    if (subs_started_ < subs_total_ || subs_pending_ > 0) return false;
+    for (const Conn& conn : conns_) {
+        if (conn.kind == Kind::sub && conn.state == State::open && !conn.subscribed) return false;
+    }
+    return true;
+}
+
+void LoadGen::connect_all(uint64_t deadline) {
+    for (uint64_t rounds = 0; rounds < 10000000 && now_ns() < deadline; ++rounds) {
+        while (subs_started_ < subs_total_ && subs_pending_ < o_.connect_concurrency) {
+            start_subscriber(subs_started_);
+        }
+        if (subs_started_ == subs_total_ && subs_pending_ == 0 && subscribers_ready()) return;
+        poll_once(10);
+    }
+}
+
+void LoadGen::run_load(uint64_t deadline) {
+    const uint64_t expected_per_publish = static_cast<uint64_t>(o_.subs);
+    const uint64_t total = static_cast<uint64_t>(o_.messages);
+    uint64_t period_ns = o_.rate > 0 ? static_cast<uint64_t>(1e9 / o_.rate) : 0;
+    uint64_t next_ns = now_ns();
+    uint64_t drain_deadline = UINT64_MAX;
+    std::size_t next_uploader = 0;
+    for (uint64_t rounds = 0; rounds < 100000000; ++rounds) {
+        uint64_t now = now_ns();
+        if (now >= deadline || now >= drain_deadline) return;
+        int timeout = 10;
+        if (o_.mode == "upload") {
+            uint64_t in_flight = c_.uploads_sent - c_.uploads_failed - c_.jobs_done;
+            while (c_.uploads_sent < total && in_flight < static_cast<uint64_t>(o_.window)) {
+                std::size_t index = uploaders_[next_uploader++ % uploaders_.size()];
+                if (conns_[index].pending > 0 || conns_[index].fd < 0) break;
+                send_upload(index);
+                ++in_flight;
+            }
+            if (c_.uploads_sent == total && c_.jobs_done + c_.uploads_failed >= total) return;
+            if (c_.uploads_sent == total && drain_deadline == UINT64_MAX) {
+                drain_deadline = now + static_cast<uint64_t>(o_.drain_s * 1e9) * 4;
+            }
+        } else if (publisher_ != SIZE_MAX) {
+            Conn& pub = conns_[publisher_];
+            if (pub.fd < 0) return;
+            if (period_ns > 0) {
+                for (int burst = 0; burst < 1000 && c_.published < total && now >= next_ns; ++burst) {
+                    publish_one();
+                    next_ns += period_ns;
+                }
+                if (c_.published < total) {
+                    timeout = static_cast<int>(std::min<uint64_t>(10, (next_ns - std::min(next_ns, now_ns())) / 1000000));
+                }
+            } else {
+                for (int burst = 0; burst < 4096 && c_.published < total; ++burst) {
+                    bool window_full = c_.published - c_.acked - c_.publish_failed >= static_cast<uint64_t>(o_.window);
+                    bool behind = c_.published * expected_per_publish - c_.received >=
+                                  static_cast<uint64_t>(o_.inflight) * expected_per_publish;
+                    if (window_full || behind) break;
+                    publish_one();
+                }
+                timeout = 1;
+            }
+            flush(publisher_);
+            uint64_t expected = c_.published * expected_per_publish;
+            if (c_.published == total && c_.received >= expected && c_.acked + c_.publish_failed >= total) return;
+            if (c_.published == total && drain_deadline == UINT64_MAX) {
+                drain_deadline = now + static_cast<uint64_t>(o_.drain_s * 1e9);
+            }
+        } else {
+            return;
+        }
+        poll_once(timeout);
+    }
+}
+
+void LoadGen::close_subscribers() {
+    for (Conn& conn : conns_) {
+        if (conn.fd >= 0) ::close(conn.fd);
+        conn.fd = -1;
+    }
+}
+
+double percentile(const std::vector<uint32_t>& sorted, double p) {
+    if (sorted.empty()) return 0;
+    std::size_t at = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+    return sorted[std::min(at, sorted.size() - 1)];
+}
+
+void LoadGen::report(const ProcSample& start, const ProcSample& connected, const ProcSample& before,
+                     const ProcSample& after, const ProcSample& closed, uint64_t client_cpu,
+                     double connect_s) {
+    std::sort(c_.latency_us.begin(), c_.latency_us.end());
+    bool upload = o_.mode == "upload";
+    uint64_t deliveries = upload ? c_.jobs_done : c_.received;
+    uint64_t expected = upload ? c_.uploads_accepted
+                               : (o_.mode == "idle" ? 0 : c_.published * static_cast<uint64_t>(o_.subs));
+    uint64_t end_ns = std::max(c_.last_receive_ns, c_.last_publish_ns);
+    double elapsed = c_.first_publish_ns && end_ns > c_.first_publish_ns
+                         ? static_cast<double>(end_ns - c_.first_publish_ns) / 1e9
+                         : 0;
+    uint64_t server_cpu = after.cpu_us - before.cpu_us;
+    JsonPtr out = make_object();
+    auto put = [&](const char* key, double value) { set_number(out.get(), key, value); };
+    set_string(out.get(), "mode", o_.mode);
+    put("rooms", o_.rooms);
+    put("subs_per_room", o_.subs);
+    put("connected", static_cast<double>(c_.connected));
+    put("connect_failed", static_cast<double>(c_.connect_failed));
+    put("closed_by_server", static_cast<double>(c_.closed_by_server));
+    put("connect_s", connect_s);
+    put("published", static_cast<double>(upload ? c_.uploads_sent : c_.published));
+    put("acked", static_cast<double>(upload ? c_.uploads_accepted : c_.acked));
+    put("publish_failed", static_cast<double>(upload ? c_.uploads_failed : c_.publish_failed));
+    put("deliveries", static_cast<double>(deliveries));
+    put("expected", static_cast<double>(expected));
+    put("lost", static_cast<double>(expected > deliveries ? expected - deliveries : 0));
+    put("out_of_order", static_cast<double>(c_.out_of_order));
+    put("elapsed_s", elapsed);
+    put("deliveries_per_s", elapsed > 0 ? static_cast<double>(deliveries) / elapsed : 0);
+    put("publishes_per_s", elapsed > 0 ? static_cast<double>(upload ? c_.uploads_sent : c_.published) / elapsed : 0);
+    put("latency_p50_us", percentile(c_.latency_us, 0.50));
+    put("latency_p99_us", percentile(c_.latency_us, 0.99));
+    put("latency_max_us", c_.latency_us.empty() ? 0 : c_.latency_us.back());
+    put("client_cpu_us", static_cast<double>(client_cpu));
+    put("client_cpu_pct", elapsed > 0 ? 100.0 * static_cast<double>(client_cpu) / 1e6 / elapsed : 0);
+    put("server_cpu_us", static_cast<double>(server_cpu));
+    put("server_cpu_us_per_delivery", deliveries ? static_cast<double>(server_cpu) / static_cast<double>(deliveries) : 0);
+    put("server_pss_kb_start", static_cast<double>(start.pss_kb));
+    put("server_pss_kb_connected", static_cast<double>(connected.pss_kb));
+    put("server_pss_kb_loaded", static_cast<double>(after.pss_kb));
+    put("server_pss_kb_closed", static_cast<double>(closed.pss_kb));
+    put("server_kb_per_conn",
+        c_.connected ? (static_cast<double>(connected.pss_kb) - static_cast<double>(start.pss_kb)) /
+                           static_cast<double>(c_.connected)
+                     : 0);
+    std::cout << to_json(out.get()) << std::endl;
+}
+
+int LoadGen::run() {
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    uint64_t deadline = now_ns() + static_cast<uint64_t>(o_.timeout_s * 1e9);
+    std::vector<pid_t> pids(o_.server_pids.begin(), o_.server_pids.end());
+    if (!o_.ws.empty()) ws_ = parse_endpoint(o_.ws);
+    if (o_.mode == "upload") {
+        upload_ = parse_endpoint(o_.upload);
+        FILE* file = std::fopen(o_.upload_file.c_str(), "rb");
+        if (file == nullptr) {
+            std::cerr << "loadgen: cannot read " << o_.upload_file << "\n";
+            return 2;
+        }
+        char chunk[4096];
+        for (std::size_t got; (got = std::fread(chunk, 1, sizeof chunk, file)) > 0;) upload_body_.append(chunk, got);
+        std::fclose(file);
+    }
+    subs_total_ = o_.mode == "upload" ? 1 : o_.rooms * o_.subs;
+    if (o_.mode == "upload") o_.rooms = 1;
+    conns_.reserve(static_cast<std::size_t>(subs_total_) + 64);
+
+    ProcSample start = sample_processes(pids);
+    uint64_t connect_start = now_ns();
+    connect_all(deadline);
+    double connect_s = static_cast<double>(now_ns() - connect_start) / 1e9;
+    if (!o_.publish.empty() && o_.mode != "idle" && o_.mode != "upload") {
+        pub_ = parse_endpoint(o_.publish);
+        Conn conn;
+        conn.kind = o_.publish.rfind("control:", 0) == 0 ? Kind::control : Kind::http_pub;
+        conn.fd = open_socket(pub_, 0);
+        if (conn.fd >= 0) {
+            add(std::move(conn));
+            publisher_ = conns_.size() - 1;
+        }
+    }
+    if (o_.mode == "upload") {
+        for (int i = 0; i < o_.window; ++i) {
+            Conn conn;
+            conn.kind = Kind::upload;
+            conn.fd = open_socket(upload_, i);
+            if (conn.fd < 0) continue;
+            add(std::move(conn));
+            uploaders_.push_back(conns_.size() - 1);
+        }
+    }
+    // Let the publisher connect and the servers settle before the measured phase.
+    for (int i = 0; i < 20; ++i) poll_once(10);
+    ProcSample connected = sample_processes(pids);
+    ProcSample before = connected;
+    uint64_t client_before = self_cpu_us();
+    if (o_.mode == "idle") {
+        uint64_t until = std::min(deadline, now_ns() + static_cast<uint64_t>(o_.hold_s * 1e9));
+        for (int rounds = 0; rounds < 1000000 && now_ns() < until; ++rounds) poll_once(50);
+    } else {
+        run_load(deadline);
+    }
+    uint64_t client_cpu = self_cpu_us() - client_before;
+    ProcSample after = sample_processes(pids);
+    close_subscribers();
+    // Give the servers time to notice the closes and free what the connections held.
+    uint64_t settle = now_ns() + 1500000000ULL;
+    while (now_ns() < settle) ::usleep(100000);
+    ProcSample closed = sample_processes(pids);
+    report(start, connected, before, after, closed, client_cpu, connect_s);
+    return 0;
+}
+
+}  // namespace
+}  // namespace rp::bench
+
+int main(int argc, char** argv) {
+    rp::bench::Options o;
+    CLI::App app{"roompush-loadgen: WebSocket fanout/latency/memory load generator (loopback)"};
+    app.add_option("--mode", o.mode, "fanout | rate | idle | upload")
+        ->check(CLI::IsMember({"fanout", "rate", "idle", "upload"}));
+    app.add_option("--ws", o.ws, "subscribers connect here: tcp:HOST:PORT or unix:PATH");
+    app.add_option("--ws-prefix", o.ws_prefix, "the WebSocket path; the room id is appended");
+    app.add_option("--publish", o.publish, "control:PATH (roompush) or http:HOST:PORT/PREFIX/ (nchan)");
+    app.add_option("--upload", o.upload, "upload mode: tcp:HOST:PORT taking POST /cad");
+    app.add_option("--upload-file", o.upload_file, "upload mode: the file to upload");
+    app.add_option("--room-prefix", o.room_prefix, "rooms are PREFIX0, PREFIX1, ...");
+    app.add_flag("--expect-subscribed", o.expect_subscribed, "wait for roompush's subscribed frame");
+    app.add_option("--rooms", o.rooms)->check(CLI::Range(1, 100000));
+    app.add_option("--subs", o.subs, "subscribers per room")->check(CLI::Range(0, 20000));
+    app.add_option("--messages", o.messages, "publishes (or uploads)")->check(CLI::Range(0, 10000000));
+    app.add_option("--rate", o.rate, "rate mode: publishes per second");
+    app.add_option("--window", o.window, "unacknowledged publishes / uploads in flight")->check(CLI::Range(1, 100000));
+    app.add_option("--inflight", o.inflight, "messages published but not yet received by all")->check(CLI::Range(1, 1000000));
+    app.add_option("--payload", o.payload, "bytes of data per message")->check(CLI::Range(16, 65536));
+    app.add_option("--sources", o.sources, "source addresses 127.0.0.1..N")->check(CLI::Range(1, 250));
+    app.add_option("--connect-concurrency", o.connect_concurrency)->check(CLI::Range(1, 10000));
+    app.add_option("--hold", o.hold_s, "idle mode: seconds to hold the connections");
+    app.add_option("--drain", o.drain_s, "seconds to wait for stragglers after the last publish");
+    app.add_option("--timeout", o.timeout_s, "the whole run ends by then")->check(CLI::Range(1.0, 3600.0));
+    app.add_option("--server-pids", o.server_pids, "processes whose CPU and PSS are measured")->delimiter(',');
+    CLI11_PARSE(app, argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    return rp::bench::LoadGen(o).run();
+}

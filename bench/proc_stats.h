@@ -1,0 +1,22 @@
+#pragma once
+// What the server processes cost, read from /proc: CPU time (utime + stime of /proc/PID/stat,
+// every thread included) and proportional memory (Pss of /proc/PID/smaps_rollup), summed over
+// the given processes (sidecar, nginx master and workers).
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace rp::bench {
+
+struct ProcSample {
+    uint64_t cpu_us = 0;  // user + system, in microseconds (clock-tick resolution)
+    uint64_t pss_kb = 0;
+};
+
+ProcSample sample_processes(const std::vector<pid_t>& pids);
+// This process's own CPU time (getrusage), microseconds.
+uint64_t self_cpu_us();
+
+}  // namespace rp::bench

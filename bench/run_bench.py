@@ -1,0 +1,472 @@
+#!/usr/bin/python3
+"""./dev bench: roompush against nchan, on loopback, with bench/loadgen (roompush-loadgen).
+
+Starts one roompush stack through tools/devstack.py (what is benchmarked is what ships: the
+same nginx templates), and nchan (Debian's libnginx-mod-nchan) in private nginx instances with
+1 and 2 workers. For every scenario and repetition the systems take turns (alternating, so that
+the machine's noise spreads over all of them); the report takes medians and writes
+bench/RESULTS.md between its markers, and the raw figures to BUILD/bench/results.json.
+
+--smoke is the few-second form CTest runs (label `bench`): tiny counts, and it fails unless the
+generator connects everything, receives every message and reports sane figures.
+Standard library only.
+"""
+
+import argparse
+import datetime
+import grp
+import json
+import os
+import platform
+import pwd
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tools"))
+
+import devstack  # noqa: E402
+
+NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def log(*words):
+    print("bench:", *words, file=sys.stderr, flush=True)
+
+
+def nginx_pids(master):
+    """The master and its workers."""
+    pids = [master]
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            pids.append(int(entry))
+    return pids
+
+
+class Nchan:
+    def __init__(self, workers, base_dir):
+        self.workers = workers
+        self.prefix = os.path.join(base_dir, "nchan-%dw" % workers)
+        self.port = devstack.free_port()
+        self.process = None
+
+    def start(self):
+        for sub in ("conf", "logs", "tmp"):
+            os.makedirs(os.path.join(self.prefix, sub), exist_ok=True)
+        user_line = ""
+        if os.geteuid() == 0:
+            user_line = "user %s %s;" % (pwd.getpwuid(os.getuid()).pw_name,
+                                         grp.getgrgid(os.getgid()).gr_name)
+        conf = os.path.join(self.prefix, "conf/nginx.conf")
+        with open(conf, "w") as out:
+            out.write(devstack.render(os.path.join(HERE, "nchan.conf.in"), {
+                "PREFIX": self.prefix, "USER_LINE": user_line,
+                "WORKERS": self.workers, "PORT": self.port}))
+        command = ["nginx", "-p", self.prefix, "-c", conf,
+                   "-e", os.path.join(self.prefix, "logs/error.log")]
+        check = subprocess.run(command + ["-t", "-q"], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise RuntimeError("nchan's nginx -t failed:\n" + check.stderr)
+        self.process = subprocess.Popen(command + ["-g", "daemon off;"],
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if devstack.port_in_use(self.port) and len(nginx_pids(self.process.pid)) > self.workers:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("nchan's nginx did not start")
+
+    def pids(self):
+        return nginx_pids(self.process.pid)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(15)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class Systems:
+    """Every system under test, by name: how the generator reaches it and which PIDs it costs."""
+
+    def __init__(self, build_dir, base_dir, with_nchan, nchan_workers):
+        self.stack = devstack.Stack(build_dir, os.path.join(base_dir, "roompush"),
+                                    devstack.free_port())
+        self.nchans = [Nchan(w, base_dir) for w in nchan_workers] if with_nchan else []
+
+    def start(self):
+        self.stack.start()
+        for nchan in self.nchans:
+            nchan.start()
+
+    def stop(self):
+        for nchan in self.nchans:
+            nchan.stop()
+        self.stack.stop()
+
+    def names(self):
+        return ["roompush", "roompush-direct"] + ["nchan-%dw" % n.workers for n in self.nchans]
+
+    def roompush_pids(self, with_nginx=True):
+        pids = [self.stack.processes["sidecar"].pid]
+        if with_nginx:
+            pids += nginx_pids(self.stack.processes["nginx"].pid)
+        return pids
+
+    def target(self, name):
+        if name.startswith("roompush"):
+            direct = name == "roompush-direct"
+            return {
+                "ws": ("unix:" + self.stack.ws_socket) if direct
+                else "tcp:127.0.0.1:%d" % self.stack.port,
+                "prefix": "/ws/rooms/",
+                "publish": "control:" + self.stack.control_socket,
+                "pids": self.roompush_pids(not direct),
+                "extra": ["--expect-subscribed"],
+            }
+        nchan = next(n for n in self.nchans if "nchan-%dw" % n.workers == name)
+        return {
+            "ws": "tcp:127.0.0.1:%d" % nchan.port,
+            "prefix": "/sub/",
+            "publish": "http:127.0.0.1:%d/pub/" % nchan.port,
+            "pids": nchan.pids(),
+            "extra": [],
+        }
+
+
+def scenarios(smoke):
+    """(name, what it shows, generator arguments, systems filter)."""
+    if smoke:
+        return [
+            ("fanout-1x20", "fanout", ["--mode", "fanout", "--subs", "20", "--messages", "50"], None),
+            ("rate-20x20", "latency", ["--mode", "rate", "--subs", "20", "--rate", "50",
+                                       "--messages", "25"], None),
+            ("rooms-10x1", "publish-bound", ["--mode", "fanout", "--rooms", "10", "--subs", "1",
+                                             "--messages", "100", "--inflight", "10"], None),
+            ("idle-50", "memory", ["--mode", "idle", "--subs", "50", "--sources", "4",
+                                   "--hold", "0.3"], None),
+            ("upload-5", "upload", ["--mode", "upload", "--messages", "5", "--window", "2"],
+             ["roompush"]),
+        ]
+    return [
+        ("fanout-1x100", "fanout", ["--mode", "fanout", "--subs", "100", "--messages", "3000",
+                                    "--inflight", "32", "--window", "32"], None),
+        ("fanout-1x1000", "fanout", ["--mode", "fanout", "--subs", "1000", "--messages", "400",
+                                     "--inflight", "8", "--window", "8"], None),
+        ("fanout-1x5000", "fanout", ["--mode", "fanout", "--subs", "5000", "--messages", "80",
+                                     "--inflight", "4", "--window", "4"], None),
+        ("rate-20x1000", "latency", ["--mode", "rate", "--subs", "1000", "--rate", "20",
+                                     "--messages", "100"], None),
+        ("rooms-1000x1", "publish-bound", ["--mode", "fanout", "--rooms", "1000", "--subs", "1",
+                                           "--messages", "30000", "--inflight", "512",
+                                           "--window", "512"], None),
+        ("idle-10000", "memory", ["--mode", "idle", "--subs", "10000", "--sources", "8",
+                                  "--hold", "2", "--connect-concurrency", "500"], None),
+        ("upload-200", "upload", ["--mode", "upload", "--messages", "200", "--window", "4"],
+         ["roompush"]),
+    ]
+
+
+def run_generator(loadgen, systems, system, scenario_args, room_prefix, upload_file, timeout):
+    target = systems.target(system)
+    argv = [loadgen, "--ws", target["ws"], "--ws-prefix", target["prefix"],
+            "--room-prefix", room_prefix,
+            "--server-pids", ",".join(str(p) for p in target["pids"]),
+            "--timeout", str(timeout)] + target["extra"] + scenario_args
+    if "upload" in scenario_args:
+        argv += ["--upload", "tcp:127.0.0.1:%d" % systems.stack.port, "--upload-file", upload_file]
+    else:
+        argv += ["--publish", target["publish"]]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30)
+    if done.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), done.returncode, done.stderr))
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def write_stl(path):
+    with open(path, "w") as out:
+        out.write("solid bench\n facet normal 0 0 1\n  outer loop\n   vertex 0 0 0\n"
+                  "   vertex 1 0 0\n   vertex 0 1 0\n  endloop\n endfacet\nendsolid bench\n")
+
+
+def raise_fd_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def median_of(runs, key):
+    values = [run[key] for run in runs]
+    return statistics.median(values) if values else 0
+
+
+SUMMARY_KEYS = ["deliveries_per_s", "latency_p50_us", "latency_p99_us", "latency_max_us",
+                "lost", "out_of_order", "server_cpu_us_per_delivery", "client_cpu_pct",
+                "server_kb_per_conn", "server_pss_kb_start", "server_pss_kb_connected",
+                "server_pss_kb_closed", "connected", "connect_failed", "deliveries", "expected",
+                "publishes_per_s", "closed_by_server"]
+
+
+def summarize(raw):
+    """scenario -> system -> medians (and the sum of lost messages over every repetition)."""
+    out = {}
+    for scenario, by_system in raw.items():
+        out[scenario] = {}
+        for system, runs in by_system.items():
+            entry = {key: median_of(runs, key) for key in SUMMARY_KEYS}
+            entry["lost_total"] = sum(run["lost"] + run["connect_failed"] for run in runs)
+            entry["runs"] = len(runs)
+            out[scenario][system] = entry
+    return out
+
+
+def smoke_check(summary):
+    problems = []
+    for scenario, by_system in summary.items():
+        for system, s in by_system.items():
+            where = "%s/%s" % (scenario, system)
+            if s["connect_failed"] or s["connected"] == 0:
+                problems.append("%s: connected %d, failed %d" % (where, s["connected"], s["connect_failed"]))
+            if s["lost_total"] or s["closed_by_server"]:
+                problems.append("%s: lost %d, closed by server %d" % (where, s["lost_total"], s["closed_by_server"]))
+            if scenario.startswith("idle"):
+                if s["server_pss_kb_connected"] <= 0:
+                    problems.append("%s: no server memory figure" % where)
+                continue
+            if s["deliveries"] <= 0 or s["deliveries"] < s["expected"]:
+                problems.append("%s: %d of %d delivered" % (where, s["deliveries"], s["expected"]))
+            if not 0 < s["deliveries_per_s"] < 1e8:
+                problems.append("%s: deliveries/s %r" % (where, s["deliveries_per_s"]))
+            if not 0 <= s["latency_p50_us"] <= s["latency_p99_us"] <= s["latency_max_us"] < 30e6:
+                problems.append("%s: latency p50/p99/max %r/%r/%r" % (
+                    where, s["latency_p50_us"], s["latency_p99_us"], s["latency_max_us"]))
+            if s["server_cpu_us_per_delivery"] < 0 or s["client_cpu_pct"] <= 0:
+                problems.append("%s: cpu figures %r %r" % (
+                    where, s["server_cpu_us_per_delivery"], s["client_cpu_pct"]))
+    return problems
+
+
+def machine():
+    model = "unknown"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    nchan = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libnginx-mod-nchan"],
+                           capture_output=True, text=True).stdout.strip()
+    return {"cpu": model, "cores": os.cpu_count(), "kernel": platform.release(),
+            "commit": commit + ("+dirty" if dirty else ""),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "nginx": nginx.replace("nginx version: ", ""), "nchan": nchan or "not installed"}
+
+
+def fmt(value, digits=1):
+    if value >= 100:
+        return "%.0f" % value
+    return ("%%.%df" % digits) % value
+
+
+def ratio(ours, theirs, inverse=False):
+    if not ours or not theirs:
+        return "n/a"
+    return "%.2f" % ((theirs / ours) if inverse else (ours / theirs))
+
+
+def render_markdown(info, summary, extra, reps, seconds):
+    lines = [BEGIN, "",
+             "Generated by `./dev bench` on %s: commit `%s`; %s, %d cores, kernel %s; %s; "
+             "nchan %s. %d repetitions per scenario and system, alternating systems; medians "
+             "shown (lost: the sum over every repetition). The whole run took %.0f s." % (
+                 info["date"], info["commit"], info["cpu"], info["cores"], info["kernel"],
+                 info["nginx"], info["nchan"], reps, seconds),
+             ""]
+    lines += ["| scenario | system | deliveries/s | p50 ms | p99 ms | max ms | lost | server CPU µs/delivery | "
+              "generator CPU % | server PSS MB (start → loaded → closed) | KB/conn |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
+    for scenario, by_system in summary.items():
+        for system, s in by_system.items():
+            idle = scenario.startswith("idle")
+            lines.append("| %s | %s | %s | %s | %s | %s | %d | %s | %s | %.1f → %.1f → %.1f | %s |" % (
+                scenario, system,
+                "–" if idle else fmt(s["deliveries_per_s"]),
+                "–" if idle else fmt(s["latency_p50_us"] / 1000, 2),
+                "–" if idle else fmt(s["latency_p99_us"] / 1000, 2),
+                "–" if idle else fmt(s["latency_max_us"] / 1000, 2),
+                s["lost_total"],
+                "–" if idle else fmt(s["server_cpu_us_per_delivery"], 2),
+                "–" if idle else fmt(s["client_cpu_pct"]),
+                s["server_pss_kb_start"] / 1024, s["server_pss_kb_connected"] / 1024,
+                s["server_pss_kb_closed"] / 1024,
+                fmt(s["server_kb_per_conn"], 2) if idle else "–"))
+    lines += ["", "Ratios, roompush through nginx / nchan (same run):", "",
+              "| target | figure | roompush | nchan 1w | nchan 2w | ours/1w | ours/2w | met |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for row in targets(summary, extra):
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % row)
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def targets(summary, extra):
+    def get(scenario, system, key):
+        return summary.get(scenario, {}).get(system, {}).get(key, 0)
+
+    rows = []
+
+    def row(label, scenario, key, better, factor=1.0, system="roompush", unit_scale=1.0, digits=2):
+        ours = get(scenario, system, key)
+        one = get(scenario, "nchan-1w", key)
+        two = get(scenario, "nchan-2w", key)
+        best = [v for v in (one, two) if v]
+        if better == "higher":
+            met = bool(best) and ours >= factor * max(best)
+        else:
+            met = bool(best) and ours <= factor * min(best)
+        rows.append((label, key, fmt(ours * unit_scale, digits), fmt(one * unit_scale, digits),
+                     fmt(two * unit_scale, digits), ratio(ours, one), ratio(ours, two),
+                     ("yes" if met else "**no**") if best else "n/a"))
+
+    row("fanout 1×1,000 deliveries/s ≥ nchan", "fanout-1x1000", "deliveries_per_s", "higher")
+    row("fanout 1×1,000 CPU/delivery ≤ nchan", "fanout-1x1000", "server_cpu_us_per_delivery", "lower")
+    row("20 msg/s × 1,000 p99 ≤ nchan (ms)", "rate-20x1000", "latency_p99_us", "lower",
+        unit_scale=0.001)
+    row("1,000 rooms × 1 deliveries/s ≥ 2× nchan", "rooms-1000x1", "deliveries_per_s", "higher",
+        factor=2.0)
+    row("10,000 idle: sidecar+nginx KB/conn ≤ nchan", "idle-10000", "server_kb_per_conn", "lower")
+    direct = get("idle-10000", "roompush-direct", "server_kb_per_conn")
+    if direct:
+        rows.append(("10,000 idle: sidecar alone ≤ 4 KB/conn", "server_kb_per_conn", fmt(direct, 2),
+                     "", "", "", "", "yes" if direct <= 4 else "**no**"))
+    lost = sum(s["lost_total"] for by in summary.values() for s in by.values())
+    rows.append(("nothing lost, any scenario or system", "lost", str(lost), "", "", "", "",
+                 "yes" if lost == 0 else "**no**"))
+    if extra.get("rss_start_kb"):
+        grown = extra["rss_end_kb"] - extra["rss_start_kb"]
+        rows.append(("RSS back near its start (sidecar+nginx)", "PSS MB start → end",
+                     "%.1f → %.1f" % (extra["rss_start_kb"] / 1024, extra["rss_end_kb"] / 1024),
+                     "", "", "", "", "yes" if grown < 0.25 * extra["rss_start_kb"] + 8192 else "**no**"))
+    return rows
+
+
+def update_results(path, block):
+    text = open(path).read() if os.path.exists(path) else "# roompush benchmark results\n\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w") as out:
+        out.write(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--reps", type=int, default=None)
+    parser.add_argument("--only", default="", help="comma-separated scenario names")
+    parser.add_argument("--no-nchan", action="store_true")
+    parser.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
+    args = parser.parse_args()
+    started = time.monotonic()
+    build_dir = os.path.abspath(args.build_dir)
+    loadgen = os.path.join(build_dir, "bench/roompush-loadgen")
+    reps = args.reps or (1 if args.smoke else 3)
+    limit = raise_fd_limit()
+    with_nchan = os.path.exists(NCHAN_MODULE) and not args.no_nchan
+    if not with_nchan and not args.smoke:
+        log("nchan is not installed (apt-get install libnginx-mod-nchan); comparing nothing")
+    base_dir = tempfile.mkdtemp(prefix="roompush-bench-", dir="/tmp")
+    systems = Systems(build_dir, base_dir, with_nchan, [1] if args.smoke else [1, 2])
+    upload_file = os.path.join(base_dir, "part.stl")
+    write_stl(upload_file)
+    raw, extra = {}, {}
+    problems = []
+    try:
+        systems.start()
+        time.sleep(0.3)
+        import_pids = systems.roompush_pids()
+        extra["rss_start_kb"] = sum_pss(import_pids)
+        for name, _what, scenario_args, only in scenarios(args.smoke):
+            if args.only and name not in args.only.split(","):
+                continue
+            if "--subs" in scenario_args and int(scenario_args[scenario_args.index("--subs") + 1]) > limit - 200:
+                log("skipping %s: the fd limit is %d" % (name, limit))
+                continue
+            raw[name] = {}
+            for rep in range(reps):
+                for system in systems.names():
+                    if only and system not in only:
+                        continue
+                    prefix = "%s-%s-%d-" % (name, system, rep)
+                    timeout = 60 if args.smoke else 120
+                    result = run_generator(loadgen, systems, system, scenario_args, prefix,
+                                           upload_file, timeout)
+                    raw[name].setdefault(system, []).append(result)
+                    log("%s %s rep %d: %.0f deliveries/s, p99 %.2f ms, lost %d, %.2f µs/delivery, "
+                        "%.2f KB/conn, generator %.0f%% CPU" % (
+                            name, system, rep, result["deliveries_per_s"],
+                            result["latency_p99_us"] / 1000, result["lost"],
+                            result["server_cpu_us_per_delivery"], result["server_kb_per_conn"],
+                            result["client_cpu_pct"]))
+        time.sleep(1.0)
+        extra["rss_end_kb"] = sum_pss(systems.roompush_pids())
+    finally:
+        systems.stop()
+        shutil.rmtree(base_dir, ignore_errors=True)
+    summary = summarize(raw)
+    seconds = time.monotonic() - started
+    os.makedirs(os.path.join(build_dir, "bench"), exist_ok=True)
+    with open(os.path.join(build_dir, "bench", "smoke.json" if args.smoke else "results.json"), "w") as out:
+        json.dump({"machine": machine(), "summary": summary, "raw": raw, "extra": extra}, out, indent=1)
+    if args.smoke:
+        problems = smoke_check(summary)
+        for problem in problems:
+            log("FAIL", problem)
+        log("smoke %s in %.1f s" % ("failed" if problems else "passed", seconds))
+        return 1 if problems else 0
+    block = render_markdown(machine(), summary, extra, reps, seconds)
+    update_results(args.results, block)
+    print(block)
+    return 0
+
+
+def sum_pss(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as rollup:
+                for line in rollup:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+if __name__ == "__main__":
+    sys.exit(main())
