@@ -65,6 +65,7 @@ struct Options {
     double hold_s = 2;
     double drain_s = 5;
     double timeout_s = 120;
+    double connect_timeout_s = 30;
     std::vector<int> server_pids;
 };
 
@@ -640,7 +641,7 @@ int LoadGen::run() {
 
     ProcSample start = sample_processes(pids);
     uint64_t connect_start = now_ns();
-    connect_all(deadline);
+    connect_all(std::min(deadline, connect_start + static_cast<uint64_t>(o_.connect_timeout_s * 1e9)));
     double connect_s = static_cast<double>(now_ns() - connect_start) / 1e9;
     if (!o_.publish.empty() && o_.mode != "idle" && o_.mode != "upload") {
         pub_ = parse_endpoint(o_.publish);
@@ -710,6 +711,7 @@ int main(int argc, char** argv) {
     app.add_option("--connect-concurrency", o.connect_concurrency)->check(CLI::Range(1, 10000));
     app.add_option("--hold", o.hold_s, "idle mode: seconds to hold the connections");
     app.add_option("--drain", o.drain_s, "seconds to wait for stragglers after the last publish");
+    app.add_option("--connect-timeout", o.connect_timeout_s, "seconds for every subscriber to connect");
     app.add_option("--timeout", o.timeout_s, "the whole run ends by then")->check(CLI::Range(1.0, 3600.0));
     app.add_option("--server-pids", o.server_pids, "processes whose CPU and PSS are measured")->delimiter(',');
     CLI11_PARSE(app, argc, argv);

@@ -21,6 +21,7 @@ import platform
 import pwd
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -392,13 +393,15 @@ def main():
     parser.add_argument("--no-nchan", action="store_true")
     parser.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
     args = parser.parse_args()
+    # SIGTERM (ctest's timeout, a kill) must still stop the servers this run started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
     started = time.monotonic()
     build_dir = os.path.abspath(args.build_dir)
     loadgen = os.path.join(build_dir, "bench/roompush-loadgen")
     reps = args.reps or (1 if args.smoke else 3)
     limit = raise_fd_limit()
     with_nchan = os.path.exists(NCHAN_MODULE) and not args.no_nchan
-    if not with_nchan and not args.smoke:
+    if not os.path.exists(NCHAN_MODULE) and not args.smoke:
         log("nchan is not installed (apt-get install libnginx-mod-nchan); comparing nothing")
     base_dir = tempfile.mkdtemp(prefix="roompush-bench-", dir="/tmp")
     systems = Systems(build_dir, base_dir, with_nchan, [1] if args.smoke else [1, 2])
