@@ -25,14 +25,15 @@ std::string describe_peer(int fd) {
 
 ControlServer::ControlServer(std::string path, mode_t mode, std::size_t max_line,
                              std::size_t max_clients, PeerPolicy policy, SidecarMetrics& metrics,
-                             Handler handler)
+                             Handler handler, BatchHandler batch_handler)
     : path_(std::move(path)),
       mode_(mode),
       max_line_(max_line),
       max_clients_(max_clients),
       policy_(std::move(policy)),
       metrics_(metrics),
-      handler_(std::move(handler)) {}
+      handler_(std::move(handler)),
+      batch_handler_(std::move(batch_handler)) {}
 
 ControlServer::~ControlServer() { stop(); }
 
@@ -121,24 +122,60 @@ void ControlServer::refuse(int fd, const Error& error) {
     ::close(fd);
 }
 
-std::string ControlServer::answer(const LineReaderItem& item, std::shared_ptr<TailStream>& stream,
-                                  std::function<void()>& on_end) {
-    metrics_.control_requests++;
-    if (item.kind == LineReader::Item::Kind::too_long) {
-        metrics_.control_errors++;
-        return encode_error_response(make_error(
-            "line_too_long", "request line is longer than " + std::to_string(max_line_) + " bytes"));
+// Answers every complete line the reader holds, in order, as one string of response lines. The
+// requests between errors are carried out as one batch; a `tail` ends the batch (and the
+// request/response part of the connection).
+std::string ControlServer::answer_batch(LineReader& reader, std::shared_ptr<TailStream>& stream,
+                                        std::function<void()>& on_end) {
+    std::vector<std::string> responses;
+    std::vector<ControlRequest> batch;
+    std::vector<std::size_t> slots;  // where each batched request's response goes
+    auto run_batch = [&] {
+        if (batch.empty()) return;
+        std::vector<std::string> lines = batch_handler_(std::move(batch));
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+            responses[slots[i]] = i < lines.size() ? std::move(lines[i]) : std::string();
+            if (responses[slots[i]].rfind("{\"ok\":false", 0) == 0) metrics_.control_errors++;
+        }
+        batch.clear();
+        slots.clear();
+    };
+    while (auto item = reader.next()) {
+        if (item->kind == LineReader::Item::Kind::line && item->text.empty()) continue;
+        metrics_.control_requests++;
+        if (item->kind == LineReader::Item::Kind::too_long) {
+            metrics_.control_errors++;
+            responses.push_back(encode_error_response(make_error(
+                "line_too_long", "request line is longer than " + std::to_string(max_line_) + " bytes")));
+            continue;
+        }
+        auto request = decode_request(item->text);
+        if (!request) {
+            metrics_.control_errors++;
+            responses.push_back(encode_error_response(request.error()));
+            continue;
+        }
+        if (request->op != ControlOp::tail) {
+            slots.push_back(responses.size());
+            responses.emplace_back();
+            batch.push_back(std::move(*request));
+            continue;
+        }
+        run_batch();  // what came before the tail is answered before it
+        Outcome outcome = handler_(std::move(*request));
+        if (outcome.line.rfind("{\"ok\":false", 0) == 0) metrics_.control_errors++;
+        stream = std::move(outcome.stream);
+        on_end = std::move(outcome.on_stream_end);
+        responses.push_back(std::move(outcome.line));
+        if (stream) break;  // the rest of the connection is the tail
     }
-    auto request = decode_request(item.text);
-    if (!request) {
-        metrics_.control_errors++;
-        return encode_error_response(request.error());
+    run_batch();
+    std::string out;
+    for (const std::string& line : responses) {
+        out += line;
+        out += '\n';
     }
-    Outcome outcome = handler_(std::move(*request));
-    if (outcome.line.rfind("{\"ok\":false", 0) == 0) metrics_.control_errors++;
-    stream = std::move(outcome.stream);
-    on_end = std::move(outcome.on_stream_end);
-    return std::move(outcome.line);
+    return out;
 }
 
 void ControlServer::serve(Client& client) {
@@ -151,17 +188,8 @@ void ControlServer::serve(Client& client) {
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) break;
         reader.feed(std::string_view(buffer, static_cast<size_t>(got)));
-        bool write_failed = false;
-        while (auto item = reader.next()) {
-            if (item->kind == LineReader::Item::Kind::line && item->text.empty()) continue;
-            std::string response = answer(*item, stream, on_end) + "\n";
-            if (!write_all(client.fd.get(), response)) {
-                write_failed = true;
-                break;
-            }
-            if (stream) break;  // the rest of the connection is the tail
-        }
-        if (write_failed) break;
+        std::string responses = answer_batch(reader, stream, on_end);
+        if (!responses.empty() && !write_all(client.fd.get(), responses)) break;
     }
     if (stream) {
         stream_tail(client.fd.get(), *stream);

@@ -36,6 +36,10 @@ public:
     };
     // Called from a connection thread. It may block.
     using Handler = std::function<Outcome(ControlRequest request)>;
+    // Every request that arrived in one read (none of them `tail`), carried out together: one
+    // hand-over to the event loop for a whole pipelined batch instead of one per line. Returns
+    // one response line per request, in order. Called from a connection thread; it may block.
+    using BatchHandler = std::function<std::vector<std::string>(std::vector<ControlRequest>)>;
 
     // Who may connect, checked with SO_PEERCRED: a peer whose uid or gid is listed. Both empty:
     // whoever the socket's file mode lets in.
@@ -45,7 +49,8 @@ public:
     };
 
     ControlServer(std::string path, mode_t mode, std::size_t max_line, std::size_t max_clients,
-                  PeerPolicy policy, SidecarMetrics& metrics, Handler handler);
+                  PeerPolicy policy, SidecarMetrics& metrics, Handler handler,
+                  BatchHandler batch_handler);
     ~ControlServer();
 
     Status start();
@@ -60,8 +65,8 @@ private:
 
     void accept_loop();
     void serve(Client& client);
-    std::string answer(const LineReaderItem& item, std::shared_ptr<TailStream>& stream,
-                       std::function<void()>& on_end);
+    std::string answer_batch(LineReader& reader, std::shared_ptr<TailStream>& stream,
+                             std::function<void()>& on_end);
     void stream_tail(int fd, TailStream& stream);
     void reap_finished_clients();
     void refuse(int fd, const Error& error);
@@ -74,6 +79,7 @@ private:
     PeerPolicy policy_;
     SidecarMetrics& metrics_;
     Handler handler_;
+    BatchHandler batch_handler_;
     UniqueFd listen_fd_;
     std::thread accept_thread_;
     std::atomic<bool> stopping_{false};

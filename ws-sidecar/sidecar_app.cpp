@@ -120,6 +120,26 @@ ControlServer::Handler control_handler(Engine& engine) {
     };
 }
 
+// A pipelined batch of requests (publishes, usually) in one hand-over to the loop.
+ControlServer::BatchHandler control_batch_handler(Engine& engine) {
+    return [&engine](std::vector<ControlRequest> requests) -> std::vector<std::string> {
+        auto shared = std::make_shared<std::vector<ControlRequest>>(std::move(requests));
+        auto lines = on_loop(engine.server, [&engine, shared] {
+            std::vector<std::string> out;
+            out.reserve(shared->size());
+            int64_t now = now_ms();
+            for (const ControlRequest& request : *shared) {
+                ControlReply reply = handle_control(engine.context, request, now);
+                for (SessionId id : reply.wake) engine.server.wake(id);
+                out.push_back(std::move(reply.line));
+            }
+            return out;
+        });
+        if (lines) return std::move(*lines);
+        return std::vector<std::string>(shared->size(), unavailable());
+    };
+}
+
 }  // namespace
 
 int run(const SidecarConfig& config) {
@@ -141,7 +161,7 @@ int run(const SidecarConfig& config) {
     ControlServer control(config.control_socket, config.socket_mode, config.max_control_line,
                           config.max_control_clients,
                           ControlServer::PeerPolicy{config.control_uids, config.control_gids}, metrics,
-                          control_handler(engine));
+                          control_handler(engine), control_batch_handler(engine));
     if (auto started = control.start(); !started) {
         log_error("start_failed").kv("code", started.error().code).kv("error", started.error().message);
         return 1;
