@@ -2,6 +2,39 @@
 
 namespace rp::sidecar {
 
+void FrameRing::push_back(FramePtr frame) {
+    if (count_ == capacity_) grow();
+    slots_[(head_ + count_) & (capacity_ - 1)] = std::move(frame);
+    ++count_;
+}
+
+FramePtr FrameRing::pop_front() {
+    if (count_ == 0) return nullptr;
+    FramePtr frame = std::move(slots_[head_]);
+    head_ = (head_ + 1) & (capacity_ - 1);
+    if (--count_ == 0) {
+        head_ = 0;
+        if (capacity_ > kKeepCapacity) {  // a burst is over: give its memory back
+            slots_.reset();
+            capacity_ = 0;
+        }
+    }
+    return frame;
+}
+
+void FrameRing::clear() {
+    while (count_ > 0) pop_front();
+}
+
+void FrameRing::grow() {
+    std::size_t capacity = capacity_ == 0 ? 4 : capacity_ * 2;
+    auto slots = std::make_unique<FramePtr[]>(capacity);
+    for (std::size_t i = 0; i < count_; ++i) slots[i] = std::move(slots_[(head_ + i) & (capacity_ - 1)]);
+    slots_ = std::move(slots);
+    capacity_ = capacity;
+    head_ = 0;
+}
+
 Session::Session(SessionId id, std::string peer, std::size_t max_queue_bytes, int64_t connected_ms)
     : id_(id), peer_(std::move(peer)), max_queue_bytes_(max_queue_bytes), connected_ms_(connected_ms) {}
 
@@ -22,10 +55,8 @@ SendResult Session::enqueue(FramePtr frame) {
 }
 
 FramePtr Session::pop() {
-    if (queue_.empty()) return nullptr;
-    FramePtr frame = std::move(queue_.front());
-    queue_.pop_front();
-    queued_bytes_ -= frame->size();
+    FramePtr frame = queue_.pop_front();
+    if (frame) queued_bytes_ -= frame->size();
     return frame;
 }
 

@@ -3,7 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,6 +25,28 @@ enum class CloseCode : int {
 
 enum class SendResult { queued, dropped };
 
+// A member's queue of shared frames: a ring that holds nothing until the first frame (an idle
+// member costs no queue memory; std::deque allocated 576 bytes up front) and grows by doubling,
+// so the delivery path allocates only when a member falls further behind than ever before. A
+// large ring is given back once it drains, so memory returns after a burst.
+class FrameRing {
+public:
+    bool empty() const { return count_ == 0; }
+    std::size_t size() const { return count_; }
+    const FramePtr& front() const { return slots_[head_]; }
+    void push_back(FramePtr frame);
+    FramePtr pop_front();
+    void clear();
+
+private:
+    static constexpr std::size_t kKeepCapacity = 64;
+    void grow();
+    std::unique_ptr<FramePtr[]> slots_;
+    std::size_t capacity_ = 0;  // a power of two
+    std::size_t head_ = 0;
+    std::size_t count_ = 0;
+};
+
 struct CloseRequest {
     CloseCode code;
     std::string reason;
@@ -45,6 +67,9 @@ public:
     // queue is dropped and it is closed with 1013, so it never holds memory or slows the others.
     SendResult enqueue(FramePtr frame);
     FramePtr pop();
+    // The next frame pop() would return (nullptr when none), and how many are queued.
+    const Frame* peek() const { return queue_.empty() ? nullptr : queue_.front().get(); }
+    std::size_t queued_frames() const { return queue_.size(); }
     bool has_pending() const { return !queue_.empty(); }
     std::size_t queued_bytes() const { return queued_bytes_; }
 
@@ -66,7 +91,7 @@ private:
     int64_t connected_ms_;
     bool overflowed_now_ = false;
     std::set<std::string> rooms_;
-    std::deque<FramePtr> queue_;
+    FrameRing queue_;
     std::size_t queued_bytes_ = 0;
     std::optional<CloseRequest> close_;
 };

@@ -1,8 +1,10 @@
 #include "ws_server.h"
 
 #include <libwebsockets.h>
+#include <malloc.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -20,6 +22,31 @@ namespace rp::sidecar {
 static_assert(LWS_PRE <= kFrameHeadroom, "frame headroom must fit libwebsockets' header");
 
 namespace {
+
+constexpr std::size_t kCoalesceBytes = 32 * 1024;
+// libwebsockets allocates a receive buffer of the protocol's rx_buffer_size for every connection;
+// a client's commands are small, and a longer frame still arrives, in pieces that on_receive
+// joins (up to --max-frame). 4 KB per idle connection was the largest item of its memory.
+constexpr std::size_t kRxBufferBytes = 512;
+constexpr std::size_t kMaxFrameHeader = 10;
+
+// RFC 6455 header of an unmasked, final text frame of `length` bytes; returns its size.
+std::size_t encode_frame_header(unsigned char* out, std::size_t length) {
+    out[0] = 0x81;
+    if (length < 126) {
+        out[1] = static_cast<unsigned char>(length);
+        return 2;
+    }
+    if (length <= 0xffff) {
+        out[1] = 126;
+        out[2] = static_cast<unsigned char>(length >> 8);
+        out[3] = static_cast<unsigned char>(length);
+        return 4;
+    }
+    out[1] = 127;
+    for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<unsigned char>(uint64_t{length} >> (56 - 8 * i));
+    return 10;
+}
 
 // What libwebsockets keeps per connection (zeroed by lws, so plain data only).
 struct PerSession {
@@ -69,6 +96,7 @@ struct WsServer::Impl {
     lws_retry_bo_t retry{};
     lws_protocols protocols[2]{};
     std::unordered_map<SessionId, lws*> connections;
+    std::vector<unsigned char> scratch;  // where the frames of a member that fell behind are joined
 
     std::mutex tasks_mutex;
     std::vector<std::function<void()>> tasks;
@@ -81,6 +109,7 @@ struct WsServer::Impl {
     void on_established(lws* wsi, PerSession* session);
     int on_receive(lws* wsi, PerSession* session, const char* data, size_t len);
     int on_writeable(lws* wsi, PerSession* session);
+    int write_queued(lws* wsi, Session& state);
     int on_http(lws* wsi, PerSession* session);
     int confirm_upgrade(lws* wsi);
     int on_http_writeable(lws* wsi, PerSession* session);
@@ -211,12 +240,34 @@ int WsServer::Impl::on_writeable(lws* wsi, PerSession* session) {
                          reinterpret_cast<unsigned char*>(reason.data()), reason.size());
         return -1;
     }
-    if (FramePtr frame = state->pop()) {
-        int written = lws_write(wsi, frame->payload(), frame->size(), LWS_WRITE_TEXT);
-        if (written < 0) return -1;
-    }
+    if (state->has_pending() && write_queued(wsi, *state) < 0) return -1;
     if (state->has_pending() || state->closing()) lws_callback_on_writable(wsi);
     return 0;
+}
+
+// One frame goes out from its shared buffer as it is (lws writes the header into the headroom).
+// A member that has fallen behind gets its queued frames, up to kCoalesceBytes, in one write():
+// the headers are made here and the payloads copied once into the loop's scratch buffer. A copy
+// of a few hundred bytes costs far less than a poll round trip and a syscall per frame, and
+// nginx then reads and forwards them in one go as well. (No extension such as
+// permessage-deflate is offered, so the frames on the wire are exactly these.)
+int WsServer::Impl::write_queued(lws* wsi, Session& state) {
+    const Frame* next = state.peek();
+    if (state.queued_frames() == 1 || next->size() + kMaxFrameHeader > kCoalesceBytes) {
+        FramePtr frame = state.pop();
+        return lws_write(wsi, frame->payload(), frame->size(), LWS_WRITE_TEXT) < 0 ? -1 : 0;
+    }
+    if (scratch.empty()) scratch.resize(LWS_PRE + kCoalesceBytes);
+    unsigned char* out = scratch.data() + LWS_PRE;
+    std::size_t used = 0;
+    for (; next != nullptr; next = state.peek()) {
+        if (used + next->size() + kMaxFrameHeader > kCoalesceBytes) break;
+        used += encode_frame_header(out + used, next->size());
+        std::memcpy(out + used, next->text().data(), next->size());
+        used += next->size();
+        state.pop();
+    }
+    return lws_write(wsi, out, used, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 
 // A close that neither side asked for, after a silence longer than the ping interval, is the
@@ -321,8 +372,8 @@ Status WsServer::start() {
     lws_set_log_level(lws_levels, log_bridge);
     if (auto claimed = claim_socket_path(config.ws_socket); !claimed) return claimed.error();
 
-    impl_->protocols[0] = {"roompush", callback, sizeof(PerSession), config.max_client_frame,
-                           0, nullptr, 0};
+    impl_->protocols[0] = {"roompush", callback, sizeof(PerSession),
+                           std::min(config.max_client_frame, kRxBufferBytes), 0, nullptr, 0};
     impl_->retry.secs_since_valid_ping = static_cast<uint16_t>(config.ping_interval_s);
     impl_->retry.secs_since_valid_hangup =
         static_cast<uint16_t>(config.ping_interval_s + config.ping_timeout_s);
@@ -349,10 +400,25 @@ Status WsServer::start() {
     return ok_status();
 }
 
+// Once many connections have gone, the heap they used is mostly free but still mapped: hand it
+// back to the kernel, at most every few seconds, so that memory returns after a load.
+static void trim_after_closes(std::size_t sessions, std::size_t& peak,
+                              std::chrono::steady_clock::time_point& last) {
+    peak = std::max(peak, sessions);
+    auto now = std::chrono::steady_clock::now();
+    if (peak < 256 || sessions > peak / 2 || now - last < std::chrono::seconds(2)) return;
+    ::malloc_trim(0);
+    peak = sessions;
+    last = now;
+}
+
 void WsServer::run() {
     Impl& impl = *impl_;
+    std::size_t peak = 0;
+    auto last_trim = std::chrono::steady_clock::now();
     while (!impl.finished) {
         if (lws_service(impl.context, 0) < 0) break;
+        trim_after_closes(impl.registry.session_count(), peak, last_trim);
         if (impl.stopping && (impl.registry.session_count() == 0 ||
                               std::chrono::steady_clock::now() > impl.stop_deadline)) {
             impl.finished = true;
