@@ -1,20 +1,67 @@
 #include "ws_codec.h"
 
+#include <charconv>
+#include <cstdio>
+
 #include "roompush/room_id.h"
 
 namespace rp::sidecar {
 
+namespace {
+
+void append_json_string(std::string& out, std::string_view text) {
+    out += '"';
+    for (char c : text) {
+        auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (byte < 0x20) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
+            out += escaped;
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+}
+
+void append_number(std::string& out, uint64_t value) {
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+    out.append(digits, end);
+}
+
+}  // namespace
+
+// Every publish goes through here once, so the envelope is written straight into one string
+// (the same bytes, in the same key order, as the cJSON tree it replaced, which cloned `data`,
+// allocated a node per field and printed each number with sprintf and sscanf); only `data`
+// itself is printed by cJSON.
 std::string encode_message(const MessageFields& fields) {
-    JsonPtr object = make_object();
-    set_string(object.get(), "type", "message");
-    set_string(object.get(), "room", fields.room);
-    set_number(object.get(), "seq", static_cast<double>(fields.seq));
-    set_string(object.get(), "epoch", fields.epoch);
-    set_string(object.get(), "event", fields.event);
-    set_json(object.get(), "data",
-             fields.data ? clone_json(fields.data) : JsonPtr(cJSON_CreateNull()));
-    set_number(object.get(), "ts", static_cast<double>(fields.ts_ms));
-    return to_json(object.get());
+    std::string data = fields.data ? to_json(fields.data) : std::string("null");
+    std::string out;
+    out.reserve(96 + fields.room.size() + fields.epoch.size() + fields.event.size() + data.size());
+    out += "{\"type\":\"message\",\"room\":";
+    append_json_string(out, fields.room);
+    out += ",\"seq\":";
+    append_number(out, fields.seq);
+    out += ",\"epoch\":";
+    append_json_string(out, fields.epoch);
+    out += ",\"event\":";
+    append_json_string(out, fields.event);
+    out += ",\"data\":";
+    out += data;
+    out += ",\"ts\":";
+    if (fields.ts_ms < 0) {
+        out += '-';
+        append_number(out, static_cast<uint64_t>(-fields.ts_ms));
+    } else {
+        append_number(out, static_cast<uint64_t>(fields.ts_ms));
+    }
+    out += '}';
+    return out;
 }
 
 std::string encode_subscribed(std::string_view room, uint64_t head_seq, std::string_view epoch) {

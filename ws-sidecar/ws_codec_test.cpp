@@ -16,6 +16,28 @@ TEST(WsCodec, PathsLeadToARoomOrTheCommandEndpoint) {
     EXPECT_EQ(parse_ws_path("/other").error().code, "not_found");
 }
 
+// encode_message writes the envelope by hand for speed: it must stay byte for byte what a cJSON
+// tree of the same fields prints.
+TEST(WsCodec, MessageIsWhatCJsonWouldPrint) {
+    auto data = parse_json(R"({"t":1732541234567,"s":"q\"uo\\te\u0001","n":[1,2.5,null],"o":{}})");
+    ASSERT_TRUE(data.ok());
+    for (const cJSON* value : {static_cast<const cJSON*>(data->get()), static_cast<const cJSON*>(nullptr)}) {
+        std::string text = encode_message({"room:7.a-b", 1234567, "00ff00ff00ff00ff", "job.done", value,
+                                           1764000000123});
+        JsonPtr expected = make_object();
+        set_string(expected.get(), "type", "message");
+        set_string(expected.get(), "room", "room:7.a-b");
+        set_number(expected.get(), "seq", 1234567);
+        set_string(expected.get(), "epoch", "00ff00ff00ff00ff");
+        set_string(expected.get(), "event", "job.done");
+        set_json(expected.get(), "data", value ? clone_json(value) : JsonPtr(cJSON_CreateNull()));
+        set_number(expected.get(), "ts", 1764000000123.0);
+        EXPECT_EQ(text, to_json(expected.get()));
+    }
+    EXPECT_EQ(encode_message({"a\"b", 1, "e", "x", nullptr, 0}),
+              R"({"type":"message","room":"a\"b","seq":1,"epoch":"e","event":"x","data":null,"ts":0})");
+}
+
 TEST(WsCodec, SubscribeCommandDecodes) {
     auto command = decode_client_command(R"({"op":"subscribe","room":"A","since":4,"epoch":"e1"})");
     ASSERT_TRUE(command.ok());
