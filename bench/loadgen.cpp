@@ -67,6 +67,7 @@ struct Options {
     double timeout_s = 120;
     double connect_timeout_s = 30;
     std::vector<int> server_pids;
+    int primary_pid = 0;  // also reported alone (the sidecar of a stack behind nginx)
 };
 
 struct Endpoint {
@@ -165,6 +166,7 @@ private:
     Counters c_;
     std::string buffer_ = std::string(1 << 16, '\0');
     std::string upload_body_;
+    uint64_t primary_start_ = 0, primary_connected_ = 0;
 };
 
 int LoadGen::open_socket(const Endpoint& endpoint, int index) {
@@ -616,6 +618,10 @@ void LoadGen::report(const ProcSample& start, const ProcSample& connected, const
         c_.connected ? (static_cast<double>(connected.pss_kb) - static_cast<double>(start.pss_kb)) /
                            static_cast<double>(c_.connected)
                      : 0);
+    put("primary_kb_per_conn",
+        c_.connected ? (static_cast<double>(primary_connected_) - static_cast<double>(primary_start_)) /
+                           static_cast<double>(c_.connected)
+                     : 0);
     std::cout << to_json(out.get()) << std::endl;
 }
 
@@ -639,7 +645,10 @@ int LoadGen::run() {
     if (o_.mode == "upload") o_.rooms = 1;
     conns_.reserve(static_cast<std::size_t>(subs_total_) + 64);
 
+    std::vector<pid_t> primary;
+    if (o_.primary_pid > 0) primary.push_back(o_.primary_pid);
     ProcSample start = sample_processes(pids);
+    primary_start_ = sample_processes(primary).pss_kb;
     uint64_t connect_start = now_ns();
     connect_all(std::min(deadline, connect_start + static_cast<uint64_t>(o_.connect_timeout_s * 1e9)));
     double connect_s = static_cast<double>(now_ns() - connect_start) / 1e9;
@@ -666,6 +675,7 @@ int LoadGen::run() {
     // Let the publisher connect and the servers settle before the measured phase.
     for (int i = 0; i < 20; ++i) poll_once(10);
     ProcSample connected = sample_processes(pids);
+    primary_connected_ = sample_processes(primary).pss_kb;
     ProcSample before = connected;
     uint64_t client_before = self_cpu_us();
     if (o_.mode == "idle") {
@@ -714,6 +724,7 @@ int main(int argc, char** argv) {
     app.add_option("--connect-timeout", o.connect_timeout_s, "seconds for every subscriber to connect");
     app.add_option("--timeout", o.timeout_s, "the whole run ends by then")->check(CLI::Range(1.0, 3600.0));
     app.add_option("--server-pids", o.server_pids, "processes whose CPU and PSS are measured")->delimiter(',');
+    app.add_option("--primary-pid", o.primary_pid, "one of them whose memory is also reported alone");
     CLI11_PARSE(app, argc, argv);
     signal(SIGPIPE, SIG_IGN);
     return rp::bench::LoadGen(o).run();
