@@ -1,5 +1,7 @@
 #include "roompush/control_codec.h"
 
+#include <charconv>
+
 #include "roompush/room_id.h"
 
 namespace rp {
@@ -189,11 +191,17 @@ std::string encode_error_response(const Error& error) {
 }
 
 std::string encode_publish_response(const PublishAck& ack) {
-    JsonPtr object = ok_object();
-    set_number(object.get(), "seq", static_cast<double>(ack.seq));
-    set_number(object.get(), "delivered", static_cast<double>(ack.delivered));
-    if (ack.duplicate) set_bool(object.get(), "duplicate", true);
-    return to_json(object.get());
+    // One per publish, on the sidecar's event loop: written directly rather than through a
+    // cJSON tree, whose number printing (sprintf, then sscanf to check) was ~13 % of the loop's
+    // time in the 1,000-room benchmark. Same bytes as the tree printed.
+    char digits[24];
+    std::string out = "{\"ok\":true,\"seq\":";
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, ack.seq).ptr);
+    out += ",\"delivered\":";
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, ack.delivered).ptr);
+    if (ack.duplicate) out += ",\"duplicate\":true";
+    out += '}';
+    return out;
 }
 
 std::string encode_rooms_response(const std::vector<RoomSummary>& rooms) {

@@ -118,6 +118,9 @@ TEST(ControlCodec, EncodeRequestPutsOpFirst) {
 }
 
 TEST(ControlCodec, DuplicateAckRoundTrips) {
+    EXPECT_EQ(rp::encode_publish_response({4, 0, true}), R"({"ok":true,"seq":4,"delivered":0,"duplicate":true})");
+    EXPECT_EQ(rp::encode_publish_response({9007199254740991, 12}),
+              R"({"ok":true,"seq":9007199254740991,"delivered":12})");
     auto response = rp::decode_response(rp::encode_publish_response({4, 0, true}));
     ASSERT_TRUE(response.ok());
     EXPECT_TRUE(rp::decode_publish_response(response->get())->duplicate);
