@@ -400,13 +400,15 @@ Status WsServer::start() {
     return ok_status();
 }
 
-// Once many connections have gone, the heap they used is mostly free but still mapped: hand it
-// back to the kernel, at most every few seconds, so that memory returns after a load.
+// Once many connections have gone (or retained history has expired), the heap they used is
+// mostly free but still mapped: hand it back to the kernel, so that memory returns after a
+// load. Soon after many closes, and otherwise every 15 s at most.
 static void trim_after_closes(std::size_t sessions, std::size_t& peak,
                               std::chrono::steady_clock::time_point& last) {
     peak = std::max(peak, sessions);
     auto now = std::chrono::steady_clock::now();
-    if (peak < 256 || sessions > peak / 2 || now - last < std::chrono::seconds(2)) return;
+    bool many_closed = peak >= 256 && sessions <= peak / 2 && now - last >= std::chrono::seconds(2);
+    if (!many_closed && now - last < std::chrono::seconds(15)) return;
     ::malloc_trim(0);
     peak = sessions;
     last = now;
