@@ -111,6 +111,11 @@ PushSender::SendResult PushSender::send(std::optional<ControlClient>& client,
         client.reset();
         return SendResult::unreachable;
     }
+    if (!response && ControlClient::is_retryable(response.error())) {
+        // The sidecar is there but cannot publish now (Redis away): keep it, try again later.
+        log_warn("push_deferred").kv("code", response.error().code).kv("error", response.error().message);
+        return SendResult::unreachable;
+    }
     if (!response) {  // the sidecar refused this push: sending it again cannot help
         log_error("push_refused").kv("code", response.error().code).kv("error", response.error().message)
             .kv("request", line.substr(0, 200));

@@ -72,4 +72,8 @@ bool ControlClient::is_transport_error(const Error& error) {
            error.code == "closed" || error.code == "bad_socket_path";
 }
 
+bool ControlClient::is_retryable(const Error& error) {
+    return is_transport_error(error) || error.code == "unavailable";
+}
+
 }  // namespace rp

@@ -25,6 +25,9 @@ public:
     // True for errors of the transport (cannot connect, connection lost, timeout) rather than
     // an answer from the sidecar: the caller may retry these.
     static bool is_transport_error(const Error& error);
+    // An answer that says "not now" (the sidecar's loop or its Redis broker is away): the same
+    // request may succeed later, so an outbox keeps it. Transport errors are retryable too.
+    static bool is_retryable(const Error& error);
 
 private:
     ControlClient(UniqueFd fd, std::string path);
