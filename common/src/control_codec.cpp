@@ -88,10 +88,19 @@ Status decode_tail_rooms(const cJSON* object, ControlRequest& request) {
     return ok_status();
 }
 
+// rooms, room: {"cluster":true} asks for every node's members (a shared broker only).
+Status decode_cluster(const cJSON* object, ControlRequest& request) {
+    const cJSON* cluster = cJSON_GetObjectItemCaseSensitive(object, "cluster");
+    if (cluster == nullptr) return ok_status();
+    if (!cJSON_IsBool(cluster)) return make_error("wrong_type", "field \"cluster\" must be a boolean");
+    request.cluster = cJSON_IsTrue(cluster);
+    return ok_status();
+}
+
 Status decode_fields(const cJSON* object, ControlRequest& request) {
     switch (request.op) {
         case ControlOp::publish: return decode_publish(object, request);
-        case ControlOp::rooms: return ok_status();
+        case ControlOp::rooms: return decode_cluster(object, request);
         case ControlOp::stats: {
             auto format = get_string(object, "format");
             if (!format) return format.error();
@@ -108,6 +117,9 @@ Status decode_fields(const cJSON* object, ControlRequest& request) {
             auto room = decode_room(object);
             if (!room) return room.error();
             request.room = std::move(*room);
+            if (request.op == ControlOp::room) {
+                if (auto cluster = decode_cluster(object, request); !cluster) return cluster;
+            }
             break;
         }
         case ControlOp::tail:

@@ -35,6 +35,7 @@ struct ControlRequest {
     std::optional<uint64_t> limit;   // history
     uint64_t member = 0;             // kick: the member id `room` lists
     bool prometheus = false;         // stats: {"format":"prometheus"} answers {"ok","text"}
+    bool cluster = false;            // rooms, room: every node's members (Redis broker)
 };
 
 struct PublishAck {
