@@ -22,6 +22,11 @@ if(NOT LWS_FOUND)
     roompush_missing("libwebsockets" "libwebsockets-dev")
 endif()
 
+pkg_check_modules(HIREDIS QUIET IMPORTED_TARGET hiredis)
+if(NOT HIREDIS_FOUND)
+    roompush_missing("hiredis" "libhiredis-dev")
+endif()
+
 pkg_check_modules(SYSTEMD QUIET IMPORTED_TARGET libsystemd)
 if(NOT SYSTEMD_FOUND)
     roompush_missing("libsystemd" "libsystemd-dev")

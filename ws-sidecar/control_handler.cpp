@@ -48,24 +48,31 @@ ControlReply room(ControlContext& context, const ControlRequest& request) {
 }
 
 // The retained frames are already JSON: they are spliced in, not parsed and printed again.
+std::string history_line(const std::string& room, const std::string& epoch, uint64_t seq,
+                         const std::vector<std::string_view>& messages) {
+    JsonPtr head = make_object();
+    set_bool(head.get(), "ok", true);
+    set_string(head.get(), "room", room);
+    set_string(head.get(), "epoch", epoch);
+    set_number(head.get(), "seq", static_cast<double>(seq));
+    std::string line = to_json(head.get());
+    line.pop_back();  // the closing brace
+    line += ",\"messages\":[";
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        if (i > 0) line += ',';
+        line += messages[i];
+    }
+    line += "]}";
+    return line;
+}
+
 ControlReply history(ControlContext& context, const ControlRequest& request) {
     auto view = context.registry.history(request.room, request.since.value_or(0),
                                          request.limit.value_or(kDefaultHistoryLimit));
     if (!view) return {encode_error_response(no_room(request.room)), {}};
-    JsonPtr head = make_object();
-    set_bool(head.get(), "ok", true);
-    set_string(head.get(), "room", request.room);
-    set_string(head.get(), "epoch", view->epoch);
-    set_number(head.get(), "seq", static_cast<double>(view->seq));
-    std::string line = to_json(head.get());
-    line.pop_back();  // the closing brace
-    line += ",\"messages\":[";
-    for (std::size_t i = 0; i < view->frames.size(); ++i) {
-        if (i > 0) line += ',';
-        line += view->frames[i]->text();
-    }
-    line += "]}";
-    return {std::move(line), {}};
+    std::vector<std::string_view> messages;
+    for (const FramePtr& frame : view->frames) messages.push_back(frame->text());
+    return {history_line(request.room, view->epoch, view->seq, messages), {}};
 }
 
 ControlReply stats(ControlContext& context, bool prometheus, int64_t now_ms) {
@@ -101,6 +108,13 @@ ControlReply stats(ControlContext& context, bool prometheus, int64_t now_ms) {
     put("ws_refused", m.ws_refused);
     put("control_requests", m.control_requests);
     put("control_errors", m.control_errors);
+    put("broker_up", m.broker_up);
+    put("broker_reconnects", m.broker_reconnects);
+    put("broker_errors", m.broker_errors);
+    put("broker_unavailable", m.broker_unavailable);
+    put("broker_gap_fills", m.broker_gap_fills);
+    put("broker_lost", m.broker_lost);
+    put("broker_bad_messages", m.broker_bad_messages);
     return {to_json(out.get()), {}};
 }
 
@@ -121,6 +135,11 @@ ControlReply kick(ControlContext& context, const ControlRequest& request) {
 }
 
 }  // namespace
+
+std::string encode_history_page(const std::string& room, const HistoryPage& page) {
+    std::vector<std::string_view> messages(page.messages.begin(), page.messages.end());
+    return history_line(room, page.epoch, page.seq, messages);
+}
 
 ControlReply handle_control(ControlContext& context, const ControlRequest& request,
                             int64_t now_ms) {

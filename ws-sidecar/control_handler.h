@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "roompush/control_codec.h"
+#include "broker.h"
 #include "room_registry.h"
 #include "sidecar_metrics.h"
 
@@ -22,6 +23,9 @@ struct ControlContext {
     SidecarMetrics& metrics;
     int64_t started_ms;
 };
+
+// The `history` response for messages a shared broker read from Redis.
+std::string encode_history_page(const std::string& room, const HistoryPage& page);
 
 ControlReply handle_control(ControlContext& context, const ControlRequest& request,
                             int64_t now_ms);

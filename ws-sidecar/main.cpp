@@ -1,5 +1,9 @@
 // roompush-sidecar: the WebSocket push server that owns the rooms.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
 
 #include "roompush/log.h"
 #include "roompush/program_options.h"
@@ -16,6 +20,68 @@ namespace {
 
 // Every option, its default and help: the one table behind --help, --config, --print-config
 // and etc/roompush-sidecar.conf.
+struct BrokerOptions {
+    std::string url = "memory";
+    std::string password_file;
+};
+
+void add_broker_options(CLI::App& app, rp::sidecar::SidecarConfig& config, BrokerOptions& broker) {
+    app.add_option("--broker", broker.url,
+                   "memory, or Redis to share rooms between sidecars: redis://HOST:PORT[/DB] or "
+                   "unix:/PATH[?db=DB]")
+        ->capture_default_str();
+    app.add_option("--broker-password-file", broker.password_file,
+                   "File holding the Redis password (AUTH); none: no AUTH");
+    app.add_option("--broker-dedupe-ttl", config.broker_dedupe_ttl_s,
+                   "Seconds Redis remembers a publish's idempotency key")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 30u * 86400u));
+    app.add_option("--broker-room-ttl", config.broker_room_ttl_s,
+                   "Seconds an idle room's seq, epoch and history stay in Redis")
+        ->capture_default_str()
+        ->check(CLI::Range(60u, 365u * 86400u));
+    app.add_option("--node-id", config.node_id,
+                   "This sidecar's name in the cluster view (default: HOSTNAME:PID)");
+}
+
+// A bad --broker or password file is a configuration error: one line, exit 2.
+bool load_broker(const BrokerOptions& broker, rp::sidecar::SidecarConfig& config) {
+    auto url = rp::sidecar::parse_broker_url(broker.url);
+    if (!url) {
+        std::fprintf(stderr, "roompush-sidecar: %s\n", url.error().message.c_str());
+        return false;
+    }
+    config.broker = *url;
+    if (broker.password_file.empty()) return true;
+    std::FILE* file = std::fopen(broker.password_file.c_str(), "rb");
+    if (file == nullptr) {
+        std::fprintf(stderr, "roompush-sidecar: --broker-password-file: cannot read %s: %s\n",
+                     broker.password_file.c_str(), std::strerror(errno));
+        return false;
+    }
+    char buffer[513];
+    std::size_t length = std::fread(buffer, 1, sizeof buffer, file);
+    std::fclose(file);
+    std::string password(buffer, length);
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
+        password.pop_back();
+    }
+    if (password.empty() || length == sizeof buffer ||
+        password.find_first_of("\r\n") != std::string::npos) {
+        std::fprintf(stderr, "roompush-sidecar: --broker-password-file: %s must hold one line of "
+                             "1 to 512 bytes\n", broker.password_file.c_str());
+        return false;
+    }
+    config.broker_password = std::move(password);
+    return true;
+}
+
+std::string default_node_id() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "sidecar");
+    return std::string(host) + ":" + std::to_string(getpid());
+}
+
 void add_options(CLI::App& app, rp::sidecar::SidecarConfig& config, std::string& socket_mode,
                  unsigned& history_ttl_s, std::vector<std::string>& secret_files) {
     app.add_option("--ws-socket", config.ws_socket, "Unix socket nginx proxies WebSockets to")
@@ -95,9 +161,13 @@ int main(int argc, char** argv) {
     CLI::App app{"roompush-sidecar: pushes room messages to WebSocket clients", "roompush-sidecar"};
     std::vector<std::string> secret_files;
     add_options(app, config, socket_mode, history_ttl_s, secret_files);
+    BrokerOptions broker;
+    add_broker_options(app, config, broker);
     rp::add_common_options(app, common, ROOMPUSH_VERSION);
     if (auto exit_code = rp::parse_options(app, common, argc, argv)) return *exit_code;
     if (!check_paths(config)) return rp::kExitBadConfig;
+    if (!load_broker(broker, config)) return rp::kExitBadConfig;
+    if (config.node_id.empty()) config.node_id = default_node_id();
     if (secret_files.size() > 2) {
         std::fprintf(stderr, "roompush-sidecar: --auth-secret-file: at most two (the new and the old key)\n");
         return rp::kExitBadConfig;

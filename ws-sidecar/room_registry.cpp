@@ -24,6 +24,7 @@ void RoomRegistry::remove_session(SessionId id) {
         auto in = rooms_.find(room);
         if (in == rooms_.end()) continue;
         in->second.members.erase(id);
+        std::erase_if(in->second.parked, [id](const auto& join) { return join.first == id; });
         erase_if_unused(room);
     }
     sessions_.erase(found);
@@ -61,21 +62,32 @@ Result<JoinInfo> RoomRegistry::join(SessionId id, const std::string& room,
                                                 " rooms");
     }
     Room& state = room_for(room);
-    state.members.insert(id);
     session->rooms().insert(room);
+    if (limits_.shared && !state.tracker.is_loaded()) {
+        state.parked.emplace_back(id, request);
+        JoinInfo info;
+        info.pending = true;
+        return info;
+    }
+    return complete_join(*session, room, state, request);
+}
+
+JoinInfo RoomRegistry::complete_join(Session& session, const std::string& room, Room& state,
+                                     const JoinRequest& request) {
+    state.members.insert(session.id());
     const std::string& client_epoch = request.any_epoch ? state.epoch : request.epoch;
     std::optional<uint64_t> since = request.since;
     // An operator's "after N" past the head simply means "nothing yet", not a lost position.
     if (request.any_epoch && since && *since > state.seq) since = state.seq;
     JoinInfo info{state.seq, state.epoch,
                   state.history.plan_resume(state.seq, state.epoch, since, client_epoch)};
-    session->enqueue(make_frame(encode_subscribed(room, state.seq, state.epoch)));
+    session.enqueue(make_frame(encode_subscribed(room, state.seq, state.epoch)));
     if (info.resume.reset) {
         metrics_.resets++;
-        session->enqueue(make_frame(encode_reset(room, state.epoch)));
+        session.enqueue(make_frame(encode_reset(room, state.epoch)));
     }
     for (const FramePtr& frame : info.resume.replay) {
-        if (session->enqueue(frame) == SendResult::queued) metrics_.replayed++;
+        if (session.enqueue(frame) == SendResult::queued) metrics_.replayed++;
     }
     return info;
 }
@@ -86,6 +98,7 @@ bool RoomRegistry::leave(SessionId id, const std::string& room) {
     auto in = rooms_.find(room);
     if (in != rooms_.end()) {
         in->second.members.erase(id);
+        std::erase_if(in->second.parked, [id](const auto& join) { return join.first == id; });
         erase_if_unused(room);
     }
     return true;
@@ -111,18 +124,28 @@ PublishOutcome RoomRegistry::publish(const std::string& room, std::string_view e
     metrics_.published++;
     outcome.seq = ++state.seq;
     FramePtr frame = make_frame(encode_message({room, outcome.seq, state.epoch, event, data, now_ms}));
-    state.history.append({outcome.seq, now_ms, id, frame});
-    outcome.wake.reserve(state.members.size());
+    deliver(room, state, std::move(frame), outcome.seq, id, now_ms, &outcome.wake,
+            &outcome.delivered);
+    erase_if_unused(room);
+    return outcome;
+}
+
+// Retains the frame and queues it for every member.
+void RoomRegistry::deliver(const std::string& room, Room& state, FramePtr frame, uint64_t seq,
+                           const std::string& id, int64_t ts_ms, std::vector<SessionId>* wake,
+                           uint64_t* delivered) {
+    (void)room;
+    state.seq = std::max(state.seq, seq);
+    state.history.append({seq, ts_ms, id, frame});
+    wake->reserve(wake->size() + state.members.size());
     for (SessionId member : state.members) {
         Session* session = find(member);
         if (session == nullptr) continue;
         SendResult result = session->enqueue(frame);
         count_send(*session, result);
-        if (result == SendResult::queued) ++outcome.delivered;
-        outcome.wake.push_back(member);
+        if (result == SendResult::queued && delivered != nullptr) ++*delivered;
+        wake->push_back(member);
     }
-    erase_if_unused(room);
-    return outcome;
 }
 
 SendResult RoomRegistry::send(SessionId id, FramePtr frame) {
@@ -135,7 +158,7 @@ void RoomRegistry::expire(int64_t now_ms) {
     std::vector<std::string> unused;
     for (auto& [name, state] : rooms_) {
         state.history.expire(now_ms);
-        if (state.members.empty() && state.history.empty()) unused.push_back(name);
+        if (this->unused(state)) unused.push_back(name);
     }
     for (const std::string& name : unused) rooms_.erase(name);
 }
@@ -187,17 +210,27 @@ SidecarGauges RoomRegistry::gauges() const {
 
 RoomRegistry::Room& RoomRegistry::room_for(const std::string& room) {
     auto [it, created] = rooms_.try_emplace(room, limits_.history);
-    if (created) it->second.epoch = new_epoch();
+    if (!created) return it->second;
+    if (!limits_.shared) {
+        it->second.epoch = new_epoch();
+    } else if (fetcher_) {
+        fetcher_(room, std::nullopt);
+    }
     return it->second;
+}
+
+// Memory: a room lives while it has members or history. Shared: the history lives in Redis, and
+// a room without local members would fall behind, so it is forgotten with its last member.
+bool RoomRegistry::unused(const Room& state) const {
+    if (limits_.shared) return state.members.empty() && state.parked.empty();
+    return state.members.empty() && state.history.empty();
 }
 
 // A room with no members and no retained history has nothing to resume from: it is forgotten,
 // and starts afresh next time under a new epoch, so a client holding the old epoch gets a reset.
 void RoomRegistry::erase_if_unused(const std::string& room) {
     auto it = rooms_.find(room);
-    if (it != rooms_.end() && it->second.members.empty() && it->second.history.empty()) {
-        rooms_.erase(it);
-    }
+    if (it != rooms_.end() && unused(it->second)) rooms_.erase(it);
 }
 
 std::string RoomRegistry::new_epoch() {

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -16,6 +17,8 @@
 #include "roompush/control_codec.h"
 #include "roompush/error.h"
 #include "roompush/json.h"
+#include "broker.h"
+#include "gap_tracker.h"
 #include "room_history.h"
 #include "session.h"
 #include "sidecar_metrics.h"
@@ -26,7 +29,14 @@ struct RegistryLimits {
     std::size_t max_queue_bytes = 8 << 20;
     std::size_t max_rooms_per_session = 64;
     HistoryLimits history;
+    // A shared broker (Redis) is the truth: rooms are loaded from it on the first local join,
+    // follow its live messages through a GapTracker, and are forgotten with their last member.
+    bool shared = false;
 };
+
+// Shared mode: asks the broker for a room (nullopt: load the retained tail) or for what came
+// after a seq; the answer comes back through apply_snapshot().
+using RoomFetcher = std::function<void(const std::string& room, std::optional<uint64_t> after)>;
 
 struct JoinRequest {
     std::optional<uint64_t> since;  // last seq the client saw
@@ -38,6 +48,7 @@ struct JoinInfo {
     uint64_t head_seq = 0;
     std::string epoch;
     ResumePlan resume;
+    bool pending = false;  // shared mode: the room is loading; the frames follow when it is
 };
 
 struct PublishOutcome {
@@ -86,6 +97,12 @@ public:
     PublishOutcome publish(const std::string& room, std::string_view event, const cJSON* data,
                            const std::string& id, int64_t now_ms);
 
+    // Shared mode, loop thread. Each returns the sessions with something new to write.
+    void set_fetcher(RoomFetcher fetcher) { fetcher_ = std::move(fetcher); }
+    std::vector<SessionId> apply_snapshot(const RoomSnapshot& snapshot, int64_t now_ms);
+    std::vector<SessionId> apply_message(const BrokerMessage& message, int64_t now_ms);
+    void resubscribed();
+
     // Queues a frame for one session (subscribed, error).
     SendResult send(SessionId id, FramePtr frame);
 
@@ -106,9 +123,23 @@ private:
         std::string epoch;
         std::unordered_set<SessionId> members;
         RoomHistory history;
+        GapTracker tracker;  // shared mode only
+        std::vector<std::pair<SessionId, JoinRequest>> parked;  // joins waiting for the load
     };
 
     Room& room_for(const std::string& room);
+    bool unused(const Room& state) const;
+    JoinInfo complete_join(Session& session, const std::string& room, Room& state,
+                           const JoinRequest& request);
+    void deliver(const std::string& room, Room& state, FramePtr frame, uint64_t seq,
+                 const std::string& id, int64_t ts_ms, std::vector<SessionId>* wake,
+                 uint64_t* delivered);
+    FramePtr frame_of(const std::string& room, const std::string& epoch, const BrokerEntry& entry);
+    void load(const std::string& room, Room& state, const RoomSnapshot& snapshot,
+              std::vector<SessionId>& wake);
+    void fill(const std::string& room, Room& state, const RoomSnapshot& snapshot, int64_t now_ms,
+              std::vector<SessionId>& wake);
+    void maybe_fill(const std::string& room, Room& state);
     void erase_if_unused(const std::string& room);
     std::string new_epoch();
     void count_send(Session& session, SendResult result);
@@ -119,6 +150,7 @@ private:
     std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
     std::unordered_map<std::string, Room> rooms_;
     std::mt19937_64 epoch_random_;
+    RoomFetcher fetcher_;
 };
 
 }  // namespace rp::sidecar

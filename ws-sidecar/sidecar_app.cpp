@@ -10,8 +10,10 @@
 #include <memory>
 #include <thread>
 
+#include "cluster_view.h"
 #include "control_handler.h"
 #include "control_server.h"
+#include "redis_broker.h"
 #include "roompush/log.h"
 #include "room_registry.h"
 #include "tail_stream.h"
@@ -40,6 +42,7 @@ struct Engine {
     RoomRegistry& registry;
     SidecarMetrics& metrics;
     WsServer& server;
+    Broker& broker;
     ControlContext context;
 };
 
@@ -70,11 +73,85 @@ std::string unavailable() {
         make_error("unavailable", "the sidecar's event loop did not answer in time"));
 }
 
+// The memory broker: the registry on the loop thread is the whole truth.
+class MemoryBroker : public Broker {
+public:
+    MemoryBroker(WsServer& server, RoomRegistry& registry) : server_(server), registry_(registry) {}
+    bool shared() const override { return false; }
+    Status start(BrokerListener) override { return ok_status(); }
+    void stop() override {}
+    // The control socket's batches publish on the loop directly (one hand-over per batch); this
+    // is the same publish for any other caller of the interface.
+    Result<PublishAck> publish(const ControlRequest& request, int64_t now) override {
+        // The task may outlive a timed-out wait: it owns what it reads.
+        auto data = std::shared_ptr<cJSON>(clone_json(request.data.get()).release(), cJSON_Delete);
+        auto ack = on_loop(server_, [this, room = request.room, event = request.event,
+                                     id = request.id, data, now] {
+            PublishOutcome outcome = registry_.publish(room, event, data.get(), id, now);
+            for (SessionId member : outcome.wake) server_.wake(member);
+            return PublishAck{outcome.seq, outcome.delivered, outcome.duplicate};
+        });
+        if (!ack) return make_error("unavailable", "the sidecar's event loop did not answer in time");
+        return *ack;
+    }
+    Result<std::optional<HistoryPage>> history(const std::string&, uint64_t, std::size_t) override {
+        return std::optional<HistoryPage>{};
+    }
+    void fetch(const std::string&, std::optional<uint64_t>) override {}
+    void report_members(std::string) override {}
+    Result<std::vector<std::string>> cluster_reports() override {
+        return make_error("not_clustered", "--cluster needs --broker redis://...");
+    }
+
+private:
+    WsServer& server_;
+    RoomRegistry& registry_;
+};
+
+std::string publish(Engine& engine, const ControlRequest& request) {
+    auto ack = engine.broker.publish(request, now_ms());
+    if (!ack) {
+        log_warn("publish_failed").kv("room", request.room).kv("code", ack.error().code)
+            .kv("error", ack.error().message);
+        return encode_error_response(ack.error());
+    }
+    log_debug("publish").kv("room", request.room).kv("event", request.event).kv("seq", ack->seq)
+        .kv("delivered", ack->delivered).kv("duplicate", ack->duplicate);
+    return encode_publish_response(*ack);
+}
+
+// Shared broker: history is read from the room's stream, not from this node's cache.
+std::string shared_history(Engine& engine, const ControlRequest& request) {
+    constexpr std::size_t kDefaultLimit = 1000;
+    auto page = engine.broker.history(request.room, request.since.value_or(0),
+                                      request.limit.value_or(kDefaultLimit));
+    if (!page) return encode_error_response(page.error());
+    if (!*page) return encode_error_response(make_error("not_found", "no room " + request.room));
+    return encode_history_page(request.room, **page);
+}
+
+std::string cluster(Engine& engine, const ControlRequest& request) {
+    auto reports = engine.broker.cluster_reports();
+    if (!reports) return encode_error_response(reports.error());
+    if (request.op == ControlOp::rooms) return encode_cluster_rooms(*reports);
+    return encode_cluster_room(request.room, *reports);
+}
+
+// What a shared broker answers from Redis, on the control thread (never on the loop): publish,
+// history, and every node's members. Nothing for the rest, which the loop answers.
+std::optional<std::string> off_loop_answer(Engine& engine, const ControlRequest& request) {
+    if (request.cluster) return cluster(engine, request);
+    if (!engine.broker.shared()) return std::nullopt;
+    if (request.op == ControlOp::publish) return publish(engine, request);
+    if (request.op == ControlOp::history) return shared_history(engine, request);
+    return std::nullopt;
+}
+
 // `tail`: a session in the rooms whose frames go to a TailStream instead of a WebSocket.
 ControlServer::Outcome start_tail(Engine& engine, const ControlRequest& request) {
     auto stream = std::make_shared<TailStream>(engine.config.max_tail_bytes);
     auto shared_request = std::make_shared<ControlRequest>(ControlRequest{
-        request.op, request.room, request.rooms, {}, {}, nullptr, request.since, {}, 0});
+        request.op, request.room, request.rooms, {}, {}, nullptr, request.since, {}, 0, false, false});
     auto started = on_loop(engine.server, [&engine, stream, shared_request]() -> Result<SessionId> {
         SessionId id = engine.registry.add_session("control:tail", now_ms());
         for (const std::string& room : shared_request->rooms) {
@@ -110,6 +187,7 @@ ControlServer::Outcome start_tail(Engine& engine, const ControlRequest& request)
 ControlServer::Handler control_handler(Engine& engine) {
     return [&engine](ControlRequest request) -> ControlServer::Outcome {
         if (request.op == ControlOp::tail) return start_tail(engine, request);
+        if (auto answer = off_loop_answer(engine, request)) return {*answer, nullptr, nullptr};
         auto shared_request = std::make_shared<ControlRequest>(std::move(request));
         auto line = on_loop(engine.server, [&engine, shared_request] {
             ControlReply reply = handle_control(engine.context, *shared_request, now_ms());
@@ -120,24 +198,78 @@ ControlServer::Handler control_handler(Engine& engine) {
     };
 }
 
-// A pipelined batch of requests (publishes, usually) in one hand-over to the loop.
+// A pipelined batch of requests (publishes, usually) in one hand-over to the loop. What a shared
+// broker answers is answered off the loop, in its place in the order.
 ControlServer::BatchHandler control_batch_handler(Engine& engine) {
     return [&engine](std::vector<ControlRequest> requests) -> std::vector<std::string> {
-        auto shared = std::make_shared<std::vector<ControlRequest>>(std::move(requests));
-        auto lines = on_loop(engine.server, [&engine, shared] {
-            std::vector<std::string> out;
-            out.reserve(shared->size());
-            int64_t now = now_ms();
-            for (const ControlRequest& request : *shared) {
-                ControlReply reply = handle_control(engine.context, request, now);
-                for (SessionId id : reply.wake) engine.server.wake(id);
-                out.push_back(std::move(reply.line));
+        std::vector<std::string> out(requests.size());
+        std::vector<std::size_t> slots;
+        auto shared = std::make_shared<std::vector<ControlRequest>>();
+        auto run_on_loop = [&] {
+            if (shared->empty()) return;
+            auto lines = on_loop(engine.server, [&engine, shared] {
+                std::vector<std::string> answers;
+                answers.reserve(shared->size());
+                int64_t now = now_ms();
+                for (const ControlRequest& request : *shared) {
+                    ControlReply reply = handle_control(engine.context, request, now);
+                    for (SessionId id : reply.wake) engine.server.wake(id);
+                    answers.push_back(std::move(reply.line));
+                }
+                return answers;
+            });
+            for (std::size_t i = 0; i < slots.size(); ++i) {
+                out[slots[i]] = lines ? std::move((*lines)[i]) : unavailable();
             }
-            return out;
-        });
-        if (lines) return std::move(*lines);
-        return std::vector<std::string>(shared->size(), unavailable());
+            slots.clear();
+            shared = std::make_shared<std::vector<ControlRequest>>();
+        };
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            if (auto answer = off_loop_answer(engine, requests[i])) {
+                run_on_loop();  // what came before is answered first
+                out[i] = std::move(*answer);
+                continue;
+            }
+            slots.push_back(i);
+            shared->push_back(std::move(requests[i]));
+        }
+        run_on_loop();
+        return out;
     };
+}
+
+std::unique_ptr<Broker> make_broker(const SidecarConfig& config, RoomRegistry& registry,
+                                    SidecarMetrics& metrics, WsServer& server) {
+    if (!config.broker.redis()) {
+        auto broker = std::make_unique<MemoryBroker>(server, registry);
+        (void)broker->start({});
+        return broker;
+    }
+    RedisBrokerConfig redis{config.broker,         config.broker_password,  config.history.max_messages,
+                            config.broker_dedupe_ttl_s, config.broker_room_ttl_s, config.node_id,
+                            2000, 6000};
+    auto broker = std::make_unique<RedisBroker>(std::move(redis), metrics,
+                                                [&server](std::function<void()> task) {
+                                                    server.post(std::move(task));
+                                                });
+    Broker* shared = broker.get();
+    registry.set_fetcher([shared](const std::string& room, std::optional<uint64_t> after) {
+        shared->fetch(room, after);
+    });
+    auto wake_all = [&server](const std::vector<SessionId>& ids) {
+        for (SessionId id : ids) server.wake(id);
+    };
+    BrokerListener listener{
+        [&registry, wake_all](BrokerMessage message) {
+            wake_all(registry.apply_message(message, now_ms()));
+        },
+        [&registry, wake_all](RoomSnapshot snapshot) {
+            wake_all(registry.apply_snapshot(snapshot, now_ms()));
+        },
+        [&registry] { registry.resubscribed(); }};
+    (void)broker->start(std::move(listener));
+    log_info("broker").kv("broker", config.broker.describe()).kv("node", config.node_id);
+    return broker;
 }
 
 }  // namespace
@@ -149,15 +281,17 @@ int run(const SidecarConfig& config) {
     signal(SIGPIPE, SIG_IGN);
 
     SidecarMetrics metrics;
-    RoomRegistry registry(
-        RegistryLimits{config.max_queue_bytes, config.max_rooms_per_connection, config.history},
-        metrics);
+    RoomRegistry registry(RegistryLimits{config.max_queue_bytes, config.max_rooms_per_connection,
+                                         config.history, config.broker.redis()},
+                          metrics);
     WsServer server(config, registry, metrics);
     if (auto started = server.start(); !started) {
         log_error("start_failed").kv("code", started.error().code).kv("error", started.error().message);
         return 1;
     }
-    Engine engine{config, registry, metrics, server, ControlContext{registry, metrics, now_ms()}};
+    std::unique_ptr<Broker> broker = make_broker(config, registry, metrics, server);
+    Engine engine{config,  registry, metrics, server,
+                  *broker, ControlContext{registry, metrics, now_ms()}};
     ControlServer control(config.control_socket, config.socket_mode, config.max_control_line,
                           config.max_control_clients,
                           ControlServer::PeerPolicy{config.control_uids, config.control_gids}, metrics,
@@ -181,14 +315,16 @@ int run(const SidecarConfig& config) {
     bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
 
     // This thread takes the stop signals and, once a second, has the loop expire old history and
-    // feed the watchdog: the ping comes from the loop itself, so a stuck loop is noticed.
+    // feed the watchdog: the ping comes from the loop itself, so a stuck loop is noticed. With a
+    // shared broker the loop also reports this node's members for the cluster view.
     std::thread housekeeper([&] {
         timespec tick{0, 100 * 1000 * 1000};
         auto next_expiry = std::chrono::steady_clock::now();
         while (!server.finished()) {
             if (std::chrono::steady_clock::now() >= next_expiry) {
-                server.post([&registry, watchdog] {
+                server.post([&registry, &broker, &config, watchdog] {
                     registry.expire(now_ms());
+                    if (broker->shared()) broker->report_members(members_report(config.node_id, registry));
                     if (watchdog) sd_notify(0, "WATCHDOG=1");
                 });
                 next_expiry += std::chrono::seconds(1);
@@ -207,6 +343,7 @@ int run(const SidecarConfig& config) {
     server.run();
     housekeeper.join();
     control.stop();
+    broker->stop();
     log_info("stopped");
     return 0;
 }

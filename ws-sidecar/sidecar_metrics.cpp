@@ -43,6 +43,20 @@ std::string render_prometheus(const SidecarMetrics& m, const SidecarGauges& g) {
     add(out, "control_requests_total", "counter", "Control socket requests.", m.control_requests);
     add(out, "control_errors_total", "counter", "Control socket requests answered with an error.",
         m.control_errors);
+    add(out, "broker_up", "gauge", "1 while the broker can take publishes, 0 while Redis is away.",
+        m.broker_up);
+    add(out, "broker_reconnects_total", "counter", "Connections to Redis made again.",
+        m.broker_reconnects);
+    add(out, "broker_errors_total", "counter", "Redis connections or commands that failed.",
+        m.broker_errors);
+    add(out, "broker_unavailable_total", "counter",
+        "Publishes refused because Redis was unreachable.", m.broker_unavailable);
+    add(out, "broker_gap_fills_total", "counter", "Rooms caught up from their Redis stream.",
+        m.broker_gap_fills);
+    add(out, "broker_lost_total", "counter",
+        "Messages a room missed because its stream no longer had them.", m.broker_lost);
+    add(out, "broker_bad_messages_total", "counter", "Messages from Redis that did not parse.",
+        m.broker_bad_messages);
     return out;
 }
 

@@ -20,6 +20,14 @@ struct SidecarMetrics {
     std::atomic<uint64_t> ws_refused{0};     // connections closed for a protocol or policy error
     std::atomic<uint64_t> control_requests{0};
     std::atomic<uint64_t> control_errors{0};
+    // The broker (docs/scaling.md). broker_up: 1 while it can publish (always, for memory).
+    std::atomic<uint64_t> broker_up{1};
+    std::atomic<uint64_t> broker_reconnects{0};     // connections to Redis made again
+    std::atomic<uint64_t> broker_errors{0};         // Redis commands or connections that failed
+    std::atomic<uint64_t> broker_unavailable{0};    // publishes refused while Redis was away
+    std::atomic<uint64_t> broker_gap_fills{0};      // rooms caught up from the stream
+    std::atomic<uint64_t> broker_lost{0};           // messages the stream no longer had
+    std::atomic<uint64_t> broker_bad_messages{0};   // what Redis sent that did not parse
 };
 
 // Values measured at scrape time on the loop thread.

@@ -1,0 +1,78 @@
+#pragma once
+// Where a room's messages get their seq and where they are kept: in this process (memory) or in
+// Redis, shared by every sidecar (docs/scaling.md). The control socket and the rooms talk to
+// this interface only.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "roompush/control_codec.h"
+#include "roompush/error.h"
+
+namespace rp::sidecar {
+
+// One message as the shared broker keeps it; `data` is JSON text.
+struct BrokerEntry {
+    uint64_t seq = 0;
+    int64_t ts_ms = 0;
+    std::string event;
+    std::string data;
+};
+
+// A live message from another (or this) node.
+struct BrokerMessage {
+    std::string room;
+    std::string epoch;
+    BrokerEntry entry;
+};
+
+// A room as the shared broker has it: its epoch, its head seq and the retained messages after
+// the seq asked for, oldest first.
+struct RoomSnapshot {
+    std::string room;
+    std::string epoch;
+    uint64_t head = 0;
+    std::vector<BrokerEntry> entries;
+    bool load = false;  // the answer to a load (the retained tail), not to a fill
+};
+
+struct HistoryPage {
+    std::string epoch;
+    uint64_t seq = 0;
+    std::vector<std::string> messages;  // `message` JSON objects
+};
+
+// Where a shared broker's answers go; called on the event-loop thread.
+struct BrokerListener {
+    std::function<void(BrokerMessage)> message;
+    std::function<void(RoomSnapshot)> snapshot;  // the answer to fetch()
+    std::function<void()> resubscribed;          // pub/sub was (re)established
+};
+
+class Broker {
+public:
+    virtual ~Broker() = default;
+
+    // False for the memory broker: the registry is the whole truth and publishes run on the loop.
+    virtual bool shared() const = 0;
+    virtual Status start(BrokerListener listener) = 0;
+    virtual void stop() = 0;
+
+    // Any thread except the loop's; blocks its caller until the message has its seq.
+    virtual Result<PublishAck> publish(const ControlRequest& request, int64_t now_ms) = 0;
+    // Any thread except the loop's; shared brokers only.
+    virtual Result<std::optional<HistoryPage>> history(const std::string& room, uint64_t since,
+                                                       std::size_t limit) = 0;
+    // Loop thread, shared brokers only: the retained tail (no `after`) or what followed `after`;
+    // the answer comes to listener.snapshot, once Redis can give it.
+    virtual void fetch(const std::string& room, std::optional<uint64_t> after) = 0;
+    // Any thread: this node's members, as JSON, for the cluster view (shared brokers only).
+    virtual void report_members(std::string json) = 0;
+    // Any thread except the loop's: every live node's last report.
+    virtual Result<std::vector<std::string>> cluster_reports() = 0;
+};
+
+}  // namespace rp::sidecar

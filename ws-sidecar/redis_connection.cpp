@@ -1,0 +1,109 @@
+#include "redis_connection.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+namespace rp::sidecar {
+
+void ReplyFree::operator()(redisReply* reply) const { freeReplyObject(reply); }
+
+namespace {
+
+timeval to_timeval(int ms) { return timeval{ms / 1000, (ms % 1000) * 1000}; }
+
+redisContext* connect_to(const BrokerUrl& url, int timeout_ms) {
+    timeval timeout = to_timeval(timeout_ms);
+    if (url.kind == BrokerUrl::Kind::redis_unix) {
+        return redisConnectUnixWithTimeout(url.path.c_str(), timeout);
+    }
+    return redisConnectWithTimeout(url.host.c_str(), url.port, timeout);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RedisConnection>> RedisConnection::open(const BrokerUrl& url,
+                                                               const std::string& password,
+                                                               int timeout_ms) {
+    redisContext* context = connect_to(url, timeout_ms);
+    if (context == nullptr) return make_error("broker_io", "out of memory for a Redis connection");
+    if (context->err != 0) {
+        Error error = make_error("broker_io", "cannot connect to " + url.describe() + ": " +
+                                                  context->errstr);
+        redisFree(context);
+        return error;
+    }
+    std::unique_ptr<RedisConnection> connection(new RedisConnection(context));
+    timeval timeout = to_timeval(timeout_ms);
+    redisSetTimeout(context, timeout);
+    redisEnableKeepAlive(context);
+    if (!password.empty()) {
+        auto auth = connection->command({"AUTH", password});
+        if (!auth) {
+            if (auth.error().code == "broker_io") return auth.error();
+            return make_error("broker_auth", url.describe() + " refused the password: " +
+                                                 auth.error().message);
+        }
+    }
+    if (url.db != 0) {
+        auto selected = connection->command({"SELECT", std::to_string(url.db)});
+        if (!selected) return selected.error();
+    }
+    return connection;
+}
+
+RedisConnection::~RedisConnection() { redisFree(context_); }
+
+void RedisConnection::wait_forever() { redisSetTimeout(context_, timeval{0, 0}); }
+
+int RedisConnection::fd() const { return context_->fd; }
+
+Error RedisConnection::io_error() {
+    broken_ = true;
+    std::string why = context_->err != 0 ? context_->errstr : "connection lost";
+    return make_error("broker_io", "Redis connection failed: " + why);
+}
+
+Result<ReplyPtr> RedisConnection::command(const std::vector<std::string>& argv) {
+    if (broken_) return make_error("broker_io", "Redis connection is broken");
+    std::vector<const char*> args;
+    std::vector<size_t> lengths;
+    for (const std::string& arg : argv) {
+        args.push_back(arg.data());
+        lengths.push_back(arg.size());
+    }
+    void* raw = redisCommandArgv(context_, static_cast<int>(args.size()), args.data(),
+                                 lengths.data());
+    if (raw == nullptr) return io_error();
+    ReplyPtr reply(static_cast<redisReply*>(raw));
+    if (reply->type == REDIS_REPLY_ERROR) {
+        return make_error("broker_error", std::string(reply->str, reply->len));
+    }
+    return reply;
+}
+
+Result<ReplyPtr> RedisConnection::next_reply() {
+    if (broken_) return make_error("broker_io", "Redis connection is broken");
+    void* raw = nullptr;
+    if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) return io_error();
+    return ReplyPtr(static_cast<redisReply*>(raw));
+}
+
+bool is_array(const redisReply* reply, std::size_t at_least) {
+    return reply != nullptr && reply->type == REDIS_REPLY_ARRAY && reply->elements >= at_least;
+}
+bool is_string(const redisReply* reply) {
+    return reply != nullptr &&
+           (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS);
+}
+bool is_integer(const redisReply* reply) {
+    return reply != nullptr && reply->type == REDIS_REPLY_INTEGER;
+}
+bool is_nil(const redisReply* reply) { return reply != nullptr && reply->type == REDIS_REPLY_NIL; }
+std::string string_of(const redisReply* reply) { return std::string(reply->str, reply->len); }
+long long integer_of(const redisReply* reply) { return reply->integer; }
+const redisReply* element(const redisReply* reply, std::size_t index) {
+    return is_array(reply, index + 1) ? reply->element[index] : nullptr;
+}
+std::size_t size_of(const redisReply* reply) { return is_array(reply) ? reply->elements : 0; }
+
+}  // namespace rp::sidecar

@@ -1,0 +1,45 @@
+#include "redis_wire.h"
+
+#include <gtest/gtest.h>
+
+namespace rp::sidecar {
+namespace {
+
+TEST(RedisWire, PayloadRoundTrips) {
+    BrokerMessage message{"room-1", "0123456789abcdef", {42, 1700000000000, "job.done",
+                                                         R"({"a":"x\ny"})"}};
+    auto decoded = decode_pubsub_payload(encode_pubsub_payload(message));
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    EXPECT_EQ(decoded->room, "room-1");
+    EXPECT_EQ(decoded->epoch, "0123456789abcdef");
+    EXPECT_EQ(decoded->entry.seq, 42u);
+    EXPECT_EQ(decoded->entry.ts_ms, 1700000000000);
+    EXPECT_EQ(decoded->entry.event, "job.done");
+    EXPECT_EQ(decoded->entry.data, R"({"a":"x\ny"})");
+}
+
+TEST(RedisWire, GarbageIsRefused) {
+    for (const char* payload :
+         {"", "hello", "2\nr\n0123456789abcdef\n1\n0\ne\n{}", "1\nbad room\n0123456789abcdef\n1\n0\ne\n{}",
+          "1\nr\nNOTHEX\n1\n0\ne\n{}", "1\nr\n0123456789abcdef\n0\n0\ne\n{}",
+          "1\nr\n0123456789abcdef\n-1\n0\ne\n{}", "1\nr\n0123456789abcdef\n1\nx\ne\n{}",
+          "1\nr\n0123456789abcdef\n1\n0\nbad event\n{}", "1\nr\n0123456789abcdef\n1\n0\ne\n",
+          "1\nr\n0123456789abcdef\n99999999999999999999999\n0\ne\n{}"}) {
+        auto decoded = decode_pubsub_payload(payload);
+        EXPECT_FALSE(decoded.ok()) << payload;
+        if (!decoded.ok()) {
+            EXPECT_EQ(decoded.error().code, "bad_broker_message");
+        }
+    }
+}
+
+TEST(RedisWire, StreamIdsCarryTheSeq) {
+    EXPECT_EQ(seq_of_stream_id("17-0"), 17u);
+    EXPECT_FALSE(seq_of_stream_id("0-0"));
+    EXPECT_FALSE(seq_of_stream_id("17-1"));
+    EXPECT_FALSE(seq_of_stream_id("17"));
+    EXPECT_FALSE(seq_of_stream_id("x-0"));
+}
+
+}  // namespace
+}  // namespace rp::sidecar
