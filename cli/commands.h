@@ -39,8 +39,9 @@ struct TailOptions {
 
 int publish_command(const GlobalOptions& global, const PublishOptions& options);
 int publish_lines_command(const GlobalOptions& global, const PublishOptions& options);
-int rooms_command(const GlobalOptions& global);
-int room_command(const GlobalOptions& global, const std::string& room);
+// cluster: every node's members (a sidecar with --broker redis://...).
+int rooms_command(const GlobalOptions& global, bool cluster);
+int room_command(const GlobalOptions& global, const std::string& room, bool cluster);
 int history_command(const GlobalOptions& global, const HistoryOptions& options);
 int stats_command(const GlobalOptions& global, bool prometheus);
 int kick_command(const GlobalOptions& global, const std::string& room, uint64_t member);

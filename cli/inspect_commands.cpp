@@ -31,10 +31,22 @@ JsonPtr room_fields(const std::string& room) {
 
 }  // namespace
 
-int rooms_command(const GlobalOptions& global) {
-    return request(global, ControlOp::rooms, nullptr, [](const cJSON* response) {
+int rooms_command(const GlobalOptions& global, bool cluster) {
+    JsonPtr fields = make_object();
+    if (cluster) set_bool(fields.get(), "cluster", true);
+    return request(global, ControlOp::rooms, fields.get(), [cluster](const cJSON* response) {
         auto rooms = decode_rooms_response(response);
         if (!rooms) return report(rooms.error(), kSidecarError);
+        if (cluster) {  // members summed over the nodes
+            Table table({"ROOM", "MEMBERS", "NODES", "SEQ"});
+            const cJSON* room = nullptr;
+            cJSON_ArrayForEach(room, cJSON_GetObjectItemCaseSensitive(response, "rooms")) {
+                table.add_row({text_field(room, "room"), text_field(room, "members"),
+                               text_field(room, "nodes"), text_field(room, "seq")});
+            }
+            table.print(std::cout);
+            return static_cast<int>(kOk);
+        }
         Table table({"ROOM", "MEMBERS", "SEQ", "RETAINED"});
         for (const RoomSummary& room : *rooms) {
             table.add_row({room.room, std::to_string(room.members), std::to_string(room.seq),
@@ -45,19 +57,23 @@ int rooms_command(const GlobalOptions& global) {
     });
 }
 
-int room_command(const GlobalOptions& global, const std::string& room) {
+int room_command(const GlobalOptions& global, const std::string& room, bool cluster) {
     if (auto valid = check_room_id(room); !valid) return report(valid.error(), kUsage);
     JsonPtr fields = room_fields(room);
+    if (cluster) set_bool(fields.get(), "cluster", true);
     return request(global, ControlOp::room, fields.get(), [&](const cJSON* response) {
         std::cout << "room " << room << "  epoch " << text_field(response, "epoch") << "  seq "
                   << text_field(response, "seq") << "  retained " << text_field(response, "retained")
                   << "\n\n";
-        Table table({"MEMBER", "PEER", "CONNECTED", "QUEUED"});
+        Table table(cluster ? std::vector<std::string>{"NODE", "MEMBER", "PEER", "CONNECTED", "QUEUED"}
+                            : std::vector<std::string>{"MEMBER", "PEER", "CONNECTED", "QUEUED"});
         const cJSON* member = nullptr;
         cJSON_ArrayForEach(member, cJSON_GetObjectItemCaseSensitive(response, "members")) {
-            table.add_row({text_field(member, "id"), text_field(member, "peer"),
-                           local_time(number_field(member, "since")),
-                           text_field(member, "queued_bytes")});
+            std::vector<std::string> row{text_field(member, "id"), text_field(member, "peer"),
+                                         local_time(number_field(member, "since")),
+                                         text_field(member, "queued_bytes")};
+            if (cluster) row.insert(row.begin(), text_field(member, "node"));
+            table.add_row(row);
         }
         table.print(std::cout);
         return static_cast<int>(kOk);

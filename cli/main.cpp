@@ -77,10 +77,14 @@ int main(int argc, char** argv) {
     publish_cmd->add_flag("--lines", publish.lines,
                           "Bulk: read ROOM<TAB>JSON lines from stdin, pipelined; prints a summary");
 
-    subcommand(app, "rooms", "List rooms: members, head seq, retained messages", "pushctl rooms --json");
+    bool cluster = false;
+    CLI::App* rooms_cmd = subcommand(app, "rooms", "List rooms: members, head seq, retained messages",
+                                     "pushctl rooms --json\n  pushctl rooms --cluster");
+    rooms_cmd->add_flag("--cluster", cluster, "Every node's members (sidecars on a Redis broker)");
 
     CLI::App* room_cmd = subcommand(app, "room", "Show one room and its members", "pushctl room drawing-7");
     room_cmd->add_option("room", room, "Room id")->required();
+    room_cmd->add_flag("--cluster", cluster, "Members on every node (sidecars on a Redis broker)");
 
     CLI::App* history_cmd = subcommand(app, "history", "Show a room's retained messages",
                                        "pushctl history drawing-7 --since 10 --limit 5");
@@ -132,11 +136,11 @@ int main(int argc, char** argv) {
     if (publish_cmd->parsed()) {
         return publish.lines ? publish_lines_command(global, publish) : publish_command(global, publish);
     }
-    if (room_cmd->parsed()) return room_command(global, room);
+    if (room_cmd->parsed()) return room_command(global, room, cluster);
     if (history_cmd->parsed()) return history_command(global, history);
     if (tail_cmd->parsed()) return tail_command(global, tail);
     if (stats_cmd->parsed()) return stats_command(global, prometheus);
     if (kick_cmd->parsed()) return kick_command(global, room, member);
     if (token_cmd->parsed()) return token_command(global, token);
-    return rooms_command(global);
+    return rooms_command(global, cluster);
 }
