@@ -121,7 +121,7 @@ class Stack:
     """One running stack. Use as a context manager or call start() / stop()."""
 
     def __init__(self, build_dir, run_dir, port, exec_template=None, sidecar_args=(),
-                 app_args=(), max_upload="64m", log_to_files=True, layout=None):
+                 app_args=(), max_upload="64m", log_to_files=True, layout=None, nodes=1):
         self.build_dir = os.path.abspath(build_dir)
         self.layout = layout or Layout.build_tree(self.build_dir)
         self.run_dir = os.path.abspath(run_dir)
@@ -133,6 +133,10 @@ class Stack:
         self.max_upload = max_upload
         self.tls = None  # (port, certificate, key): also serve HTTPS, as the site's #tls lines do
         self.log_to_files = log_to_files
+        # More than one sidecar share their rooms through a redis-server of the stack's own
+        # (docs/scaling.md); node 0 keeps the single-node socket names.
+        self.nodes = nodes
+        self.redis_port = None
         self.processes = {}  # name -> Popen, in start order
         self.log_files = []
         self.exit_codes = {}  # name -> exit code of a stopped program (None: had to be killed)
@@ -155,6 +159,25 @@ class Stack:
     @property
     def ws_socket(self):
         return os.path.join(self.run_dir, "ws.sock")
+
+    def node_control_socket(self, node):
+        return self.control_socket if node == 0 else os.path.join(
+            self.run_dir, "control-%d.sock" % node)
+
+    def node_ws_socket(self, node):
+        return self.ws_socket if node == 0 else os.path.join(self.run_dir, "ws-%d.sock" % node)
+
+    @staticmethod
+    def node_name(node):
+        return "sidecar" if node == 0 else "sidecar-%d" % node
+
+    @property
+    def redis_dir(self):
+        return os.path.join(self.run_dir, "redis")
+
+    @property
+    def broker_url(self):
+        return "redis://127.0.0.1:%d" % self.redis_port
 
     @property
     def fcgi_socket(self):
@@ -185,7 +208,10 @@ class Stack:
             raise StackError("port %d on 127.0.0.1 is already in use; set ROOMPUSH_PORT to "
                              "another port" % self.port)
         try:
-            self.start_sidecar()
+            if self.nodes > 1:
+                self.start_redis()
+            for node in range(self.nodes):
+                self.start_sidecar(node=node)
             self.start_app()
             self.start_nginx()
             self.wait_healthy()
@@ -193,17 +219,45 @@ class Stack:
             self.stop()
             raise
 
-    def start_sidecar(self, extra_args=(), control_socket=None):
+    def start_sidecar(self, extra_args=(), control_socket=None, node=0):
         """`control_socket` binds it elsewhere than where the app looks (a test can then decide
         when the app reaches the sidecar, by renaming the socket into place)."""
-        control_socket = control_socket or self.control_socket
+        control_socket = control_socket or self.node_control_socket(node)
+        name = self.node_name(node)
         mode = [] if "--socket-mode" in self.sidecar_args else ["--socket-mode", "0660"]
-        self.spawn("sidecar", [self.binary(self.layout.sidecar),
-                               "--ws-socket", self.ws_socket,
-                               "--control-socket", control_socket]
-                   + mode + self.sidecar_args + list(extra_args))
-        self.wait_for_socket("sidecar", control_socket)
-        self.wait_for_socket("sidecar", self.ws_socket)
+        broker = []
+        if self.redis_port is not None:
+            broker = ["--broker", self.broker_url, "--node-id", "node%d" % node]
+        self.spawn(name, [self.binary(self.layout.sidecar),
+                          "--ws-socket", self.node_ws_socket(node),
+                          "--control-socket", control_socket]
+                   + mode + broker + self.sidecar_args + list(extra_args))
+        self.wait_for_socket(name, control_socket)
+        self.wait_for_socket(name, self.node_ws_socket(node))
+
+    def start_redis(self):
+        """A private redis-server on a free loopback port, its files in the run dir. The
+        append-only file keeps the rooms over a restart of Redis itself."""
+        os.makedirs(self.redis_dir, exist_ok=True)
+        if self.redis_port is None:
+            self.redis_port = free_port()
+        self.spawn("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port),
+                             "--dir", self.redis_dir, "--save", "", "--appendonly", "yes",
+                             "--appendfsync", "everysec", "--daemonize", "no",
+                             "--logfile", ""])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.processes["redis"].poll() is not None:
+                raise StackError("redis-server exited while starting:\n" + self.log_tail("redis"))
+            try:
+                with socket.create_connection(("127.0.0.1", self.redis_port), timeout=1) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise StackError("redis-server did not answer PING within 10s")
 
     def sanitized_build(self):
         cache = os.path.join(self.build_dir, "CMakeCache.txt")
@@ -237,6 +291,10 @@ class Stack:
                                          grp.getgrgid(os.getgid()).gr_name)
         site = render_site(self.layout.site, self.port, self.run_dir, self.spool_dir,
                            self.layout.web_root, self.max_upload, self.tls)
+        if self.nodes > 1:  # every sidecar in the one upstream, as docs/scaling.md shows
+            lines = "".join("server unix:%s;\n    " % self.node_ws_socket(node)
+                            for node in range(self.nodes))
+            site = substitute(site, "server unix:%s;\n    " % self.ws_socket, lines)
         main = render(os.path.join(REPO, "nginx/nginx-dev.conf.in"), {
             "PREFIX": self.nginx_prefix,
             "USER_LINE": user_line,
@@ -325,8 +383,9 @@ class Stack:
 
     def stop(self):
         # nginx first (no new requests), then the app (its pushes still reach the sidecar),
-        # then the sidecar.
-        for name in ("nginx", "app", "sidecar"):
+        # then the sidecars, then Redis.
+        sidecars = [self.node_name(node) for node in range(self.nodes)]
+        for name in ["nginx", "app"] + sidecars + ["redis"]:
             if name in self.processes:
                 self.exit_codes[name] = self.stop_process(
                     name, signal.SIGQUIT if name == "nginx" else signal.SIGTERM)
@@ -372,13 +431,19 @@ def up(args):
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     lock = hold_lock(args.run_dir)
-    stack = Stack(args.build_dir, args.run_dir, args.port, log_to_files=False)
+    stack = Stack(args.build_dir, args.run_dir, args.port, log_to_files=False, nodes=args.nodes)
     lock.write(", http://127.0.0.1:%d" % args.port)
     lock.flush()
     try:
         stack.start()
         print("roompush is up: %s   (Ctrl-C stops it)" % stack.url, flush=True)
         print("  control socket: %s   (./dev pushctl rooms)" % stack.control_socket, flush=True)
+        for node in range(1, stack.nodes):
+            print("  node %d control socket: %s" % (node, stack.node_control_socket(node)),
+                  flush=True)
+        if stack.redis_port is not None:
+            print("  broker: %s (redis-server in %s)" % (stack.broker_url, stack.redis_dir),
+                  flush=True)
         while not stop_requested:
             for name, process in stack.processes.items():
                 if process.poll() is not None:
@@ -400,6 +465,9 @@ def main():
     up_parser.add_argument("--build-dir", required=True)
     up_parser.add_argument("--run-dir", required=True)
     up_parser.add_argument("--port", type=int, default=8080)
+    up_parser.add_argument("--nodes", type=int, default=1,
+                           help="sidecars behind nginx; more than one share rooms through a "
+                                "local redis-server")
     args = parser.parse_args()
     try:
         return up(args)

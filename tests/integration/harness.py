@@ -72,18 +72,19 @@ def process_gone(pid):
 
 
 class StackTestCase(unittest.TestCase):
-    """Starts one stack for the class. Subclasses may set EXEC, SIDECAR_ARGS, APP_ARGS."""
+    """Starts one stack for the class. Subclasses may set EXEC, SIDECAR_ARGS, APP_ARGS, NODES."""
 
     EXEC = None
     SIDECAR_ARGS = ()
     APP_ARGS = ()
+    NODES = 1  # more than one: sidecars sharing rooms through the stack's own redis-server
 
     @classmethod
     def setUpClass(cls):
         cls.run_dir = tempfile.mkdtemp(prefix="rp-", dir="/tmp")
         cls.stack = devstack.Stack(BUILD_DIR, cls.run_dir, devstack.free_port(),
                                    exec_template=cls.EXEC, sidecar_args=cls.SIDECAR_ARGS,
-                                   app_args=cls.APP_ARGS,
+                                   app_args=cls.APP_ARGS, nodes=cls.NODES,
                                    layout=devstack.Layout.from_environment(BUILD_DIR))
         cls.prepare_stack(cls.stack)
         cls.stack.start()
