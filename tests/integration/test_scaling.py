@@ -1,0 +1,343 @@
+"""Scale-out on Redis (docs/scaling.md): two sidecars behind one nginx upstream share their rooms
+through a real redis-server on loopback that the stack starts. Every test restarts whatever it
+stopped, so the class shares one stack."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+import harness
+import websockets
+from harness import ControlConnection, RoomClient
+
+A, B = 0, 1
+
+
+class NodeClient(RoomClient):
+    """A room client connected straight to one sidecar's WebSocket socket (not through nginx),
+    so a test knows which node serves it."""
+
+    def __init__(self, path, target):
+        super().__init__("ws://localhost" + target)
+        self.path = path
+
+    async def __aenter__(self):
+        self.socket = await websockets.unix_connect(self.path, self.url)
+        return self
+
+
+def room_path(room, since=None, epoch=None):
+    query = []
+    if since is not None:
+        query.append("since=%d" % since)
+    if epoch is not None:
+        query.append("epoch=" + epoch)
+    return "/ws/rooms/" + room + ("?" + "&".join(query) if query else "")
+
+
+class Scaling(harness.StackTestCase):
+    NODES = 2
+
+    # -- helpers ---------------------------------------------------------------------------
+    def on(self, node, room, since=None, epoch=None):
+        return NodeClient(self.stack.node_ws_socket(node), room_path(room, since, epoch))
+
+    def control(self, node):
+        return ControlConnection(self.stack.node_control_socket(node))
+
+    def publish_many(self, node, room, values, prefix="m"):
+        with self.control(node) as control:
+            for value in values:
+                answer = control.publish(room, {"n": value}, id="%s-%d" % (prefix, value))
+                self.assertTrue(answer["ok"], answer)
+
+    def redis_cli(self, *args):
+        return subprocess.run(["redis-cli", "-p", str(self.stack.redis_port)] + list(args),
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+
+    def wait_for(self, predicate, timeout=15, what="condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        self.fail("timed out waiting for " + what + "\n" + self.all_logs())
+
+    def all_logs(self):
+        return "\n".join("--- %s ---\n%s" % (name, self.stack.log_tail(name, 20))
+                         for name in ("sidecar", "sidecar-1", "app", "redis"))
+
+    def broker_up(self, node):
+        with self.control(node) as control:
+            return control.request({"op": "stats"}).get("broker_up") == 1
+
+    async def messages(self, client, count, timeout=30):
+        got = []
+        while len(got) < count:
+            message = await client.next(timeout)
+            if message["type"] == "message":
+                got.append(message)
+        return got
+
+    def assert_consecutive(self, messages, first):
+        self.assertEqual([m["seq"] for m in messages], list(range(first, first + len(messages))))
+
+    # -- the scenarios ---------------------------------------------------------------------
+    def test_a_client_on_one_node_gets_what_another_node_publishes_in_order(self):
+        async def scenario():
+            async with self.on(A, "cross") as client:
+                subscribed = await client.next()
+                self.publish_many(B, "cross", range(20))
+                return subscribed, await self.messages(client, 20)
+
+        subscribed, got = self.run_async(scenario())
+        self.assertEqual(subscribed["type"], "subscribed")
+        self.assert_consecutive(got, subscribed["seq"] + 1)
+        self.assertEqual([m["data"]["n"] for m in got], list(range(20)))
+        self.assertEqual({m["epoch"] for m in got}, {subscribed["epoch"]})
+
+    def test_a_killed_node_s_client_resumes_on_the_other_through_nginx(self):
+        async def before():
+            async with self.on(A, "failover") as client:
+                await client.next()
+                self.publish_many(B, "failover", range(5))
+                return await self.messages(client, 5)
+
+        seen = self.run_async(before())
+        self.stack.kill_process("sidecar")  # SIGKILL: no goodbye
+        try:
+            self.publish_many(B, "failover", range(5, 10))
+
+            async def after():
+                last = seen[-1]
+                url = self.stack.ws_url + room_path("failover", last["seq"], last["epoch"])
+                async with RoomClient(url) as client:  # nginx: node A refuses, B answers
+                    first = await client.next()
+                    got = await self.messages(client, 5)
+                    return first, got, await client.nothing_for(0.5)
+
+            first, got, extra = self.run_async(after())
+        finally:
+            self.stack.start_sidecar(node=A)
+        self.assertEqual(first["type"], "subscribed", first)
+        self.assertEqual(first["epoch"], seen[-1]["epoch"])
+        self.assert_consecutive(seen + got, seen[0]["seq"])
+        self.assertEqual([m["data"]["n"] for m in got], list(range(5, 10)))
+        self.assertEqual(extra, [], "no duplicates, no reset")
+
+    def test_history_and_epochs_survive_a_restart_of_every_sidecar(self):
+        self.publish_many(A, "survive", range(5))
+        with self.control(B) as control:
+            before = control.request({"op": "history", "room": "survive"})
+        self.assertTrue(before["ok"], before)
+        self.assertEqual(len(before["messages"]), 5)
+        for node in (A, B):
+            self.assertEqual(self.stack.stop_process(self.stack.node_name(node)), 0)
+        for node in (A, B):
+            self.stack.start_sidecar(node=node)
+
+        async def resume():
+            url = self.stack.ws_url + room_path("survive", before["seq"] - 2, before["epoch"])
+            async with RoomClient(url) as client:
+                first = await client.next()
+                got = await self.messages(client, 2)
+                return first, got, await client.nothing_for(0.3)
+
+        first, got, extra = self.run_async(resume())
+        self.assertEqual((first["type"], first["epoch"], first["seq"]),
+                         ("subscribed", before["epoch"], before["seq"]))
+        self.assertEqual([m["seq"] for m in got], [before["seq"] - 1, before["seq"]])
+        self.assertEqual(extra, [], "no reset")
+        with self.control(A) as control:
+            after = control.request({"op": "history", "room": "survive"})
+        self.assertEqual(after["messages"], before["messages"])
+
+    def test_redis_away_means_clean_errors_then_every_push_exactly_once(self):
+        count = 12
+
+        async def scenario():
+            async with self.on(B, "outage") as client:
+                subscribed = await client.next()
+                self.assertEqual(self.stack.stop_process("redis"), 0)
+                self.wait_for(lambda: not self.broker_up(A), what="node A to see Redis gone")
+                with self.control(A) as control:
+                    refused = control.publish("outage", {"direct": True})
+                with urllib.request.urlopen(self.stack.url + "/metrics", timeout=5) as response:
+                    metrics = response.read().decode()
+                for n in range(count):  # through nginx and the app's outbox
+                    status, _, body = self.curl(
+                        "-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
+                        json.dumps({"n": n}), self.stack.url + "/push/outage?event=note&id=o-%d" % n)
+                    self.assertEqual(status, 202, body)
+                    self.assertTrue(json.loads(body)["queued"])
+                time.sleep(1)
+                self.stack.start_redis()
+                got = await self.messages(client, count, timeout=40)
+                return subscribed, refused, metrics, got, await client.nothing_for(1.0)
+
+        subscribed, refused, metrics, got, extra = self.run_async(scenario(), timeout=90)
+        self.assertFalse(refused["ok"])
+        self.assertEqual(refused["error"]["code"], "unavailable")
+        self.assertIn("Redis", refused["error"]["message"])
+        self.assertIn("roompush_broker_up 0", metrics)
+        self.assert_consecutive(got, subscribed["seq"] + 1)
+        self.assertEqual(sorted(m["data"]["n"] for m in got), list(range(count)))
+        self.assertEqual(extra, [], "each push exactly once")
+        self.assertIn("broker_down", self.stack.log_tail("sidecar", 400))
+        self.wait_for(lambda: self.broker_up(A) and self.broker_up(B), what="both nodes back")
+
+    def test_a_thousand_concurrent_publishes_arrive_everywhere_consecutively(self):
+        total, writers = 1000, 4
+
+        async def scenario():
+            async with self.on(A, "burst") as on_a, self.on(B, "burst") as on_b, \
+                    RoomClient(self.stack.ws_url + "/ws/rooms/burst") as via_nginx:
+                heads = [(await c.next())["seq"] for c in (on_a, on_b, via_nginx)]
+                threads = [threading.Thread(target=self.publish_many, args=(
+                    w % 2, "burst", range(w, total, writers), "b")) for w in range(writers)]
+                for thread in threads:
+                    thread.start()
+                results = [await self.messages(c, total, timeout=60)
+                           for c in (on_a, on_b, via_nginx)]
+                for thread in threads:
+                    thread.join(60)
+                return heads, results
+
+        heads, results = self.run_async(scenario(), timeout=120)
+        for head, got in zip(heads, results):
+            self.assert_consecutive(got, head + 1)
+            self.assertEqual(sorted(m["data"]["n"] for m in got), list(range(total)))
+
+    def test_the_cluster_view_shows_every_node_s_members(self):
+        def both_nodes_seen(control):
+            rooms = control.request({"op": "rooms", "cluster": True})
+            entry = [r for r in rooms.get("rooms", []) if r["room"] == "seen"]
+            return rooms if entry and entry[0]["members"] == 2 else None
+
+        async def scenario():
+            async with self.on(A, "seen") as a, self.on(B, "seen") as b:
+                await a.next()
+                await b.next()
+                with self.control(A) as control:  # each node reports every 2 s
+                    self.wait_for(lambda: both_nodes_seen(control), timeout=10,
+                                  what="both nodes' reports")
+                    return (both_nodes_seen(control),
+                            control.request({"op": "room", "room": "seen", "cluster": True}))
+
+        rooms, room = self.run_async(scenario())
+        self.assertTrue(rooms["cluster"], rooms)
+        entry = [r for r in rooms["rooms"] if r["room"] == "seen"]
+        self.assertEqual((entry[0]["members"], entry[0]["nodes"]), (2, 2), rooms)
+        self.assertEqual(sorted(m["node"] for m in room["members"]), ["node0", "node1"])
+        result = subprocess.run([os.path.join(harness.BUILD_DIR, "cli/pushctl"), "--socket",
+                                 self.stack.control_socket, "rooms", "--cluster"],
+                                capture_output=True, text=True, timeout=10)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("seen", result.stdout)
+
+    def test_hostile_answers_from_redis_are_refused_not_trusted(self):
+        self.redis_cli("SET", "rp:{wrongtype}", "not a hash")
+        with self.control(A) as control:
+            answer = control.publish("wrongtype", {"x": 1})
+            self.assertFalse(answer["ok"])
+            self.assertEqual(answer["error"]["code"], "broker_error")
+            self.assertIn("WRONGTYPE", answer["error"]["message"])
+            self.redis_cli("PUBLISH", "rp:messages", "garbage")
+            self.redis_cli("PUBLISH", "rp:messages", "1\nr\n0123456789abcdef\n1\n0\nbad event\n{}")
+            self.wait_for(lambda: control.request({"op": "stats"})["broker_bad_messages"] >= 2,
+                          what="bad messages counted")
+            self.assertTrue(control.request({"op": "stats"})["ok"])
+
+
+class BrokerOptions(harness.unittest.TestCase):
+    """Bad --broker values and password files stop the sidecar before it starts: exit 2 and one
+    line that says what is wrong."""
+
+    def run_sidecar(self, *args):
+        return subprocess.run([os.path.join(harness.BUILD_DIR, "ws-sidecar/roompush-sidecar"),
+                               "--ws-socket", "/tmp/rp-never-ws.sock",
+                               "--control-socket", "/tmp/rp-never-control.sock"] + list(args),
+                              capture_output=True, text=True, timeout=20)
+
+    def test_bad_broker_urls(self):
+        for url in ("redis://", "redis://host:99999", "redis://host/77", "http://host",
+                    "redis://user:hunter2@host", "unix:relative", ""):
+            result = self.run_sidecar("--broker", url)
+            self.assertEqual(result.returncode, 2, (url, result.stderr))
+            self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+            self.assertIn("--broker", result.stderr)
+            self.assertNotIn("hunter2", result.stderr)
+
+    def test_unreadable_password_file(self):
+        for path in ("/nonexistent/redis.pass", "/tmp"):
+            result = self.run_sidecar("--broker", "redis://127.0.0.1:1",
+                                      "--broker-password-file", path)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+            self.assertIn("--broker-password-file", result.stderr)
+
+    def test_a_server_that_answers_garbage_is_survived(self):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        stop = threading.Event()
+
+        def serve():
+            listener.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    peer, _ = listener.accept()
+                except socket.timeout:
+                    continue
+                threading.Thread(target=answer_garbage, args=(peer,), daemon=True).start()
+
+        def answer_garbage(peer):
+            peer.settimeout(0.5)
+            while not stop.is_set():
+                try:
+                    if not peer.recv(65536):
+                        break
+                    peer.sendall(b"$7\r\ngarbage\r\n")
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+            peer.close()
+
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        run_dir = harness.tempfile.mkdtemp(prefix="rp-", dir="/tmp")
+        control = os.path.join(run_dir, "control.sock")
+        sidecar = subprocess.Popen(
+            [os.path.join(harness.BUILD_DIR, "ws-sidecar/roompush-sidecar"),
+             "--ws-socket", os.path.join(run_dir, "ws.sock"), "--control-socket", control,
+             "--broker", "redis://127.0.0.1:%d" % port],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 10
+            while not os.path.exists(control) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with ControlConnection(control) as connection:
+                answer = connection.publish("garbage", {"x": 1})
+                self.assertFalse(answer["ok"])
+                self.assertEqual(answer["error"]["code"], "broker_bad_reply")
+                history = connection.request({"op": "history", "room": "garbage"})
+                self.assertFalse(history["ok"])
+            self.assertIsNone(sidecar.poll())
+        finally:
+            sidecar.send_signal(signal.SIGTERM)
+            _, err = sidecar.communicate(timeout=15)
+            stop.set()
+            listener.close()
+            harness.shutil.rmtree(run_dir, ignore_errors=True)
+        self.assertEqual(sidecar.returncode, 0, err[-2000:])
+
+
+if __name__ == "__main__":
+    harness.main()
