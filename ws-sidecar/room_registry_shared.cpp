@@ -98,8 +98,12 @@ std::vector<SessionId> RoomRegistry::apply_message(const BrokerMessage& message,
     if (in == rooms_.end()) return wake;  // no member here
     Room& state = in->second;
     if (state.tracker.is_loaded() && message.epoch != state.epoch) {
-        state.tracker.suspect_gap();  // the fill brings the new epoch
-    } else if (state.tracker.offer(message.entry.seq) == GapTracker::Verdict::deliver) {
+        // Redis lost the room and it began again: read the new epoch's stream from its start.
+        state.tracker.suspect_gap();
+        if (fetcher_ && state.tracker.start_fill()) fetcher_(message.room, 0);
+        return wake;
+    }
+    if (state.tracker.offer(message.entry.seq) == GapTracker::Verdict::deliver) {
         deliver(message.room, state, frame_of(message.room, state.epoch, message.entry),
                 message.entry.seq, "", now_ms, &wake, nullptr);
     }
