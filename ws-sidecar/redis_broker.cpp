@@ -69,12 +69,16 @@ Result<RoomSnapshot> parse_snapshot(const std::string& room, const redisReply* r
     if (!is_string(epoch) || !is_integer(head) || !is_array(entries) || integer_of(head) < 0) {
         return bad_reply("a room fetch");
     }
-    RoomSnapshot snapshot{room, string_of(epoch), static_cast<uint64_t>(integer_of(head)), {}, false};
+    RoomSnapshot snapshot{room, string_of(epoch), static_cast<uint64_t>(integer_of(head)), {}, false, 0};
     if (!is_valid_epoch(snapshot.epoch)) return bad_reply("a room's epoch");
+    // One bad entry (written by something else than a sidecar) must not wedge the room: it is
+    // skipped and counted, and the room's members see a gap in seq like any lost message.
     for (std::size_t i = 0; i < size_of(entries); ++i) {
         auto entry = parse_entry(element(entries, i));
-        if (!entry) return entry.error();
-        if (entry->seq > snapshot.head) return bad_reply("an entry past the room's head");
+        if (!entry || entry->seq > snapshot.head) {
+            ++snapshot.bad_entries;
+            continue;
+        }
         snapshot.entries.push_back(std::move(*entry));
     }
     return snapshot;
@@ -338,6 +342,10 @@ void RedisBroker::run_fetch(RedisConnection* connection, const std::string& room
         log_warn("broker_fetch_failed").kv("room", room).kv("code", snapshot.error().code)
             .kv("error", snapshot.error().message);
         return wait();
+    }
+    if (snapshot->bad_entries > 0) {
+        metrics_.broker_bad_messages += snapshot->bad_entries;
+        log_warn("broker_bad_entries").kv("room", room).kv("count", snapshot->bad_entries);
     }
     snapshot->load = !after;
     post_([deliver = listener_.snapshot, snapshot = std::move(*snapshot)] { deliver(snapshot); });

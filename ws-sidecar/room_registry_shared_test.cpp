@@ -11,7 +11,7 @@ constexpr const char* kOther = "00000000000000e2";
 BrokerEntry entry(uint64_t seq) { return {seq, 1000 + static_cast<int64_t>(seq), "note", "{\"n\":" + std::to_string(seq) + "}"}; }
 
 RoomSnapshot snapshot(const std::string& epoch, uint64_t head, std::vector<uint64_t> seqs, bool load) {
-    RoomSnapshot out{"R", epoch, head, {}, load};
+    RoomSnapshot out{"R", epoch, head, {}, load, 0};
     for (uint64_t seq : seqs) out.entries.push_back(entry(seq));
     return out;
 }

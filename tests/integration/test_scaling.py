@@ -252,6 +252,23 @@ class Scaling(harness.StackTestCase):
             self.wait_for(lambda: control.request({"op": "stats"})["broker_bad_messages"] >= 2,
                           what="bad messages counted")
             self.assertTrue(control.request({"op": "stats"})["ok"])
+            bad_before = control.request({"op": "stats"})["broker_bad_messages"]
+
+        # A stream entry that no sidecar wrote is left out; the room still works.
+        epoch = "0123456789abcdef"
+        self.redis_cli("HSET", "rp:{corrupt}", "epoch", epoch, "seq", "2")
+        self.redis_cli("XADD", "rp:{corrupt}:log", "1-0", "x", "y")
+        self.redis_cli("XADD", "rp:{corrupt}:log", "2-0", "e", "note", "d", '{"n":2}', "t", "5")
+
+        async def join():
+            async with self.on(A, "corrupt", since=0, epoch=epoch) as client:
+                return [await client.next() for _ in range(3)]
+
+        frames = self.run_async(join())
+        self.assertEqual([f["type"] for f in frames], ["subscribed", "reset", "message"])
+        self.assertEqual((frames[2]["seq"], frames[2]["data"]), (2, {"n": 2}))
+        with self.control(A) as control:
+            self.assertGreater(control.request({"op": "stats"})["broker_bad_messages"], bad_before)
 
 
 class BrokerOptions(harness.unittest.TestCase):
