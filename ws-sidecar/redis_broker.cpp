@@ -227,6 +227,12 @@ void RedisBroker::worker_loop() {
         job(nullptr);
         lock.lock();
     }
+    lock.unlock();
+    // A node that stops leaves the cluster view now, not when its report expires.
+    if (connection_ && !connection_->broken()) {
+        (void)connection_->command({"DEL", node_key(config_.node_id)});
+        (void)connection_->command({"SREM", kNodes, config_.node_id});
+    }
 }
 
 void RedisBroker::enqueue(Job job) {
