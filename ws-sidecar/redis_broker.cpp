@@ -192,6 +192,13 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
 void RedisBroker::worker_loop() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
+        if (worker_stale_ && connection_) {
+            // Reconnect now rather than find out with the next publish, which would then fail.
+            connection_.reset();
+            next_attempt_ = std::chrono::steady_clock::now();
+            set_state(false, subscriber_up_);
+        }
+        worker_stale_ = false;
         ensure_connected(lock);
         auto now = std::chrono::steady_clock::now();
         if (connection_ && now >= next_heartbeat_) {
@@ -454,7 +461,9 @@ void RedisBroker::subscriber_loop() {
         if (stopping_) return;
         metrics_.broker_errors++;
         last_error_ = "pub/sub connection lost";
+        worker_stale_ = true;
         set_state(worker_up_, false);
+        wake_.notify_all();
     }
 }
 
