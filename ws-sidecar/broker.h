@@ -51,6 +51,8 @@ struct BrokerListener {
     std::function<void(BrokerMessage)> message;
     std::function<void(RoomSnapshot)> snapshot;  // the answer to fetch()
     std::function<void()> resubscribed;          // pub/sub was (re)established
+    // A fetch that Redis refused (not one that waits for a connection): room, load?, why.
+    std::function<void(const std::string&, bool, const Error&)> fetch_failed;
 };
 
 class Broker {

@@ -31,6 +31,8 @@ public:
     bool accept(uint64_t seq);
     // The fill answered; `head` is the room's seq when the stream was read.
     void fill_done(uint64_t head);
+    // The fill could not be made; the next sign of a gap asks again.
+    void fill_failed() { in_flight_ = false; }
     // Pub/sub was resubscribed: messages may have been missed without any sign; check.
     void suspect_gap();
 

@@ -354,7 +354,12 @@ void RedisBroker::run_fetch(RedisConnection* connection, const std::string& room
         metrics_.broker_errors++;
         log_warn("broker_fetch_failed").kv("room", room).kv("code", snapshot.error().code)
             .kv("error", snapshot.error().message);
-        return wait();
+        if (snapshot.error().code == "broker_io") return wait();
+        // Redis answered, and asking again will not change that: the room says so.
+        post_([failed = listener_.fetch_failed, room, load = !after, error = snapshot.error()] {
+            failed(room, load, error);
+        });
+        return;
     }
     if (snapshot->bad_entries > 0) {
         metrics_.broker_bad_messages += snapshot->bad_entries;

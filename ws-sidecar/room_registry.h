@@ -102,6 +102,9 @@ public:
     std::vector<SessionId> apply_snapshot(const RoomSnapshot& snapshot, int64_t now_ms);
     std::vector<SessionId> apply_message(const BrokerMessage& message, int64_t now_ms);
     void resubscribed();
+    // Redis refused to load the room (the joins waiting for it get an `error` frame and are not
+    // members) or to fill it.
+    std::vector<SessionId> fetch_failed(const std::string& room, bool load, const Error& error);
 
     // Queues a frame for one session (subscribed, error).
     SendResult send(SessionId id, FramePtr frame);

@@ -118,6 +118,31 @@ void RoomRegistry::resubscribed() {
     }
 }
 
+std::vector<SessionId> RoomRegistry::fetch_failed(const std::string& room, bool load,
+                                                  const Error& error) {
+    std::vector<SessionId> wake;
+    auto in = rooms_.find(room);
+    if (in == rooms_.end()) return wake;
+    Room& state = in->second;
+    if (!load) {
+        state.tracker.fill_failed();
+        return wake;
+    }
+    if (state.tracker.is_loaded()) return wake;
+    FramePtr refusal = make_frame(encode_ws_error(make_error(
+        "room_unavailable", "room " + room + " cannot be loaded from Redis: " + error.message)));
+    for (const auto& [id, request] : state.parked) {
+        Session* session = find(id);
+        if (session == nullptr) continue;
+        session->rooms().erase(room);
+        send(id, refusal);
+        wake.push_back(id);
+    }
+    state.parked.clear();
+    erase_if_unused(room);
+    return wake;
+}
+
 void RoomRegistry::maybe_fill(const std::string& room, Room& state) {
     if (fetcher_ && state.tracker.start_fill()) fetcher_(room, state.tracker.delivered());
 }

@@ -94,6 +94,15 @@ TEST_F(SharedRegistry, ANewEpochInRedisResetsTheMembers) {
     EXPECT_EQ(registry.detail("R")->epoch, kOther);
 }
 
+TEST_F(SharedRegistry, AJoinRedisCannotLoadIsRefusedNotLeftWaiting) {
+    SessionId id = member();
+    auto wake = registry.fetch_failed("R", true, make_error("broker_error", "WRONGTYPE"));
+    EXPECT_EQ(wake, std::vector<SessionId>{id});
+    EXPECT_EQ(drain(id), std::vector<std::string>{"error"});
+    EXPECT_FALSE(registry.is_member(id, "R"));
+    EXPECT_FALSE(registry.detail("R").has_value());
+}
+
 TEST_F(SharedRegistry, TheRoomIsForgottenWithItsLastMember) {
     SessionId id = member();
     registry.remove_session(id);

@@ -266,7 +266,10 @@ std::unique_ptr<Broker> make_broker(const SidecarConfig& config, RoomRegistry& r
         [&registry, wake_all](RoomSnapshot snapshot) {
             wake_all(registry.apply_snapshot(snapshot, now_ms()));
         },
-        [&registry] { registry.resubscribed(); }};
+        [&registry] { registry.resubscribed(); },
+        [&registry, wake_all](const std::string& room, bool load, const Error& error) {
+            wake_all(registry.fetch_failed(room, load, error));
+        }};
     (void)broker->start(std::move(listener));
     log_info("broker").kv("broker", config.broker.describe()).kv("node", config.node_id);
     return broker;

@@ -247,6 +247,14 @@ class Scaling(harness.StackTestCase):
             self.assertFalse(answer["ok"])
             self.assertEqual(answer["error"]["code"], "broker_error")
             self.assertIn("WRONGTYPE", answer["error"]["message"])
+
+        async def join_wrongtype():
+            async with self.on(A, "wrongtype") as client:
+                return await client.next()
+
+        refusal = self.run_async(join_wrongtype())
+        self.assertEqual((refusal["type"], refusal["code"]), ("error", "room_unavailable"))
+        with self.control(A) as control:
             self.redis_cli("PUBLISH", "rp:messages", "garbage")
             self.redis_cli("PUBLISH", "rp:messages", "1\nr\n0123456789abcdef\n1\n0\nbad event\n{}")
             self.wait_for(lambda: control.request({"op": "stats"})["broker_bad_messages"] >= 2,
