@@ -128,8 +128,10 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
     next_heartbeat_ = now;
     set_state(true, subscriber_up_);
     // Rooms that could not be loaded while Redis was away are asked for again.
-    for (auto& [room, after] : waiting_fetches_) {
-        jobs_.push_back([this, room, after](RedisConnection* c) { run_fetch(c, room, after); });
+    for (const auto& waiting : waiting_fetches_) {
+        jobs_.push_back([this, waiting](RedisConnection* c) {
+            run_fetch(c, waiting.first, waiting.second);
+        });
     }
     waiting_fetches_.clear();
 }
