@@ -43,8 +43,8 @@ class DevUp(unittest.TestCase):
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
-    def start(self):
-        process = subprocess.Popen([DEV, "up", "--no-build"], env=self.env, text=True,
+    def start(self, *extra):
+        process = subprocess.Popen([DEV, "up", "--no-build"] + list(extra), env=self.env, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -84,6 +84,30 @@ class DevUp(unittest.TestCase):
 
     def test_sigterm_stops_everything(self):
         self.check_stops_on(signal.SIGTERM)
+
+    def test_two_nodes_share_rooms_through_a_private_redis(self):
+        process = self.start("--nodes", "2")
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.port, timeout=5) as r:
+            self.assertEqual(r.status, 200)
+        said = [process.stdout.readline() for _ in range(3)]
+        broker = [line for line in said if "broker: redis://127.0.0.1:" in line]
+        self.assertTrue(broker, said)
+        redis_port = int(broker[0].split("redis://127.0.0.1:")[1].split()[0])
+        self.assertTrue(devstack.port_in_use(redis_port))
+        self.assertTrue(os.path.isdir(os.path.join(self.run_dir, "redis", "appendonlydir")))
+        self.assertTrue(os.path.exists(os.path.join(self.run_dir, "control-1.sock")))
+        # Each node reports its members every 2 s; a request for them works from the start.
+        rooms = subprocess.run([DEV, "pushctl", "rooms", "--cluster"], env=self.env,
+                               capture_output=True, text=True, timeout=30)
+        self.assertEqual(rooms.returncode, 0, rooms.stderr)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+        self.assertEqual(process.returncode, 0)
+        time.sleep(0.2)
+        self.assertEqual(processes_mentioning(self.run_dir), [], "a process was left behind")
+        self.assertFalse(devstack.port_in_use(redis_port), "redis-server was left behind")
+        process.stdout.close()
+        process.stderr.close()
 
 
 if __name__ == "__main__":
