@@ -111,6 +111,15 @@ TEST(ControlCodec, InspectionOpsRefuseBadFields) {
     EXPECT_EQ(rp::decode_request(R"({"op":"kick","room":"A","member":0})").error().code, "wrong_type");
 }
 
+TEST(ControlCodec, RoomsAndRoomTakeACluster) {
+    EXPECT_FALSE(rp::decode_request(R"({"op":"rooms"})")->cluster);
+    EXPECT_TRUE(rp::decode_request(R"({"op":"rooms","cluster":true})")->cluster);
+    EXPECT_TRUE(rp::decode_request(R"({"op":"room","room":"A","cluster":true})")->cluster);
+    EXPECT_FALSE(rp::decode_request(R"({"op":"room","room":"A","cluster":false})")->cluster);
+    EXPECT_EQ(rp::decode_request(R"({"op":"rooms","cluster":"yes"})").error().code, "wrong_type");
+    EXPECT_EQ(rp::decode_request(R"({"op":"room","room":"A","cluster":1})").error().code, "wrong_type");
+}
+
 TEST(ControlCodec, EncodeRequestPutsOpFirst) {
     auto fields = rp::parse_json(R"({"room":"A","since":2})");
     EXPECT_EQ(rp::encode_request(rp::ControlOp::history, fields->get()),
