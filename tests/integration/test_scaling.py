@@ -93,12 +93,19 @@ class Scaling(harness.StackTestCase):
             async with self.on(A, "cross") as client:
                 subscribed = await client.next()
                 self.publish_many(B, "cross", range(20))
-                return subscribed, await self.messages(client, 20)
+                with self.control(B) as control:  # pipelined: one batch on the control socket
+                    control.send_raw(b"".join(json.dumps(
+                        {"op": "publish", "room": "cross", "event": "note", "data": {"n": n}}
+                    ).encode() + b"\n" for n in range(20, 30)))
+                    acks = [control.line() for _ in range(10)]
+                return subscribed, acks, await self.messages(client, 30)
 
-        subscribed, got = self.run_async(scenario())
+        subscribed, acks, got = self.run_async(scenario())
         self.assertEqual(subscribed["type"], "subscribed")
+        self.assertTrue(all(ack["ok"] for ack in acks), acks)
         self.assert_consecutive(got, subscribed["seq"] + 1)
-        self.assertEqual([m["data"]["n"] for m in got], list(range(20)))
+        self.assertEqual([m["data"]["n"] for m in got], list(range(30)))
+        self.assertEqual([ack["seq"] for ack in acks], [m["seq"] for m in got[20:]])
         self.assertEqual({m["epoch"] for m in got}, {subscribed["epoch"]})
 
     def test_a_killed_node_s_client_resumes_on_the_other_through_nginx(self):
