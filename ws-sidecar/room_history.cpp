@@ -5,8 +5,12 @@
 namespace rp::sidecar {
 
 void RoomHistory::append(RetainedMessage message) {
+    if (!message.id.empty()) {
+        ids_[message.id] = message.seq;
+        recent_ids_.push_back({message.id, message.seq, message.ts_ms});
+        while (recent_ids_.size() > limits_->max_messages) forget_oldest_id();
+    }
     bytes_ += message.frame->size();
-    if (!message.id.empty()) ids_[message.id] = message.seq;
     messages_.push_back(std::move(message));
     while (!messages_.empty() &&
            (messages_.size() > limits_->max_messages || bytes_ > limits_->max_bytes)) {
@@ -16,16 +20,22 @@ void RoomHistory::append(RetainedMessage message) {
 
 void RoomHistory::expire(int64_t now_ms) {
     while (!messages_.empty() && now_ms - messages_.front().ts_ms > limits_->ttl_ms) evict_front();
+    while (!recent_ids_.empty() && now_ms - recent_ids_.front().ts_ms > limits_->ttl_ms) {
+        forget_oldest_id();
+    }
 }
 
 void RoomHistory::evict_front() {
-    const RetainedMessage& oldest = messages_.front();
-    bytes_ -= oldest.frame->size();
-    if (!oldest.id.empty()) {
-        auto found = ids_.find(oldest.id);
-        if (found != ids_.end() && found->second == oldest.seq) ids_.erase(found);
-    }
+    bytes_ -= messages_.front().frame->size();
     messages_.pop_front();
+}
+
+void RoomHistory::forget_oldest_id() {
+    const RememberedId& oldest = recent_ids_.front();
+    auto found = ids_.find(oldest.id);
+    // A key published again later (after it was forgotten once) belongs to that later entry.
+    if (found != ids_.end() && found->second == oldest.seq) ids_.erase(found);
+    recent_ids_.pop_front();
 }
 
 std::optional<uint64_t> RoomHistory::seq_of(const std::string& id) const {

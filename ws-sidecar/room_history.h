@@ -1,7 +1,9 @@
 #pragma once
 // A room's retained messages: the last N (bounded in count, bytes and age), the frames already
-// serialized, and the idempotency keys they were published with. It answers the resume question
+// serialized, and the idempotency keys of the last N publishes. It answers the resume question
 // "what did a client that saw up to seq S of epoch E miss?" exactly, or says it cannot (reset).
+// Keys are bounded in count and age but not by the byte budget: a message too big to retain
+// must still be recognised when its publisher retries it.
 
 #include <cstddef>
 #include <cstdint>
@@ -44,6 +46,7 @@ public:
 
     std::optional<uint64_t> seq_of(const std::string& id) const;
     bool empty() const { return messages_.empty(); }
+    bool remembers_ids() const { return !recent_ids_.empty(); }
     std::size_t size() const { return messages_.size(); }
     std::size_t bytes() const { return bytes_; }
     const std::deque<RetainedMessage>& messages() const { return messages_; }
@@ -57,10 +60,18 @@ public:
                            std::optional<uint64_t> since, std::string_view client_epoch) const;
 
 private:
+    struct RememberedId {
+        std::string id;
+        uint64_t seq;
+        int64_t ts_ms;
+    };
+
     void evict_front();
+    void forget_oldest_id();
 
     const HistoryLimits* limits_;
     std::deque<RetainedMessage> messages_;
+    std::deque<RememberedId> recent_ids_;  // publish order
     std::unordered_map<std::string, uint64_t> ids_;
     std::size_t bytes_ = 0;
 };

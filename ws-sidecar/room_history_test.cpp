@@ -29,6 +29,24 @@ TEST(RoomHistory, KeepsTheLastNAndTheirIds) {
     EXPECT_EQ(history.seq_of("id4"), 4u);
 }
 
+TEST(RoomHistory, AMessageTooBigToRetainKeepsItsIdUntilCountOrAgeForgetIt) {
+    HistoryLimits limits{2, 25, 1000};
+    RoomHistory history(limits);
+    history.append(message(1, 0, "big", 100));
+    EXPECT_TRUE(history.empty()) << "100 bytes > 25: not retained";
+    EXPECT_EQ(history.seq_of("big"), 1u) << "but a retry of it is still recognised";
+    EXPECT_TRUE(history.remembers_ids());
+    history.append(message(2, 10, "a"));
+    history.append(message(3, 20, "b"));
+    EXPECT_FALSE(history.seq_of("big").has_value()) << "two newer keys: forgotten by count";
+    EXPECT_EQ(history.seq_of("a"), 2u);
+    history.expire(1015);
+    EXPECT_FALSE(history.seq_of("a").has_value()) << "older than the TTL";
+    EXPECT_EQ(history.seq_of("b"), 3u);
+    history.expire(5000);
+    EXPECT_FALSE(history.remembers_ids());
+}
+
 TEST(RoomHistory, BoundedInBytesAndAge) {
     HistoryLimits limits{100, 25, 1000};
     RoomHistory history(limits);

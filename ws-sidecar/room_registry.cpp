@@ -223,7 +223,7 @@ RoomRegistry::Room& RoomRegistry::room_for(const std::string& room) {
 // a room without local members would fall behind, so it is forgotten with its last member.
 bool RoomRegistry::unused(const Room& state) const {
     if (limits_.shared) return state.members.empty() && state.parked.empty();
-    return state.members.empty() && state.history.empty();
+    return state.members.empty() && state.history.empty() && !state.history.remembers_ids();
 }
 
 // A room with no members and no retained history has nothing to resume from: it is forgotten,

@@ -110,6 +110,24 @@ TEST_F(Registry, RepeatedIdIsAckedWithTheOriginalSeqAndNotDelivered) {
     EXPECT_EQ(registry.publish("R", "e", nullptr, "other", 0).seq, first.seq + 1);
 }
 
+TEST(RegistryIds, AMessageTooBigForTheHistoryIsStillDeliveredOncePerId) {
+    SidecarMetrics metrics;
+    // 64 bytes of history: below any message frame, so nothing is retained.
+    RoomRegistry registry{RegistryLimits{1 << 20, 8, HistoryLimits{100, 64, 60000}}, metrics};
+    SessionId s = registry.add_session("peer", 0);
+    ASSERT_TRUE(registry.join(s, "R", {}).ok());
+    while (registry.find(s)->pop()) {
+    }
+    JsonPtr data = data_of(R"({"text":"larger than the whole history budget"})");
+    PublishOutcome first = registry.publish("R", "e", data.get(), "job:big", 0);
+    PublishOutcome retry = registry.publish("R", "e", data.get(), "job:big", 0);
+    EXPECT_TRUE(retry.duplicate);
+    EXPECT_EQ(retry.seq, first.seq);
+    int delivered = 0;
+    while (registry.find(s)->pop()) ++delivered;
+    EXPECT_EQ(delivered, 1);
+}
+
 TEST_F(Registry, SlowConsumerIsDroppedWithoutTouchingOthers) {
     RegistryLimits small{300, 8, {}};
     RoomRegistry tight(small, metrics);
