@@ -97,6 +97,8 @@ struct WsServer::Impl {
     lws_protocols protocols[2]{};
     std::unordered_map<SessionId, lws*> connections;
     std::vector<unsigned char> scratch;  // where the frames of a member that fell behind are joined
+    bool draining = false;               // carrying out posted tasks (control socket, broker)
+    std::vector<SessionId> woken;        // members those tasks gave frames to, written after them
 
     std::mutex tasks_mutex;
     std::vector<std::function<void()>> tasks;
@@ -115,11 +117,17 @@ struct WsServer::Impl {
     int on_http_writeable(lws* wsi, PerSession* session);
     void on_closed(PerSession* session);
     void drain_tasks();
+    void flush_woken();
+    void write_now(lws* wsi, Session& state);
     void begin_shutdown();
     void wake(SessionId id) {
         auto found = connections.find(id);
         if (found != connections.end()) {
-            lws_callback_on_writable(found->second);
+            if (draining) {
+                woken.push_back(id);
+            } else {
+                lws_callback_on_writable(found->second);
+            }
             return;
         }
         auto sink = sinks.find(id);
@@ -341,6 +349,7 @@ void WsServer::Impl::drain_tasks() {
         std::lock_guard lock(tasks_mutex);
         batch.swap(tasks);
     }
+    draining = true;
     for (auto& task : batch) {
         try {
             task();
@@ -348,6 +357,41 @@ void WsServer::Impl::drain_tasks() {
             log_error("loop_task_failed").kv("error", error.what());
         }
     }
+    draining = false;
+    flush_woken();
+}
+
+// What a batch of publishes queued goes out now, each member's frames joined into one write,
+// instead of after another poll() over every connection and a writeable callback per member:
+// with one message per room that round trip was most of the loop's work per delivery. The
+// writeable callback stays the path for everything else: a close to send, a member whose
+// socket is full (libwebsockets holds the unsent rest; we add nothing to it), frames beyond one
+// coalesced write.
+void WsServer::Impl::flush_woken() {
+    for (SessionId id : woken) {
+        auto found = connections.find(id);
+        if (found == connections.end()) continue;  // closed by an earlier task of the batch
+        Session* state = registry.find(id);
+        if (state != nullptr && state->has_pending()) write_now(found->second, *state);
+    }
+    woken.clear();
+}
+
+// Writes outside the writeable callback only when libwebsockets would let a write through there
+// too: an open connection with nothing of its own left unsent. A failed write closes the
+// connection asynchronously (there is no callback to return -1 from).
+void WsServer::Impl::write_now(lws* wsi, Session& state) {
+    auto* session = static_cast<PerSession*>(lws_wsi_user(wsi));
+    bool open = !state.closing() && session != nullptr && !session->peer_closed;
+    if (!open || lws_partial_buffered(wsi)) {
+        lws_callback_on_writable(wsi);
+        return;
+    }
+    if (write_queued(wsi, state) < 0) {
+        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    if (state.has_pending()) lws_callback_on_writable(wsi);
 }
 
 void WsServer::Impl::begin_shutdown() {
