@@ -88,7 +88,7 @@ public:
         auto ack = on_loop(server_, [this, room = request.room, event = request.event,
                                      id = request.id, data, now] {
             PublishOutcome outcome = registry_.publish(room, event, data.get(), id, now);
-            for (SessionId member : outcome.wake) server_.wake(member);
+            server_.wake(outcome.wake);
             return PublishAck{outcome.seq, outcome.delivered, outcome.duplicate};
         });
         if (!ack) return make_error("unavailable", "the sidecar's event loop did not answer in time");
@@ -191,7 +191,7 @@ ControlServer::Handler control_handler(Engine& engine) {
         auto shared_request = std::make_shared<ControlRequest>(std::move(request));
         auto line = on_loop(engine.server, [&engine, shared_request] {
             ControlReply reply = handle_control(engine.context, *shared_request, now_ms());
-            for (SessionId id : reply.wake) engine.server.wake(id);
+            engine.server.wake(reply.wake);
             return reply.line;
         });
         return {line ? *line : unavailable(), nullptr, nullptr};
@@ -213,7 +213,7 @@ ControlServer::BatchHandler control_batch_handler(Engine& engine) {
                 int64_t now = now_ms();
                 for (const ControlRequest& request : *shared) {
                     ControlReply reply = handle_control(engine.context, request, now);
-                    for (SessionId id : reply.wake) engine.server.wake(id);
+                    engine.server.wake(reply.wake);
                     answers.push_back(std::move(reply.line));
                 }
                 return answers;
@@ -257,7 +257,7 @@ std::unique_ptr<Broker> make_broker(const SidecarConfig& config, RoomRegistry& r
         shared->fetch(room, after);
     });
     auto wake_all = [&server](const std::vector<SessionId>& ids) {
-        for (SessionId id : ids) server.wake(id);
+        server.wake(ids);
     };
     BrokerListener listener{
         [&registry, wake_all](BrokerMessage message) {

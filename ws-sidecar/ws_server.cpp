@@ -29,6 +29,9 @@ constexpr std::size_t kCoalesceBytes = 32 * 1024;
 // joins (up to --max-frame). 4 KB per idle connection was the largest item of its memory.
 constexpr std::size_t kRxBufferBytes = 512;
 constexpr std::size_t kMaxFrameHeader = 10;
+// A publish to at most this many members is written at once (after its batch); a larger
+// audience waits for the writeable pass, see WsServer::Impl::wake.
+constexpr std::size_t kWriteAtOnceMembers = 32;
 
 // RFC 6455 header of an unmasked, final text frame of `length` bytes; returns its size.
 std::size_t encode_frame_header(unsigned char* out, std::size_t length) {
@@ -120,19 +123,8 @@ struct WsServer::Impl {
     void flush_woken();
     void write_now(lws* wsi, Session& state);
     void begin_shutdown();
-    void wake(SessionId id) {
-        auto found = connections.find(id);
-        if (found != connections.end()) {
-            if (draining) {
-                woken.push_back(id);
-            } else {
-                lws_callback_on_writable(found->second);
-            }
-            return;
-        }
-        auto sink = sinks.find(id);
-        if (sink != sinks.end()) sink->second();
-    }
+    void wake(const std::vector<SessionId>& ids);
+    void wake(SessionId id, bool at_once);
 };
 
 namespace {
@@ -361,6 +353,30 @@ void WsServer::Impl::drain_tasks() {
     flush_woken();
 }
 
+// A small audience is written right after the batch of tasks that gave it frames (see
+// flush_woken). A large one goes through the writeable pass: its writes take long enough for
+// more publishes to the room to arrive, which then join the same writes (and nginx forwards
+// several frames per read); writing each publish at once to every member of a big room made
+// fanout through nginx ~50 % dearer per delivery.
+void WsServer::Impl::wake(const std::vector<SessionId>& ids) {
+    bool at_once = draining && ids.size() <= kWriteAtOnceMembers;
+    for (SessionId id : ids) wake(id, at_once);
+}
+
+void WsServer::Impl::wake(SessionId id, bool at_once) {
+    auto found = connections.find(id);
+    if (found != connections.end()) {
+        if (at_once) {
+            woken.push_back(id);
+        } else {
+            lws_callback_on_writable(found->second);
+        }
+        return;
+    }
+    auto sink = sinks.find(id);
+    if (sink != sinks.end()) sink->second();
+}
+
 // What a batch of publishes queued goes out now, each member's frames joined into one write,
 // instead of after another poll() over every connection and a writeable callback per member:
 // with one message per room that round trip was most of the loop's work per delivery. The
@@ -488,7 +504,7 @@ void WsServer::request_stop() {
 
 bool WsServer::finished() const { return impl_->finished; }
 
-void WsServer::wake(SessionId id) { impl_->wake(id); }
+void WsServer::wake(const std::vector<SessionId>& ids) { impl_->wake(ids); }
 
 void WsServer::attach_sink(SessionId id, std::function<void()> drain) {
     impl_->sinks[id] = std::move(drain);

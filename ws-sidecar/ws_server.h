@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "roompush/error.h"
 #include "room_registry.h"
@@ -26,8 +27,9 @@ public:
     void request_stop();
     bool finished() const;
 
-    // Loop thread only: the session has frames to write or a close to perform.
-    void wake(SessionId id);
+    // Loop thread only: these sessions (one publish's audience, say) have frames to write or
+    // a close to perform.
+    void wake(const std::vector<SessionId>& ids);
     // Loop thread only: a session that is not a WebSocket (a control `tail`) is woken by
     // calling `drain` instead.
     void attach_sink(SessionId id, std::function<void()> drain);
