@@ -74,6 +74,42 @@ class Rooms(harness.StackTestCase):
         self.assertEqual(got["seq"], 1)
         self.assertEqual(extra, [])
 
+    def test_a_large_room_gets_a_burst_and_spaced_publishes_complete_and_in_order(self):
+        # Over 32 members: a burst goes through the writeable pass (later publishes join the
+        # same writes), spaced publishes are written at once; both must deliver everything.
+        members, burst, spaced = 40, 60, 3
+
+        async def scenario():
+            url = self.stack.ws_url + "/ws/rooms/crowd"
+            clients = [RoomClient(url) for _ in range(members)]
+            for client in clients:
+                await client.__aenter__()
+                await client.next()
+            try:
+                with self.control() as control:
+                    lines = b"".join(
+                        json.dumps({"op": "publish", "room": "crowd", "event": "note",
+                                    "data": {"n": n}}).encode() + b"\n" for n in range(burst))
+                    control.send_raw(lines)
+                    acks = [control.line() for _ in range(burst)]
+                    for n in range(burst, burst + spaced):
+                        await asyncio.sleep(0.1)
+                        acks.append(control.publish("crowd", {"n": n}))
+                got = [[(await client.next())["data"]["n"] for _ in range(burst + spaced)]
+                       for client in clients]
+                extra = await clients[0].nothing_for(0.3)
+            finally:
+                for client in clients:
+                    await client.__aexit__(None, None, None)
+            return acks, got, extra
+
+        acks, got, extra = self.run_async(scenario(), timeout=60)
+        self.assertEqual([a["delivered"] for a in acks], [members] * (burst + spaced))
+        self.assertEqual([a["seq"] for a in acks], list(range(1, burst + spaced + 1)))
+        for received in got:
+            self.assertEqual(received, list(range(burst + spaced)))
+        self.assertEqual(extra, [])
+
     def test_history_returns_what_was_published(self):
         with self.control() as control:
             for n in range(4):
