@@ -2,6 +2,8 @@
 
 #include <cstddef>
 
+#include "roompush/json.h"
+
 namespace rp {
 namespace {
 
@@ -138,6 +140,11 @@ std::optional<std::string_view> find_member_text(std::string_view object, std::s
         pos = skip_space(object, pos + 1);
     }
     return std::nullopt;
+}
+
+bool is_verbatim_json(std::string_view text) {
+    if (text.empty() || is_space(text.front())) return false;
+    return skip_value(text, 0) == text.size() && parse_json(text).ok();
 }
 
 }  // namespace rp

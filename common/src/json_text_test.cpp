@@ -128,6 +128,18 @@ TEST(JsonText, NeverReadsPastTheEnd) {
     EXPECT_EQ(data_of(""), std::nullopt);
 }
 
+TEST(JsonText, VerbatimJsonIsStrictAndBare) {
+    for (const char* text : {"null", "0", "-1.5e+3", R"("a\u00e9")", R"({"a":[1,{"b":"]"}]})",
+                             R"({ "a" : [ 1 , 2 ] })", "12345678901234567890"}) {
+        EXPECT_TRUE(rp::is_verbatim_json(text)) << text;
+    }
+    for (std::string text : {""s, " 1"s, "1 "s, "01"s, "\x01{}"s, "{}\x01"s, "\"a\tb\""s, "[1 2]"s,
+                             "{]"s, "[1,]"s, "{\"a\"}"s, "nul"s, "1 2"s, "{} {}"s, "[[]"s,
+                             "\xef\xbb\xbf{}"s, std::string("[\0]", 3)}) {
+        EXPECT_FALSE(rp::is_verbatim_json(text)) << text;
+    }
+}
+
 TEST(JsonText, AgreesWithCJsonOnATable) {
     for (const char* line :
          {R"({"data":{"a":[1,2,{"b":null}],"c":"x"}})", R"({ "data" : [ ] , "data" : 1 })",

@@ -24,4 +24,9 @@ namespace rp {
 // when cJSON did not accept it.
 std::optional<std::string_view> find_member_text(std::string_view object, std::string_view key);
 
+// Whether `text`, from outside (Redis), may be passed on as it is: exactly one JSON value,
+// accepted by cJSON (the structure) and made of strict tokens as above, with no whitespace around
+// it. cJSON's acceptance alone is not enough: it takes "\x01{}" or "01" too.
+bool is_verbatim_json(std::string_view text);
+
 }  // namespace rp
