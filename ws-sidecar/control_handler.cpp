@@ -13,8 +13,8 @@ Error no_room(const std::string& room) {
 }
 
 ControlReply publish(ControlContext& context, const ControlRequest& request, int64_t now_ms) {
-    PublishOutcome outcome = context.registry.publish(request.room, request.event,
-                                                      request.data.get(), request.id, now_ms);
+    PublishOutcome outcome =
+        context.registry.publish(request.room, request.event, request.data, request.id, now_ms);
     log_debug("publish")
         .kv("room", request.room)
         .kv("event", request.event)

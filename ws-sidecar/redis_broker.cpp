@@ -8,6 +8,7 @@
 #include "redis_replies.h"
 #include "redis_scripts.h"
 #include "redis_wire.h"
+#include "roompush/json_text.h"
 #include "roompush/log.h"
 #include "ws_codec.h"
 
@@ -29,12 +30,11 @@ std::string id_key(const std::string& room, const std::string& id) {
 }
 std::string node_key(const std::string& node) { return "rp:node:" + node; }
 
+// As RoomRegistry::frame_of writes it: a `d` that is not checked JSON text becomes null.
 std::string message_json(const std::string& room, const std::string& epoch,
                          const BrokerEntry& entry) {
-    auto data = parse_json(entry.data);
-    JsonPtr fallback(cJSON_CreateNull());
-    const cJSON* value = data ? data->get() : fallback.get();
-    return encode_message({room, entry.seq, epoch, entry.event, value, entry.ts_ms});
+    std::string_view data = is_verbatim_json(entry.data) ? std::string_view(entry.data) : "null";
+    return encode_message({room, entry.seq, epoch, entry.event, data, entry.ts_ms});
 }
 
 }  // namespace
@@ -230,9 +230,9 @@ Result<PublishAck> RedisBroker::publish(const ControlRequest& request, int64_t n
                                   room_key(request.room), stream_key(request.room)};
     if (!request.id.empty()) argv.push_back(id_key(request.room, request.id));
     for (std::string arg :
-         {new_epoch(), request.room, request.event, to_json(request.data.get()),
-          std::to_string(now_ms), std::to_string(config_.stream_length),
-          std::to_string(config_.dedupe_ttl_s), std::to_string(config_.room_ttl_s), kChannel}) {
+         {new_epoch(), request.room, request.event, request.data, std::to_string(now_ms),
+          std::to_string(config_.stream_length), std::to_string(config_.dedupe_ttl_s),
+          std::to_string(config_.room_ttl_s), kChannel}) {
         argv.push_back(std::move(arg));
     }
     auto ack = run_and_wait<PublishAck>([argv](RedisConnection* connection) -> Result<PublishAck> {

@@ -110,7 +110,7 @@ bool RoomRegistry::is_member(SessionId id, const std::string& room) const {
 }
 
 PublishOutcome RoomRegistry::publish(const std::string& room, std::string_view event,
-                                     const cJSON* data, const std::string& id, int64_t now_ms) {
+                                     std::string_view data, const std::string& id, int64_t now_ms) {
     Room& state = room_for(room);
     PublishOutcome outcome;
     if (!id.empty()) {

@@ -93,8 +93,9 @@ public:
     bool leave(SessionId id, const std::string& room);
 
     // Serializes the message once, retains it, and queues the same frame for every member. A
-    // repeated idempotency key is acked with the original seq and delivered to no one.
-    PublishOutcome publish(const std::string& room, std::string_view event, const cJSON* data,
+    // repeated idempotency key is acked with the original seq and delivered to no one. `data` is
+    // JSON text (ControlRequest::data), spliced into the message as it is.
+    PublishOutcome publish(const std::string& room, std::string_view event, std::string_view data,
                            const std::string& id, int64_t now_ms);
 
     // Shared mode, loop thread. Each returns the sessions with something new to write.

@@ -1,5 +1,6 @@
 // The registry's shared-broker half (docs/scaling.md): rooms loaded from Redis, live messages
 // delivered exactly once and in seq order, gaps filled from the room's stream.
+#include "roompush/json_text.h"
 #include "roompush/log.h"
 #include "room_registry.h"
 #include "ws_codec.h"
@@ -8,17 +9,14 @@ namespace rp::sidecar {
 
 FramePtr RoomRegistry::frame_of(const std::string& room, const std::string& epoch,
                                 const BrokerEntry& entry) {
-    auto data = parse_json(entry.data);
-    if (!data) {
-        // Stored by a sidecar as JSON text; anything else is not passed on as if it were.
+    std::string_view data = entry.data;
+    if (!is_verbatim_json(data)) {
+        // Stored by a sidecar as checked JSON text; anything else is not passed on as if it were.
         metrics_.broker_bad_messages++;
         log_warn("broker_bad_data").kv("room", room).kv("seq", entry.seq);
-        JsonPtr null_data(cJSON_CreateNull());
-        return make_frame(encode_message({room, entry.seq, epoch, entry.event, null_data.get(),
-                                          entry.ts_ms}));
+        data = "null";
     }
-    return make_frame(
-        encode_message({room, entry.seq, epoch, entry.event, data->get(), entry.ts_ms}));
+    return make_frame(encode_message({room, entry.seq, epoch, entry.event, data, entry.ts_ms}));
 }
 
 std::vector<SessionId> RoomRegistry::apply_snapshot(const RoomSnapshot& snapshot,

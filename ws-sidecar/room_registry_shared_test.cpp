@@ -103,6 +103,28 @@ TEST_F(SharedRegistry, AJoinRedisCannotLoadIsRefusedNotLeftWaiting) {
     EXPECT_FALSE(registry.detail("R").has_value());
 }
 
+// Redis holds the publisher's text: it reaches the members as it is. What no sidecar would have
+// stored (not JSON, or JSON only cJSON reads) arrives as null and is counted.
+TEST_F(SharedRegistry, DataFromRedisIsPassedOnAsItIsWhenItIsPlainJson) {
+    SessionId id = member();
+    registry.apply_snapshot(snapshot(kEpoch, 0, {}, true), 0);
+    drain(id);
+    const std::string texts[] = {R"({ "n" : 12345678901234567890 })", "nope", "\x01{}", "01"};
+    uint64_t seq = 0;
+    for (const std::string& text : texts) {
+        registry.apply_message({"R", kEpoch, {++seq, 5, "note", text}}, 0);
+    }
+    std::vector<std::string> data;
+    while (FramePtr frame = registry.find(id)->pop()) {
+        std::string_view line = frame->text();
+        std::size_t start = line.find(R"("data":)") + 7, end = line.rfind(R"(,"ts":)");
+        data.emplace_back(line.substr(start, end - start));
+        EXPECT_TRUE(parse_json(line).ok()) << line;
+    }
+    EXPECT_EQ(data, (std::vector<std::string>{texts[0], "null", "null", "null"}));
+    EXPECT_EQ(metrics.broker_bad_messages, 3u);
+}
+
 TEST_F(SharedRegistry, TheRoomIsForgottenWithItsLastMember) {
     SessionId id = member();
     registry.remove_session(id);

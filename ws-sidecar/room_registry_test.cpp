@@ -7,8 +7,6 @@
 namespace rp::sidecar {
 namespace {
 
-JsonPtr data_of(const char* text) { return std::move(*parse_json(text)); }
-
 class Registry : public testing::Test {
 protected:
     SidecarMetrics metrics;
@@ -36,8 +34,9 @@ TEST_F(Registry, PublishReachesEveryMemberOfTheRoomAndNoOneElse) {
     SessionId b = joined("B");
     for (SessionId id : {a1, a2, b}) ASSERT_EQ(type_of(drain(id).at(0)), "subscribed");
 
-    auto data = data_of(R"({"x":1})");
-    PublishOutcome outcome = registry.publish("A", "job.done", data.get(), "", 1000);
+    // The publisher's text, as it came: the frame carries it, not a re-printing of it.
+    std::string_view data = R"({"n":12345678901234567890, "f":1.0e2})";
+    PublishOutcome outcome = registry.publish("A", "job.done", data, "", 1000);
     EXPECT_EQ(outcome.seq, 1u);
     EXPECT_EQ(outcome.delivered, 2u);
     EXPECT_FALSE(registry.find(b)->has_pending());
@@ -47,13 +46,16 @@ TEST_F(Registry, PublishReachesEveryMemberOfTheRoomAndNoOneElse) {
     EXPECT_EQ(first.get(), second.get()) << "one shared frame, not a copy per member";
     auto message = parse_json(first->text());
     EXPECT_EQ(*require_string(message->get(), "event"), "job.done");
+    EXPECT_NE(first->text().find(R"("data":{"n":12345678901234567890, "f":1.0e2},"ts":1000})"),
+              std::string_view::npos)
+        << first->text();
     EXPECT_EQ(metrics.delivered.load(), 2u);
 }
 
 TEST_F(Registry, SeqGrowsByOneAndHistoryIsRetained) {
     SessionId s = joined("R");
     for (uint64_t expected = 1; expected <= 5; ++expected) {
-        EXPECT_EQ(registry.publish("R", "e", nullptr, "", 0).seq, expected);
+        EXPECT_EQ(registry.publish("R", "e", "null", "", 0).seq, expected);
     }
     auto rooms = registry.summaries();
     ASSERT_EQ(rooms.size(), 1u);
@@ -67,9 +69,9 @@ TEST_F(Registry, SeqGrowsByOneAndHistoryIsRetained) {
 TEST_F(Registry, ResumeReplaysExactlyWhatWasMissed) {
     SessionId first = joined("R");
     std::string epoch = *require_string(drain(first).at(0).get(), "epoch");
-    registry.publish("R", "e", nullptr, "", 0);
+    registry.publish("R", "e", "null", "", 0);
     registry.remove_session(first);
-    for (int i = 0; i < 5; ++i) registry.publish("R", "e", nullptr, "", 0);
+    for (int i = 0; i < 5; ++i) registry.publish("R", "e", "null", "", 0);
 
     SessionId back = joined("R", JoinRequest{1, epoch, false});
     auto frames = drain(back);
@@ -88,7 +90,7 @@ TEST_F(Registry, ResumeReplaysExactlyWhatWasMissed) {
 TEST_F(Registry, ExpiredRoomsComeBackUnderANewEpoch) {
     SessionId s = joined("R");
     std::string first_epoch = *require_string(drain(s).at(0).get(), "epoch");
-    registry.publish("R", "e", nullptr, "", 0);
+    registry.publish("R", "e", "null", "", 0);
     registry.remove_session(s);
     registry.expire(1000);
     EXPECT_EQ(registry.summaries().size(), 1u);
@@ -101,13 +103,13 @@ TEST_F(Registry, ExpiredRoomsComeBackUnderANewEpoch) {
 TEST_F(Registry, RepeatedIdIsAckedWithTheOriginalSeqAndNotDelivered) {
     SessionId s = joined("R");
     drain(s);
-    PublishOutcome first = registry.publish("R", "e", nullptr, "job:done", 0);
-    PublishOutcome again = registry.publish("R", "e", nullptr, "job:done", 0);
+    PublishOutcome first = registry.publish("R", "e", "null", "job:done", 0);
+    PublishOutcome again = registry.publish("R", "e", "null", "job:done", 0);
     EXPECT_EQ(again.seq, first.seq);
     EXPECT_TRUE(again.duplicate);
     EXPECT_EQ(again.delivered, 0u);
     EXPECT_EQ(drain(s).size(), 1u);
-    EXPECT_EQ(registry.publish("R", "e", nullptr, "other", 0).seq, first.seq + 1);
+    EXPECT_EQ(registry.publish("R", "e", "null", "other", 0).seq, first.seq + 1);
 }
 
 TEST(RegistryIds, AMessageTooBigForTheHistoryIsStillDeliveredOncePerId) {
@@ -118,9 +120,9 @@ TEST(RegistryIds, AMessageTooBigForTheHistoryIsStillDeliveredOncePerId) {
     ASSERT_TRUE(registry.join(s, "R", {}).ok());
     while (registry.find(s)->pop()) {
     }
-    JsonPtr data = data_of(R"({"text":"larger than the whole history budget"})");
-    PublishOutcome first = registry.publish("R", "e", data.get(), "job:big", 0);
-    PublishOutcome retry = registry.publish("R", "e", data.get(), "job:big", 0);
+    std::string_view data = R"({"text":"larger than the whole history budget"})";
+    PublishOutcome first = registry.publish("R", "e", data, "job:big", 0);
+    PublishOutcome retry = registry.publish("R", "e", data, "job:big", 0);
     EXPECT_TRUE(retry.duplicate);
     EXPECT_EQ(retry.seq, first.seq);
     int delivered = 0;
@@ -135,9 +137,9 @@ TEST_F(Registry, SlowConsumerIsDroppedWithoutTouchingOthers) {
     SessionId fast = tight.add_session("fast", 0);
     ASSERT_TRUE(tight.join(slow, "R", {}).ok());
     ASSERT_TRUE(tight.join(fast, "R", {}).ok());
-    auto data = data_of(R"({"pad":"0123456789012345678901234567890123456789"})");
+    std::string_view data = R"({"pad":"0123456789012345678901234567890123456789"})";
     for (int i = 0; i < 10; ++i) {
-        tight.publish("R", "e", data.get(), "", 0);
+        tight.publish("R", "e", data, "", 0);
         while (tight.find(fast)->pop()) {
         }
     }
@@ -165,8 +167,8 @@ TEST_F(Registry, RoomsPerSessionAreLimited) {
 
 TEST_F(Registry, DetailAndHistoryViews) {
     SessionId s = joined("R");
-    registry.publish("R", "e", nullptr, "", 0);
-    registry.publish("R", "e", nullptr, "", 0);
+    registry.publish("R", "e", "null", "", 0);
+    registry.publish("R", "e", "null", "", 0);
     auto detail = registry.detail("R");
     ASSERT_TRUE(detail.has_value());
     EXPECT_EQ(detail->seq, 2u);

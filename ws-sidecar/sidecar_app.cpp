@@ -84,10 +84,9 @@ public:
     // is the same publish for any other caller of the interface.
     Result<PublishAck> publish(const ControlRequest& request, int64_t now) override {
         // The task may outlive a timed-out wait: it owns what it reads.
-        auto data = std::shared_ptr<cJSON>(clone_json(request.data.get()).release(), cJSON_Delete);
         auto ack = on_loop(server_, [this, room = request.room, event = request.event,
-                                     id = request.id, data, now] {
-            PublishOutcome outcome = registry_.publish(room, event, data.get(), id, now);
+                                     id = request.id, data = request.data, now] {
+            PublishOutcome outcome = registry_.publish(room, event, data, id, now);
             server_.wake(outcome.wake);
             return PublishAck{outcome.seq, outcome.delivered, outcome.duplicate};
         });
@@ -151,7 +150,7 @@ std::optional<std::string> off_loop_answer(Engine& engine, const ControlRequest&
 ControlServer::Outcome start_tail(Engine& engine, const ControlRequest& request) {
     auto stream = std::make_shared<TailStream>(engine.config.max_tail_bytes);
     auto shared_request = std::make_shared<ControlRequest>(ControlRequest{
-        request.op, request.room, request.rooms, {}, {}, nullptr, request.since, {}, 0, false, false});
+        request.op, request.room, request.rooms, {}, {}, {}, request.since, {}, 0, false, false});
     auto started = on_loop(engine.server, [&engine, stream, shared_request]() -> Result<SessionId> {
         SessionId id = engine.registry.add_session("control:tail", now_ms());
         for (const std::string& room : shared_request->rooms) {

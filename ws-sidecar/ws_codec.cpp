@@ -37,12 +37,12 @@ void append_number(std::string& out, uint64_t value) {
 
 // Every publish goes through here once, so the envelope is written straight into one string
 // (the same bytes, in the same key order, as the cJSON tree it replaced, which cloned `data`,
-// allocated a node per field and printed each number with sprintf and sscanf); only `data`
-// itself is printed by cJSON.
+// allocated a node per field and printed each number with sprintf and sscanf). `data` is the
+// publisher's JSON text, checked by cJSON when it arrived, and not printed again.
 std::string encode_message(const MessageFields& fields) {
-    std::string data = fields.data ? to_json(fields.data) : std::string("null");
     std::string out;
-    out.reserve(96 + fields.room.size() + fields.epoch.size() + fields.event.size() + data.size());
+    out.reserve(96 + fields.room.size() + fields.epoch.size() + fields.event.size() +
+                fields.data.size());
     out += "{\"type\":\"message\",\"room\":";
     append_json_string(out, fields.room);
     out += ",\"seq\":";
@@ -52,7 +52,7 @@ std::string encode_message(const MessageFields& fields) {
     out += ",\"event\":";
     append_json_string(out, fields.event);
     out += ",\"data\":";
-    out += data;
+    out += fields.data;
     out += ",\"ts\":";
     if (fields.ts_ms < 0) {
         out += '-';

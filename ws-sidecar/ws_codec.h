@@ -17,7 +17,7 @@ struct MessageFields {
     uint64_t seq = 0;
     std::string_view epoch;
     std::string_view event;
-    const cJSON* data = nullptr;
+    std::string_view data = "null";  // JSON text, spliced in as it is: the caller vouches for it
     int64_t ts_ms = 0;
 };
 

@@ -17,25 +17,43 @@ TEST(WsCodec, PathsLeadToARoomOrTheCommandEndpoint) {
 }
 
 // encode_message writes the envelope by hand for speed: it must stay byte for byte what a cJSON
-// tree of the same fields prints.
+// tree of the same fields prints. `data` is text that goes in as it is, so the comparison gives
+// it in the form cJSON prints (what decode_request produced before it kept the publisher's text).
 TEST(WsCodec, MessageIsWhatCJsonWouldPrint) {
-    auto data = parse_json(R"({"t":1732541234567,"s":"q\"uo\\te\u0001","n":[1,2.5,null],"o":{}})");
-    ASSERT_TRUE(data.ok());
-    for (const cJSON* value : {static_cast<const cJSON*>(data->get()), static_cast<const cJSON*>(nullptr)}) {
-        std::string text = encode_message({"room:7.a-b", 1234567, "00ff00ff00ff00ff", "job.done", value,
-                                           1764000000123});
+    auto parsed =
+        parse_json(R"({"t":1732541234567,"s":"q\"uo\\te\u0001","n":[1,2.5,null],"o":{}})");
+    ASSERT_TRUE(parsed.ok());
+    for (const std::string& data :
+         {to_json(parsed->get()), std::string("null"), std::string("\"s\"")}) {
+        std::string text = encode_message(
+            {"room:7.a-b", 1234567, "00ff00ff00ff00ff", "job.done", data, 1764000000123});
         JsonPtr expected = make_object();
         set_string(expected.get(), "type", "message");
         set_string(expected.get(), "room", "room:7.a-b");
         set_number(expected.get(), "seq", 1234567);
         set_string(expected.get(), "epoch", "00ff00ff00ff00ff");
         set_string(expected.get(), "event", "job.done");
-        set_json(expected.get(), "data", value ? clone_json(value) : JsonPtr(cJSON_CreateNull()));
+        set_json(expected.get(), "data", std::move(*parse_json(data)));
         set_number(expected.get(), "ts", 1764000000123.0);
         EXPECT_EQ(text, to_json(expected.get()));
     }
-    EXPECT_EQ(encode_message({"a\"b", 1, "e", "x", nullptr, 0}),
-              R"({"type":"message","room":"a\"b","seq":1,"epoch":"e","event":"x","data":null,"ts":0})");
+    EXPECT_EQ(
+        encode_message({"a\"b", 1, "e", "x", "null", 0}),
+        R"({"type":"message","room":"a\"b","seq":1,"epoch":"e","event":"x","data":null,"ts":0})");
+    MessageFields no_data{"A", 1, "e", "x"};
+    EXPECT_EQ(
+        encode_message(no_data),
+        R"({"type":"message","room":"A","seq":1,"epoch":"e","event":"x","data":null,"ts":0})");
+}
+
+// Publishers' numbers keep their digits and their spelling; spacing and escapes stay too.
+TEST(WsCodec, MessageCarriesTheDataTextAsItIs) {
+    std::string data = R"({ "n" : 12345678901234567890, "f":1.0e2, "s":"a\u00e9" })";
+    std::string text = encode_message({"A", 3, "ep", "job.done", data, 99});
+    EXPECT_EQ(text,
+              R"({"type":"message","room":"A","seq":3,"epoch":"ep","event":"job.done","data":)" +
+                  data + R"(,"ts":99})");
+    EXPECT_TRUE(parse_json(text).ok());
 }
 
 TEST(WsCodec, SubscribeCommandDecodes) {
@@ -61,8 +79,7 @@ TEST(WsCodec, BadCommandsGetCodes) {
 }
 
 TEST(WsCodec, MessageHasEveryDocumentedField) {
-    auto data = parse_json(R"({"k":true})");
-    std::string text = encode_message({"A", 3, "ep", "job.done", data->get(), 99});
+    std::string text = encode_message({"A", 3, "ep", "job.done", R"({"k":true})", 99});
     EXPECT_EQ(text,
               R"({"type":"message","room":"A","seq":3,"epoch":"ep","event":"job.done","data":{"k":true},"ts":99})");
 }

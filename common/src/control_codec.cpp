@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "roompush/json_text.h"
 #include "roompush/room_id.h"
 
 namespace rp {
@@ -12,7 +13,26 @@ bool is_event_char(char c) {
            c == '_' || c == ':' || c == '-';
 }
 
-Status decode_publish(const cJSON* object, ControlRequest& request) {
+// The text starts as cJSON's value does: a cheap check that the scanner found the same member.
+bool starts_like(std::string_view text, const cJSON* value) {
+    char first = text.empty() ? '\0' : text.front();
+    if (cJSON_IsObject(value)) return first == '{';
+    if (cJSON_IsArray(value)) return first == '[';
+    if (cJSON_IsString(value)) return first == '"';
+    if (cJSON_IsNumber(value)) return first == '-' || (first >= '0' && first <= '9');
+    if (cJSON_IsTrue(value)) return first == 't';
+    if (cJSON_IsFalse(value)) return first == 'f';
+    return cJSON_IsNull(value) && first == 'n';
+}
+
+// The data as the publisher wrote it; cJSON's printing of it when the scanner is not sure.
+std::string data_text(std::string_view line, const cJSON* data) {
+    auto text = find_member_text(line, "data");
+    if (text && starts_like(*text, data)) return std::string(*text);
+    return to_json(data);
+}
+
+Status decode_publish(const cJSON* object, std::string_view line, ControlRequest& request) {
     auto room = require_string(object, "room");
     if (!room) return room.error();
     if (auto valid = check_room_id(*room); !valid) return valid.error();
@@ -30,7 +50,7 @@ Status decode_publish(const cJSON* object, ControlRequest& request) {
     request.room = std::move(*room);
     request.event = std::move(*event);
     request.id = id->value_or("");
-    request.data = clone_json(data);
+    request.data = data_text(line, data);
     return ok_status();
 }
 
@@ -97,9 +117,9 @@ Status decode_cluster(const cJSON* object, ControlRequest& request) {
     return ok_status();
 }
 
-Status decode_fields(const cJSON* object, ControlRequest& request) {
+Status decode_fields(const cJSON* object, std::string_view line, ControlRequest& request) {
     switch (request.op) {
-        case ControlOp::publish: return decode_publish(object, request);
+        case ControlOp::publish: return decode_publish(object, line, request);
         case ControlOp::rooms: return decode_cluster(object, request);
         case ControlOp::stats: {
             auto format = get_string(object, "format");
@@ -188,7 +208,7 @@ Result<ControlRequest> decode_request(std::string_view line) {
     if (!op) return op.error();
     ControlRequest request;
     request.op = *op;
-    if (auto decoded = decode_fields(object, request); !decoded) return decoded.error();
+    if (auto decoded = decode_fields(object, line, request); !decoded) return decoded.error();
     return request;
 }
 

@@ -1,10 +1,21 @@
 // libFuzzer target: any bytes as a control-socket line, and the client side's response decoder.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
 #include "roompush/control_codec.h"
 #include "roompush/line_reader.h"
+
+// A publish's data text, as passed on verbatim, must be the very value cJSON read from the line
+// (compared as cJSON prints both: cJSON_Compare takes 1e999 to differ from itself).
+static void check_data(std::string_view line, const std::string& data) {
+    auto parsed = rp::parse_json(line);
+    auto text = rp::parse_json(data);
+    if (!parsed || !text) std::abort();
+    const cJSON* value = cJSON_GetObjectItemCaseSensitive(parsed->get(), "data");
+    if (rp::to_json(text->get()) != rp::to_json(value)) std::abort();
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view bytes(reinterpret_cast<const char*>(data), size);
@@ -12,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     reader.feed(bytes);
     while (auto item = reader.next()) {
         auto request = rp::decode_request(item->text);
-        if (request && request->data) (void)rp::to_json(request->data.get());
+        if (request && request->op == rp::ControlOp::publish) check_data(item->text, request->data);
         auto response = rp::decode_response(item->text);
         if (response) {
             (void)rp::decode_publish_response(response->get());

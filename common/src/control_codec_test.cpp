@@ -16,7 +16,36 @@ TEST(ControlCodec, PublishRoundTrip) {
     EXPECT_EQ(request->room, "A");
     EXPECT_EQ(request->event, "job.done");
     EXPECT_EQ(request->id, "x:done");
-    EXPECT_EQ(rp::to_json(request->data.get()), R"({"jobId":"x","n":[1,2]})");
+    EXPECT_EQ(request->data, R"({"jobId":"x","n":[1,2]})");
+}
+
+rp::Result<rp::ControlRequest> publish_with(const std::string& members) {
+    return rp::decode_request(R"({"op":"publish","room":"A","event":"e",)" + members + "}");
+}
+
+std::string data_of(const std::string& members) {
+    auto request = publish_with(members);
+    EXPECT_TRUE(request.ok()) << members;
+    return request ? request->data : "";
+}
+
+// Passed on as written: no re-formatting of numbers, escapes or spacing.
+TEST(ControlCodec, PublishDataIsTheTextThatWasSent) {
+    EXPECT_EQ(data_of(R"("data":{"n":12345678901234567890,"s":"a\u00e9"})"),
+              R"({"n":12345678901234567890,"s":"a\u00e9"})");
+    EXPECT_EQ(data_of(R"("data":  { "a" : [ 1.0e2 , "]\"}" ] }  ,"id":"k")"),
+              R"({ "a" : [ 1.0e2 , "]\"}" ] })");
+    EXPECT_EQ(data_of(R"("data":null)"), "null");
+    EXPECT_EQ(data_of(R"("data":"text")"), R"("text")");
+    EXPECT_EQ(data_of(R"("data":1,"data":2)"), "1");  // cJSON takes the first
+}
+
+// Where the text is unusual, cJSON's value printed compactly: still the value cJSON read.
+TEST(ControlCodec, PublishDataFallsBackToCJsonsPrinting) {
+    EXPECT_EQ(data_of(R"("d\u0061ta":[1, 2],"data":3)"), "[1,2]");
+    EXPECT_EQ(data_of(R"("data":01)"), "1");
+    EXPECT_EQ(data_of(R"("data":[1,2])"), "[1,2]");
+    EXPECT_EQ(data_of("\"data\":\"a\tb\""), R"("a\tb")");
 }
 
 struct BadLine {

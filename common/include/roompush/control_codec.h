@@ -30,7 +30,7 @@ struct ControlRequest {
     std::vector<std::string> rooms;  // tail: every room to follow (room or rooms)
     std::string event;               // publish
     std::string id;                  // publish: idempotency key, may be empty
-    JsonPtr data;                    // publish: any JSON value
+    std::string data;                // publish: any JSON value, as the JSON text that was sent
     std::optional<uint64_t> since;   // history, tail
     std::optional<uint64_t> limit;   // history
     uint64_t member = 0;             // kick: the member id `room` lists
@@ -55,6 +55,9 @@ struct RoomSummary {
 Status check_event_name(std::string_view event);
 
 // --- sidecar side ---
+// Validates the whole line with cJSON. A publish's `data` is the value's text exactly as it
+// stands in the line (find_member_text), so it is passed on without being printed again; when
+// the text is unusual, cJSON's compact printing of the value instead.
 Result<ControlRequest> decode_request(std::string_view line);
 std::string encode_error_response(const Error& error);
 std::string encode_publish_response(const PublishAck& ack);
