@@ -164,7 +164,11 @@ class RoomClient:
         await self.socket.close()
 
     async def next(self, timeout=10):
-        return json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+        return json.loads(await self.next_text(timeout))
+
+    async def next_text(self, timeout=10):
+        """The next frame as the sidecar wrote it, not parsed."""
+        return await asyncio.wait_for(self.socket.recv(), timeout)
 
     async def until(self, predicate, timeout=20):
         """Messages up to and including the first that matches."""
@@ -210,17 +214,24 @@ class ControlConnection:
         self.socket.sendall(data)
 
     def line(self):
+        return json.loads(self.line_text())
+
+    def line_text(self):
+        """The next line as the sidecar wrote it (without its newline), not parsed."""
         while b"\n" not in self.buffer:
             chunk = self.socket.recv(65536)
             if not chunk:
                 raise EOFError("the control socket closed the connection")
             self.buffer += chunk
         line, _, self.buffer = self.buffer.partition(b"\n")
-        return json.loads(line)
+        return line.decode()
 
     def request(self, obj):
+        return json.loads(self.request_text(obj))
+
+    def request_text(self, obj):
         self.send_raw(json.dumps(obj).encode() + b"\n")
-        return self.line()
+        return self.line_text()
 
     def publish(self, room, data, event="note", id=None):
         request = {"op": "publish", "room": room, "event": event, "data": data}

@@ -108,6 +108,25 @@ class Scaling(harness.StackTestCase):
         self.assertEqual([ack["seq"] for ack in acks], [m["seq"] for m in got[20:]])
         self.assertEqual({m["epoch"] for m in got}, {subscribed["epoch"]})
 
+    def test_data_crosses_redis_as_the_publisher_wrote_it(self):
+        data = '{"n":12345678901234567890, "s":"a\\u00e9","f":1.0e2}'
+        line = '{"op":"publish","room":"verbatim","event":"note","data": %s}\n' % data
+
+        async def scenario():
+            async with self.on(A, "verbatim") as client:
+                await client.next()
+                with self.control(B) as control:
+                    control.send_raw(line.encode())
+                    ack = control.line()
+                return ack, await client.next_text()
+
+        ack, live = self.run_async(scenario())
+        self.assertTrue(ack["ok"], ack)
+        with self.control(A) as control:
+            history = control.request_text({"op": "history", "room": "verbatim"})
+        for text in (live, history):
+            self.assertIn('"data":' + data + ',"ts":', text)
+
     def test_a_killed_node_s_client_resumes_on_the_other_through_nginx(self):
         async def before():
             async with self.on(A, "failover") as client:

@@ -41,6 +41,34 @@ class Rooms(harness.StackTestCase):
         self.assertEqual(live["data"]["n"], 6)
         self.assertEqual(live["seq"], missed[-1] + 1)
 
+    def test_data_arrives_exactly_as_the_publisher_wrote_it(self):
+        """Live, in history and in a replay: a big integer keeps its digits, and exponents,
+        escapes and spacing stay as sent (the sidecar no longer re-prints data)."""
+        data = '{"n":12345678901234567890, "s":"a\\u00e9" ,"f":1.0e2,"x":[ {} ]}'
+        line = '{"op":"publish","room":"verbatim","event":"note","data":  %s  }\n' % data
+
+        async def scenario():
+            with self.control() as control:
+                async with RoomClient(self.stack.ws_url + "/ws/rooms/verbatim") as client:
+                    subscribed = await client.next()
+                    control.send_raw(line.encode())
+                    ack = control.line()
+                    live = await client.next_text()
+                history = control.request_text({"op": "history", "room": "verbatim"})
+            url = "%s/ws/rooms/verbatim?since=0&epoch=%s" % (self.stack.ws_url,
+                                                              subscribed["epoch"])
+            async with RoomClient(url) as client:
+                await client.next()
+                replay = await client.next_text()
+            return ack, live, history, replay
+
+        ack, live, history, replay = self.run_async(scenario())
+        self.assertEqual(ack, {"ok": True, "seq": 1, "delivered": 1})
+        for text in (live, history, replay):
+            self.assertIn('"data":' + data + ',"ts":', text)
+        self.assertEqual(json.loads(live)["data"]["n"], 12345678901234567890)
+        self.assertEqual(json.loads(live)["data"]["s"], "a\u00e9")
+
     def test_stale_epoch_and_too_old_since_get_reset_and_what_is_retained(self):
         with self.control() as control:
             for n in range(3):
