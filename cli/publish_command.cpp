@@ -32,9 +32,8 @@ Result<std::string> request_for_line(const std::string& line, const PublishOptio
     if (tab == std::string::npos) return make_error("bad_line", "expected ROOM<TAB>JSON");
     std::string room = line.substr(0, tab);
     if (auto valid = check_room_id(room); !valid) return valid.error();
-    auto data = parse_json(std::string_view(line).substr(tab + 1));
-    if (!data) return data.error();
-    return encode_publish_request(room, options.event, data->get(), "");
+    return encode_publish_request_text(room, options.event, std::string_view(line).substr(tab + 1),
+                                       "");
 }
 
 struct BulkSummary {
@@ -75,11 +74,13 @@ int publish_command(const GlobalOptions& global, const PublishOptions& options) 
     if (auto valid = check_event_name(options.event); !valid) return report(valid.error(), kUsage);
     auto text = read_data(options.data);
     if (!text) return report(text.error(), kUsage);
-    auto data = parse_json(*text);
-    if (!data) {
-        return report(make_error("bad_data", "the data is not JSON: " + data.error().message), kUsage);
+    // The data goes out as written (a big integer keeps its digits), unless it spans lines.
+    auto request = encode_publish_request_text(options.room, options.event, *text, options.id);
+    if (!request) {
+        return report(make_error("bad_data", "the data is not JSON: " + request.error().message),
+                      kUsage);
     }
-    auto response = call(global, encode_publish_request(options.room, options.event, data->get(), options.id));
+    auto response = call(global, *request);
     if (!response) return report_call_error(global, response.error());
     auto ack = decode_publish_response(response->get());
     if (!ack) return report(ack.error(), kSidecarError);

@@ -162,6 +162,13 @@ Status decode_fields(const cJSON* object, std::string_view line, ControlRequest&
 }
 
 
+std::string_view trim_json_space(std::string_view text) {
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    while (!text.empty() && space(text.front())) text.remove_prefix(1);
+    while (!text.empty() && space(text.back())) text.remove_suffix(1);
+    return text;
+}
+
 JsonPtr ok_object() {
     JsonPtr object = make_object();
     set_bool(object.get(), "ok", true);
@@ -261,6 +268,30 @@ std::string encode_publish_request(std::string_view room, std::string_view event
     if (!id.empty()) set_string(object.get(), "id", id);
     set_json(object.get(), "data", data ? clone_json(data) : JsonPtr(cJSON_CreateNull()));
     return to_json(object.get());
+}
+
+Result<std::string> encode_publish_request_text(std::string_view room, std::string_view event,
+                                                std::string_view data, std::string_view id) {
+    std::string_view text = trim_json_space(data);
+    std::string printed;
+    // A raw line break, legal between tokens, would end the request's line early.
+    if (!is_verbatim_json(text) || text.find_first_of("\r\n") != std::string_view::npos) {
+        auto parsed = parse_json(data);
+        if (!parsed) return parsed.error();
+        printed = to_json(parsed->get());
+        text = printed;
+    }
+    JsonPtr head = make_object();
+    set_string(head.get(), "op", "publish");
+    set_string(head.get(), "room", room);
+    set_string(head.get(), "event", event);
+    if (!id.empty()) set_string(head.get(), "id", id);
+    std::string line = to_json(head.get());
+    line.pop_back();  // the closing brace: data goes last, as encode_publish_request puts it
+    line += ",\"data\":";
+    line += text;
+    line += '}';
+    return line;
 }
 
 std::string encode_request(ControlOp op, const cJSON* fields) {

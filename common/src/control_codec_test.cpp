@@ -40,6 +40,25 @@ TEST(ControlCodec, PublishDataIsTheTextThatWasSent) {
     EXPECT_EQ(data_of(R"("data":1,"data":2)"), "1");  // cJSON takes the first
 }
 
+// pushctl's form: the text it was given, trimmed, when it is plain JSON on one line.
+TEST(ControlCodec, PublishRequestFromTextKeepsTheText) {
+    auto line = rp::encode_publish_request_text(
+        "A", "e", " {\"n\":12345678901234567890, \"f\":1.0e2}\n", "k");
+    ASSERT_TRUE(line.ok());
+    EXPECT_EQ(
+        *line,
+        R"({"op":"publish","room":"A","event":"e","id":"k","data":{"n":12345678901234567890, "f":1.0e2}})");
+    EXPECT_EQ(rp::decode_request(*line)->data, R"({"n":12345678901234567890, "f":1.0e2})");
+
+    auto pretty = rp::encode_publish_request_text("A", "e", "{\n  \"a\": [1, 2]\n}\n", "");
+    ASSERT_TRUE(pretty.ok());
+    EXPECT_EQ(*pretty, R"({"op":"publish","room":"A","event":"e","data":{"a":[1,2]}})");
+    EXPECT_EQ(rp::encode_publish_request_text("A", "e", "01", "").value(),
+              R"({"op":"publish","room":"A","event":"e","data":1})");
+    EXPECT_EQ(rp::encode_publish_request_text("A", "e", "{nope", "").error().code, "bad_json");
+    EXPECT_EQ(rp::encode_publish_request_text("A", "e", "", "").error().code, "bad_json");
+}
+
 // Where the text is unusual, cJSON's value printed compactly: still the value cJSON read.
 TEST(ControlCodec, PublishDataFallsBackToCJsonsPrinting) {
     EXPECT_EQ(data_of(R"("d\u0061ta":[1, 2],"data":3)"), "[1,2]");

@@ -44,6 +44,19 @@ class Pushctl(harness.StackTestCase):
                          [{"from": "flag"}, {"from": "file"}, {"from": "stdin"}, 1])
         self.assertEqual(history["messages"][2]["event"], "e.x")
 
+    def test_publish_sends_the_data_as_written(self):
+        """--data, a file and --lines: the text goes out as written (a big integer keeps its
+        digits); only data that spans lines is compacted."""
+        data = '{"n":12345678901234567890, "f":1.0e2}'
+        self.ok("publish", "verbatim", "--data", " %s\n" % data)
+        self.ok("publish", "verbatim", "--data", "@" + self.write_fixture("v.json", data.encode()))
+        self.ok("publish", "--lines", stdin="verbatim\t%s\n" % data)
+        self.ok("publish", "verbatim", stdin='{\n  "n": 12345678901234567890\n}\n')
+        with ControlConnection(self.stack.control_socket) as control:
+            history = control.request_text({"op": "history", "room": "verbatim"})
+        self.assertEqual(history.count('"data":' + data + ',"ts":'), 3, history)
+        self.assertIn('"data":{"n":1.2345678901234567e+19},"ts":', history)
+
     def test_publish_lines_pipelines_and_reports_failures_by_line(self):
         lines = "".join("bulk-%d\t{\"n\":%d}\n" % (n % 3, n) for n in range(500))
         lines += "bad room\t{}\nbulk-0\tnot json\nno tab here\n"

@@ -66,6 +66,12 @@ std::string encode_rooms_response(const std::vector<RoomSummary>& rooms);
 // --- client side ---
 std::string encode_publish_request(std::string_view room, std::string_view event,
                                    const cJSON* data, std::string_view id);
+// The same with `data` as JSON text (pushctl's argument, file or line), which goes into the
+// request as it is written when it is plain JSON on one line (is_verbatim_json, once the
+// whitespace around it is trimmed), else as cJSON prints it (a pretty-printed file); bad_json
+// when it is not JSON at all.
+Result<std::string> encode_publish_request_text(std::string_view room, std::string_view event,
+                                                std::string_view data, std::string_view id);
 // Any request given as fields; `fields` is a JSON object without "op".
 std::string encode_request(ControlOp op, const cJSON* fields);
 // The response object when it says ok:true; its error when ok:false; "bad_response" when the
