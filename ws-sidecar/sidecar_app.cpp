@@ -6,13 +6,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <future>
 #include <memory>
 #include <thread>
 
 #include "cluster_view.h"
 #include "control_handler.h"
 #include "control_server.h"
+#include "loop_call.h"
 #include "redis_broker.h"
 #include "roompush/log.h"
 #include "room_registry.h"
@@ -46,22 +46,12 @@ struct Engine {
     ControlContext context;
 };
 
-// Runs `work` on the loop thread and waits for its answer.
+// Runs `work` on the loop thread and waits for its answer; nullopt (the work was not done, or
+// it threw) when the loop did not take it up within 10 s.
 template <class Work>
 auto on_loop(WsServer& server, Work work) -> std::optional<decltype(work())> {
-    using Value = decltype(work());
-    auto promise = std::make_shared<std::promise<Value>>();
-    auto future = promise->get_future();
-    server.post([promise, work = std::move(work)]() mutable {
-        try {
-            promise->set_value(work());
-        } catch (...) {
-            promise->set_exception(std::current_exception());
-        }
-    });
-    if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return std::nullopt;
     try {
-        return future.get();
+        return call_on_loop(server, std::move(work), std::chrono::seconds(10));
     } catch (const std::exception& error) {
         log_error("control_request_failed").kv("error", error.what());
         return std::nullopt;
