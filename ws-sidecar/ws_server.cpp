@@ -392,11 +392,17 @@ void WsServer::Impl::wake(SessionId id, bool at_once) {
 // socket is full (libwebsockets holds the unsent rest; we add nothing to it), frames beyond one
 // coalesced write.
 void WsServer::Impl::flush_woken() {
+    // A member gets one id per publish of the batch; one write takes all of its frames.
+    std::sort(woken.begin(), woken.end());
+    woken.erase(std::unique(woken.begin(), woken.end()), woken.end());
     for (SessionId id : woken) {
         auto found = connections.find(id);
         if (found == connections.end()) continue;  // closed by an earlier task of the batch
         Session* state = registry.find(id);
-        if (state != nullptr && state->has_pending()) write_now(found->second, *state);
+        // A member whose queue overflowed has nothing pending but a 1013 to send.
+        if (state != nullptr && (state->has_pending() || state->closing())) {
+            write_now(found->second, *state);
+        }
     }
     woken.clear();
 }

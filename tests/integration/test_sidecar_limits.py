@@ -294,5 +294,30 @@ class Shutdown(harness.StackTestCase):
         self.stack.start_sidecar()  # so that the class teardown finds a sidecar to stop
 
 
+
+
+class QueueLimit(harness.StackTestCase):
+    """The default 30 s ping interval: a close that waited for the keepalive would show."""
+    SIDECAR_ARGS = ("--max-queue", "4096")
+
+    def test_a_publish_larger_than_a_member_queue_closes_it_with_1013_at_once(self):
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/big") as client:
+                await client.next()
+                with ControlConnection(self.stack.control_socket) as control:
+                    ack = control.publish("big", {"pad": "x" * 6000})
+                started = time.monotonic()
+                try:
+                    while True:
+                        await asyncio.wait_for(client.socket.recv(), 5)
+                except harness.websockets.ConnectionClosed as closed:
+                    return ack, closed.code, time.monotonic() - started
+
+        ack, code, waited = self.run_async(scenario(), timeout=30)
+        self.assertTrue(ack["ok"])
+        self.assertEqual(code, 1013)
+        self.assertLess(waited, 5)
+
+
 if __name__ == "__main__":
     harness.main()
