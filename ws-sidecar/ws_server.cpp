@@ -446,8 +446,13 @@ Status WsServer::start() {
     lws_set_log_level(lws_levels, log_bridge);
     if (auto claimed = claim_socket_path(config.ws_socket); !claimed) return claimed.error();
 
+    // tx_packet_size: libwebsockets sends at most this much per send() (plus LWS_PRE + 4) and
+    // copies the rest into a buffer sent one chunk per POLLOUT turn. Left at 0 it is the
+    // receive buffer's size, 512 bytes, which would cut every coalesced write into 532-byte
+    // pieces.
     impl_->protocols[0] = {"roompush", callback, sizeof(PerSession),
-                           std::min(config.max_client_frame, kRxBufferBytes), 0, nullptr, 0};
+                           std::min(config.max_client_frame, kRxBufferBytes), 0, nullptr,
+                           kCoalesceBytes + kMaxFrameHeader};
     impl_->retry.secs_since_valid_ping = static_cast<uint16_t>(config.ping_interval_s);
     impl_->retry.secs_since_valid_hangup =
         static_cast<uint16_t>(config.ping_interval_s + config.ping_timeout_s);
