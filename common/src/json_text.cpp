@@ -37,6 +37,9 @@ std::size_t skip_escape(std::string_view text, std::size_t pos) {
             for (std::size_t i = pos + 2; i < pos + 6; ++i) {
                 if (!is_hex(text[i])) return kUnsure;
             }
+            // cJSON ends a string at U+0000 ("a\u0000b" is "a" to it): the text would say more
+            // than the value that was validated.
+            if (text.substr(pos + 2, 4) == "0000") return kUnsure;
             return pos + 6;
         default:
             return kUnsure;
@@ -134,7 +137,13 @@ std::optional<std::string_view> find_member_text(std::string_view object, std::s
         std::size_t value = skip_space(object, pos + 1);
         pos = skip_value(object, value);
         if (pos == kUnsure) return std::nullopt;
-        if (name == key) return object.substr(value, pos - value);  // the first, as cJSON's
+        if (name == key) {  // the first, as cJSON's
+            std::string_view text = object.substr(value, pos - value);
+            // A raw CR between tokens is JSON whitespace, but spliced into the NDJSON answers of
+            // `history` and `tail` it would split the line for readers that also end lines at CR.
+            if (text.find('\r') != std::string_view::npos) return std::nullopt;
+            return text;
+        }
         pos = skip_space(object, pos);
         if (pos >= object.size() || object[pos] != ',') return std::nullopt;  // '}': not there
         pos = skip_space(object, pos + 1);

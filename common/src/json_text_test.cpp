@@ -70,7 +70,16 @@ TEST(JsonText, EscapesStayAsTheyWere) {
     EXPECT_EQ(data_of(R"({"data":"a\u00e9\ud83d\ude00\/\b\f\n\r\t"})"),
               R"("a\u00e9\ud83d\ude00\/\b\f\n\r\t")");
     EXPECT_EQ(data_of("{\"data\":\"caf\xc3\xa9\"}"), "\"caf\xc3\xa9\"");
-    EXPECT_EQ(data_of(R"({"data":"\u0000"})"), R"("\u0000")");
+}
+
+// cJSON ends a string at U+0000, and a raw CR would split an NDJSON answer for some readers:
+// both go to cJSON's printing instead.
+TEST(JsonText, AnEscapedNulOrARawCrIsLeftToCJson) {
+    EXPECT_EQ(data_of(R"({"data":"a\u0000b"})"), std::nullopt);
+    EXPECT_EQ(data_of(R"({"k\u0000x":1,"data":2})"), std::nullopt);
+    EXPECT_EQ(data_of("{\"data\":[1,\r2]}"), std::nullopt);
+    EXPECT_EQ(data_of(R"({"data":"a\u0001b"})"), R"("a\u0001b")");
+    EXPECT_EQ(data_of("{\"data\":[1,\n2]}"), "[1,\n2]");
 }
 
 TEST(JsonText, MissingIsNotFound) {
