@@ -201,9 +201,19 @@ ControlServer::BatchHandler control_batch_handler(Engine& engine) {
                 answers.reserve(shared->size());
                 int64_t now = now_ms();
                 for (const ControlRequest& request : *shared) {
-                    ControlReply reply = handle_control(engine.context, request, now);
-                    engine.server.wake(reply.wake);
-                    answers.push_back(std::move(reply.line));
+                    // One request that fails is answered on its own: the batch's earlier ones
+                    // are done, and must not be answered `unavailable` (which means "not done").
+                    try {
+                        ControlReply reply = handle_control(engine.context, request, now);
+                        engine.server.wake(reply.wake);
+                        answers.push_back(std::move(reply.line));
+                    } catch (const std::exception& error) {
+                        log_error("control_request_failed")
+                            .kv("op", op_name(request.op))
+                            .kv("error", error.what());
+                        answers.push_back(
+                            encode_error_response(make_error("internal_error", error.what())));
+                    }
                 }
                 return answers;
             });
