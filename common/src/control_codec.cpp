@@ -162,13 +162,6 @@ Status decode_fields(const cJSON* object, std::string_view line, ControlRequest&
 }
 
 
-std::string_view trim_json_space(std::string_view text) {
-    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-    while (!text.empty() && space(text.front())) text.remove_prefix(1);
-    while (!text.empty() && space(text.back())) text.remove_suffix(1);
-    return text;
-}
-
 JsonPtr ok_object() {
     JsonPtr object = make_object();
     set_bool(object.get(), "ok", true);
@@ -259,15 +252,30 @@ std::string encode_rooms_response(const std::vector<RoomSummary>& rooms) {
     return to_json(object.get());
 }
 
+namespace {
+
+// The publish line with `data_text` (one line of JSON) spliced in last, where cJSON would have
+// printed the value: the same bytes as printing the whole object.
+std::string publish_line(std::string_view room, std::string_view event, std::string_view data_text,
+                         std::string_view id) {
+    JsonPtr head = make_object();
+    set_string(head.get(), "op", "publish");
+    set_string(head.get(), "room", room);
+    set_string(head.get(), "event", event);
+    if (!id.empty()) set_string(head.get(), "id", id);
+    std::string line = to_json(head.get());
+    line.pop_back();  // the closing brace
+    line += ",\"data\":";
+    line += data_text;
+    line += '}';
+    return line;
+}
+
+}  // namespace
+
 std::string encode_publish_request(std::string_view room, std::string_view event,
                                    const cJSON* data, std::string_view id) {
-    JsonPtr object = make_object();
-    set_string(object.get(), "op", "publish");
-    set_string(object.get(), "room", room);
-    set_string(object.get(), "event", event);
-    if (!id.empty()) set_string(object.get(), "id", id);
-    set_json(object.get(), "data", data ? clone_json(data) : JsonPtr(cJSON_CreateNull()));
-    return to_json(object.get());
+    return publish_line(room, event, data ? to_json(data) : std::string("null"), id);
 }
 
 Result<std::string> encode_publish_request_text(std::string_view room, std::string_view event,
@@ -281,17 +289,7 @@ Result<std::string> encode_publish_request_text(std::string_view room, std::stri
         printed = to_json(parsed->get());
         text = printed;
     }
-    JsonPtr head = make_object();
-    set_string(head.get(), "op", "publish");
-    set_string(head.get(), "room", room);
-    set_string(head.get(), "event", event);
-    if (!id.empty()) set_string(head.get(), "id", id);
-    std::string line = to_json(head.get());
-    line.pop_back();  // the closing brace: data goes last, as encode_publish_request puts it
-    line += ",\"data\":";
-    line += text;
-    line += '}';
-    return line;
+    return publish_line(room, event, text, id);
 }
 
 std::string encode_request(ControlOp op, const cJSON* fields) {

@@ -156,4 +156,10 @@ bool is_verbatim_json(std::string_view text) {
     return skip_value(text, 0) == text.size() && parse_json(text).ok();
 }
 
+std::string_view trim_json_space(std::string_view text) {
+    while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+    while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+    return text;
+}
+
 }  // namespace rp

@@ -29,4 +29,7 @@ std::optional<std::string_view> find_member_text(std::string_view object, std::s
 // it. cJSON's acceptance alone is not enough: it takes "\x01{}" or "01" too.
 bool is_verbatim_json(std::string_view text);
 
+// `text` without the JSON whitespace (space, tab, LF, CR) around it.
+std::string_view trim_json_space(std::string_view text);
+
 }  // namespace rp
