@@ -17,21 +17,23 @@ Error bad_payload(const std::string& why) {
 
 }  // namespace
 
-std::optional<uint64_t> parse_u64(std::string_view text) {
-    uint64_t value = 0;
+namespace {
+
+// A decimal number and nothing else around it.
+template <class Integer>
+std::optional<Integer> parse_decimal(std::string_view text) {
+    Integer value = 0;
     if (text.empty() || text.size() > 20) return std::nullopt;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
     return value;
 }
 
-std::optional<int64_t> parse_i64(std::string_view text) {
-    int64_t value = 0;
-    if (text.empty() || text.size() > 20) return std::nullopt;
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    return value;
-}
+}  // namespace
+
+std::optional<uint64_t> parse_u64(std::string_view text) { return parse_decimal<uint64_t>(text); }
+
+std::optional<int64_t> parse_i64(std::string_view text) { return parse_decimal<int64_t>(text); }
 
 std::optional<uint64_t> seq_of_stream_id(std::string_view id) {
     std::size_t dash = id.find('-');

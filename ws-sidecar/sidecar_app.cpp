@@ -255,19 +255,16 @@ std::unique_ptr<Broker> make_broker(const SidecarConfig& config, RoomRegistry& r
     registry.set_fetcher([shared](const std::string& room, std::optional<uint64_t> after) {
         shared->fetch(room, after);
     });
-    auto wake_all = [&server](const std::vector<SessionId>& ids) {
-        server.wake(ids);
-    };
     BrokerListener listener{
-        [&registry, wake_all](BrokerMessage message) {
-            wake_all(registry.apply_message(message, now_ms()));
+        [&registry, &server](BrokerMessage message) {
+            server.wake(registry.apply_message(message, now_ms()));
         },
-        [&registry, wake_all](RoomSnapshot snapshot) {
-            wake_all(registry.apply_snapshot(snapshot, now_ms()));
+        [&registry, &server](RoomSnapshot snapshot) {
+            server.wake(registry.apply_snapshot(snapshot, now_ms()));
         },
         [&registry] { registry.resubscribed(); },
-        [&registry, wake_all](const std::string& room, bool load, const Error& error) {
-            wake_all(registry.fetch_failed(room, load, error));
+        [&registry, &server](const std::string& room, bool load, const Error& error) {
+            server.wake(registry.fetch_failed(room, load, error));
         }};
     (void)broker->start(std::move(listener));
     log_info("broker").kv("broker", config.broker.describe()).kv("node", config.node_id);
