@@ -22,6 +22,17 @@ if(NOT LWS_FOUND)
     roompush_missing("libwebsockets" "libwebsockets-dev")
 endif()
 
+# libev has no pkg-config file. The sidecar lends libwebsockets a libev loop (epoll); lws loads
+# its libev plugin (package libwebsockets-evlib-ev) at run time, so the build does not need it.
+find_path(LIBEV_INCLUDE_DIR ev.h)
+find_library(LIBEV_LIBRARY ev)
+if(NOT LIBEV_INCLUDE_DIR OR NOT LIBEV_LIBRARY)
+    roompush_missing("libev" "libev-dev")
+endif()
+add_library(LibEv::LibEv UNKNOWN IMPORTED)
+set_target_properties(LibEv::LibEv PROPERTIES IMPORTED_LOCATION ${LIBEV_LIBRARY}
+                      INTERFACE_INCLUDE_DIRECTORIES ${LIBEV_INCLUDE_DIR})
+
 pkg_check_modules(HIREDIS QUIET IMPORTED_TARGET hiredis)
 if(NOT HIREDIS_FOUND)
     roompush_missing("hiredis" "libhiredis-dev")

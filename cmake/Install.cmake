@@ -25,9 +25,11 @@ set(CPACK_PACKAGE_CONTACT "roompush maintainers <maintainers@roompush.invalid>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "push results to browsers in rooms, behind nginx")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION web)
-# Library dependencies come from the binaries themselves (dpkg-shlibdeps); nginx is named.
+# Library dependencies come from the binaries themselves (dpkg-shlibdeps); nginx is named, and
+# libwebsockets' libev plugin, which lws loads at run time (the sidecar's epoll loop).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "nginx | nginx-light | nginx-full | nginx-extras")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "nginx | nginx-light | nginx-full | nginx-extras, libwebsockets-evlib-ev")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_SOURCE_DIR}/packaging/conffiles

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "roompush/log.h"
 #include "roompush/program_options.h"
@@ -82,14 +83,27 @@ std::string default_node_id() {
     return std::string(host) + ":" + std::to_string(getpid());
 }
 
-void add_options(CLI::App& app, rp::sidecar::SidecarConfig& config, std::string& socket_mode,
-                 unsigned& history_ttl_s, std::vector<std::string>& secret_files) {
+// What the flags give as text or in other units, turned into the config after parsing.
+struct TextOptions {
+    std::string socket_mode = "0660";
+    unsigned history_ttl_s = 600;
+    std::vector<std::string> secret_files;
+    std::string event_loop = "auto";
+};
+
+rp::sidecar::EventLoop event_loop_named(const std::string& name) {
+    if (name == "epoll") return rp::sidecar::EventLoop::epoll;
+    if (name == "poll") return rp::sidecar::EventLoop::poll;
+    return rp::sidecar::EventLoop::automatic;
+}
+
+void add_options(CLI::App& app, rp::sidecar::SidecarConfig& config, TextOptions& options) {
     app.add_option("--ws-socket", config.ws_socket, "Unix socket nginx proxies WebSockets to")
         ->capture_default_str();
     app.add_option("--control-socket", config.control_socket,
                    "Unix socket for the control protocol (the app, pushctl)")
         ->capture_default_str();
-    app.add_option("--socket-mode", socket_mode, "File mode of both sockets (octal)")
+    app.add_option("--socket-mode", options.socket_mode, "File mode of both sockets (octal)")
         ->capture_default_str()
         ->check(rp::file_mode_validator());
     app.add_option("--max-queue", config.max_queue_bytes,
@@ -118,10 +132,10 @@ void add_options(CLI::App& app, rp::sidecar::SidecarConfig& config, std::string&
     app.add_option("--history-bytes", config.history.max_bytes, "Bytes retained per room")
         ->capture_default_str()
         ->check(CLI::Range(size_t{0}, size_t{1} << 34));
-    app.add_option("--history-ttl", history_ttl_s, "Seconds a retained message is kept")
+    app.add_option("--history-ttl", options.history_ttl_s, "Seconds a retained message is kept")
         ->capture_default_str()
         ->check(CLI::Range(1u, 30u * 86400u));
-    app.add_option("--auth-secret-file", secret_files,
+    app.add_option("--auth-secret-file", options.secret_files,
                    "File holding the room-token secret; give two to rotate keys (none: open rooms)")
         ->check(CLI::ExistingFile);
     app.add_option("--allowed-origin", config.allowed_origins,
@@ -131,6 +145,11 @@ void add_options(CLI::App& app, rp::sidecar::SidecarConfig& config, std::string&
     app.add_option("--control-allow-gid", config.control_gids, "Group id allowed on the control socket");
     app.add_flag("--lws-debug", config.lws_debug,
                  "Also log libwebsockets' notices (needs --log-level debug)");
+    app.add_option("--event-loop", options.event_loop,
+                   "How the loop waits for its sockets: epoll (libev; package "
+                   "libwebsockets-evlib-ev), poll (libwebsockets' own), or auto: epoll if it loads")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "epoll", "poll"}));
 }
 
 // What CLI11 cannot check by itself: that the sockets can exist where they are asked to.
@@ -154,13 +173,11 @@ int main(int argc, char** argv) {
     rp::sidecar::SidecarConfig config;
     config.ws_socket = rp::default_ws_socket();
     config.control_socket = rp::default_control_socket();
-    std::string socket_mode = "0660";
-    unsigned history_ttl_s = 600;
     rp::CommonOptions common;
 
     CLI::App app{"roompush-sidecar: pushes room messages to WebSocket clients", "roompush-sidecar"};
-    std::vector<std::string> secret_files;
-    add_options(app, config, socket_mode, history_ttl_s, secret_files);
+    TextOptions options;
+    add_options(app, config, options);
     BrokerOptions broker;
     add_broker_options(app, config, broker);
     rp::add_common_options(app, common, ROOMPUSH_VERSION);
@@ -168,11 +185,11 @@ int main(int argc, char** argv) {
     if (!check_paths(config)) return rp::kExitBadConfig;
     if (!load_broker(broker, config)) return rp::kExitBadConfig;
     if (config.node_id.empty()) config.node_id = default_node_id();
-    if (secret_files.size() > 2) {
+    if (options.secret_files.size() > 2) {
         std::fprintf(stderr, "roompush-sidecar: --auth-secret-file: at most two (the new and the old key)\n");
         return rp::kExitBadConfig;
     }
-    for (const std::string& file : secret_files) {
+    for (const std::string& file : options.secret_files) {
         auto secret = rp::load_secret_file(file);
         if (!secret) {
             std::fprintf(stderr, "roompush-sidecar: --auth-secret-file: %s\n", secret.error().message.c_str());
@@ -180,8 +197,9 @@ int main(int argc, char** argv) {
         }
         config.auth_secrets.push_back(std::move(*secret));
     }
-    config.socket_mode = *rp::parse_file_mode(socket_mode);
-    config.history.ttl_ms = int64_t{history_ttl_s} * 1000;
+    config.socket_mode = *rp::parse_file_mode(options.socket_mode);
+    config.history.ttl_ms = int64_t{options.history_ttl_s} * 1000;
+    config.event_loop = event_loop_named(options.event_loop);
 
     rp::set_log_program("roompush-sidecar");
     if (auto exit_code = rp::finish_options(app, common)) return *exit_code;

@@ -12,6 +12,11 @@
 
 namespace rp::sidecar {
 
+// How the loop waits for its sockets: libev's epoll backend (libwebsockets' libev plugin), or
+// libwebsockets' own poll(), which looks at every connection on every turn. auto: epoll when
+// the plugin loads, else poll with a warning.
+enum class EventLoop { automatic, epoll, poll };
+
 struct SidecarConfig {
     std::string ws_socket;       // nginx connects here (Upgrade proxy)
     std::string control_socket;  // the app and pushctl connect here
@@ -27,6 +32,7 @@ struct SidecarConfig {
     HistoryLimits history;               // per room: --history, --history-bytes, --history-ttl
     std::size_t max_tail_bytes = 8 << 20;  // a control `tail` that falls behind is ended
     bool lws_debug = false;                // libwebsockets' own notices (at log level debug)
+    EventLoop event_loop = EventLoop::automatic;
     std::vector<std::string> auth_secrets;     // loaded from --auth-secret-file; empty: open rooms
     std::vector<std::string> allowed_origins;  // empty: any Origin may upgrade
     std::vector<uid_t> control_uids;           // peers allowed on the control socket (with gids)

@@ -65,6 +65,8 @@ class Config(unittest.TestCase):
             ("out of range", 'ping-interval = 0\n', "--ping-interval"),
             ("negative", 'history-ttl = -5\n', "--history-ttl"),
             ("bad enum", 'log-level = "loud"\n', "--log-level"),
+            ("unknown event loop", 'event-loop = "kqueue"\n', "--event-loop"),
+            ("event loop of the wrong type", 'event-loop = 2\n', "--event-loop"),
             ("bad mode", 'socket-mode = "rw-rw----"\n', "--socket-mode"),
             ("socket path too long", 'ws-socket = "/tmp/%s.sock"\n' % ("x" * 120), "longer than"),
         ]

@@ -56,8 +56,8 @@ class Package(unittest.TestCase):
     def test_depends_names_the_runtime_libraries_and_nginx(self):
         depends = subprocess.run(["dpkg-deb", "-f", self.deb, "Depends"], capture_output=True,
                                  text=True).stdout
-        for package in ("nginx", "libwebsockets17", "libfcgi0ldbl", "libcjson1", "libssl3",
-                        "libsystemd0"):
+        for package in ("nginx", "libwebsockets17", "libwebsockets-evlib-ev", "libev4",
+                        "libfcgi0ldbl", "libcjson1", "libssl3", "libsystemd0"):
             self.assertIn(package, depends)
         info = subprocess.run(["dpkg-deb", "-I", self.deb], capture_output=True, text=True).stdout
         for script in ("conffiles", "postinst", "prerm", "postrm"):
