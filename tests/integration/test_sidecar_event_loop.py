@@ -82,12 +82,20 @@ class MissingPlugin(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def start(self, event_loop):
+        # libwebsockets 4.1 leaks the directory entry of a plugin it failed to load (scandir in
+        # lws_plugins_init); the sanitizer build would fail the exit code on it. Ours to ignore
+        # only here, where the failure is the point.
+        suppressions = os.path.join(self.dir, "lsan.supp")
+        with open(suppressions, "w") as out:
+            out.write("leak:scandir\n")
+        environment = dict(os.environ)
+        environment["LSAN_OPTIONS"] = "suppressions=%s:print_suppressions=0" % suppressions
         hide = "".join("mount --bind /dev/null %s && " % path for path in PLUGINS)
         sidecar = os.path.join(harness.BUILD_DIR, "ws-sidecar/roompush-sidecar")
         command = "%sexec %s --ws-socket %s --control-socket %s --event-loop %s" % (
             hide, sidecar, self.ws_socket, self.control_socket, event_loop)
         return subprocess.Popen(["unshare", "-m", "sh", "-c", command], stdout=self.log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True, env=environment)
 
     def logged(self):
         self.log.flush()
