@@ -170,7 +170,7 @@ private:
     std::string buffer_ = std::string(1 << 16, '\0');
     std::string upload_body_;
     std::vector<std::string> publish_heads_;  // per room: the control line before its data
-    uint64_t primary_start_ = 0, primary_connected_ = 0;
+    uint64_t primary_start_ = 0, primary_connected_ = 0, primary_cpu_us_ = 0;
 };
 
 int LoadGen::open_socket(const Endpoint& endpoint, int index) {
@@ -640,8 +640,12 @@ void LoadGen::report(const ProcSample& start, const ProcSample& connected, const
     put("latency_max_us", c_.latency_us.empty() ? 0 : c_.latency_us.back());
     put("client_cpu_us", static_cast<double>(client_cpu));
     put("client_cpu_pct", elapsed > 0 ? 100.0 * static_cast<double>(client_cpu) / 1e6 / elapsed : 0);
+    put("client_cpu_us_per_delivery",
+        deliveries ? static_cast<double>(client_cpu) / static_cast<double>(deliveries) : 0);
     put("server_cpu_us", static_cast<double>(server_cpu));
     put("server_cpu_us_per_delivery", deliveries ? static_cast<double>(server_cpu) / static_cast<double>(deliveries) : 0);
+    put("primary_cpu_us_per_delivery",
+        deliveries ? static_cast<double>(primary_cpu_us_) / static_cast<double>(deliveries) : 0);
     put("server_pss_kb_start", static_cast<double>(start.pss_kb));
     put("server_pss_kb_connected", static_cast<double>(connected.pss_kb));
     put("server_pss_kb_loaded", static_cast<double>(after.pss_kb));
@@ -707,7 +711,8 @@ int LoadGen::run() {
     // Let the publisher connect and the servers settle before the measured phase.
     for (int i = 0; i < 20; ++i) poll_once(10);
     ProcSample connected = sample_processes(pids);
-    primary_connected_ = sample_processes(primary).pss_kb;
+    ProcSample primary_before = sample_processes(primary);
+    primary_connected_ = primary_before.pss_kb;
     ProcSample before = connected;
     uint64_t client_before = self_cpu_us();
     if (o_.mode == "idle") {
@@ -718,6 +723,7 @@ int LoadGen::run() {
     }
     uint64_t client_cpu = self_cpu_us() - client_before;
     ProcSample after = sample_processes(pids);
+    primary_cpu_us_ = sample_processes(primary).cpu_us - primary_before.cpu_us;
     close_subscribers();
     // Give the servers time to notice the closes and free what the connections held.
     uint64_t settle = now_ns() + 1500000000ULL;
@@ -756,7 +762,8 @@ int main(int argc, char** argv) {
     app.add_option("--connect-timeout", o.connect_timeout_s, "seconds for every subscriber to connect");
     app.add_option("--timeout", o.timeout_s, "the whole run ends by then")->check(CLI::Range(1.0, 3600.0));
     app.add_option("--server-pids", o.server_pids, "processes whose CPU and PSS are measured")->delimiter(',');
-    app.add_option("--primary-pid", o.primary_pid, "one of them whose memory is also reported alone");
+    app.add_option("--primary-pid", o.primary_pid,
+                   "one of them whose memory and CPU are also reported alone");
     app.add_option("--latency-dump", o.latency_dump, "write 'INDEX LATENCY_US' per delivery here");
     CLI11_PARSE(app, argc, argv);
     signal(SIGPIPE, SIG_IGN);

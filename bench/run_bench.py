@@ -58,10 +58,16 @@ def nginx_pids(master):
     return pids
 
 
-class Nchan:
-    def __init__(self, workers, base_dir):
+class PrivateNginx:
+    """An nginx of the benchmark's own, rendered from a template in bench/ into a temporary
+    prefix: nchan, or the frugal proxy that measures nginx's own floor."""
+
+    def __init__(self, name, template, base_dir, workers, values=None):
+        self.name = name
+        self.template = template
         self.workers = workers
-        self.prefix = os.path.join(base_dir, "nchan-%dw" % workers)
+        self.values = dict(values or {})
+        self.prefix = os.path.join(base_dir, name)
         self.port = devstack.free_port()
         self.process = None
 
@@ -73,15 +79,16 @@ class Nchan:
             user_line = "user %s %s;" % (pwd.getpwuid(os.getuid()).pw_name,
                                          grp.getgrgid(os.getgid()).gr_name)
         conf = os.path.join(self.prefix, "conf/nginx.conf")
+        values = {"PREFIX": self.prefix, "USER_LINE": user_line, "WORKERS": self.workers,
+                  "PORT": self.port}
+        values.update(self.values)
         with open(conf, "w") as out:
-            out.write(devstack.render(os.path.join(HERE, "nchan.conf.in"), {
-                "PREFIX": self.prefix, "USER_LINE": user_line,
-                "WORKERS": self.workers, "PORT": self.port}))
+            out.write(devstack.render(os.path.join(HERE, self.template), values))
         command = ["nginx", "-p", self.prefix, "-c", conf,
                    "-e", os.path.join(self.prefix, "logs/error.log")]
         check = subprocess.run(command + ["-t", "-q"], capture_output=True, text=True)
         if check.returncode != 0:
-            raise RuntimeError("nchan's nginx -t failed:\n" + check.stderr)
+            raise RuntimeError("%s: nginx -t failed:\n%s" % (self.name, check.stderr))
         self.process = subprocess.Popen(command + ["-g", "daemon off;"],
                                         stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 10
@@ -89,7 +96,7 @@ class Nchan:
             if devstack.port_in_use(self.port) and len(nginx_pids(self.process.pid)) > self.workers:
                 return
             time.sleep(0.05)
-        raise RuntimeError("nchan's nginx did not start")
+        raise RuntimeError("%s: nginx did not start" % self.name)
 
     def pids(self):
         return nginx_pids(self.process.pid)
@@ -104,6 +111,10 @@ class Nchan:
                 self.process.wait()
 
 
+def nchan(workers, base_dir):
+    return PrivateNginx("nchan-%dw" % workers, "nchan.conf.in", base_dir, workers)
+
+
 class Systems:
     """Every system under test, by name: how the generator reaches it and which PIDs it costs."""
 
@@ -112,20 +123,24 @@ class Systems:
         # memory of the load comes back once what is retained has expired.
         self.stack = devstack.Stack(build_dir, os.path.join(base_dir, "roompush"),
                                     devstack.free_port(), sidecar_args=["--history-ttl", "5"])
-        self.nchans = [Nchan(w, base_dir) for w in nchan_workers] if with_nchan else []
+        self.nchans = [nchan(w, base_dir) for w in nchan_workers] if with_nchan else []
+        # nginx alone at its most frugal, in front of the same sidecar (idle scenario only).
+        self.floor = PrivateNginx("nginx-floor", "nginx-floor.conf.in", base_dir, 2,
+                                  {"WS_SOCKET": self.stack.ws_socket})
 
     def start(self):
         self.stack.start()
-        for nchan in self.nchans:
-            nchan.start()
+        for server in self.nchans + [self.floor]:
+            server.start()
 
     def stop(self):
-        for nchan in self.nchans:
-            nchan.stop()
+        for server in self.nchans + [self.floor]:
+            server.stop()
         self.stack.stop()
 
     def names(self):
-        return ["roompush", "roompush-direct"] + ["nchan-%dw" % n.workers for n in self.nchans]
+        return (["roompush", "roompush-direct"] + [n.name for n in self.nchans] +
+                [self.floor.name])
 
     def roompush_pids(self, with_nginx=True):
         pids = [self.stack.processes["sidecar"].pid]
@@ -145,12 +160,20 @@ class Systems:
                 "extra": ["--expect-subscribed",
                           "--primary-pid", str(self.stack.processes["sidecar"].pid)],
             }
-        nchan = next(n for n in self.nchans if "nchan-%dw" % n.workers == name)
+        if name == self.floor.name:  # measured alone: nginx's pids only, not the sidecar's
+            return {
+                "ws": "tcp:127.0.0.1:%d" % self.floor.port,
+                "prefix": "/ws/rooms/",
+                "publish": "",
+                "pids": self.floor.pids(),
+                "extra": ["--expect-subscribed"],
+            }
+        server = next(n for n in self.nchans if n.name == name)
         return {
-            "ws": "tcp:127.0.0.1:%d" % nchan.port,
+            "ws": "tcp:127.0.0.1:%d" % server.port,
             "prefix": "/sub/",
-            "publish": "http:127.0.0.1:%d/pub/" % nchan.port,
-            "pids": nchan.pids(),
+            "publish": "http:127.0.0.1:%d/pub/" % server.port,
+            "pids": server.pids(),
             "extra": [],
         }
 
@@ -228,7 +251,8 @@ def median_of(runs, key):
 
 
 SUMMARY_KEYS = ["deliveries_per_s", "latency_p50_us", "latency_p99_us", "latency_max_us",
-                "lost", "out_of_order", "server_cpu_us_per_delivery", "client_cpu_pct",
+                "lost", "out_of_order", "server_cpu_us_per_delivery", "primary_cpu_us_per_delivery",
+                "client_cpu_us_per_delivery", "client_cpu_pct",
                 "server_kb_per_conn", "server_pss_kb_start", "server_pss_kb_connected",
                 "server_pss_kb_closed", "primary_kb_per_conn", "connected", "connect_failed", "deliveries", "expected",
                 "publishes_per_s", "closed_by_server"]
@@ -305,6 +329,14 @@ def ratio(ours, theirs, inverse=False):
     return "%.2f" % ((theirs / ours) if inverse else (ours / theirs))
 
 
+def server_cpu(system, s):
+    """Through nginx, the sidecar's own share too: what is left is nginx's hop."""
+    total = fmt(s["server_cpu_us_per_delivery"], 2)
+    if system != "roompush":
+        return total
+    return "%s (%s)" % (total, fmt(s["primary_cpu_us_per_delivery"], 2))
+
+
 def render_markdown(info, summary, extra, reps, seconds):
     lines = [BEGIN, "",
              "Generated by `./dev bench` on %s: commit `%s`; %s, %d cores, kernel %s; %s; "
@@ -313,8 +345,9 @@ def render_markdown(info, summary, extra, reps, seconds):
                  info["date"], info["commit"], info["cpu"], info["cores"], info["kernel"],
                  info["nginx"], info["nchan"], reps, seconds),
              ""]
-    lines += ["| scenario | system | deliveries/s | p50 ms | p99 ms | max ms | lost | server CPU µs/delivery | "
-              "generator CPU % | server PSS MB (start → loaded → closed) | KB/conn |",
+    lines += ["| scenario | system | deliveries/s | p50 ms | p99 ms | max ms | lost | server CPU µs/delivery "
+              "(of which the sidecar) | generator CPU % (µs/delivery) | server PSS MB (start → loaded → "
+              "closed) | KB/conn |",
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
     for scenario, by_system in summary.items():
         for system, s in by_system.items():
@@ -326,8 +359,9 @@ def render_markdown(info, summary, extra, reps, seconds):
                 "–" if idle else fmt(s["latency_p99_us"] / 1000, 2),
                 "–" if idle else fmt(s["latency_max_us"] / 1000, 2),
                 s["lost_total"],
-                "–" if idle else fmt(s["server_cpu_us_per_delivery"], 2),
-                "–" if idle else fmt(s["client_cpu_pct"]),
+                "–" if idle else server_cpu(system, s),
+                "–" if idle else "%s (%s)" % (fmt(s["client_cpu_pct"]),
+                                              fmt(s["client_cpu_us_per_delivery"], 2)),
                 s["server_pss_kb_start"] / 1024, s["server_pss_kb_connected"] / 1024,
                 s["server_pss_kb_closed"] / 1024,
                 fmt(s["server_kb_per_conn"], 2) if idle else "–"))
@@ -366,6 +400,13 @@ def targets(summary, extra):
     row("1,000 rooms × 1 deliveries/s ≥ 2× nchan", "rooms-1000x1", "deliveries_per_s", "higher",
         factor=2.0)
     row("10,000 idle: sidecar+nginx KB/conn ≤ nchan", "idle-10000", "server_kb_per_conn", "lower")
+    floor = get("idle-10000", "nginx-floor", "server_kb_per_conn")
+    if floor:  # not a target: what nginx's Upgrade proxy alone holds, whatever sits behind it
+        one = get("idle-10000", "nchan-1w", "server_kb_per_conn")
+        two = get("idle-10000", "nchan-2w", "server_kb_per_conn")
+        rows.append(("10,000 idle: a frugal nginx proxy alone (nginx-floor), for scale",
+                     "server_kb_per_conn", fmt(floor, 2), fmt(one, 2), fmt(two, 2),
+                     ratio(floor, one), ratio(floor, two), "floor"))
     alone = get("idle-10000", "roompush", "primary_kb_per_conn")
     if alone:
         rows.append(("10,000 idle: sidecar alone ≤ 4 KB/conn", "sidecar KB/conn", fmt(alone, 2),
@@ -445,6 +486,8 @@ def main():
                 for system in systems.names():
                     if only and system not in only:
                         continue
+                    if system == systems.floor.name and not fresh:
+                        continue  # a memory figure only
                     prefix = "%s-%s-%d-" % (name, system, rep)
                     timeout = 60 if args.smoke else 120
                     result = run_generator(loadgen, systems, system, scenario_args, prefix,
