@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "publish_scan.h"
 #include "roompush/json_text.h"
 #include "roompush/room_id.h"
 
@@ -196,6 +197,11 @@ Status check_event_name(std::string_view event) {
 }
 
 Result<ControlRequest> decode_request(std::string_view line) {
+    if (auto request = scan_publish(line)) return std::move(*request);
+    return decode_request_with_cjson(line);
+}
+
+Result<ControlRequest> decode_request_with_cjson(std::string_view line) {
     auto parsed = parse_json(line);
     if (!parsed) return parsed.error();
     const cJSON* object = parsed->get();

@@ -36,6 +36,8 @@ struct ControlRequest {
     uint64_t member = 0;             // kick: the member id `room` lists
     bool prometheus = false;         // stats: {"format":"prometheus"} answers {"ok","text"}
     bool cluster = false;            // rooms, room: every node's members (Redis broker)
+
+    bool operator==(const ControlRequest&) const = default;
 };
 
 struct PublishAck {
@@ -57,7 +59,9 @@ Status check_event_name(std::string_view event);
 // --- sidecar side ---
 // Validates the whole line with cJSON. A publish's `data` is the value's text exactly as it
 // stands in the line (find_member_text), so it is passed on without being printed again; when
-// the text is unusual, cJSON's compact printing of the value instead.
+// the text is unusual, cJSON's compact printing of the value instead. A plain publish line, the
+// common case, is read without building a cJSON tree (scan_publish, which leaves anything cJSON
+// might judge otherwise to cJSON), to the same request.
 Result<ControlRequest> decode_request(std::string_view line);
 std::string encode_error_response(const Error& error);
 std::string encode_publish_response(const PublishAck& ack);
