@@ -22,6 +22,7 @@ function(roompush_fuzz_target name source)
 endfunction()
 
 roompush_fuzz_target(control_codec_fuzz common/src/control_codec_fuzz.cpp roompush-common)
+roompush_fuzz_target(publish_scan_fuzz common/src/publish_scan_fuzz.cpp roompush-common)
 roompush_fuzz_target(room_token_fuzz common/src/room_token_fuzz.cpp roompush-common)
 roompush_fuzz_target(ws_codec_fuzz ws-sidecar/ws_codec_fuzz.cpp roompush-sidecar-engine)
 roompush_fuzz_target(redis_wire_fuzz ws-sidecar/redis_wire_fuzz.cpp roompush-sidecar-engine)
