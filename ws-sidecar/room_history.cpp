@@ -18,11 +18,16 @@ void RoomHistory::append(RetainedMessage message) {
     }
 }
 
-void RoomHistory::expire(int64_t now_ms) {
-    while (!messages_.empty() && now_ms - messages_.front().ts_ms > limits_->ttl_ms) evict_front();
-    while (!recent_ids_.empty() && now_ms - recent_ids_.front().ts_ms > limits_->ttl_ms) {
+bool RoomHistory::expire(int64_t now_ms, std::size_t& budget) {
+    for (; !messages_.empty() && now_ms - messages_.front().ts_ms > limits_->ttl_ms; --budget) {
+        if (budget == 0) return false;
+        evict_front();
+    }
+    for (; !recent_ids_.empty() && now_ms - recent_ids_.front().ts_ms > limits_->ttl_ms; --budget) {
+        if (budget == 0) return false;
         forget_oldest_id();
     }
+    return true;
 }
 
 void RoomHistory::evict_front() {

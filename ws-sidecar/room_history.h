@@ -41,8 +41,13 @@ public:
     explicit RoomHistory(const HistoryLimits& limits) : limits_(&limits) {}
 
     void append(RetainedMessage message);
-    // Drops messages older than the TTL.
-    void expire(int64_t now_ms);
+    // Drops messages (and remembered ids) older than the TTL, at most `budget` of them; what is
+    // dropped is taken off the budget. Returns false when the budget ran out first.
+    bool expire(int64_t now_ms, std::size_t& budget);
+    bool expire(int64_t now_ms) {
+        std::size_t unlimited = SIZE_MAX;
+        return expire(now_ms, unlimited);
+    }
 
     std::optional<uint64_t> seq_of(const std::string& id) const;
     bool empty() const { return messages_.empty(); }

@@ -62,6 +62,26 @@ TEST(RoomHistory, BoundedInBytesAndAge) {
     EXPECT_TRUE(history.empty());
 }
 
+TEST(RoomHistory, ExpiryWithABudgetDropsNoMoreThanItAndGoesOnNextTime) {
+    HistoryLimits limits{100, 1 << 20, 1000};
+    RoomHistory history(limits);
+    for (uint64_t s = 1; s <= 5; ++s) history.append(message(s, 0, "id" + std::to_string(s)));
+    history.append(message(6, 900));
+    std::size_t budget = 3;
+    EXPECT_FALSE(history.expire(1500, budget)) << "5 messages and 5 ids are due";
+    EXPECT_EQ(budget, 0u);
+    EXPECT_EQ(history.messages().front().seq, 4u);
+    budget = 6;
+    EXPECT_FALSE(history.expire(1500, budget)) << "2 messages, then 4 of the 5 ids";
+    EXPECT_EQ(history.messages().front().seq, 6u) << "not due yet";
+    EXPECT_TRUE(history.seq_of("id5").has_value());
+    budget = 6;
+    EXPECT_TRUE(history.expire(1500, budget));
+    EXPECT_EQ(budget, 5u) << "the last id";
+    EXPECT_FALSE(history.remembers_ids());
+    EXPECT_EQ(history.size(), 1u);
+}
+
 class Resume : public testing::Test {
 protected:
     HistoryLimits limits{100, 1 << 20, 1000};

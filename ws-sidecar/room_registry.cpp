@@ -154,13 +154,27 @@ SendResult RoomRegistry::send(SessionId id, FramePtr frame) {
     return session->enqueue(std::move(frame));
 }
 
-void RoomRegistry::expire(int64_t now_ms) {
+bool RoomRegistry::expire(int64_t now_ms, ExpiryBudget budget) {
     std::vector<std::string> unused;
-    for (auto& [name, state] : rooms_) {
-        state.history.expire(now_ms);
-        if (this->unused(state)) unused.push_back(name);
+    auto it = expiry_start();
+    bool round_done = true;
+    for (std::size_t seen = 0; seen < rooms_.size(); ++seen) {
+        if (budget.rooms-- == 0 || !it->second.history.expire(now_ms, budget.messages)) {
+            round_done = false;
+            break;
+        }
+        if (this->unused(it->second)) unused.push_back(it->first);
+        if (++it == rooms_.end()) it = rooms_.begin();
     }
+    // Where the next call goes on: this room (its expiry may be unfinished), or the first.
+    expiry_next_ = round_done || it == rooms_.end() ? std::string() : it->first;
     for (const std::string& name : unused) rooms_.erase(name);
+    return round_done;
+}
+
+std::unordered_map<std::string, RoomRegistry::Room>::iterator RoomRegistry::expiry_start() {
+    auto it = expiry_next_.empty() ? rooms_.end() : rooms_.find(expiry_next_);
+    return it == rooms_.end() ? rooms_.begin() : it;
 }
 
 std::vector<RoomSummary> RoomRegistry::summaries() const {

@@ -100,6 +100,28 @@ TEST_F(Registry, ExpiredRoomsComeBackUnderANewEpoch) {
     EXPECT_NE(*require_string(drain(t).at(0).get(), "epoch"), first_epoch);
 }
 
+TEST_F(Registry, ExpiryInStepsFinishesEveryRoomAcrossCalls) {
+    for (int room = 0; room < 5; ++room) {
+        for (int n = 0; n < 10; ++n) registry.publish("R" + std::to_string(room), "e", "null", "", 0);
+    }
+    SessionId member = joined("R2");
+    int calls = 0;
+    while (!registry.expire(61000, {2, 1000}) && calls < 100) ++calls;
+    EXPECT_EQ(calls, 2) << "5 rooms, 2 a call: the third call finishes the round";
+    ASSERT_EQ(registry.summaries().size(), 1u) << "emptied rooms without members are gone";
+    EXPECT_EQ(registry.summaries()[0].room, "R2");
+    EXPECT_EQ(registry.summaries()[0].retained, 0u);
+
+    for (int room = 0; room < 3; ++room) {
+        for (int n = 0; n < 10; ++n) registry.publish("M" + std::to_string(room), "e", "null", "", 0);
+    }
+    calls = 0;
+    while (!registry.expire(122000, {100, 4}) && calls < 100) ++calls;
+    EXPECT_EQ(calls, 7) << "30 messages, 4 a call: the eighth call finishes";
+    EXPECT_EQ(registry.summaries().size(), 1u);
+    EXPECT_TRUE(registry.is_member(member, "R2"));
+}
+
 TEST_F(Registry, RepeatedIdIsAckedWithTheOriginalSeqAndNotDelivered) {
     SessionId s = joined("R");
     drain(s);
