@@ -126,7 +126,9 @@ PublishOutcome RoomRegistry::publish(const std::string& room, std::string_view e
     FramePtr frame = make_frame(encode_message({room, outcome.seq, state.epoch, event, data, now_ms}));
     deliver(room, state, std::move(frame), outcome.seq, id, now_ms, &outcome.wake,
             &outcome.delivered);
-    erase_if_unused(room);
+    // A room with neither members nor retained history (--history 0) keeps nothing to resume
+    // from. Looked at through `state`: a second lookup by name per publish is not free.
+    if (unused(state)) rooms_.erase(room);
     return outcome;
 }
 
