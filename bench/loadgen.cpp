@@ -23,6 +23,7 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -391,8 +392,11 @@ void LoadGen::on_frame(Conn& conn, const WsFrame& frame) {
     ++conn.received;
     c_.last_receive_ns = now;
     c_.latency_us.push_back(static_cast<uint32_t>(now > *stamp ? (now - *stamp) / 1000 : 0));
-    if (auto index = find_number(frame.payload, "\"i\":")) {
-        if (!o_.latency_dump.empty()) c_.latency_index.push_back(static_cast<uint32_t>(*index));
+    auto index = find_number(frame.payload, "\"i\":");
+    if (!o_.latency_dump.empty()) {  // one entry per latency; 0 when the index is missing
+        c_.latency_index.push_back(static_cast<uint32_t>(index.value_or(0)));
+    }
+    if (index) {
         if (*index <= conn.last_index && conn.received > 1) ++c_.out_of_order;
         conn.last_index = *index;
     }
@@ -450,7 +454,9 @@ const std::string& LoadGen::publish_head(uint64_t room) {
     if (head.empty()) {
         std::string name = o_.room_prefix + std::to_string(room);
         head = *encode_publish_request_text(name, "bench", "0", "");
-        head.resize(head.size() - 2);  // the placeholder data and the closing brace
+        // The codec puts data last: the placeholder and the closing brace end the line.
+        if (!head.ends_with(",\"data\":0}")) throw std::logic_error("unexpected publish line: " + head);
+        head.resize(head.size() - 2);
     }
     return head;
 }

@@ -128,7 +128,7 @@ PublishOutcome RoomRegistry::publish(const std::string& room, std::string_view e
             &outcome.delivered);
     // A room with neither members nor retained history (--history 0) keeps nothing to resume
     // from. Looked at through `state`: a second lookup by name per publish is not free.
-    if (unused(state)) rooms_.erase(room);
+    if (unused(state)) erase_room(rooms_.find(room));
     return outcome;
 }
 
@@ -157,26 +157,37 @@ SendResult RoomRegistry::send(SessionId id, FramePtr frame) {
 }
 
 bool RoomRegistry::expire(int64_t now_ms, ExpiryBudget budget) {
+    // A round visits every room there was when it began, over as many calls as it takes.
+    if (expiry_left_ == 0 || expiry_left_ > rooms_.size()) expiry_left_ = rooms_.size();
     std::vector<std::string> unused;
     auto it = expiry_start();
-    bool round_done = true;
-    for (std::size_t seen = 0; seen < rooms_.size(); ++seen) {
-        if (budget.rooms-- == 0 || !it->second.history.expire(now_ms, budget.messages)) {
-            round_done = false;
-            break;
-        }
+    while (expiry_left_ > 0) {
+        if (budget.rooms == 0 || !it->second.history.expire(now_ms, budget.messages)) break;
+        --budget.rooms;
+        --expiry_left_;
         if (this->unused(it->second)) unused.push_back(it->first);
         if (++it == rooms_.end()) it = rooms_.begin();
     }
-    // Where the next call goes on: this room (its expiry may be unfinished), or the first.
-    expiry_next_ = round_done || it == rooms_.end() ? std::string() : it->first;
-    for (const std::string& name : unused) rooms_.erase(name);
-    return round_done;
+    // The next call goes on at the room this one stopped at (its expiry may be unfinished).
+    expiry_next_ = expiry_left_ == 0 ? std::string() : it->first;
+    for (const std::string& name : unused) erase_room(rooms_.find(name));
+    return expiry_left_ == 0;
 }
 
 std::unordered_map<std::string, RoomRegistry::Room>::iterator RoomRegistry::expiry_start() {
     auto it = expiry_next_.empty() ? rooms_.end() : rooms_.find(expiry_next_);
     return it == rooms_.end() ? rooms_.begin() : it;
+}
+
+// Every room leaves through here, so that an unfinished expiry round goes on at the room after
+// it rather than starting over (rooms late in the order would otherwise wait while others come
+// and go).
+void RoomRegistry::erase_room(std::unordered_map<std::string, Room>::iterator it) {
+    if (it->first == expiry_next_) {
+        auto next = std::next(it);
+        expiry_next_ = next == rooms_.end() ? std::string() : next->first;
+    }
+    rooms_.erase(it);
 }
 
 std::vector<RoomSummary> RoomRegistry::summaries() const {
@@ -246,7 +257,7 @@ bool RoomRegistry::unused(const Room& state) const {
 // and starts afresh next time under a new epoch, so a client holding the old epoch gets a reset.
 void RoomRegistry::erase_if_unused(const std::string& room) {
     auto it = rooms_.find(room);
-    if (it != rooms_.end() && unused(it->second)) rooms_.erase(it);
+    if (it != rooms_.end() && unused(it->second)) erase_room(it);
 }
 
 std::string RoomRegistry::new_epoch() {

@@ -113,8 +113,8 @@ public:
     // Drops expired history and erases rooms left with nothing, in bounded steps: at most
     // `rooms` rooms looked at and `messages` messages dropped per call, the next call going on
     // where this one stopped. The loop stays responsive when a burst's history expires at once
-    // (100,000 messages took 37 ms to free in one go). Returns true once a whole round of the
-    // rooms is done.
+    // (100,000 messages took 37 ms to free in one go). Returns true once a round has visited
+    // every room there was when it began.
     struct ExpiryBudget {
         std::size_t rooms = SIZE_MAX;
         std::size_t messages = SIZE_MAX;
@@ -142,6 +142,7 @@ private:
 
     Room& room_for(const std::string& room);
     std::unordered_map<std::string, Room>::iterator expiry_start();
+    void erase_room(std::unordered_map<std::string, Room>::iterator it);
     bool unused(const Room& state) const;
     JoinInfo complete_join(Session& session, const std::string& room, Room& state,
                            const JoinRequest& request);
@@ -163,7 +164,8 @@ private:
     SessionId next_id_ = 1;
     std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
     std::unordered_map<std::string, Room> rooms_;
-    std::string expiry_next_;  // the room the next expire() starts at; empty: the first
+    std::string expiry_next_;      // the room the next expire() starts at; empty: the first
+    std::size_t expiry_left_ = 0;  // rooms the current round has still to visit
     std::mt19937_64 epoch_random_;
     RoomFetcher fetcher_;
 };

@@ -122,6 +122,38 @@ TEST_F(Registry, ExpiryInStepsFinishesEveryRoomAcrossCalls) {
     EXPECT_TRUE(registry.is_member(member, "R2"));
 }
 
+TEST_F(Registry, AnExpiryRoundEndsWhenRoomsOutnumberOneStepAndEveryRoomStays) {
+    std::vector<SessionId> members;
+    for (int room = 0; room < 10; ++room) {
+        std::string name = "K" + std::to_string(room);
+        members.push_back(joined(name));
+        registry.publish(name, "e", "null", "", 0);
+    }
+    for (int round = 0; round < 2; ++round) {
+        int calls = 1;
+        while (!registry.expire(61000 + round, {3, 1000}) && calls < 100) ++calls;
+        EXPECT_EQ(calls, 4) << "10 rooms, 3 a call, round " << round;
+    }
+    for (const RoomSummary& room : registry.summaries()) EXPECT_EQ(room.retained, 0u) << room.room;
+    EXPECT_EQ(registry.summaries().size(), 10u) << "rooms with members stay";
+}
+
+TEST_F(Registry, MembersLeavingInTheMiddleOfARoundDoNotStopIt) {
+    std::vector<SessionId> members;
+    for (int room = 0; room < 6; ++room) {
+        std::string name = "W" + std::to_string(room);
+        members.push_back(joined(name));
+        registry.publish(name, "e", "null", "", 0);
+    }
+    EXPECT_FALSE(registry.expire(61000, {2, 1000}));
+    // Every member leaves: each room still has its (expired, unvisited or visited) history.
+    for (SessionId member : members) registry.remove_session(member);
+    int calls = 1;
+    while (!registry.expire(61000, {2, 1000}) && calls < 100) ++calls;
+    EXPECT_LE(calls, 2) << "4 rooms were left to visit";
+    EXPECT_TRUE(registry.summaries().empty()) << "no room was skipped by the round";
+}
+
 TEST_F(Registry, RepeatedIdIsAckedWithTheOriginalSeqAndNotDelivered) {
     SessionId s = joined("R");
     drain(s);

@@ -32,6 +32,14 @@ int64_t now_ms() {
         .count();
 }
 
+// Loop thread. A round of expiry that one step did not finish goes on in the loop's next turn,
+// after whatever I/O is waiting: expiry takes the loop's spare time, never a long stretch of it.
+// One round at a time: the once-a-second start does nothing while a round is still going.
+void expire_step(WsServer& server, RoomRegistry& registry, bool& going) {
+    going = !registry.expire(now_ms(), kExpiryStep);
+    if (going) server.post([&server, &registry, &going] { expire_step(server, registry, going); });
+}
+
 sigset_t stop_signals() {
     sigset_t set;
     sigemptyset(&set);
@@ -319,23 +327,19 @@ int run(const SidecarConfig& config) {
 
     // This thread takes the stop signals and, once a second, has the loop expire old history and
     // feed the watchdog: the ping comes from the loop itself, so a stuck loop is noticed. With a
-    // shared broker the loop also reports this node's members for the cluster view. Expiry goes
-    // in bounded steps (see RoomRegistry::expire): a round that did not finish goes on at the
-    // next tick, 100 ms later, instead of holding the loop until it is done.
-    std::atomic<bool> expiring{false};
+    // shared broker the loop also reports this node's members for the cluster view.
+    bool expiring = false;  // loop thread only: a round of expiry is under way
     std::thread housekeeper([&] {
         timespec tick{0, 100 * 1000 * 1000};
         auto next_second = std::chrono::steady_clock::now();
         while (!server.finished()) {
-            bool second = std::chrono::steady_clock::now() >= next_second;
-            if (second || expiring) {
-                server.post([&registry, &broker, &config, &expiring, watchdog, second] {
-                    expiring = !registry.expire(now_ms(), kExpiryStep);
-                    if (!second) return;
+            if (std::chrono::steady_clock::now() >= next_second) {
+                server.post([&registry, &broker, &config, &server, &expiring, watchdog] {
+                    if (!expiring) expire_step(server, registry, expiring);
                     if (broker->shared()) broker->report_members(members_report(config.node_id, registry));
                     if (watchdog) sd_notify(0, "WATCHDOG=1");
                 });
-                if (second) next_second += std::chrono::seconds(1);
+                next_second += std::chrono::seconds(1);
             }
             int signal_number = sigtimedwait(&signals, nullptr, &tick);
             if (signal_number <= 0) continue;

@@ -438,12 +438,20 @@ void WsServer::Impl::begin_shutdown() {
 // libwebsockets' own loop calls poll() over every connection on every turn: with 1,000
 // connections and a batch of publishes per turn that was the largest item of the loop. With
 // libev's epoll backend a turn costs what is ready, not what is open. The loop is ours, lent to
-// lws ("foreign"), so that run() keeps its turn and lws installs no signal handler.
+// lws ("foreign"), so that run() keeps its turn and lws installs no signal handler. NOENV: the
+// backend is the one asked for, whatever LIBEV_FLAGS says. The context is made without its
+// listener (EXPLICIT_VHOSTS), so that failing here means the event library, not the socket.
+//
+// A limit of lws 4.1.6's libev plugin: it services its timers (timeouts, ping validity) from a
+// libev idle watcher and a timer it re-arms only there, so while the loop always has I/O ready
+// a newly scheduled timeout may wait until the next one already armed. The loop's own turns
+// (the housekeeper's post every second) keep that short when it is not saturated.
 static lws_context* create_on_epoll(lws_context_creation_info info, struct ev_loop*& loop) {
-    loop = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) | static_cast<unsigned>(EVFLAG_NOSIGMASK));
+    loop = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) |
+                       static_cast<unsigned>(EVFLAG_NOSIGMASK) | static_cast<unsigned>(EVFLAG_NOENV));
     if (loop == nullptr) return nullptr;
     void* foreign_loops[1] = {loop};
-    info.options |= LWS_SERVER_OPTION_LIBEV;
+    info.options |= LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.foreign_loops = foreign_loops;
     lws_context* context = lws_create_context(&info);
     if (context == nullptr) {
@@ -453,7 +461,8 @@ static lws_context* create_on_epoll(lws_context_creation_info info, struct ev_lo
     return context;
 }
 
-// The loop --event-loop asks for; auto falls back to lws' own when the plugin does not load.
+// The loop --event-loop asks for (auto falls back to lws' own when the plugin does not load),
+// then the listener on it.
 Status WsServer::Impl::create_context(const lws_context_creation_info& info) {
     if (config.event_loop != EventLoop::poll) {
         context = create_on_epoll(info, epoll_loop);
@@ -467,8 +476,13 @@ Status WsServer::Impl::create_context(const lws_context_creation_info& info) {
                 .kv("hint", "install libwebsockets-evlib-ev for the epoll loop");
         }
     }
-    if (context == nullptr) context = lws_create_context(&info);
     if (context == nullptr) {
+        lws_context_creation_info own = info;
+        own.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+        context = lws_create_context(&own);
+        if (context == nullptr) return make_error("lws_failed", "libwebsockets could not start");
+    }
+    if (lws_create_vhost(context, &info) == nullptr) {
         return make_error("listen_failed", "libwebsockets could not listen on " + config.ws_socket);
     }
     return ok_status();
@@ -541,7 +555,7 @@ void WsServer::run() {
     auto last_trim = std::chrono::steady_clock::now();
     while (!impl.finished) {
         if (impl.epoll_loop != nullptr) {
-            ev_run(impl.epoll_loop, EVRUN_ONCE);
+            if (!ev_run(impl.epoll_loop, EVRUN_ONCE)) break;  // nothing left to watch
         } else if (lws_service(impl.context, 0) < 0) {
             break;
         }

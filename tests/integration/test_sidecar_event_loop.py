@@ -58,15 +58,43 @@ class PollRooms(test_sidecar_rooms.Rooms):
     SIDECAR_ARGS = ("--event-loop", "poll")
 
 
-def can_hide_files():
-    """A private mount namespace (root in a container may or may not have one)."""
-    try:
-        return subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+def sidecar_binary():
+    return os.path.join(harness.BUILD_DIR, "ws-sidecar/roompush-sidecar")
 
 
-@unittest.skipUnless(can_hide_files(), "needs unshare -m to hide the plugin from the sidecar")
+class ListenFailure(unittest.TestCase):
+
+    def test_a_socket_that_cannot_be_made_is_listen_failed_not_the_event_loop(self):
+        directory = tempfile.mkdtemp(prefix="rp-evloop-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, directory, True)
+        result = subprocess.run(
+            [sidecar_binary(), "--event-loop", "epoll",
+             "--ws-socket", os.path.join(directory, "missing/ws.sock"),
+             "--control-socket", os.path.join(directory, "control.sock")],
+            capture_output=True, text=True, timeout=15)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("code=listen_failed", result.stderr)
+        self.assertNotIn("event_loop_unavailable", result.stderr)
+
+
+def namespace_command():
+    """How to get a private mount namespace here: as root, or as a user in a user namespace."""
+    for command in (["unshare", "-m"], ["unshare", "-rm"]):
+        try:
+            if subprocess.run(command + ["true"], capture_output=True, timeout=10).returncode == 0:
+                return command
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+    return None
+
+
+def stop_if_running(process):
+    if process.poll() is None:
+        process.kill()
+        process.wait(10)
+
+
+@unittest.skipUnless(namespace_command(), "needs a mount namespace to hide the plugin")
 class MissingPlugin(unittest.TestCase):
     """The sidecar started in a mount namespace where lws' libev plugin is an empty file, as on a
     machine without the package libwebsockets-evlib-ev."""
@@ -91,11 +119,13 @@ class MissingPlugin(unittest.TestCase):
         environment = dict(os.environ)
         environment["LSAN_OPTIONS"] = "suppressions=%s:print_suppressions=0" % suppressions
         hide = "".join("mount --bind /dev/null %s && " % path for path in PLUGINS)
-        sidecar = os.path.join(harness.BUILD_DIR, "ws-sidecar/roompush-sidecar")
         command = "%sexec %s --ws-socket %s --control-socket %s --event-loop %s" % (
-            hide, sidecar, self.ws_socket, self.control_socket, event_loop)
-        return subprocess.Popen(["unshare", "-m", "sh", "-c", command], stdout=self.log,
-                                stderr=subprocess.STDOUT, start_new_session=True, env=environment)
+            hide, sidecar_binary(), self.ws_socket, self.control_socket, event_loop)
+        process = subprocess.Popen(namespace_command() + ["sh", "-c", command], stdout=self.log,
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   env=environment)
+        self.addCleanup(stop_if_running, process)
+        return process
 
     def logged(self):
         self.log.flush()
