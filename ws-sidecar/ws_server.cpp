@@ -105,6 +105,11 @@ struct WsServer::Impl {
     std::vector<unsigned char> scratch;  // where the frames of a member that fell behind are joined
     bool draining = false;               // carrying out posted tasks (control socket, broker)
     std::vector<SessionId> woken;        // members those tasks gave frames to, written after them
+    // epoll loop: members of busy large audiences, written at the end of the loop's next turn
+    // (see wake); the watchers that bring that turn at once and write them at its end.
+    std::vector<SessionId> deferred;
+    ev_check turn_end{};
+    ev_idle no_waiting{};
     std::chrono::steady_clock::time_point last_large_audience;
 
     std::mutex tasks_mutex;
@@ -124,7 +129,11 @@ struct WsServer::Impl {
     int on_http_writeable(lws* wsi, PerSession* session);
     void on_closed(PerSession* session);
     void drain_tasks();
-    void flush_woken();
+    void flush(std::vector<SessionId>& ids);
+    void defer(SessionId id);
+    void flush_deferred();
+    void start_turn_watchers();
+    void stop_turn_watchers();
     void write_now(lws* wsi, Session& state);
     void begin_shutdown();
     Status create_context(const lws_context_creation_info& info);
@@ -145,7 +154,33 @@ int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t
     }
 }
 
+// libev calls these on the loop thread; like lws' callback, they never throw.
+void on_turn_end(struct ev_loop*, ev_check* watcher, int) noexcept {
+    try {
+        static_cast<WsServer::Impl*>(watcher->data)->flush_deferred();
+    } catch (const std::exception& error) {
+        log_error("deferred_writes_failed").kv("error", error.what());
+    }
+}
+
+void on_no_waiting(struct ev_loop*, ev_idle*, int) noexcept {}
+
 }  // namespace
+
+void WsServer::Impl::start_turn_watchers() {
+    if (ev_is_active(&turn_end)) return;
+    ev_check_init(&turn_end, on_turn_end);
+    turn_end.data = this;
+    ev_idle_init(&no_waiting, on_no_waiting);
+    ev_check_start(epoll_loop, &turn_end);
+    ev_idle_start(epoll_loop, &no_waiting);
+}
+
+void WsServer::Impl::stop_turn_watchers() {
+    if (epoll_loop == nullptr) return;
+    ev_check_stop(epoll_loop, &turn_end);
+    ev_idle_stop(epoll_loop, &no_waiting);
+}
 
 int WsServer::Impl::on_event(lws* wsi, lws_callback_reasons reason, PerSession* session, void* in,
                              size_t len) {
@@ -355,15 +390,18 @@ void WsServer::Impl::drain_tasks() {
         }
     }
     draining = false;
-    flush_woken();
+    flush(woken);
 }
 
-// An audience is written right after the batch of tasks that gave it frames (see flush_woken),
-// except a large one while large audiences come thick and fast: that goes through the
-// writeable pass, whose delay lets the next publishes to the room join the same writes (and
-// nginx then forwards several frames per read). Writing every publish at once to each member
-// of a busy 1,000-member room made fanout through nginx ~50 % dearer per delivery; at a few
-// publishes a second there is nothing to join, and writing at once is the quicker path.
+// An audience is written right after the batch of tasks that gave it frames (see flush),
+// except a large one while large audiences come thick and fast: that waits one turn of the
+// loop, so that the next publishes to the room join the same writes (and nginx then forwards
+// several frames per read). Writing every publish at once to each member of a busy
+// 1,000-member room made fanout through nginx ~50 % dearer per delivery; at a few publishes a
+// second there is nothing to join, and writing at once is the quicker path. On lws' poll() loop
+// the wait is the writeable pass; on epoll asking for POLLOUT costs two epoll_ctl() calls per
+// member per write, so the loop's next turn is brought at once and the members written at its
+// end instead (defer).
 void WsServer::Impl::wake(const std::vector<SessionId>& ids) {
     bool at_once = draining;
     if (at_once && ids.size() > kWriteAtOnceMembers) {
@@ -379,6 +417,8 @@ void WsServer::Impl::wake(SessionId id, bool at_once) {
     if (found != connections.end()) {
         if (at_once) {
             woken.push_back(id);
+        } else if (epoll_loop != nullptr) {
+            defer(id);
         } else {
             lws_callback_on_writable(found->second);
         }
@@ -394,11 +434,11 @@ void WsServer::Impl::wake(SessionId id, bool at_once) {
 // writeable callback stays the path for everything else: a close to send, a member whose
 // socket is full (libwebsockets holds the unsent rest; we add nothing to it), frames beyond one
 // coalesced write.
-void WsServer::Impl::flush_woken() {
+void WsServer::Impl::flush(std::vector<SessionId>& ids) {
     // A member gets one id per publish of the batch; one write takes all of its frames.
-    std::sort(woken.begin(), woken.end());
-    woken.erase(std::unique(woken.begin(), woken.end()), woken.end());
-    for (SessionId id : woken) {
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (SessionId id : ids) {
         auto found = connections.find(id);
         if (found == connections.end()) continue;  // closed by an earlier task of the batch
         Session* state = registry.find(id);
@@ -407,7 +447,21 @@ void WsServer::Impl::flush_woken() {
             write_now(found->second, *state);
         }
     }
-    woken.clear();
+    ids.clear();
+}
+
+// libev's check watchers run after the loop's wait, once what it found is handled; one started
+// now runs at the end of the next turn. The idle watcher keeps that turn from waiting.
+void WsServer::Impl::defer(SessionId id) {
+    if (deferred.empty()) start_turn_watchers();
+    deferred.push_back(id);
+}
+
+void WsServer::Impl::flush_deferred() {
+    stop_turn_watchers();
+    std::vector<SessionId> ids;
+    ids.swap(deferred);
+    flush(ids);
 }
 
 // Writes outside the writeable callback only when libwebsockets would let a write through there
@@ -493,6 +547,8 @@ WsServer::WsServer(const SidecarConfig& config, RoomRegistry& registry, SidecarM
 
 WsServer::~WsServer() {
     // A borrowed loop outlives the context: destroying it stops the watchers lws keeps there.
+    // Ours go first: they write through lws.
+    impl_->stop_turn_watchers();
     if (impl_->context != nullptr) lws_context_destroy(impl_->context);
     if (impl_->epoll_loop != nullptr) ev_loop_destroy(impl_->epoll_loop);
 }

@@ -103,8 +103,9 @@ class Rooms(harness.StackTestCase):
         self.assertEqual(extra, [])
 
     def test_a_large_room_gets_a_burst_and_spaced_publishes_complete_and_in_order(self):
-        # Over 32 members: a burst goes through the writeable pass (later publishes join the
-        # same writes), spaced publishes are written at once; both must deliver everything.
+        # Over 32 members: a burst waits a turn of the loop (later publishes join the same
+        # writes; on poll that is the writeable pass), spaced publishes are written at once;
+        # both must deliver everything, the end of the burst without any later event.
         members, burst, spaced = 40, 60, 3
 
         async def scenario():
