@@ -5,6 +5,7 @@
 #include "publish_scan.h"
 #include "roompush/json_text.h"
 #include "roompush/room_id.h"
+#include "roompush/utf8.h"
 
 namespace rp {
 namespace {
@@ -162,6 +163,11 @@ Status decode_fields(const cJSON* object, std::string_view line, ControlRequest&
     return ok_status();
 }
 
+// The plain publish line without a cJSON tree, anything else with one.
+Result<ControlRequest> decode_either_way(std::string_view line) {
+    if (auto request = scan_publish(line)) return std::move(*request);
+    return decode_request_with_cjson(line);
+}
 
 JsonPtr ok_object() {
     JsonPtr object = make_object();
@@ -197,8 +203,14 @@ Status check_event_name(std::string_view event) {
 }
 
 Result<ControlRequest> decode_request(std::string_view line) {
-    if (auto request = scan_publish(line)) return std::move(*request);
-    return decode_request_with_cjson(line);
+    auto request = decode_either_way(line);
+    // A browser fails its WebSocket (1007) on a text frame that is not UTF-8, and the history
+    // would replay the message to every member that resumes: one publish would keep a whole
+    // room reconnecting. Checked once here, after either path, so that both answer alike.
+    if (request && request->op == ControlOp::publish) {
+        if (auto valid = check_utf8(request->data, "field \"data\""); !valid) return valid.error();
+    }
+    return request;
 }
 
 Result<ControlRequest> decode_request_with_cjson(std::string_view line) {
@@ -295,6 +307,8 @@ Result<std::string> encode_publish_request_text(std::string_view room, std::stri
         printed = to_json(parsed->get());
         text = printed;
     }
+    // The sidecar would refuse it: said here, where the sender can still see its input.
+    if (auto valid = check_utf8(text, "the data"); !valid) return valid.error();
     return publish_line(room, event, text, id);
 }
 

@@ -6,6 +6,7 @@
 
 #include "roompush/control_codec.h"
 #include "roompush/line_reader.h"
+#include "roompush/utf8.h"
 
 // A publish's data text, as passed on verbatim, must be the very value cJSON read from the line
 // (compared as cJSON prints both: cJSON_Compare takes 1e999 to differ from itself).
@@ -15,6 +16,7 @@ static void check_data(std::string_view line, const std::string& data) {
     if (!parsed || !text) std::abort();
     const cJSON* value = cJSON_GetObjectItemCaseSensitive(parsed->get(), "data");
     if (rp::to_json(text->get()) != rp::to_json(value)) std::abort();
+    if (!rp::is_valid_utf8(data)) std::abort();  // what a browser would fail the WebSocket on
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

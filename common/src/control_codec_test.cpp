@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
+
+#include "publish_scan.h"
 
 namespace {
 
@@ -94,6 +97,54 @@ INSTANTIATE_TEST_SUITE_P(
         BadLine{R"({"op":"publish","room":"A","event":"e"})", "missing_field"},
         BadLine{R"({"op":"publish","room":"A","event":"e","data":1,"id":3})", "wrong_type"},
         BadLine{std::string("{\"op\":\"rooms\"}\0", 15), "bad_json"}));
+
+// Either path: a plain line is scan_publish's; a \u escape anywhere, or a number such as 01,
+// sends it to cJSON's (whose data is then the text, or cJSON's printing of the value).
+std::vector<std::string> publish_lines_around(const std::string& data) {
+    return {R"({"op":"publish","room":"A","event":"e","data":)" + data + "}",
+            R"({"op":"publish","room":"A","event":"e","x":"\u00e9","data":)" + data + "}",
+            R"({"op":"publish","room":"A","event":"e","data":[01,)" + data + "]}"};
+}
+
+TEST(ControlCodec, PublishDataThatIsNotUtf8IsRefusedByEitherPath) {
+    for (std::string data : {"\"caf\xE9\"", "{\"a\":\"\xC0\xAF\"}", "[\"\xED\xA0\x80\"]",
+                             "\"\xF4\x90\x80\x80\"", "\"cut \xE2\x82\""}) {
+        std::vector<std::string> lines = publish_lines_around(data);
+        for (std::size_t i = 0; i < lines.size(); ++i) {
+            // The raw paths take the line as they would any other; decode_request refuses it.
+            EXPECT_EQ(rp::scan_publish(lines[i]).has_value(), i == 0);
+            EXPECT_TRUE(rp::decode_request_with_cjson(lines[i]).ok());
+            auto request = rp::decode_request(lines[i]);
+            ASSERT_FALSE(request.ok()) << testing::PrintToString(lines[i]);
+            EXPECT_EQ(request.error().code, "invalid_utf8");
+            EXPECT_NE(request.error().message.find("\"data\" is not valid UTF-8"),
+                      std::string::npos);
+        }
+    }
+}
+
+TEST(ControlCodec, PublishDataInUtf8ArrivesIntact) {
+    std::string data = "\"\xC3\xA9 \xE2\x82\xAC \xF0\x9D\x84\x9E\"";  // é € 𝄞
+    std::vector<std::string> lines = publish_lines_around(data);
+    EXPECT_EQ(rp::decode_request(lines[0])->data, data);
+    EXPECT_EQ(rp::decode_request(lines[1])->data, data);
+    EXPECT_EQ(rp::decode_request(lines[2])->data, "[1," + data + "]");
+}
+
+// The id never reaches a browser, and other ops carry no data.
+TEST(ControlCodec, OnlyThePublishDataIsChecked) {
+    EXPECT_EQ(data_of("\"id\":\"k\xFF\",\"data\":1"), "1");
+    EXPECT_EQ(rp::decode_request("{\"op\":\"rooms\",\"x\":\"\xFF\"}")->op, rp::ControlOp::rooms);
+}
+
+TEST(ControlCodec, PublishRequestFromTextRefusesWhatIsNotUtf8) {
+    EXPECT_EQ(rp::encode_publish_request_text("A", "e", "\"caf\xE9\"", "").error().code,
+              "invalid_utf8");
+    EXPECT_EQ(rp::encode_publish_request_text("A", "e", "{\n \"a\": \"\xFF\"\n}\n", "").error().code,
+              "invalid_utf8");
+    EXPECT_EQ(rp::encode_publish_request_text("A", "e", "\xFF", "").error().code, "bad_json");
+    EXPECT_TRUE(rp::encode_publish_request_text("A", "e", "\"\xE2\x82\xAC\"", "").ok());
+}
 
 TEST(ControlCodec, ResponsesDecodeOnTheClientSide) {
     auto ack = rp::decode_response(rp::encode_publish_response({7, 2}));

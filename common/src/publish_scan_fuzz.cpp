@@ -1,5 +1,6 @@
 // Differential libFuzzer target: for any line, decode_request's fast path (scan_publish) either
-// declines or answers exactly what the cJSON path answers; anything else aborts.
+// declines or answers exactly what the cJSON path answers, and decode_request refuses that
+// answer exactly when its data is not UTF-8; anything else aborts.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include <string_view>
 
 #include "publish_scan.h"
+#include "roompush/utf8.h"
 
 namespace {
 
@@ -32,14 +34,25 @@ bool is_cjsons_data(std::string_view line, const std::string& data) {
     return value != nullptr && rp::to_json(text->get()) == rp::to_json(value);
 }
 
+// decode_request checks the data's UTF-8 after either path: it answers the fast path's request,
+// or invalid_utf8, as the data's bytes say.
+bool is_checked(std::string_view line, const rp::ControlRequest& fast) {
+    auto full = rp::decode_request(line);
+    if (rp::is_valid_utf8(fast.data)) return full && *full == fast;
+    return !full && full.error().code == "invalid_utf8";
+}
+
 void check(std::string_view line) {
     auto fast = rp::scan_publish(line);
     if (!fast) return;
     auto slow = rp::decode_request_with_cjson(line);
-    if (slow && *slow == *fast && is_cjsons_data(line, fast->data)) return;
+    bool same = slow && *slow == *fast;
+    if (same && is_cjsons_data(line, fast->data) && is_checked(line, *fast)) return;
     std::fprintf(stderr, "line: [%.*s]\n", static_cast<int>(line.size()), line.data());
     print_request("fast", *fast);
-    if (slow && *slow == *fast) {
+    if (same && is_cjsons_data(line, fast->data)) {
+        std::fprintf(stderr, "decode_request's UTF-8 check does not answer as the data's bytes\n");
+    } else if (same) {
         std::fprintf(stderr, "the data is not the value cJSON read from the line\n");
     } else if (slow) {
         print_request("cJSON", *slow);
@@ -61,6 +74,7 @@ struct Frame {
 constexpr Frame kFrames[] = {
     {R"({"op":"publish","room":"r1","event":"job.done","data":)", "}"},
     {R"({"op":"publish","room":"bench-12","event":"bench","data":{"t":1,"p":")", R"("}})"},
+    {"{\"op\":\"publish\",\"room\":\"A\",\"event\":\"e\",\"data\":\"caf\xC3\xA9 ", "\xE2\x82\xAC\"}"},
     {R"({"op":"publish","room":")", R"(","event":"e","data":1})"},
     {R"({"op":"publish","room":"A","event":")", R"(","data":1})"},
     {R"({"op":"publish","room":"A","event":"e","id":")", R"(","data":{}})"},

@@ -61,7 +61,8 @@ Status check_event_name(std::string_view event);
 // stands in the line (find_member_text), so it is passed on without being printed again; when
 // the text is unusual, cJSON's compact printing of the value instead. A plain publish line, the
 // common case, is read without building a cJSON tree (scan_publish, which leaves anything cJSON
-// might judge otherwise to cJSON), to the same request.
+// might judge otherwise to cJSON), to the same request. A publish whose data is not valid UTF-8
+// (which cJSON does not check) is invalid_utf8, by either path.
 Result<ControlRequest> decode_request(std::string_view line);
 std::string encode_error_response(const Error& error);
 std::string encode_publish_response(const PublishAck& ack);
@@ -73,7 +74,7 @@ std::string encode_publish_request(std::string_view room, std::string_view event
 // The same with `data` as JSON text (pushctl's argument, file or line), which goes into the
 // request as it is written when it is plain JSON on one line (is_verbatim_json, once the
 // whitespace around it is trimmed), else as cJSON prints it (a pretty-printed file); bad_json
-// when it is not JSON at all.
+// when it is not JSON at all, invalid_utf8 when it is JSON but not UTF-8.
 Result<std::string> encode_publish_request_text(std::string_view room, std::string_view event,
                                                 std::string_view data, std::string_view id);
 // Any request given as fields; `fields` is a JSON object without "op".
