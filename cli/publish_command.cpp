@@ -76,6 +76,7 @@ int publish_command(const GlobalOptions& global, const PublishOptions& options) 
     if (!text) return report(text.error(), kUsage);
     // The data goes out as written (a big integer keeps its digits), unless it spans lines.
     auto request = encode_publish_request_text(options.room, options.event, *text, options.id);
+    if (!request && request.error().code == "invalid_utf8") return report(request.error(), kUsage);
     if (!request) {
         return report(make_error("bad_data", "the data is not JSON: " + request.error().message),
                       kUsage);
