@@ -5,6 +5,7 @@
 #include "roompush/control_codec.h"
 #include "roompush/log.h"
 #include "roompush/room_id.h"
+#include "roompush/utf8.h"
 
 namespace rp::app {
 namespace {
@@ -44,6 +45,8 @@ HttpResponse PushHandler::handle(HttpRequest& request, const std::string& room) 
     if (!body) return refused(request, body.error().code == "body_too_large" ? 413 : 400, body.error());
     auto data = parse_json(*body);
     if (!data) return error_response(400, data.error());
+    // cJSON takes any bytes in a string; the sidecar does not (a browser would fail on them).
+    if (auto valid = check_utf8(*body, "the body"); !valid) return error_response(400, valid.error());
 
     // A full outbox means the sidecar has been away for long: the caller keeps the message and
     // retries, as an upload would be refused. (Checked, then appended: concurrent requests may
