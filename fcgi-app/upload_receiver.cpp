@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "roompush/room_id.h"
+#include "roompush/utf8.h"
 
 namespace rp::app {
 
@@ -84,6 +85,11 @@ Status UploadReceiver::check_complete() {
     if (item_.size() > 128) return make_error("invalid_item", "itemId is longer than 128 bytes");
     for (unsigned char c : item_) {
         if (c < 0x20 || c == 0x7f) return make_error("invalid_item", "itemId contains control characters");
+    }
+    // Echoed in every event of the job: a browser fails its WebSocket on a byte that is not UTF-8.
+    if (!is_valid_utf8(item_)) {
+        return make_error("invalid_item", "itemId is not valid UTF-8 (browsers close the "
+                                          "WebSocket on a message that is not)");
     }
     if (!has_file_) return make_error("missing_field", "the form has no file field");
     if (file_size_ == 0) return make_error("empty_file", "the uploaded file is empty");
