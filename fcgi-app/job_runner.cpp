@@ -4,6 +4,7 @@
 
 #include "program_output.h"
 #include "roompush/log.h"
+#include "roompush/utf8.h"
 
 namespace rp::app {
 namespace {
@@ -33,7 +34,8 @@ std::string failure_message(const ChildOutcome& outcome, const cJSON* result) {
             return "the program was killed by signal " + std::to_string(outcome.signal);
         case ChildOutcome::Kind::exited: break;
     }
-    std::string line = last_line(outcome.stderr);
+    // Pushed to the room like the result, so repaired like its stdout (program_output.h).
+    std::string line = repair_utf8(last_line(outcome.stderr));
     if (!line.empty()) return line;
     return "the program exited with status " + std::to_string(outcome.exit_code);
 }
@@ -41,6 +43,16 @@ std::string failure_message(const ChildOutcome& outcome, const cJSON* result) {
 std::vector<std::string> program_environment(const Job& job, const std::string& workdir) {
     return {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=" + workdir,
             "TMPDIR=" + workdir, "ROOMPUSH_JOB=" + job.id};
+}
+
+// Once per job, not per line: a program that writes Latin-1 would say so on every line.
+void warn_if_repaired(const Job& job, const ProgramOutput& output) {
+    if (output.repaired_lines() == 0) return;
+    log_warn("program_output_not_utf8")
+        .kv("job", job.id)
+        .kv("room", job.room)
+        .kv("lines", output.repaired_lines())
+        .kv("effect", "ill-formed bytes read as U+FFFD");
 }
 
 }  // namespace
@@ -87,6 +99,7 @@ void JobRunner::run(const std::string& job_id) {
     spec.limits = config_.limits;
     ChildOutcome outcome =
         run_child(spec, [&](std::string_view line) { output.add_line(line); }, &stop_);
+    warn_if_repaired(job, output);
 
     if (outcome.kind == ChildOutcome::Kind::interrupted && config_.rerun_interrupted) {
         // Left `running` in the journal on purpose: the next start runs it again.
