@@ -2,6 +2,7 @@
 
 #include "json_scan.h"
 #include "roompush/json.h"
+#include "roompush/utf8.h"
 
 namespace rp {
 
@@ -23,7 +24,7 @@ std::optional<std::string_view> find_member_text(std::string_view object, std::s
 bool is_verbatim_json(std::string_view text) {
     if (text.empty() || json_scan::is_space(text.front())) return false;
     json_scan::Scanner scan(text, kBesideCJson);
-    return scan.skip_value(0, 0) == text.size() && parse_json(text).ok();
+    return scan.skip_value(0, 0) == text.size() && is_valid_utf8(text) && parse_json(text).ok();
 }
 
 std::string_view trim_json_space(std::string_view text) {

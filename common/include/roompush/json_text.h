@@ -26,8 +26,9 @@ namespace rp {
 std::optional<std::string_view> find_member_text(std::string_view object, std::string_view key);
 
 // Whether `text`, from outside (Redis), may be passed on as it is: exactly one JSON value,
-// accepted by cJSON (the structure) and made of strict tokens as above, with no whitespace around
-// it. cJSON's acceptance alone is not enough: it takes "\x01{}" or "01" too.
+// accepted by cJSON (the structure) and made of strict tokens as above, in valid UTF-8, with no
+// whitespace around it. cJSON's acceptance alone is not enough: it takes "\x01{}", "01" or
+// "\"\xff\"" too.
 bool is_verbatim_json(std::string_view text);
 
 // `text` without the JSON whitespace (space, tab, LF, CR) around it.
