@@ -24,6 +24,16 @@ protected:
         while (FramePtr frame = registry.find(id)->pop()) out.push_back(std::move(*parse_json(frame->text())));
         return out;
     }
+    // Rooms PREFIX0..PREFIX(count-1), each with one member and one message retained at time 0.
+    std::vector<SessionId> rooms_with_a_member(const std::string& prefix, int count) {
+        std::vector<SessionId> members;
+        for (int room = 0; room < count; ++room) {
+            std::string name = prefix + std::to_string(room);
+            members.push_back(joined(name));
+            registry.publish(name, "e", "null", "", 0);
+        }
+        return members;
+    }
     static std::string type_of(const JsonPtr& json) { return *require_string(json.get(), "type"); }
     static int64_t seq_of(const JsonPtr& json) { return *require_integer(json.get(), "seq"); }
 };
@@ -123,12 +133,7 @@ TEST_F(Registry, ExpiryInStepsFinishesEveryRoomAcrossCalls) {
 }
 
 TEST_F(Registry, AnExpiryRoundEndsWhenRoomsOutnumberOneStepAndEveryRoomStays) {
-    std::vector<SessionId> members;
-    for (int room = 0; room < 10; ++room) {
-        std::string name = "K" + std::to_string(room);
-        members.push_back(joined(name));
-        registry.publish(name, "e", "null", "", 0);
-    }
+    rooms_with_a_member("K", 10);
     for (int round = 0; round < 2; ++round) {
         int calls = 1;
         while (!registry.expire(61000 + round, {3, 1000}) && calls < 100) ++calls;
@@ -139,12 +144,7 @@ TEST_F(Registry, AnExpiryRoundEndsWhenRoomsOutnumberOneStepAndEveryRoomStays) {
 }
 
 TEST_F(Registry, MembersLeavingInTheMiddleOfARoundDoNotStopIt) {
-    std::vector<SessionId> members;
-    for (int room = 0; room < 6; ++room) {
-        std::string name = "W" + std::to_string(room);
-        members.push_back(joined(name));
-        registry.publish(name, "e", "null", "", 0);
-    }
+    std::vector<SessionId> members = rooms_with_a_member("W", 6);
     EXPECT_FALSE(registry.expire(61000, {2, 1000}));
     // Every member leaves: each room still has its (expired, unvisited or visited) history.
     for (SessionId member : members) registry.remove_session(member);
