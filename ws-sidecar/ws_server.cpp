@@ -457,11 +457,11 @@ void WsServer::Impl::defer(SessionId id) {
     deferred.push_back(id);
 }
 
+// Nothing flush() calls defers again (write_now falls back to POLLOUT), so `deferred` is
+// written and cleared in place and keeps its capacity from turn to turn.
 void WsServer::Impl::flush_deferred() {
     stop_turn_watchers();
-    std::vector<SessionId> ids;
-    ids.swap(deferred);
-    flush(ids);
+    flush(deferred);
 }
 
 // Writes outside the writeable callback only when libwebsockets would let a write through there
