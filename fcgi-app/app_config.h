@@ -8,12 +8,13 @@
 
 #include "argv_template.h"
 #include "child_process.h"
+#include "roompush/unix_socket.h"
 
 namespace rp::app {
 
 struct AppConfig {
     std::string listen;          // FastCGI socket nginx connects to
-    mode_t socket_mode = 0660;
+    SocketAccess socket_access;  // --socket-mode, --socket-group (standalone only)
     std::string spool_dir;
     std::string control_socket;  // the sidecar's
     ArgvTemplate exec;

@@ -35,7 +35,7 @@ Result<UniqueFd> open_listener(const AppConfig& config) {
         log_info("fcgi_listening").kv("socket", "systemd").kv("fd", 3);
         return UniqueFd(3);
     }
-    auto fd = listen_unix(config.listen, config.socket_mode, 128);
+    auto fd = listen_unix(config.listen, config.socket_access, 128);
     if (fd) log_info("fcgi_listening").kv("socket", config.listen);
     return fd;
 }
@@ -108,7 +108,10 @@ int run(const AppConfig& config) {
     HttpRouter router(config, store, uploads, http_pushes, pushes, queue);
     FcgiServer server(listener->get(), config.threads,
                       [&](HttpRequest& request) { return router.route(request); });
-    server.start();
+    if (auto started = server.start(); !started) {
+        log_start_failure(started.error());
+        return 1;
+    }
     log_info("ready").kv("spool", config.spool_dir).kv("sidecar", config.control_socket);
 
     int signal_number = wait_for_stop_signal(signals);

@@ -1,9 +1,15 @@
 #include "fcgi_server.h"
 
+#include <errno.h>
 #include <fcgiapp.h>
-#include <sys/socket.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "roompush/log.h"
@@ -67,23 +73,57 @@ FcgiServer::FcgiServer(int listen_fd, std::size_t threads, Handler handler)
 
 FcgiServer::~FcgiServer() { stop(); }
 
-void FcgiServer::start() {
+// Threads wait in poll() on the listening socket and the stop eventfd, never in a blocking
+// accept(): the listener is non-blocking, so a thread that loses the race for a connection gets
+// EAGAIN from libfcgi's accept and polls again. (Waking blocked accepts with shutdown() would
+// break the socket systemd keeps for the next instance: every later request would be refused.)
+Status FcgiServer::start() {
     FCGX_Init();
+    stop_fd_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!stop_fd_.valid()) return make_error("start_failed", std::string("eventfd: ") + std::strerror(errno));
+    int flags = ::fcntl(listen_fd_, F_GETFL);
+    if (flags < 0 || ::fcntl(listen_fd_, F_SETFL, flags | O_NONBLOCK) != 0) {
+        return make_error("start_failed", std::string("fcntl(O_NONBLOCK) on the FastCGI socket: ") +
+                                              std::strerror(errno));
+    }
     for (std::size_t i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { serve(); });
+    return ok_status();
 }
 
 void FcgiServer::stop() {
     if (threads_.empty()) return;
-    FCGX_ShutdownPending();
-    ::shutdown(listen_fd_, SHUT_RDWR);  // wakes every thread blocked in accept()
+    uint64_t one = 1;
+    ssize_t ignored = ::write(stop_fd_.get(), &one, sizeof one);
+    (void)ignored;
     for (std::thread& thread : threads_) thread.join();
     threads_.clear();
+}
+
+// True when `fd` has something to read; false once stop() was called.
+bool FcgiServer::wait_for_connection(int fd) const {
+    pollfd watched[2] = {{fd, POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
+    while (true) {
+        int ready = ::poll(watched, 2, -1);
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready < 0 || (watched[1].revents & POLLIN) != 0) return false;
+        if (watched[0].revents != 0) return true;
+    }
 }
 
 void FcgiServer::serve() {
     FCGX_Request raw;
     FCGX_InitRequest(&raw, listen_fd_, 0);
-    while (FCGX_Accept_r(&raw) == 0) {
+    // A connection nginx keeps open (fastcgi_keep_conn) is waited on like the listener.
+    while (wait_for_connection(raw.ipcFd >= 0 ? raw.ipcFd : listen_fd_)) {
+        if (int failed = FCGX_Accept_r(&raw); failed != 0) {
+            // Another thread took the connection (EAGAIN), or it closed before its request
+            // arrived: wait again. Anything else (out of descriptors) is worth a pause.
+            if (-failed != EAGAIN && -failed != EWOULDBLOCK) {
+                log_warn("accept_failed").kv("error", std::strerror(-failed > 0 ? -failed : EIO));
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+            continue;
+        }
         FcgiBody body(raw.in);
         HttpRequest request = translate(raw, body);
         HttpResponse response;

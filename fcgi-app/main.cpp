@@ -31,12 +31,16 @@ CLI::Validator exec_validator() {
 // Every option, its default and help: the one table behind --help, --config, --print-config
 // and etc/roompush-fcgi.conf.
 void add_options(CLI::App& app, rp::app::AppConfig& config, std::string& exec,
-                 std::string& socket_mode, unsigned& timeout_s, std::string& secret_file) {
+                 std::string& socket_mode, std::string& socket_group, unsigned& timeout_s,
+                 std::string& secret_file) {
     app.add_option("--listen", config.listen, "FastCGI Unix socket (ignored under socket activation)")
         ->capture_default_str();
     app.add_option("--socket-mode", socket_mode, "File mode of the FastCGI socket (octal)")
         ->capture_default_str()
         ->check(rp::file_mode_validator());
+    app.add_option("--socket-group", socket_group,
+                   "Group given the FastCGI socket, e.g. www-data for nginx (none: the app's own)")
+        ->check(rp::group_validator());
     app.add_option("--spool", config.spool_dir, "Directory for uploads and job state")
         ->capture_default_str();
     app.add_option("--control-socket", config.control_socket, "The sidecar's control socket")
@@ -111,12 +115,13 @@ int main(int argc, char** argv) {
     config.spool_dir = "/var/lib/roompush/spool";
     std::string exec = kDefaultExec;
     std::string socket_mode = "0660";
+    std::string socket_group;
     std::string secret_file;
     unsigned timeout_s = 300;
     rp::CommonOptions common;
 
     CLI::App app{"roompush-fcgi: FastCGI app for uploads and jobs", "roompush-fcgi"};
-    add_options(app, config, exec, socket_mode, timeout_s, secret_file);
+    add_options(app, config, exec, socket_mode, socket_group, timeout_s, secret_file);
     rp::add_common_options(app, common, ROOMPUSH_VERSION);
     if (auto exit_code = rp::parse_options(app, common, argc, argv)) return *exit_code;
     for (const std::string* path : {&config.listen, &config.control_socket}) {
@@ -133,7 +138,8 @@ int main(int argc, char** argv) {
         }
         config.auth_secret = std::move(*secret);
     }
-    config.socket_mode = *rp::parse_file_mode(socket_mode);
+    config.socket_access.mode = *rp::parse_file_mode(socket_mode);
+    if (!socket_group.empty()) config.socket_access.group = *rp::lookup_group(socket_group);
     config.exec = std::move(*rp::app::ArgvTemplate::parse(exec));
     config.limits.timeout_ms = timeout_s * 1000;
 

@@ -27,7 +27,7 @@ using namespace std::chrono_literals;
 class FakeSidecar {
 public:
     explicit FakeSidecar(const std::string& path) {
-        auto fd = listen_unix(path, 0600, 8);
+        auto fd = listen_unix(path, SocketAccess{0600, std::nullopt}, 8);
         EXPECT_TRUE(fd.ok());
         listener_ = std::move(*fd);
         thread_ = std::thread([this] { serve(); });

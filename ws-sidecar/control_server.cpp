@@ -38,7 +38,7 @@ ControlServer::ControlServer(std::string path, mode_t mode, std::size_t max_line
 ControlServer::~ControlServer() { stop(); }
 
 Status ControlServer::start() {
-    auto fd = listen_unix(path_, mode_, 64);
+    auto fd = listen_unix(path_, SocketAccess{mode_, std::nullopt}, 64);
     if (!fd) return fd.error();
     listen_fd_ = std::move(*fd);
     accept_thread_ = std::thread([this] { accept_loop(); });

@@ -86,6 +86,7 @@ std::string default_node_id() {
 // What the flags give as text or in other units, turned into the config after parsing.
 struct TextOptions {
     std::string socket_mode = "0660";
+    std::string ws_socket_group;
     unsigned history_ttl_s = 600;
     std::vector<std::string> secret_files;
     std::string event_loop = "auto";
@@ -106,6 +107,10 @@ void add_options(CLI::App& app, rp::sidecar::SidecarConfig& config, TextOptions&
     app.add_option("--socket-mode", options.socket_mode, "File mode of both sockets (octal)")
         ->capture_default_str()
         ->check(rp::file_mode_validator());
+    app.add_option("--ws-socket-group", options.ws_socket_group,
+                   "Group given the WebSocket socket, e.g. www-data for nginx (none: the "
+                   "sidecar's own); the control socket keeps the sidecar's group")
+        ->check(rp::group_validator());
     app.add_option("--max-queue", config.max_queue_bytes,
                    "Bytes queued per client before it is dropped as a slow consumer (1013)")
         ->capture_default_str()
@@ -198,6 +203,9 @@ int main(int argc, char** argv) {
         config.auth_secrets.push_back(std::move(*secret));
     }
     config.socket_mode = *rp::parse_file_mode(options.socket_mode);
+    if (!options.ws_socket_group.empty()) {
+        config.ws_socket_group = *rp::lookup_group(options.ws_socket_group);
+    }
     config.history.ttl_ms = int64_t{options.history_ttl_s} * 1000;
     config.event_loop = event_loop_named(options.event_loop);
 

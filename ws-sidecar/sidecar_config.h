@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,8 @@ enum class EventLoop { automatic, epoll, poll };
 struct SidecarConfig {
     std::string ws_socket;       // nginx connects here (Upgrade proxy)
     std::string control_socket;  // the app and pushctl connect here
-    mode_t socket_mode = 0660;
+    mode_t socket_mode = 0660;                 // both sockets
+    std::optional<gid_t> ws_socket_group;      // the WebSocket socket's group (nginx's)
     std::size_t max_queue_bytes = 8 << 20;   // per WebSocket client
     std::size_t max_client_frame = 4096;     // a client's command frame
     std::size_t max_rooms_per_connection = 64;

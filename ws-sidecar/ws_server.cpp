@@ -578,13 +578,21 @@ Status WsServer::start() {
     info.protocols = impl_->protocols;
     info.retry_and_idle_policy = &impl_->retry;
     info.user = impl_.get();
-    info.gid = -1;
-    info.uid = -1;
+    // 0, not -1: lws then neither changes the process's ids nor chowns the socket to them. With
+    // -1 it calls chown(path, -1, -1), which systemd's filter of @privileged calls refuses, and
+    // lws then leaves the vhost without a listener (and says so only in its log).
+    info.gid = 0;
+    info.uid = 0;
     if (auto created = impl_->create_context(info); !created) return created;
+    if (!accepts_connections(config.ws_socket)) {
+        return make_error("listen_failed", "libwebsockets did not listen on " + config.ws_socket +
+                                               " (its log line above says why)");
+    }
     // lws creates the socket with the umask's mode, which nginx's user may not be able to use.
-    if (::chmod(config.ws_socket.c_str(), config.socket_mode) != 0) {
-        return make_error("listen_failed",
-                          "chmod " + config.ws_socket + ": " + std::strerror(errno));
+    if (auto applied = set_socket_access(config.ws_socket,
+                                         SocketAccess{config.socket_mode, config.ws_socket_group});
+        !applied) {
+        return applied.error();
     }
     log_info("ws_listening").kv("socket", config.ws_socket)
         .kv("event_loop", impl_->epoll_loop != nullptr ? "epoll" : "poll");

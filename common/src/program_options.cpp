@@ -5,6 +5,7 @@
 
 #include "roompush/log.h"
 #include "roompush/runtime_paths.h"
+#include "roompush/unix_socket.h"
 
 namespace rp {
 namespace {
@@ -41,6 +42,15 @@ CLI::Validator file_mode_validator() {
             return "'" + value + "' is not an octal file mode such as 0660";
         },
         "MODE");
+}
+
+CLI::Validator group_validator() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            auto group = lookup_group(value);
+            return group ? std::string() : group.error().message;
+        },
+        "GROUP");
 }
 
 void add_common_options(CLI::App& app, CommonOptions& options, const std::string& version) {

@@ -1,12 +1,15 @@
 #include "roompush/unix_socket.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
+#include <vector>
 
 namespace rp {
 namespace {
@@ -20,14 +23,48 @@ sockaddr_un make_address(const std::string& path) {
     return address;
 }
 
-bool someone_listens(const std::string& path) {
+}  // namespace
+
+bool accepts_connections(const std::string& path) {
+    if (!check_socket_path(path)) return false;
     UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!probe.valid()) return false;
     sockaddr_un address = make_address(path);
     return ::connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
 }
 
-}  // namespace
+Result<gid_t> lookup_group(const std::string& name_or_gid) {
+    unsigned long number = 0;
+    const char* end = name_or_gid.data() + name_or_gid.size();
+    auto [stop, failure] = std::from_chars(name_or_gid.data(), end, number);
+    if (!name_or_gid.empty() && failure == std::errc() && stop == end) {
+        if (number >= static_cast<unsigned long>(static_cast<gid_t>(-1))) {
+            return make_error("unknown_group", "group id " + name_or_gid + " is out of range");
+        }
+        return static_cast<gid_t>(number);
+    }
+    group entry{};
+    group* found = nullptr;
+    std::vector<char> buffer(16384);
+    int rc = ::getgrnam_r(name_or_gid.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (rc != 0 || found == nullptr) {
+        return make_error("unknown_group", "no group named \"" + name_or_gid + "\" on this system");
+    }
+    return found->gr_gid;
+}
+
+Status set_socket_access(const std::string& path, const SocketAccess& access) {
+    if (access.group && ::chown(path.c_str(), static_cast<uid_t>(-1), *access.group) != 0) {
+        return make_error("listen_failed",
+                          "chgrp " + std::to_string(*access.group) + " " + path + ": " +
+                              errno_text(errno) +
+                              (errno == EPERM ? " (this process must be a member of the group)" : ""));
+    }
+    if (::chmod(path.c_str(), access.mode) != 0) {
+        return make_error("listen_failed", "chmod " + path + ": " + errno_text(errno));
+    }
+    return ok_status();
+}
 
 void UniqueFd::reset(int fd) {
     if (fd_ >= 0) ::close(fd_);
@@ -66,14 +103,14 @@ Status claim_socket_path(const std::string& path) {
     if (!S_ISSOCK(info.st_mode)) {
         return make_error("address_in_use", path + " exists and is not a socket");
     }
-    if (someone_listens(path)) {
+    if (accepts_connections(path)) {
         return make_error("address_in_use", "another process already listens on " + path);
     }
     ::unlink(path.c_str());
     return ok_status();
 }
 
-Result<UniqueFd> listen_unix(const std::string& path, mode_t mode, int backlog) {
+Result<UniqueFd> listen_unix(const std::string& path, const SocketAccess& access, int backlog) {
     if (auto claimed = claim_socket_path(path); !claimed) return claimed.error();
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd.valid()) return make_error("listen_failed", "socket(): " + errno_text(errno));
@@ -81,9 +118,7 @@ Result<UniqueFd> listen_unix(const std::string& path, mode_t mode, int backlog) 
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
         return make_error("listen_failed", "bind " + path + ": " + errno_text(errno));
     }
-    if (::chmod(path.c_str(), mode) != 0) {
-        return make_error("listen_failed", "chmod " + path + ": " + errno_text(errno));
-    }
+    if (auto applied = set_socket_access(path, access); !applied) return applied.error();
     if (::listen(fd.get(), backlog) != 0) {
         return make_error("listen_failed", "listen " + path + ": " + errno_text(errno));
     }

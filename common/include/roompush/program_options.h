@@ -24,6 +24,9 @@ void add_common_options(CLI::App& app, CommonOptions& options, const std::string
 // A validator for octal file modes such as 0660.
 CLI::Validator file_mode_validator();
 
+// A validator for a group name or numeric gid that exists on this system.
+CLI::Validator group_validator();
+
 // Parses the command line and config file. Returns the exit code when the program should stop
 // now (--help, --version, --print-config: 0; bad configuration: 2, after one line naming the
 // option and the reason), nullopt to go on.
