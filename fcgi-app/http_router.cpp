@@ -1,6 +1,7 @@
 #include "http_router.h"
 
 #include "app_metrics.h"
+#include "job_preview.h"
 #include "roompush/prometheus.h"
 #include "roompush/unix_socket.h"
 
@@ -45,7 +46,12 @@ HttpResponse HttpRouter::route(HttpRequest& request) {
     }
     if (request.path.compare(0, kJobs.size(), kJobs) == 0) {
         if (request.method != "GET") return method_not_allowed(request, "GET");
-        return get_job(request.path.substr(kJobs.size()));
+        std::string id = request.path.substr(kJobs.size());
+        constexpr std::string_view kPreview = "/preview.svg";
+        if (id.size() > kPreview.size() && id.ends_with(kPreview)) {
+            return preview_response(store_, id.substr(0, id.size() - kPreview.size()));
+        }
+        return get_job(id);
     }
     constexpr std::string_view kPush = "/push/";
     if (request.path.compare(0, kPush.size(), kPush) == 0) {

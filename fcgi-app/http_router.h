@@ -1,5 +1,6 @@
 #pragma once
-// Which handler answers which request: POST /cad, GET /jobs/ID, POST /push/ROOM, GET /healthz.
+// Which handler answers which request: POST /cad, GET /jobs/ID, GET /jobs/ID/preview.svg,
+// POST /push/ROOM, GET /healthz, GET /metrics/app.
 
 #include "app_config.h"
 #include "http_types.h"

@@ -67,7 +67,6 @@ def render_site(site_path, port, run_dir, spool_dir, web_root, max_upload="64m",
     text = substitute(text, "unix:/run/roompush-fcgi/fcgi.sock",
                       "unix:" + os.path.join(run_dir, "fcgi.sock"))
     text = substitute(text, "unix:/run/roompush/", "unix:" + run_dir + "/")
-    text = substitute(text, "/var/lib/roompush/spool/", spool_dir + "/")
     text = substitute(text, "root /usr/share/roompush/web;", "root %s;" % web_root)
     text = substitute(text, "client_max_body_size 64m;", "client_max_body_size %s;" % max_upload)
     if tls:
