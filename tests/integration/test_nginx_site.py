@@ -49,10 +49,10 @@ class ProductionSite(harness.StackTestCase):
     def test_render_fails_loudly_when_the_site_drifts(self):
         drifted = os.path.join(self.run_dir, "drifted.conf")
         with open(self.stack.layout.site) as site, open(drifted, "w") as out:
-            out.write(site.read().replace("/var/lib/roompush/spool/", "/srv/spool/"))
+            out.write(site.read().replace("unix:/run/roompush/", "unix:/srv/roompush/"))
         with self.assertRaises(devstack.StackError) as error:
             devstack.render_site(drifted, 1, "/tmp/x", "/tmp/x/spool", "/tmp/web")
-        self.assertIn("/var/lib/roompush/spool/", str(error.exception))
+        self.assertIn("unix:/run/roompush/", str(error.exception))
 
     def test_tls_lines_serve_https_and_wss(self):
         status, headers, body = self.curl("-k", self.tls_url("/healthz"))
