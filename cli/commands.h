@@ -46,6 +46,8 @@ int history_command(const GlobalOptions& global, const HistoryOptions& options);
 int stats_command(const GlobalOptions& global, bool prometheus);
 int kick_command(const GlobalOptions& global, const std::string& room, uint64_t member);
 int tail_command(const GlobalOptions& global, const TailOptions& options);
+// Has the sidecar read its configuration again (what `systemctl reload` runs).
+int reload_command(const GlobalOptions& global);
 
 struct TokenOptions {
     std::string room;  // or a prefix grant "team-7:*"

@@ -128,4 +128,25 @@ int kick_command(const GlobalOptions& global, const std::string& room, uint64_t 
     });
 }
 
+int reload_command(const GlobalOptions& global) {
+    JsonPtr fields = make_object();
+    return request(global, ControlOp::reload, fields.get(), [](const cJSON* response) {
+        auto names = [response](const char* key) {
+            std::string out;
+            const cJSON* name = nullptr;
+            cJSON_ArrayForEach(name, cJSON_GetObjectItemCaseSensitive(response, key)) {
+                if (cJSON_IsString(name)) out += std::string(out.empty() ? "" : ", ") + name->valuestring;
+            }
+            return out;
+        };
+        std::string applied = names("applied");
+        std::cout << "reloaded: token secrets, allowed origins and log level read again"
+                  << (applied.empty() ? "" : "; changed: " + applied) << "\n";
+        if (std::string later = names("restart_needed"); !later.empty()) {
+            std::cerr << "pushctl: changed, but applied only by a restart: " << later << "\n";
+        }
+        return static_cast<int>(kOk);
+    });
+}
+
 }  // namespace rp::cli

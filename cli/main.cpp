@@ -113,6 +113,10 @@ int main(int argc, char** argv) {
         ->required()
         ->check(CLI::PositiveNumber);
 
+    CLI::App* reload_cmd = subcommand(app, "reload",
+        "Have the sidecar read its token secrets, allowed origins and log level again "
+        "(what systemctl reload runs)", "pushctl reload");
+
     TokenOptions token;
     CLI::App* token_cmd = subcommand(app, "token", "Mint a room token (needs the sidecar's secret file)",
                                      "pushctl token drawing-7 --ttl 1h --secret-file /etc/roompush/auth.secret");
@@ -142,5 +146,6 @@ int main(int argc, char** argv) {
     if (stats_cmd->parsed()) return stats_command(global, prometheus);
     if (kick_cmd->parsed()) return kick_command(global, room, member);
     if (token_cmd->parsed()) return token_command(global, token);
+    if (reload_cmd->parsed()) return reload_command(global);
     return rooms_command(global, cluster);
 }

@@ -16,6 +16,7 @@
 #include "job_sweeper.h"
 #include "job_waiters.h"
 #include "push_sender.h"
+#include "room_token_minter.h"
 #include "roompush/log.h"
 #include "roompush/unix_socket.h"
 #include "upload_handler.h"
@@ -40,11 +41,26 @@ Result<UniqueFd> open_listener(const AppConfig& config) {
     return fd;
 }
 
-int wait_for_stop_signal(const sigset_t& signals) {
+int wait_for_signal(const sigset_t& signals) {
     int signal_number = 0;
     while (sigwait(&signals, &signal_number) != 0) {
     }
     return signal_number;
+}
+
+// What a reload applies: the token secret (key rotation rewrites the file in place, so it is
+// read again whether or not its name changed) and the log level.
+void reload(OptionValues& running, const ConfigLoader& load_again, RoomTokenMinter& tokens) {
+    auto loaded = load_again();
+    if (!loaded) {
+        log_error("reload_failed").kv("code", loaded.error().code).kv("error", loaded.error().message);
+        return;
+    }
+    OptionChanges changes = changed_options(running, loaded->values, {"auth-secret-file", "log-level"});
+    tokens.set_secret(loaded->config.auth_secret);
+    set_log_level(loaded->log_level);
+    for (const std::string& option : changes.applied) running[option] = loaded->values[option];
+    log_reloaded(changes);
 }
 
 void log_start_failure(const Error& error) {
@@ -71,11 +87,13 @@ void shut_down(const AppConfig& config, JobWaiters& waiters, FcgiServer& server,
 
 }  // namespace
 
-int run(const AppConfig& config) {
+int run(LoadedAppConfig& start, ConfigLoader load_again) {
+    const AppConfig& config = start.config;
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
@@ -103,7 +121,8 @@ int run(const AppConfig& config) {
     queue.start();
     JobSweeper sweeper(store, std::chrono::seconds(config.keep_s));
     sweeper.start();
-    UploadHandler uploads(config, store, queue, pushes, waiters);
+    RoomTokenMinter tokens(config.auth_secret, config.token_ttl_s);
+    UploadHandler uploads(config, store, queue, pushes, waiters, tokens);
     PushHandler http_pushes(config, pushes);
     HttpRouter router(config, store, uploads, http_pushes, pushes, queue);
     FcgiServer server(listener->get(), config.threads,
@@ -114,7 +133,11 @@ int run(const AppConfig& config) {
     }
     log_info("ready").kv("spool", config.spool_dir).kv("sidecar", config.control_socket);
 
-    int signal_number = wait_for_stop_signal(signals);
+    int signal_number = 0;
+    while ((signal_number = wait_for_signal(signals)) == SIGHUP) {
+        log_info("signal").kv("signal", signal_number);
+        reload(start.values, load_again, tokens);
+    }
     log_info("signal").kv("signal", signal_number);
     shut_down(config, waiters, server, queue, interrupt, sweeper, pushes);
     if (!socket_from_systemd()) ::unlink(config.listen.c_str());

@@ -1,10 +1,16 @@
 #pragma once
 
-#include "app_config.h"
+#include <functional>
+
+#include "app_options.h"
 
 namespace rp::app {
 
-// Serves until SIGTERM or SIGINT; returns the process exit code.
-int run(const AppConfig& config);
+using ConfigLoader = std::function<Result<LoadedAppConfig>()>;
+
+// Serves until SIGTERM or SIGINT; SIGHUP reads the configuration again with `load_again` and
+// applies the token secret and the log level (the rest waits for a restart). Returns the
+// process exit code.
+int run(LoadedAppConfig& start, ConfigLoader load_again);
 
 }  // namespace rp::app

@@ -113,11 +113,8 @@ HttpResponse UploadHandler::accepted(const Job& job) {
     set_string(body.get(), "itemId", job.item);
     set_string(body.get(), "status", "queued");
     set_string(body.get(), "ws", "/ws/rooms/" + job.room);
-    if (!config_.auth_secret.empty()) {
-        // The uploader may watch its own room: the token is what the sidecar will ask for.
-        set_string(body.get(), "token",
-                   mint_token(config_.auth_secret, job.room, now_ms() / 1000 + config_.token_ttl_s));
-    }
+    // The uploader may watch its own room: the token is what the sidecar will ask for.
+    if (auto token = tokens_.mint(job.room, now_ms() / 1000)) set_string(body.get(), "token", *token);
     HttpResponse response = json_response(202, body.get());
     response.headers.emplace_back("Location", "/jobs/" + job.id);
     return response;

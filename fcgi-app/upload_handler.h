@@ -7,6 +7,7 @@
 #include "job_queue.h"
 #include "job_store.h"
 #include "job_waiters.h"
+#include "room_token_minter.h"
 #include "push_sender.h"
 
 namespace rp::app {
@@ -14,8 +15,9 @@ namespace rp::app {
 class UploadHandler {
 public:
     UploadHandler(const AppConfig& config, JobStore& store, JobQueue& queue, PushSender& pushes,
-                  JobWaiters& waiters)
-        : config_(config), store_(store), queue_(queue), pushes_(pushes), waiters_(waiters) {}
+                  JobWaiters& waiters, const RoomTokenMinter& tokens)
+        : config_(config), store_(store), queue_(queue), pushes_(pushes), waiters_(waiters),
+          tokens_(tokens) {}
 
     HttpResponse handle(HttpRequest& request);
 
@@ -31,6 +33,7 @@ private:
     JobQueue& queue_;
     PushSender& pushes_;
     JobWaiters& waiters_;
+    const RoomTokenMinter& tokens_;
 };
 
 // The HTTP status for an error code of the upload path.

@@ -150,9 +150,12 @@ ControlReply handle_control(ControlContext& context, const ControlRequest& reque
         case ControlOp::history: return history(context, request);
         case ControlOp::stats: return stats(context, request.prometheus, now_ms);
         case ControlOp::kick: return kick(context, request);
-        case ControlOp::tail: break;
+        case ControlOp::tail:
+        case ControlOp::reload: break;
     }
-    return {encode_error_response(make_error("unknown_op", "tail is handled by the connection")), {}};
+    return {encode_error_response(make_error("unknown_op", std::string(op_name(request.op)) +
+                                                               " is handled by the connection")),
+            {}};
 }
 
 }  // namespace rp::sidecar

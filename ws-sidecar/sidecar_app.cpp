@@ -16,6 +16,7 @@
 #include "redis_broker.h"
 #include "roompush/log.h"
 #include "room_registry.h"
+#include "sidecar_reload.h"
 #include "tail_stream.h"
 #include "ws_server.h"
 
@@ -40,17 +41,28 @@ void expire_step(WsServer& server, RoomRegistry& registry, bool& going) {
     if (going) server.post([&server, &registry, &going] { expire_step(server, registry, going); });
 }
 
-sigset_t stop_signals() {
+// SIGTERM and SIGINT stop the sidecar; SIGHUP reloads it.
+sigset_t handled_signals() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     return set;
+}
+
+// systemd sees the reload (RELOADING=1 ... READY=1) whichever way it was asked for.
+Result<ReloadReport> reload(Reloader& reloader) {
+    sd_notify(0, "RELOADING=1");
+    auto report = reloader.reload();
+    sd_notify(0, "READY=1");
+    return report;
 }
 
 // Everything the control connections reach, owned by the loop thread.
 struct Engine {
     const SidecarConfig& config;
+    Reloader& reloader;
     RoomRegistry& registry;
     SidecarMetrics& metrics;
     WsServer& server;
@@ -141,6 +153,11 @@ std::string cluster(Engine& engine, const ControlRequest& request) {
 // What a shared broker answers from Redis, on the control thread (never on the loop): publish,
 // history, and every node's members. Nothing for the rest, which the loop answers.
 std::optional<std::string> off_loop_answer(Engine& engine, const ControlRequest& request) {
+    if (request.op == ControlOp::reload) {
+        auto report = reload(engine.reloader);
+        if (!report) return encode_error_response(report.error());
+        return encode_reload_response(report->applied, report->restart_needed);
+    }
     if (request.cluster) return cluster(engine, request);
     if (!engine.broker.shared()) return std::nullopt;
     if (request.op == ControlOp::publish) return publish(engine, request);
@@ -285,9 +302,10 @@ std::unique_ptr<Broker> make_broker(const SidecarConfig& config, RoomRegistry& r
 
 }  // namespace
 
-int run(const SidecarConfig& config) {
+int run(LoadedConfig& start, Reloader::Loader load_again) {
+    SidecarConfig& config = start.config;
     // Signals are taken by one thread with sigwait, never by a handler in the middle of lws.
-    sigset_t signals = stop_signals();
+    sigset_t signals = handled_signals();
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
@@ -301,7 +319,8 @@ int run(const SidecarConfig& config) {
         return 1;
     }
     std::unique_ptr<Broker> broker = make_broker(config, registry, metrics, server);
-    Engine engine{config,  registry, metrics, server,
+    Reloader reloader(config, std::move(start.values), std::move(load_again), server);
+    Engine engine{config,  reloader, registry, metrics, server,
                   *broker, ControlContext{registry, metrics, now_ms()}};
     ControlServer control(config.control_socket, config.socket_mode, config.max_control_line,
                           config.max_control_clients,
@@ -344,6 +363,10 @@ int run(const SidecarConfig& config) {
             int signal_number = sigtimedwait(&signals, nullptr, &tick);
             if (signal_number <= 0) continue;
             log_info("signal").kv("signal", signal_number);
+            if (signal_number == SIGHUP) {
+                (void)reload(reloader);  // a failure is logged; the running configuration stays
+                continue;
+            }
             sd_notify(0, "STOPPING=1");
             control.stop();
             while (!server.finished()) {  // keep the loop awake while clients get their 1001

@@ -1,10 +1,11 @@
 #pragma once
 
-#include "sidecar_config.h"
+#include "sidecar_reload.h"
 
 namespace rp::sidecar {
 
-// Serves until SIGTERM or SIGINT; returns the process exit code.
-int run(const SidecarConfig& config);
+// Serves until SIGTERM or SIGINT, reloading on SIGHUP with `load_again`; returns the process
+// exit code.
+int run(LoadedConfig& start, Reloader::Loader load_again);
 
 }  // namespace rp::sidecar

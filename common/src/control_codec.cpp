@@ -58,7 +58,7 @@ Status decode_publish(const cJSON* object, std::string_view line, ControlRequest
 
 constexpr ControlOp kOps[] = {ControlOp::publish, ControlOp::rooms, ControlOp::room,
                                ControlOp::history, ControlOp::tail,  ControlOp::stats,
-                               ControlOp::kick};
+                               ControlOp::kick,    ControlOp::reload};
 
 Result<ControlOp> decode_op(std::string_view name) {
     for (ControlOp op : kOps) {
@@ -66,7 +66,7 @@ Result<ControlOp> decode_op(std::string_view name) {
     }
     return make_error("unknown_op", "unknown op \"" + std::string(name) +
                                         "\"; known: publish, rooms, room, history, tail, "
-                                        "stats, kick");
+                                        "stats, kick, reload");
 }
 
 Result<std::string> decode_room(const cJSON* object) {
@@ -147,6 +147,7 @@ Status decode_fields(const cJSON* object, std::string_view line, ControlRequest&
         case ControlOp::tail:
             if (auto rooms = decode_tail_rooms(object, request); !rooms) return rooms;
             break;
+        case ControlOp::reload: return ok_status();
     }
     auto since = decode_count(object, "since");
     if (!since) return since.error();
@@ -186,6 +187,7 @@ const char* op_name(ControlOp op) {
         case ControlOp::tail: return "tail";
         case ControlOp::stats: return "stats";
         case ControlOp::kick: return "kick";
+        case ControlOp::reload: return "reload";
     }
     return "unknown";
 }
@@ -238,6 +240,19 @@ std::string encode_error_response(const Error& error) {
     set_string(detail.get(), "message", error.message);
     set_json(object.get(), "error", std::move(detail));
     return to_json(object.get());
+}
+
+std::string encode_reload_response(const std::vector<std::string>& applied,
+                                   const std::vector<std::string>& restart_needed) {
+    JsonPtr out = ok_object();
+    for (auto [key, names] : {std::pair{"applied", &applied}, {"restart_needed", &restart_needed}}) {
+        JsonPtr list = make_array();
+        for (const std::string& name : *names) {
+            cJSON_AddItemToArray(list.get(), cJSON_CreateString(name.c_str()));
+        }
+        set_json(out.get(), key, std::move(list));
+    }
+    return to_json(out.get());
 }
 
 std::string encode_publish_response(const PublishAck& ack) {

@@ -1,10 +1,12 @@
 #include "roompush/log.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
 
@@ -23,6 +25,29 @@ const char* level_name(LogLevel level) {
         case LogLevel::error: return "error";
     }
     return "info";
+}
+
+// Under systemd, stderr is a stream to journald ($JOURNAL_STREAM names it as DEVICE:INODE).
+// There each line starts with its syslog priority, <3> for an error, which journald takes off
+// and keeps as the entry's priority: `journalctl -p err` then shows exactly the error lines.
+bool stderr_is_journal() {
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    if (stream == nullptr) return false;
+    unsigned long long device = 0, inode = 0;
+    if (std::sscanf(stream, "%llu:%llu", &device, &inode) != 2) return false;
+    struct stat info {};
+    if (::fstat(STDERR_FILENO, &info) != 0) return false;
+    return info.st_dev == device && info.st_ino == inode;
+}
+
+const char* journal_priority(LogLevel level) {
+    switch (level) {
+        case LogLevel::debug: return "<7>";
+        case LogLevel::info: return "<6>";
+        case LogLevel::warn: return "<4>";
+        case LogLevel::error: return "<3>";
+    }
+    return "<6>";
 }
 
 std::string timestamp() {
@@ -91,7 +116,9 @@ bool parse_log_level(std::string_view name, LogLevel& out) {
 LogLine::LogLine(LogLevel level, std::string_view event)
     : enabled_(static_cast<int>(level) >= g_min_level.load()) {
     if (!enabled_) return;
+    static const bool to_journal = stderr_is_journal();
     line_.reserve(160);
+    if (to_journal) line_ += journal_priority(level);
     line_ += "ts=" + timestamp() + " level=" + level_name(level) + " prog=";
     {
         std::lock_guard lock(g_program_mutex);

@@ -1,5 +1,6 @@
 #include "roompush/program_options.h"
 
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 
@@ -21,13 +22,25 @@ std::string explain(const CLI::ParseError& error) {
     return what;
 }
 
-// CLI11 writes an option without a default as KEY="", which would read back as an empty value:
-// such options are shown commented out, so the example file loads as it is.
+// The key of a `key=value` line of CLI11's config output; empty for comments and blank lines.
+std::string line_key(const std::string& line) {
+    if (line.empty() || line[0] == '#' || line[0] == '[') return {};
+    std::size_t equals = line.find('=');
+    return equals == std::string::npos ? std::string() : line.substr(0, equals);
+}
+
+// Every option at its default is written commented out: the shipped files show the defaults
+// without fixing them, so that a later version's new default reaches an operator who changed
+// one line. What the command line or a --config file set is written as it is (the effective
+// configuration).
 std::string example_config(const CLI::App& app) {
     std::istringstream text(app.config_to_str(true, true));
     std::string out, line;
     while (std::getline(text, line)) {
-        if (line.size() > 3 && line.compare(line.size() - 3, 3, "=\"\"") == 0) line = "#" + line;
+        if (std::string key = line_key(line); !key.empty()) {
+            const CLI::Option* option = app.get_option_no_throw("--" + key);
+            if (option == nullptr || option->count() == 0) line = "#" + line;
+        }
         out += line + "\n";
     }
     return out;
@@ -83,6 +96,54 @@ std::optional<int> parse_options(CLI::App& app, const CommonOptions& options, in
         return 0;
     }
     return std::nullopt;
+}
+
+Status parse_options_again(CLI::App& app, int argc, char** argv) {
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        return make_error("bad_config", explain(error));
+    }
+    return ok_status();
+}
+
+OptionValues option_values(const CLI::App& app) {
+    OptionValues values;
+    std::istringstream text(app.config_to_str(true, false));
+    std::string line;
+    while (std::getline(text, line)) {
+        if (std::string key = line_key(line); !key.empty()) values[key] = line.substr(key.size() + 1);
+    }
+    return values;
+}
+
+OptionChanges changed_options(const OptionValues& before, const OptionValues& after,
+                              const std::vector<std::string>& reloadable) {
+    std::vector<std::string> changed;
+    for (const auto& [key, value] : after) {
+        auto old = before.find(key);
+        if (old == before.end() || old->second != value) changed.push_back(key);
+    }
+    for (const auto& [key, value] : before) {
+        if (after.find(key) == after.end()) changed.push_back(key);
+    }
+    OptionChanges changes;
+    for (std::string& key : changed) {
+        bool applies = std::find(reloadable.begin(), reloadable.end(), key) != reloadable.end();
+        (applies ? changes.applied : changes.restart_needed).push_back(std::move(key));
+    }
+    return changes;
+}
+
+void log_reloaded(const OptionChanges& changes) {
+    auto joined = [](const std::vector<std::string>& names) {
+        std::string out;
+        for (const std::string& name : names) out += (out.empty() ? "" : ",") + name;
+        return out;
+    };
+    log_info("reloaded")
+        .kv("applied", joined(changes.applied))
+        .kv("restart_needed", joined(changes.restart_needed));
 }
 
 std::optional<int> finish_options(const CLI::App& app, const CommonOptions& options) {

@@ -4,10 +4,23 @@
 
 namespace rp {
 
-std::string default_run_dir() {
+namespace {
+
+const char* run_dir_from_environment() {
     const char* from_env = std::getenv("ROOMPUSH_RUN_DIR");
-    if (from_env != nullptr && *from_env != '\0') return from_env;
-    return "/run/roompush";
+    return from_env != nullptr && *from_env != '\0' ? from_env : nullptr;
+}
+
+}  // namespace
+
+std::string default_run_dir() {
+    const char* from_env = run_dir_from_environment();
+    return from_env != nullptr ? from_env : "/run/roompush";
+}
+
+std::string default_fcgi_socket() {
+    const char* from_env = run_dir_from_environment();
+    return from_env != nullptr ? std::string(from_env) + "/fcgi.sock" : "/run/roompush-fcgi/fcgi.sock";
 }
 
 std::optional<mode_t> parse_file_mode(std::string_view text) {

@@ -21,7 +21,7 @@ inline constexpr std::size_t kMaxIdempotencyKeyLength = 200;
 
 inline constexpr std::size_t kMaxTailRooms = 64;
 
-enum class ControlOp { publish, rooms, room, history, tail, stats, kick };
+enum class ControlOp { publish, rooms, room, history, tail, stats, kick, reload };
 const char* op_name(ControlOp op);
 
 struct ControlRequest {
@@ -66,6 +66,9 @@ Status check_event_name(std::string_view event);
 Result<ControlRequest> decode_request(std::string_view line);
 std::string encode_error_response(const Error& error);
 std::string encode_publish_response(const PublishAck& ack);
+// reload: {"ok":true,"applied":[options],"restart_needed":[options]}
+std::string encode_reload_response(const std::vector<std::string>& applied,
+                                   const std::vector<std::string>& restart_needed);
 std::string encode_rooms_response(const std::vector<RoomSummary>& rooms);
 
 // --- client side ---

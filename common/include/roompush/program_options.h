@@ -6,8 +6,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "roompush/error.h"
 
 namespace rp {
 
@@ -31,6 +35,27 @@ CLI::Validator group_validator();
 // now (--help, --version, --print-config: 0; bad configuration: 2, after one line naming the
 // option and the reason), nullopt to go on.
 std::optional<int> parse_options(CLI::App& app, const CommonOptions& options, int argc, char** argv);
+
+// For a reload: the same command line, and so the same --config file, parsed again into `app`
+// (a fresh one, with the same options), printing nothing. Error("bad_config") carries the
+// one-line reason that parse_options would have printed.
+Status parse_options_again(CLI::App& app, int argc, char** argv);
+
+// Every option's effective value as the config file would spell it ("history" -> "100").
+using OptionValues = std::map<std::string, std::string>;
+OptionValues option_values(const CLI::App& app);
+
+// The keys whose values differ between two parses, split into those a reload applies (named in
+// `reloadable`) and those only a restart applies.
+struct OptionChanges {
+    std::vector<std::string> applied;
+    std::vector<std::string> restart_needed;
+};
+OptionChanges changed_options(const OptionValues& before, const OptionValues& after,
+                              const std::vector<std::string>& reloadable);
+
+// A reload's one log line: what it applied and what waits for a restart.
+void log_reloaded(const OptionChanges& changes);
 
 // After a successful parse: applies --log-level and, for --check-config, prints the verdict.
 // Returns the exit code if the program should stop (check-config), nullopt to run.

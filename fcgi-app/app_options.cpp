@@ -1,0 +1,176 @@
+#include "app_options.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "roompush/room_token.h"
+#include "roompush/runtime_paths.h"
+#include "roompush/unix_socket.h"
+
+#ifndef ROOMPUSH_VERSION
+#define ROOMPUSH_VERSION "0"
+#endif
+
+namespace rp::app {
+namespace {
+
+constexpr const char* kDefaultExec = "/usr/lib/roompush/cad-inspect --input {input} --out {workdir}";
+
+// What the flags give as text or in other units, turned into the config after parsing.
+struct TextOptions {
+    std::string exec = kDefaultExec;
+    std::string socket_mode = "0660";
+    std::string socket_group;
+    std::string secret_file;
+    unsigned timeout_s = 300;
+};
+
+// The exec template is checked while parsing, so a bad one is a config error like any other.
+CLI::Validator exec_validator() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            auto parsed = ArgvTemplate::parse(value);
+            return parsed ? std::string() : parsed.error().message;
+        },
+        "TEMPLATE");
+}
+
+// Every option, its default and help: the one table behind --help, --config, --print-config
+// and etc/roompush-fcgi.conf.
+void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
+    app.add_option("--listen", config.listen, "FastCGI Unix socket (ignored under socket activation)")
+        ->capture_default_str();
+    app.add_option("--socket-mode", text.socket_mode, "File mode of the FastCGI socket (octal)")
+        ->capture_default_str()
+        ->check(file_mode_validator());
+    app.add_option("--socket-group", text.socket_group,
+                   "Group given the FastCGI socket, e.g. www-data for nginx (none: the app's own)")
+        ->check(group_validator());
+    app.add_option("--spool", config.spool_dir, "Directory for uploads and job state")
+        ->capture_default_str();
+    app.add_option("--control-socket", config.control_socket, "The sidecar's control socket")
+        ->capture_default_str();
+    app.add_option("--exec", text.exec, "Program to run per job: absolute path and arguments; "
+                                   "placeholders {input} {workdir} {job} {room} {item}")
+        ->capture_default_str()
+        ->check(exec_validator());
+    app.add_option("--threads", config.threads, "FastCGI accept threads")
+        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{256}));
+    app.add_option("--workers", config.workers, "Programs run at once")
+        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{256}));
+    app.add_option("--queue", config.queue, "Jobs that may wait for a worker before 503")
+        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{100000}));
+    app.add_option("--max-upload", config.max_upload, "Largest request body in bytes (413)")
+        ->capture_default_str()->check(CLI::Range(size_t{1024}, size_t{1} << 40));
+    app.add_option("--max-field", config.max_field, "Largest text form field in bytes (413)")
+        ->capture_default_str()->check(CLI::Range(size_t{16}, size_t{1} << 20));
+    app.add_option("--timeout", text.timeout_s, "Seconds a program may run")
+        ->capture_default_str()->check(CLI::Range(1u, 86400u));
+    app.add_option("--kill-grace", config.limits.kill_grace_ms,
+                   "Milliseconds between SIGTERM and SIGKILL when a program must stop")
+        ->capture_default_str()->check(CLI::Range(0u, 600000u));
+    app.add_option("--max-stdout", config.limits.max_stdout_bytes,
+                   "Bytes a program may write to stdout before it is stopped")
+        ->capture_default_str()->check(CLI::Range(size_t{1024}, size_t{1} << 32));
+    app.add_option("--max-stderr", config.limits.max_stderr_bytes, "Bytes of stderr kept per job")
+        ->capture_default_str()->check(CLI::Range(size_t{0}, size_t{1} << 30));
+    app.add_option("--max-cpu", config.limits.max_cpu_seconds, "CPU seconds per program (0: none)")
+        ->capture_default_str();
+    app.add_option("--max-address-space", config.limits.max_address_space,
+                   "Bytes of address space per program (0: none)")
+        ->capture_default_str();
+    app.add_option("--max-file-size", config.limits.max_file_size,
+                   "Largest file a program may write, in bytes (0: none)")
+        ->capture_default_str();
+    app.add_option("--max-open-files", config.limits.max_open_files,
+                   "Open files per program (0: none)")
+        ->capture_default_str();
+    app.add_option("--outbox-limit", config.outbox_limit,
+                   "Pushes waiting for the sidecar before the outbox counts as full "
+                   "(uploads then get 503)")
+        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{10000000}));
+    app.add_option("--max-wait", config.max_wait_s,
+                   "Longest ?wait=SECONDS honoured, in seconds (keep it below nginx's "
+                   "fastcgi_read_timeout)")
+        ->capture_default_str()->check(CLI::Range(0u, 3600u));
+    app.add_option("--keep", config.keep_s,
+                   "Seconds a finished job and its files are kept (0: forever)")
+        ->capture_default_str();
+    app.add_option("--stop-grace", config.stop_grace_ms,
+                   "On SIGTERM, milliseconds running programs may still finish before they "
+                   "are interrupted")
+        ->capture_default_str()->check(CLI::Range(0u, 3600000u));
+    app.add_flag("--rerun-interrupted", config.rerun_interrupted,
+                 "Run a job again when a stop or crash interrupted it, instead of reporting "
+                 "job.failed with reason interrupted");
+    app.add_option("--auth-secret-file", text.secret_file,
+                   "Secret for the room token in each 202 (the sidecar's newest key; none: no token). "
+                   "Read again on reload")
+        ->check(CLI::ExistingFile);
+    app.add_option("--token-ttl", config.token_ttl_s, "Seconds a room token in a 202 stays valid")
+        ->capture_default_str()
+        ->check(CLI::Range(60u, 30u * 86400u));
+}
+
+// The parser and what it fills: one per parse, so that a reload never touches the running
+// configuration until it is known to be good.
+struct Parser {
+    CLI::App app{"roompush-fcgi: FastCGI app for uploads and jobs", "roompush-fcgi"};
+    AppConfig config;
+    TextOptions text;
+    CommonOptions common;
+
+    Parser() {
+        config.listen = default_fcgi_socket();
+        config.control_socket = default_control_socket();
+        config.spool_dir = "/var/lib/roompush/spool";
+        add_options(app, config, text);
+        add_common_options(app, common, ROOMPUSH_VERSION);
+    }
+};
+
+Error bad_config(std::string message) { return make_error("bad_config", std::move(message)); }
+
+// The parsed text into the configuration, reading the files it names.
+Result<LoadedAppConfig> finish(Parser& parser) {
+    AppConfig& config = parser.config;
+    const TextOptions& text = parser.text;
+    for (const std::string* path : {&config.listen, &config.control_socket}) {
+        if (auto valid = check_socket_path(*path); !valid) return bad_config(valid.error().message);
+    }
+    if (!text.secret_file.empty()) {
+        auto secret = load_secret_file(text.secret_file);
+        if (!secret) return bad_config("--auth-secret-file: " + secret.error().message);
+        config.auth_secret = std::move(*secret);
+    }
+    config.socket_access.mode = *parse_file_mode(text.socket_mode);  // checked by its validator
+    if (!text.socket_group.empty()) config.socket_access.group = *lookup_group(text.socket_group);
+    config.exec = std::move(*ArgvTemplate::parse(text.exec));
+    config.limits.timeout_ms = text.timeout_s * 1000;
+    LoadedAppConfig loaded{std::move(config), LogLevel::info, option_values(parser.app)};
+    parse_log_level(parser.common.log_level, loaded.log_level);  // checked by IsMember
+    return loaded;
+}
+
+}  // namespace
+
+std::variant<int, LoadedAppConfig> load_config_at_start(int argc, char** argv) {
+    Parser parser;
+    if (auto exit_code = parse_options(parser.app, parser.common, argc, argv)) return *exit_code;
+    auto loaded = finish(parser);
+    if (!loaded) {
+        std::fprintf(stderr, "roompush-fcgi: %s\n", loaded.error().message.c_str());
+        return kExitBadConfig;
+    }
+    if (auto exit_code = finish_options(parser.app, parser.common)) return *exit_code;
+    return std::move(*loaded);
+}
+
+Result<LoadedAppConfig> load_config_again(int argc, char** argv) {
+    Parser parser;
+    if (auto parsed = parse_options_again(parser.app, argc, argv); !parsed) return parsed.error();
+    return finish(parser);
+}
+
+}  // namespace rp::app
