@@ -136,7 +136,9 @@ JsonPtr job_event_data(const Job& job) {
 
 std::string job_event_key(const Job& job, std::string_view name) {
     std::string key = job.id + ":";
-    if (job.attempt > 1) key += "a" + std::to_string(job.attempt) + ":";
+    // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive) about the temporary
+    // of "a" + std::to_string(...) in a Release build.
+    if (job.attempt > 1) key.append("a").append(std::to_string(job.attempt)).append(":");
     return key.append(name);
 }
 
