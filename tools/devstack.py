@@ -23,6 +23,19 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASTCGI_PARAMS = "/etc/nginx/fastcgi_params"
 
+# Started by root (CI, a container), the stack runs its programs as production does: both daemons
+# as the unprivileged `roompush` (systemd/*.service: User=, Group=, and the sidecar's
+# SupplementaryGroups=www-data, so that it may give its WebSocket socket to nginx's group) and
+# nginx's workers as Debian's www-data. www-data is not in group roompush: it reaches the daemons
+# only through the sockets given to its own group. Started by anyone else, every program runs as
+# that user, as before.
+DAEMON_USER = "roompush"
+NGINX_USER = "www-data"
+SYSUSERS_CONF = os.path.join(REPO, "systemd/roompush.sysusers.conf")
+# The units' UMask= (systemd/roompush-sidecar.service, roompush-fcgi.service).
+SIDECAR_UMASK = 0o007
+APP_UMASK = 0o027
+
 
 def free_port():
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
@@ -47,6 +60,119 @@ def render(template_path, values):
 
 class StackError(Exception):
     pass
+
+
+class DaemonIdentity:
+    """User roompush, group roompush, nginx's group as a supplementary one: who the daemons run
+    as when root starts the stack."""
+
+    def __init__(self):
+        self.uid = pwd.getpwnam(DAEMON_USER).pw_uid
+        self.gid = grp.getgrnam(DAEMON_USER).gr_gid
+        self.nginx_gid = grp.getgrnam(NGINX_USER).gr_gid
+
+    def command(self, argv, nginx_group=True):
+        """`argv` as roompush. setpriv execs it, so the pid stays the program's own and signals
+        sent to a Popen's pid reach the program, not a wrapper."""
+        groups = "--groups=" + NGINX_USER if nginx_group else "--clear-groups"
+        return ["setpriv", "--reuid=" + DAEMON_USER, "--regid=" + DAEMON_USER, groups,
+                "--"] + list(argv)
+
+    def own(self, path, mode, recursive=False):
+        """`path` becomes roompush's, with `mode`; `recursive`: what an earlier run as another
+        user left in it (a spool, Redis' files) becomes roompush's too."""
+        if not recursive:
+            os.chown(path, self.uid, self.gid)
+        elif os.stat(path).st_uid != self.uid:
+            for directory, subdirs, files in os.walk(path):
+                for name in [directory] + [os.path.join(directory, n) for n in subdirs + files]:
+                    os.lchown(name, self.uid, self.gid)
+        os.chmod(path, mode)
+
+    def can_run(self, path, user=DAEMON_USER):
+        """Whether `user` reaches and may execute (a directory: enter) `path`. Asked of a
+        process that runs as that user: setpriv keeps root's capabilities until its exec, so a
+        daemon on a path closed to roompush would still start, unlike under its unit."""
+        return subprocess.run(["setpriv", "--reuid=" + user, "--regid=" + user, "--clear-groups",
+                               "--", "test", "-x", path]).returncode == 0
+
+    def give_read(self, path):
+        """A file the tests hand to a daemon (a secret, a config) readable by group roompush
+        only, as docs/deploy.md installs the token secret: root:roompush 0640 (a directory 0750)."""
+        os.chown(path, 0, self.gid)
+        os.chmod(path, 0o750 if os.path.isdir(path) else 0o640)
+
+
+_identity = []
+
+
+def ensure_daemon_user():
+    """Makes the user roompush as the package does (systemd-sysusers with the shipped entry)."""
+    try:
+        pwd.getpwnam(DAEMON_USER)
+    except KeyError:
+        made = subprocess.run(["systemd-sysusers", SYSUSERS_CONF], capture_output=True, text=True)
+        if made.returncode != 0:
+            raise StackError("systemd-sysusers %s failed:\n%s" % (SYSUSERS_CONF, made.stderr))
+    try:
+        group = grp.getgrnam(DAEMON_USER)
+        nginx = pwd.getpwnam(NGINX_USER)
+    except KeyError as missing:
+        raise StackError("no %s on this system (systemd-sysusers %s; nginx's package makes "
+                         "www-data)" % (missing, SYSUSERS_CONF))
+    if NGINX_USER in group.gr_mem or nginx.pw_gid == group.gr_gid:
+        raise StackError("%s is a member of group %s (an older sysusers entry put it there): nginx "
+                         "must reach the daemons through their sockets only. Remove it: "
+                         "gpasswd -d %s %s" % (NGINX_USER, DAEMON_USER, NGINX_USER, DAEMON_USER))
+
+
+def daemon_identity():
+    """The DaemonIdentity when this process is root (the user is made on first use), else None:
+    the daemons then run as whoever runs this."""
+    if os.geteuid() != 0:
+        return None
+    if not _identity:
+        ensure_daemon_user()
+        _identity.append(DaemonIdentity())
+    return _identity[0]
+
+
+def check_searchable(path):
+    """Every directory above `path` lets other users through (roompush and www-data must reach
+    the run directory): a clear error here rather than a 502 or an EACCES later."""
+    directory = os.path.dirname(os.path.abspath(path))
+    while True:
+        if not os.stat(directory).st_mode & 0o001:
+            raise StackError("%s and %s cannot reach %s: %s is not searchable by other users "
+                             "(chmod o+x it, or choose another run directory)"
+                             % (DAEMON_USER, NGINX_USER, path, directory))
+        if directory == "/":
+            return
+        directory = os.path.dirname(directory)
+
+
+def daemon_command(argv, nginx_group=True):
+    """`argv` as the daemons run (as roompush when root, unchanged otherwise): for a test that
+    starts a daemon itself."""
+    identity = daemon_identity()
+    return identity.command(argv, nginx_group) if identity else list(argv)
+
+
+def daemon_dir(path):
+    """A scratch directory a test's own daemon binds its sockets in: roompush's, 0751, like the
+    stack's run directory (nothing to do unless root)."""
+    identity = daemon_identity()
+    if identity:
+        identity.own(path, 0o751)
+    return path
+
+
+def give_to_daemons(path):
+    """A file or directory a test hands to a daemon, readable by it (nothing to do unless root)."""
+    identity = daemon_identity()
+    if identity:
+        identity.give_read(path)
+    return path
 
 
 def substitute(text, old, new):
@@ -83,7 +209,8 @@ class Layout:
     """Where a stack's programs and shipped files are: a build tree (./dev, the tests) or the
     root of an installed package (the package test runs the stack from it)."""
 
-    def __init__(self, sidecar, app, pushctl, program, site, web_root):
+    def __init__(self, sidecar, app, pushctl, program, site, web_root, root=None):
+        self.root = root  # an installed package's root, standing for /
         self.sidecar = sidecar
         self.app = app
         self.pushctl = pushctl
@@ -107,7 +234,7 @@ class Layout:
                    pushctl=os.path.join(root, "usr/bin/pushctl"),
                    program=os.path.join(root, "usr/lib/roompush/cad-inspect"),
                    site=os.path.join(root, "etc/nginx/sites-available/roompush.conf"),
-                   web_root=os.path.join(root, "usr/share/roompush/web"))
+                   web_root=os.path.join(root, "usr/share/roompush/web"), root=root)
 
     @classmethod
     def from_environment(cls, build_dir):
@@ -203,6 +330,7 @@ class Stack:
 
     def start(self):
         os.makedirs(self.log_dir, exist_ok=True)
+        self.prepare_run_dir()
         if port_in_use(self.port):
             raise StackError("port %d on 127.0.0.1 is already in use; set ROOMPUSH_PORT to "
                              "another port" % self.port)
@@ -218,6 +346,31 @@ class Stack:
             self.stop()
             raise
 
+    def prepare_run_dir(self):
+        """As root, the run directory is what /run/roompush is in production: roompush's, 0751
+        (nginx's workers pass through to the sockets but cannot list it); the daemons' state
+        from an earlier run becomes roompush's (the daemons make the rest themselves), and
+        every program roompush runs and the web root are in reach of their users."""
+        identity = daemon_identity()
+        if identity is None:
+            return
+        check_searchable(self.run_dir)
+        identity.own(self.run_dir, 0o751)
+        for state in (self.spool_dir, self.redis_dir):
+            if os.path.isdir(state):
+                identity.own(state, 0o750, recursive=True)
+        if self.layout.root and not os.stat(self.layout.root).st_mode & 0o001:
+            # The root of an extracted package stands for /, which is 0755 (dpkg-deb -x into a
+            # mkdtemp directory leaves it 0700).
+            os.chmod(self.layout.root, 0o755)
+        for program in (self.layout.sidecar, self.layout.app, self.exec_template.split()[0]):
+            if not identity.can_run(program):
+                raise StackError("%s cannot run %s: a directory above it is closed to other "
+                                 "users" % (DAEMON_USER, program))
+        if not identity.can_run(self.layout.web_root, NGINX_USER):
+            raise StackError("%s (nginx's workers) cannot enter the web root %s"
+                             % (NGINX_USER, self.layout.web_root))
+
     def start_sidecar(self, extra_args=(), control_socket=None, node=0):
         """`control_socket` binds it elsewhere than where the app looks (a test can then decide
         when the app reaches the sidecar, by renaming the socket into place)."""
@@ -227,23 +380,31 @@ class Stack:
         broker = []
         if self.redis_port is not None:
             broker = ["--broker", self.broker_url, "--node-id", "node%d" % node]
+        group = []
+        if daemon_identity() and "--ws-socket-group" not in self.sidecar_args:
+            group = ["--ws-socket-group", NGINX_USER]  # as the unit's ExecStart gives it
         self.spawn(name, [self.binary(self.layout.sidecar),
                           "--ws-socket", self.node_ws_socket(node),
                           "--control-socket", control_socket]
-                   + mode + broker + self.sidecar_args + list(extra_args))
+                   + mode + group + broker + self.sidecar_args + list(extra_args),
+                   daemon=True, umask=SIDECAR_UMASK)
         self.wait_for_socket(name, control_socket)
         self.wait_for_socket(name, self.node_ws_socket(node))
 
     def start_redis(self):
         """A private redis-server on a free loopback port, its files in the run dir. The
-        append-only file keeps the rooms over a restart of Redis itself."""
+        append-only file keeps the rooms over a restart of Redis itself. As root it runs as
+        roompush too (without nginx's group): never as root, and its directory is then
+        roompush's like the rest of the run directory."""
         os.makedirs(self.redis_dir, exist_ok=True)
+        if daemon_identity():
+            daemon_identity().own(self.redis_dir, 0o750, recursive=True)
         if self.redis_port is None:
             self.redis_port = free_port()
         self.spawn("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port),
                              "--dir", self.redis_dir, "--save", "", "--appendonly", "yes",
                              "--appendfsync", "everysec", "--daemonize", "no",
-                             "--logfile", ""])
+                             "--logfile", ""], daemon=True, nginx_group=False)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.processes["redis"].poll() is not None:
@@ -268,13 +429,16 @@ class Stack:
         # run under the default address-space limit.
         limits = (["--max-address-space", "0"]
                   if self.sanitized_build() and "--max-address-space" not in self.app_args else [])
+        # As roompush-fcgi.socket gives it: SocketGroup=www-data, SocketMode=0660.
+        group = (["--socket-group", NGINX_USER]
+                 if daemon_identity() and "--socket-group" not in self.app_args else [])
         self.spawn("app", [self.binary(self.layout.app),
                            "--listen", self.fcgi_socket,
                            "--socket-mode", "0660",
                            "--spool", self.spool_dir,
                            "--control-socket", self.control_socket,
-                           "--exec", self.exec_template] + limits + self.app_args
-                   + list(extra_args))
+                           "--exec", self.exec_template] + group + limits + self.app_args
+                   + list(extra_args), daemon=True, umask=APP_UMASK)
         self.wait_for_socket("app", self.fcgi_socket)
 
     def render_nginx(self):
@@ -283,11 +447,10 @@ class Stack:
             os.makedirs(os.path.join(self.nginx_prefix, sub), exist_ok=True)
         shutil.copy(FASTCGI_PARAMS, os.path.join(conf_dir, "fastcgi_params"))
         user_line = ""
-        if os.geteuid() == 0:
-            # Workers run as the user that owns the sockets; a root-started nginx would
-            # otherwise drop to `nobody` and get 502 from 0660 sockets.
-            user_line = "user %s %s;" % (pwd.getpwuid(os.getuid()).pw_name,
-                                         grp.getgrgid(os.getgid()).gr_name)
+        if daemon_identity():
+            # Debian's default: the workers reach the daemons' 0660 sockets through the group
+            # the daemons give them to, never as root.
+            user_line = "user %s %s;" % (NGINX_USER, NGINX_USER)
         site = render_site(self.layout.site, self.port, self.run_dir, self.spool_dir,
                            self.layout.web_root, self.max_upload, self.tls)
         if self.nodes > 1:  # every sidecar in the one upstream, as docs/scaling.md shows
@@ -315,7 +478,15 @@ class Stack:
             raise StackError("nginx -t failed:\n" + check.stderr)
         self.spawn("nginx", self.nginx_command("-g", "daemon off;"))
 
-    def spawn(self, name, argv):
+    def spawn(self, name, argv, daemon=False, nginx_group=True, umask=None):
+        """`daemon`: as root, run as roompush (`nginx_group`: with www-data as a supplementary
+        group) and with the unit's `umask`."""
+        options = {}
+        identity = daemon_identity() if daemon else None
+        if identity:
+            argv = identity.command(argv, nginx_group)
+            if umask is not None:
+                options["umask"] = umask
         if self.log_to_files:
             stderr = open(os.path.join(self.log_dir, name + ".log"), "ab")
             self.log_files.append(stderr)
@@ -324,7 +495,7 @@ class Stack:
         # Its own session: a Ctrl-C in the terminal reaches only the supervisor, which then
         # stops the programs in order.
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
-                                   start_new_session=True)
+                                   start_new_session=True, **options)
         self.processes[name] = process
         return process
 
