@@ -13,7 +13,7 @@ import urllib.request
 
 import harness
 import websockets
-from harness import ControlConnection, RoomClient
+from harness import ControlConnection, RoomClient, devstack
 
 A, B = 0, 1
 
@@ -310,10 +310,11 @@ class BrokerOptions(harness.unittest.TestCase):
     line that says what is wrong."""
 
     def run_sidecar(self, *args):
-        return subprocess.run([os.path.join(harness.BUILD_DIR, "ws-sidecar/roompush-sidecar"),
-                               "--ws-socket", "/tmp/rp-never-ws.sock",
-                               "--control-socket", "/tmp/rp-never-control.sock"] + list(args),
-                              capture_output=True, text=True, timeout=20)
+        return subprocess.run(devstack.daemon_command(
+            [os.path.join(harness.BUILD_DIR, "ws-sidecar/roompush-sidecar"),
+             "--ws-socket", "/tmp/rp-never-ws.sock",
+             "--control-socket", "/tmp/rp-never-control.sock"] + list(args)),
+            capture_output=True, text=True, timeout=20)
 
     def test_bad_broker_urls(self):
         for url in ("redis://", "redis://host:99999", "redis://host/77", "http://host",
@@ -363,12 +364,12 @@ class BrokerOptions(harness.unittest.TestCase):
 
         server = threading.Thread(target=serve, daemon=True)
         server.start()
-        run_dir = harness.tempfile.mkdtemp(prefix="rp-", dir="/tmp")
+        run_dir = devstack.daemon_dir(harness.tempfile.mkdtemp(prefix="rp-", dir="/tmp"))
         control = os.path.join(run_dir, "control.sock")
-        sidecar = subprocess.Popen(
+        sidecar = subprocess.Popen(devstack.daemon_command(
             [os.path.join(harness.BUILD_DIR, "ws-sidecar/roompush-sidecar"),
              "--ws-socket", os.path.join(run_dir, "ws.sock"), "--control-socket", control,
-             "--broker", "redis://127.0.0.1:%d" % port],
+             "--broker", "redis://127.0.0.1:%d" % port]),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             deadline = time.monotonic() + 10

@@ -4,21 +4,23 @@ import base64
 import json
 import os
 import pwd
+import shutil
 import subprocess
 import tempfile
 import time
 
 import harness
-from harness import RoomClient
+from harness import RoomClient, devstack
 
 ORIGIN = "http://app.example"
 
 
 def write_secret(directory, name):
+    """As docs/deploy.md installs one: readable by group roompush only when root runs the test."""
     path = os.path.join(directory, name)
     with open(path, "w") as out:
         out.write(base64.b64encode(os.urandom(48)).decode() + "\n")
-    return path
+    return devstack.give_to_daemons(path)
 
 
 class Tokens(harness.StackTestCase):
@@ -26,6 +28,7 @@ class Tokens(harness.StackTestCase):
     @classmethod
     def setUpClass(cls):
         cls.secrets_dir = tempfile.mkdtemp(prefix="rp-secrets-", dir="/tmp")
+        devstack.give_to_daemons(cls.secrets_dir)
         cls.new_secret = write_secret(cls.secrets_dir, "new.secret")
         cls.old_secret = write_secret(cls.secrets_dir, "old.secret")
         cls.stray_secret = write_secret(cls.secrets_dir, "stray.secret")
@@ -33,6 +36,13 @@ class Tokens(harness.StackTestCase):
                             cls.old_secret, "--allowed-origin", ORIGIN)
         cls.APP_ARGS = ("--auth-secret-file", cls.new_secret)
         super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.secrets_dir, ignore_errors=True)
 
     def token(self, room, secret, ttl="1h"):
         result = self.pushctl("token", room, "--ttl", ttl, "--secret-file", secret)
@@ -138,10 +148,18 @@ class Tokens(harness.StackTestCase):
 class ControlPeers(harness.StackTestCase):
     SIDECAR_ARGS = ("--control-allow-uid", "0", "--socket-mode", "0666")
 
+    @classmethod
+    def prepare_stack(cls, stack):
+        # Started by root, the app runs as roompush: its pushes must stay allowed.
+        identity = devstack.daemon_identity()
+        if identity:
+            stack.sidecar_args += ["--control-allow-uid", str(identity.uid)]
+
     def test_a_user_not_on_the_allow_list_is_refused(self):
         if os.geteuid() != 0:
             self.skipTest("needs root to run a client as nobody")
-        os.chmod(self.run_dir, 0o755)  # let nobody reach the socket file: the uid check must refuse
+        # The run dir is 0751 (as /run/roompush): nobody reaches the 0666 socket file, so the
+        # uid check is what must refuse.
         nobody = pwd.getpwnam("nobody")
         pushctl = os.path.join(harness.BUILD_DIR, "cli/pushctl")
         os.chmod(harness.BUILD_DIR, os.stat(harness.BUILD_DIR).st_mode | 0o005)

@@ -5,6 +5,7 @@ import asyncio
 import glob
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import unittest
 import harness
 import test_sidecar_limits
 import test_sidecar_rooms
-from harness import ControlConnection, RoomClient
+from harness import ControlConnection, RoomClient, devstack
 
 PLUGINS = glob.glob("/usr/lib/*/libwebsockets-evlib_ev.so")
 
@@ -65,12 +66,12 @@ def sidecar_binary():
 class ListenFailure(unittest.TestCase):
 
     def test_a_socket_that_cannot_be_made_is_listen_failed_not_the_event_loop(self):
-        directory = tempfile.mkdtemp(prefix="rp-evloop-", dir="/tmp")
+        directory = devstack.daemon_dir(tempfile.mkdtemp(prefix="rp-evloop-", dir="/tmp"))
         self.addCleanup(shutil.rmtree, directory, True)
-        result = subprocess.run(
+        result = subprocess.run(devstack.daemon_command(
             [sidecar_binary(), "--event-loop", "epoll",
              "--ws-socket", os.path.join(directory, "missing/ws.sock"),
-             "--control-socket", os.path.join(directory, "control.sock")],
+             "--control-socket", os.path.join(directory, "control.sock")]),
             capture_output=True, text=True, timeout=15)
         self.assertEqual(result.returncode, 1, result.stderr)
         self.assertIn("code=listen_failed", result.stderr)
@@ -100,7 +101,7 @@ class MissingPlugin(unittest.TestCase):
     machine without the package libwebsockets-evlib-ev."""
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="rp-evloop-", dir="/tmp")
+        self.dir = devstack.daemon_dir(tempfile.mkdtemp(prefix="rp-evloop-", dir="/tmp"))
         self.ws_socket = os.path.join(self.dir, "ws.sock")
         self.control_socket = os.path.join(self.dir, "control.sock")
         self.log = open(os.path.join(self.dir, "sidecar.log"), "w+")
@@ -119,8 +120,10 @@ class MissingPlugin(unittest.TestCase):
         environment = dict(os.environ)
         environment["LSAN_OPTIONS"] = "suppressions=%s:print_suppressions=0" % suppressions
         hide = "".join("mount --bind /dev/null %s && " % path for path in PLUGINS)
-        command = "%sexec %s --ws-socket %s --control-socket %s --event-loop %s" % (
-            hide, sidecar_binary(), self.ws_socket, self.control_socket, event_loop)
+        # The mounts need root; the sidecar then runs as it would under its unit.
+        command = "%sexec %s" % (hide, shlex.join(devstack.daemon_command(
+            [sidecar_binary(), "--ws-socket", self.ws_socket, "--control-socket",
+             self.control_socket, "--event-loop", event_loop])))
         process = subprocess.Popen(namespace_command() + ["sh", "-c", command], stdout=self.log,
                                    stderr=subprocess.STDOUT, start_new_session=True,
                                    env=environment)
