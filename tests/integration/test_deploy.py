@@ -29,7 +29,8 @@ class Units(unittest.TestCase):
     def installed_units(self):
         """The units with /usr/bin pointing at this build, as `verify` checks that binaries exist."""
         programs = {"/usr/bin/roompush-sidecar": "ws-sidecar/roompush-sidecar",
-                    "/usr/bin/roompush-fcgi": "fcgi-app/roompush-fcgi"}
+                    "/usr/bin/roompush-fcgi": "fcgi-app/roompush-fcgi",
+                    "/usr/bin/pushctl": "cli/pushctl"}
         for unit in UNITS:
             with open(os.path.join(harness.REPO, "systemd", unit)) as text:
                 content = text.read()
@@ -62,9 +63,12 @@ class Units(unittest.TestCase):
         with open(os.path.join(self.dir, "etc/group")) as group:
             groups = {line.split(":")[0]: line.strip().split(":") for line in group}
         self.assertEqual(users["roompush"][6].strip(), "/usr/sbin/nologin")
-        self.assertIn("www-data", groups["roompush"][3].split(","))  # nginx reaches the sockets
+        # nginx reaches the daemons through the sockets given to its group, never as a member of
+        # theirs (the group can read the token secret and use the control socket).
+        self.assertNotIn("www-data", groups["roompush"][3].split(","))
         runtime = os.stat(os.path.join(self.dir, "run/roompush"))
-        self.assertEqual(runtime.st_mode & 0o777, 0o750)
+        # nginx passes through to ws.sock (group www-data) but cannot list the directory.
+        self.assertEqual(runtime.st_mode & 0o777, 0o751)
         self.assertEqual(runtime.st_uid, int(users["roompush"][2]))
 
     def test_app_unit_waits_longer_than_the_app_takes_to_stop(self):
@@ -89,15 +93,18 @@ class Units(unittest.TestCase):
                 self.assertLessEqual(float(match.group(1)), 2.0)
 
     def test_sidecar_notifies_ready_and_feeds_the_watchdog(self):
+        devstack.daemon_dir(self.dir)
         notify_path = os.path.join(self.dir, "notify.sock")
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(notify_path)
+        os.chmod(notify_path, 0o777)  # as systemd's own /run/systemd/notify: any service sends
         notify.settimeout(10)
         env = dict(os.environ, NOTIFY_SOCKET=notify_path, WATCHDOG_USEC="2000000")
-        process = subprocess.Popen([os.path.join(harness.BUILD_DIR, "ws-sidecar/roompush-sidecar"),
-                                    "--ws-socket", os.path.join(self.dir, "ws.sock"),
-                                    "--control-socket", os.path.join(self.dir, "c.sock")],
-                                   env=env, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(devstack.daemon_command(
+            [os.path.join(harness.BUILD_DIR, "ws-sidecar/roompush-sidecar"),
+             "--ws-socket", os.path.join(self.dir, "ws.sock"),
+             "--control-socket", os.path.join(self.dir, "c.sock")]), env=env,
+            stderr=subprocess.DEVNULL)
         try:
             messages = []
             deadline = time.monotonic() + 10
@@ -120,18 +127,25 @@ class SocketActivation(harness.StackTestCase):
         self.assertEqual(self.stack.stop_process("app"), 0)
         app = self.stack.binary("fcgi-app/roompush-fcgi")
         log = open(os.path.join(self.stack.log_dir, "app-activated.log"), "ab")
-        # As roompush-fcgi.socket would: the socket is bound by someone else and passed as fd 3.
+        # As roompush-fcgi.socket would: the socket is bound by someone else and passed as fd 3
+        # to the app, which runs as the unit's user (roompush, when root runs the test).
         activated = subprocess.Popen(
-            ["systemd-socket-activate", "-l", self.stack.fcgi_socket, app,
-             "--listen", os.path.join(self.run_dir, "unused.sock"), "--spool", self.stack.spool_dir,
-             "--control-socket", self.stack.control_socket, "--exec", self.stack.exec_template]
-            + (["--max-address-space", "0"] if self.stack.sanitized_build() else []),
+            ["systemd-socket-activate", "-l", self.stack.fcgi_socket] + devstack.daemon_command(
+                [app, "--listen", os.path.join(self.run_dir, "unused.sock"),
+                 "--spool", self.stack.spool_dir, "--control-socket", self.stack.control_socket,
+                 "--exec", self.stack.exec_template]
+                + (["--max-address-space", "0"] if self.stack.sanitized_build() else [])),
             stdout=log, stderr=log, start_new_session=True)
         try:
             deadline = time.monotonic() + 10
             while not os.path.exists(self.stack.fcgi_socket) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            os.chmod(self.stack.fcgi_socket, 0o666)
+            identity = devstack.daemon_identity()
+            if identity:  # SocketUser=roompush, SocketGroup=www-data, SocketMode=0660
+                os.chown(self.stack.fcgi_socket, identity.uid, identity.nginx_gid)
+                os.chmod(self.stack.fcgi_socket, 0o660)
+            else:
+                os.chmod(self.stack.fcgi_socket, 0o666)
             stl = self.write_fixture("cube.stl", harness.binary_stl(harness.cube_triangles()))
 
             async def scenario():
