@@ -3,6 +3,8 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
+#include <cerrno>
+
 namespace rp::sidecar {
 
 void ReplyFree::operator()(redisReply* reply) const { freeReplyObject(reply); }
@@ -19,16 +21,27 @@ redisContext* connect_to(const BrokerUrl& url, int timeout_ms) {
     return redisConnectWithTimeout(url.host.c_str(), url.port, timeout);
 }
 
+// The errors a sandbox gives a TCP connection it forbids: no such address family
+// (RestrictAddressFamilies=AF_UNIX), refused by a firewall (IPAddressDeny=), no route (an empty
+// PrivateNetwork=). Said plainly, since "Network is unreachable" points at the wrong thing.
+std::string sandbox_hint(const BrokerUrl& url, int error) {
+    if (url.kind == BrokerUrl::Kind::redis_unix) return "";
+    if (error != EAFNOSUPPORT && error != EPERM && error != ENETUNREACH) return "";
+    return " (if this runs under systemd: the unit must allow the broker's network; see "
+           "\"More than one sidecar\" in docs/deploy.md)";
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RedisConnection>> RedisConnection::open(const BrokerUrl& url,
                                                                const std::string& password,
                                                                int timeout_ms) {
     redisContext* context = connect_to(url, timeout_ms);
+    int connect_errno = errno;
     if (context == nullptr) return make_error("broker_io", "out of memory for a Redis connection");
     if (context->err != 0) {
         Error error = make_error("broker_io", "cannot connect to " + url.describe() + ": " +
-                                                  context->errstr);
+                                                  context->errstr + sandbox_hint(url, connect_errno));
         redisFree(context);
         return error;
     }
