@@ -470,6 +470,7 @@ def main():
     if not os.path.exists(NCHAN_MODULE) and not args.smoke:
         log("nchan is not installed (apt-get install libnginx-mod-nchan); comparing nothing")
     base_dir = tempfile.mkdtemp(prefix="roompush-bench-", dir="/tmp")
+    os.chmod(base_dir, 0o711)  # as root the stack's daemons and nginx's workers are other users
     systems = Systems(build_dir, base_dir, with_nchan, [1] if args.smoke else [1, 2])
     upload_file = os.path.join(base_dir, "part.stl")
     write_stl(upload_file)
