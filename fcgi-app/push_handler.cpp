@@ -1,7 +1,6 @@
 #include "push_handler.h"
 
 #include "job.h"
-#include "roompush/control_client.h"
 #include "roompush/control_codec.h"
 #include "roompush/log.h"
 #include "roompush/room_id.h"
@@ -9,6 +8,9 @@
 
 namespace rp::app {
 namespace {
+
+// How long POST /push/ROOM waits for the sidecar's ack before it answers 202 (queued).
+constexpr std::chrono::milliseconds kPushAckWait{2000};
 
 Result<std::string> read_body(BodyReader& body) {
     std::string text;
@@ -57,24 +59,26 @@ HttpResponse PushHandler::handle(HttpRequest& request, const std::string& room) 
         response.headers.emplace_back("Retry-After", std::to_string(config_.retry_after_s));
         return response;
     }
-    // Journaled first: whatever happens next, the outbox delivers it. The direct call below uses
-    // the same idempotency key, so the sidecar delivers it once whichever arrives first.
-    if (!pushes_.push(room, event, data->get(), id)) {
+    // Journaled first, then sent by the outbox, once, in its order: the answer waits a moment
+    // for the sidecar's ack (200 with its seq), else says it is queued (202); either way the
+    // outbox delivers it.
+    auto delivery = pushes_.push_and_wait(room, event, data->get(), id, kPushAckWait);
+    if (!delivery.journaled) {
         return error_response(500, make_error("spool_error", "the push could not be journaled (see the app's log)"));
     }
     JsonPtr out = make_object();
     set_string(out.get(), "room", room);
     set_string(out.get(), "id", id);
-    auto client = ControlClient::connect(config_.control_socket, 2000);
-    auto answer = client ? client->call(encode_publish_request(room, event, data->get(), id))
-                         : Result<JsonPtr>(client.error());
-    auto ack = answer ? decode_publish_response(answer->get()) : Result<PublishAck>(answer.error());
-    if (!ack) {
-        log_info("push_queued").kv("room", room).kv("id", id).kv("reason", ack.error().code);
+    if (delivery.refused) {
+        return error_response(502, make_error("sidecar_refused",
+                                              "the sidecar refused the message (see the app's log)"));
+    }
+    if (!delivery.ack) {
+        log_info("push_queued").kv("room", room).kv("id", id);
         set_bool(out.get(), "queued", true);
         return json_response(202, out.get());
     }
-    set_number(out.get(), "seq", static_cast<double>(ack->seq));
+    set_number(out.get(), "seq", static_cast<double>(delivery.ack->seq));
     return json_response(200, out.get());
 }
 

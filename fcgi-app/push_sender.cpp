@@ -32,6 +32,20 @@ Status PushSender::open() {
 
 void PushSender::start() { thread_ = std::thread([this] { run(); }); }
 
+// Under the lock, so that the entry numbers (the send order) follow the callers' order.
+Result<uint64_t> PushSender::journal(const std::string& room, std::string_view event,
+                                     const std::string& id, const std::string& line) {
+    auto appended = outbox_.append(line);
+    if (!appended) {
+        stats_.failed++;
+        log_error("push_lost").kv("room", room).kv("event", event).kv("id", id)
+            .kv("code", appended.error().code).kv("error", appended.error().message);
+        return appended;
+    }
+    note_fill_level();
+    return appended;
+}
+
 bool PushSender::push(const std::string& room, std::string_view event, const cJSON* data,
                       const std::string& id, PushKind kind) {
     std::string line = encode_publish_request(room, event, data, id);
@@ -43,18 +57,29 @@ bool PushSender::push(const std::string& room, std::string_view event, const cJS
                 .kv("reason", "outbox_full").kv("pending", outbox_.size());
             return false;
         }
-        // Under the lock, so that the entry numbers (the send order) follow the callers' order.
-        auto appended = outbox_.append(line);
-        if (!appended) {
-            stats_.failed++;
-            log_error("push_lost").kv("room", room).kv("event", event).kv("id", id)
-                .kv("code", appended.error().code).kv("error", appended.error().message);
-            return false;
-        }
-        note_fill_level();
+        if (!journal(room, event, id, line)) return false;
     }
     wake_.notify_one();
     return true;
+}
+
+PushSender::Delivery PushSender::push_and_wait(const std::string& room, std::string_view event,
+                                               const cJSON* data, const std::string& id,
+                                               std::chrono::milliseconds wait) {
+    std::string line = encode_publish_request(room, event, data, id);
+    std::unique_lock lock(mutex_);
+    auto entry = journal(room, event, id, line);
+    if (!entry) return Delivery{};
+    auto& outcome = waited_[*entry];
+    wake_.notify_one();
+    acked_.wait_for(lock, wait, [&] { return outcome.has_value(); });
+    Delivery delivery{true, std::nullopt, false};
+    if (outcome) {
+        delivery.ack = outcome->ack;
+        delivery.refused = !outcome->ack;
+    }
+    waited_.erase(*entry);
+    return delivery;
 }
 
 void PushSender::note_fill_level() {
@@ -96,7 +121,7 @@ PushStats PushSender::stats() const {
 }
 
 PushSender::SendResult PushSender::send(std::optional<ControlClient>& client,
-                                        const std::string& line) {
+                                        const std::string& line, std::optional<PublishAck>& ack) {
     if (!client) {
         auto connected = ControlClient::connect(socket_, kCallTimeoutMs);
         if (!connected) {
@@ -121,6 +146,7 @@ PushSender::SendResult PushSender::send(std::optional<ControlClient>& client,
             .kv("request", line.substr(0, 200));
         return SendResult::refused;
     }
+    if (auto decoded = decode_publish_response(response->get())) ack = *decoded;
     return SendResult::acked;
 }
 
@@ -135,13 +161,18 @@ void PushSender::run() {
         uint64_t entry = outbox_.front();
         lock.unlock();
         auto line = outbox_.read(entry);
-        SendResult result = line ? send(client, *line) : SendResult::refused;
+        std::optional<PublishAck> ack;
+        SendResult result = line ? send(client, *line, ack) : SendResult::refused;
         if (!line) log_error("outbox_unreadable").kv("entry", entry).kv("error", line.error().message);
         lock.lock();
         if (result != SendResult::unreachable) {
             outbox_.pop_front();  // only this thread pops, so the front is still `entry`
             (result == SendResult::acked ? stats_.sent : stats_.refused)++;
             note_fill_level();
+            if (auto waiter = waited_.find(entry); waiter != waited_.end()) {
+                waiter->second = Sent{result == SendResult::acked ? ack : std::nullopt};
+                acked_.notify_all();
+            }
             backoff = kFirstBackoff;
             continue;
         }

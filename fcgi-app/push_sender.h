@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 
 #include "outbox.h"
 #include "roompush/control_client.h"
+#include "roompush/control_codec.h"
 #include "roompush/json.h"
 
 namespace rp::app {
@@ -48,6 +50,18 @@ public:
     // Journals a publish; false (and a log line) when it was dropped or could not be written.
     bool push(const std::string& room, std::string_view event, const cJSON* data,
               const std::string& id, PushKind kind = PushKind::must_deliver);
+
+    // What a caller that waits for its push learns (POST /push/ROOM answers with it).
+    struct Delivery {
+        bool journaled = false;          // false: it could not be written (nothing was sent)
+        std::optional<PublishAck> ack;   // the sidecar's ack, if it came within the wait
+        bool refused = false;            // the sidecar said no (and it was dropped)
+    };
+    // Journals a publish like push(), then waits up to `wait` for the sender to have it acked.
+    // The sender is the only one that sends it: once, in the outbox's order. Not acked in time,
+    // it stays in the outbox and goes out when the sidecar takes it.
+    Delivery push_and_wait(const std::string& room, std::string_view event, const cJSON* data,
+                           const std::string& id, std::chrono::milliseconds wait);
     // Gives the outbox up to `flush_for` to drain, then stops; what is left stays on disk for
     // the next start.
     void stop(std::chrono::milliseconds flush_for);
@@ -59,13 +73,23 @@ private:
     enum class SendResult { acked, refused, unreachable };
 
     void run();
-    SendResult send(std::optional<ControlClient>& client, const std::string& line);
+    SendResult send(std::optional<ControlClient>& client, const std::string& line,
+                    std::optional<PublishAck>& ack);
     void note_fill_level();  // with mutex_ held
+    Result<uint64_t> journal(const std::string& room, std::string_view event, const std::string& id,
+                             const std::string& line);  // with mutex_ held
 
     std::string socket_;
     std::size_t limit_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
+    std::condition_variable acked_;  // an entry someone waits for left the outbox
+    // Entries a push_and_wait() caller waits for, and, once sent, the sidecar's ack (nullopt:
+    // refused). Only waited-for entries are here, and each caller removes its own.
+    struct Sent {
+        std::optional<PublishAck> ack;  // nullopt: refused
+    };
+    std::map<uint64_t, std::optional<Sent>> waited_;
     Outbox outbox_;
     PushStats stats_;
     bool stopping_ = false;

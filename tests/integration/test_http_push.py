@@ -1,5 +1,7 @@
 """POST /push/ROOM through the real nginx: another backend publishes over HTTP."""
 
+import asyncio
+import concurrent.futures
 import json
 
 import harness
@@ -62,6 +64,39 @@ class HttpPush(harness.StackTestCase):
                 __import__("time").sleep(0.1)
         self.assertEqual([m["data"] for m in history["messages"]], [{"n": 1}])
 
+
+
+class HttpPushSentOnce(harness.StackTestCase):
+    """Without retained history the sidecar cannot recognise a second copy of a push: each
+    push must reach it once (it was sent twice: directly, and again by the outbox)."""
+
+    SIDECAR_ARGS = ("--history", "0")
+
+    def test_every_push_is_sent_to_the_sidecar_once(self):
+        count, threads = 200, 4
+
+        def push_some(first):
+            for n in range(first, count, threads):
+                status, _, body = self.curl("-X", "POST", "--data-binary", '{"n":%d}' % n,
+                                            self.stack.url + "/push/once?event=note&id=n%d" % n)
+                self.assertEqual(status, 200, body)
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/once") as room:
+                await room.next()
+                loop = asyncio.get_running_loop()
+                with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+                    pushing = [loop.run_in_executor(pool, push_some, first) for first in range(threads)]
+                    received = [await room.next() for _ in range(count)]
+                    await asyncio.gather(*pushing)
+                return received, await room.nothing_for(1.0)
+
+        received, extra = self.run_async(scenario(), timeout=120)
+        self.assertEqual(sorted(m["data"]["n"] for m in received), list(range(count)))
+        self.assertEqual(extra, [], "a push was delivered twice")
+        with harness.ControlConnection(self.stack.control_socket) as control:
+            stats = control.request({"op": "stats"})
+        self.assertEqual((stats["published"], stats["duplicates"]), (count, 0))
 
 if __name__ == "__main__":
     harness.main()
