@@ -34,9 +34,9 @@ JsonPtr room_fields(const std::string& room) {
 int rooms_command(const GlobalOptions& global, bool cluster) {
     JsonPtr fields = make_object();
     if (cluster) set_bool(fields.get(), "cluster", true);
-    return request(global, ControlOp::rooms, fields.get(), [cluster](const cJSON* response) {
+    return request(global, ControlOp::rooms, fields.get(), [&global, cluster](const cJSON* response) {
         auto rooms = decode_rooms_response(response);
-        if (!rooms) return report(rooms.error(), kSidecarError);
+        if (!rooms) return report(global, rooms.error(), kSidecarError);
         if (cluster) {  // members summed over the nodes
             Table table({"ROOM", "MEMBERS", "NODES", "SEQ"});
             const cJSON* room = nullptr;
@@ -58,7 +58,7 @@ int rooms_command(const GlobalOptions& global, bool cluster) {
 }
 
 int room_command(const GlobalOptions& global, const std::string& room, bool cluster) {
-    if (auto valid = check_room_id(room); !valid) return report(valid.error(), kUsage);
+    if (auto valid = check_room_id(room); !valid) return report(global, valid.error(), kUsage);
     JsonPtr fields = room_fields(room);
     if (cluster) set_bool(fields.get(), "cluster", true);
     return request(global, ControlOp::room, fields.get(), [&](const cJSON* response) {
@@ -81,7 +81,7 @@ int room_command(const GlobalOptions& global, const std::string& room, bool clus
 }
 
 int history_command(const GlobalOptions& global, const HistoryOptions& options) {
-    if (auto valid = check_room_id(options.room); !valid) return report(valid.error(), kUsage);
+    if (auto valid = check_room_id(options.room); !valid) return report(global, valid.error(), kUsage);
     JsonPtr fields = room_fields(options.room);
     if (options.since) set_number(fields.get(), "since", static_cast<double>(*options.since));
     if (options.limit) set_number(fields.get(), "limit", static_cast<double>(*options.limit));
@@ -119,7 +119,7 @@ int stats_command(const GlobalOptions& global, bool prometheus) {
 }
 
 int kick_command(const GlobalOptions& global, const std::string& room, uint64_t member) {
-    if (auto valid = check_room_id(room); !valid) return report(valid.error(), kUsage);
+    if (auto valid = check_room_id(room); !valid) return report(global, valid.error(), kUsage);
     JsonPtr fields = room_fields(room);
     set_number(fields.get(), "member", static_cast<double>(member));
     return request(global, ControlOp::kick, fields.get(), [&](const cJSON*) {

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "commands.h"
+#include "error_report.h"
+#include "option_checks.h"
 #include "roompush/runtime_paths.h"
 
 #ifndef ROOMPUSH_VERSION
@@ -17,7 +19,8 @@ namespace {
 
 const char* kFooter =
     "Exit codes: 0 success, 1 the sidecar answered with an error, 2 usage error, "
-    "3 cannot connect.\n"
+    "3 cannot connect. With --json an error is one line on stderr, "
+    "{\"error\":{\"code\":...,\"message\":...}}.\n"
     "Control socket: --socket, else $ROOMPUSH_CONTROL, else `socket` in the --config file "
     "(default /etc/roompush/pushctl.conf), else $ROOMPUSH_RUN_DIR/control.sock, else "
     "/run/roompush/control.sock.";
@@ -62,10 +65,12 @@ int main(int argc, char** argv) {
     app.set_config("--config", "/etc/roompush/pushctl.conf", "Read options from this TOML/INI file");
     app.allow_config_extras(CLI::config_extras_mode::error);
     app.add_option("--socket", global.socket, "The sidecar's control socket")->capture_default_str();
-    app.add_flag("--json", global.json, "Print JSON for scripts instead of tables");
+    app.add_flag("--json", global.json,
+                 "Print JSON for scripts instead of tables (errors too)")
+        ->check(boolean_value());
     app.add_option("--timeout", global.timeout_ms, "Milliseconds to wait for the sidecar")
         ->capture_default_str()
-        ->check(CLI::Range(1, 3600000));
+        ->transform(whole_number(1, 3600000));
 
     CLI::App* publish_cmd = subcommand(app, "publish", "Publish a message to a room (or many with --lines)",
         "pushctl publish drawing-7 --event note --data '{\"text\":\"hi\"}'\n"
@@ -90,17 +95,17 @@ int main(int argc, char** argv) {
                                        "pushctl history drawing-7 --since 10 --limit 5");
     history_cmd->add_option("room", history.room, "Room id")->required();
     history_cmd->add_option("--since", history.since, "Only messages with a greater seq")
-        ->check(CLI::NonNegativeNumber);
+        ->transform(whole_number(0, kMaxJsonInteger));
     history_cmd->add_option("--limit", history.limit, "At most this many messages")
-        ->check(CLI::PositiveNumber);
+        ->transform(whole_number(1, kMaxJsonInteger));
 
     CLI::App* tail_cmd = subcommand(app, "tail", "Follow rooms live (Ctrl-C stops), NDJSON with --json",
                                     "pushctl tail drawing-7 drawing-8 --since 0 --count 3");
     tail_cmd->add_option("rooms", tail.rooms, "Room ids")->required();
     tail_cmd->add_option("--since", tail.since, "First replay retained messages after this seq")
-        ->check(CLI::NonNegativeNumber);
+        ->transform(whole_number(0, kMaxJsonInteger));
     tail_cmd->add_option("--count", tail.count, "Exit after this many messages")
-        ->check(CLI::PositiveNumber);
+        ->transform(whole_number(1, kMaxJsonInteger));
 
     CLI::App* stats_cmd = subcommand(app, "stats", "Show the sidecar's counters and gauges",
                                      "pushctl stats --prometheus");
@@ -111,7 +116,7 @@ int main(int argc, char** argv) {
     kick_cmd->add_option("room", room, "Room id")->required();
     kick_cmd->add_option("member", member, "Member id from `pushctl room`")
         ->required()
-        ->check(CLI::PositiveNumber);
+        ->transform(member_id());
 
     CLI::App* reload_cmd = subcommand(app, "reload",
         "Have the sidecar read its token secrets, allowed origins and log level again "
@@ -134,8 +139,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::Success& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        app.exit(e);
-        return kUsage;
+        return report_usage(json_requested(app, {argv + 1, argv + argc}), app, e);
     }
     if (publish_cmd->parsed()) {
         return publish.lines ? publish_lines_command(global, publish) : publish_command(global, publish);

@@ -1,9 +1,10 @@
 #pragma once
-// One request to the sidecar, and what pushctl tells a person when it goes wrong.
+// One request to the sidecar (what pushctl says when it goes wrong: error_report.h).
 
 #include <string>
 
 #include "commands.h"
+#include "error_report.h"
 #include "roompush/control_client.h"
 #include "roompush/error.h"
 #include "roompush/json.h"
@@ -12,11 +13,6 @@ namespace rp::cli {
 
 Result<ControlClient> connect(const GlobalOptions& global);
 Result<JsonPtr> call(const GlobalOptions& global, const std::string& line);
-
-// Prints the error and returns the exit code it means: 3 cannot connect, 1 anything else.
-int report_call_error(const GlobalOptions& global, const Error& error);
-// Prints a usage-level error (2) or a sidecar-level one (1).
-int report(const Error& error, int code);
 
 void print_json(const cJSON* json);
 

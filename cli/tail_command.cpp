@@ -26,7 +26,7 @@ void print_line(const cJSON* frame, const std::string& type) {
 // Follows the rooms until the sidecar ends the stream, Ctrl-C, or --count messages.
 int tail_command(const GlobalOptions& global, const TailOptions& options) {
     for (const std::string& room : options.rooms) {
-        if (auto valid = check_room_id(room); !valid) return report(valid.error(), kUsage);
+        if (auto valid = check_room_id(room); !valid) return report(global, valid.error(), kUsage);
     }
     JsonPtr fields = make_object();
     JsonPtr rooms = make_array();
@@ -43,11 +43,11 @@ int tail_command(const GlobalOptions& global, const TailOptions& options) {
         auto line = client->read_line();
         if (!line) return report_call_error(global, line.error());
         auto frame = parse_json(*line);
-        if (!frame) return report(make_error("bad_response", "the tail sent a line that is not JSON"), kSidecarError);
+        if (!frame) return report(global, make_error("bad_response", "the tail sent a line that is not JSON"), kSidecarError);
         std::string type = text_field(frame->get(), "type");
         if (type.empty()) {  // the stream ended with an error line
             auto ended = decode_response(*line);
-            return report(ended ? make_error("closed", "the tail ended") : ended.error(), kSidecarError);
+            return report(global, ended ? make_error("closed", "the tail ended") : ended.error(), kSidecarError);
         }
         if (type != "message" && type != "reset") continue;
         if (type == "message") ++messages;

@@ -33,11 +33,11 @@ Status check_grant(const std::string& grant) {
 
 // Mints a room token locally with the sidecar's secret: no connection needed.
 int token_command(const GlobalOptions& global, const TokenOptions& options) {
-    if (auto valid = check_grant(options.room); !valid) return report(valid.error(), kUsage);
+    if (auto valid = check_grant(options.room); !valid) return report(global, valid.error(), kUsage);
     auto ttl = parse_ttl(options.ttl);
-    if (!ttl) return report(ttl.error(), kUsage);
+    if (!ttl) return report(global, ttl.error(), kUsage);
     auto secret = load_secret_file(options.secret_file);
-    if (!secret) return report(secret.error(), kUsage);
+    if (!secret) return report(global, secret.error(), kUsage);
     int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();

@@ -152,28 +152,120 @@ class Pushctl(harness.StackTestCase):
             self.assertEqual(result.returncode, code, (args, result.stderr))
             self.assertIn(words, result.stderr + result.stdout, args)
 
+    def impostor(self, name, answers):
+        """A Unix socket that answers `answers` connections like something other than the
+        sidecar; returns its path."""
+        path = os.path.join(self.run_dir, name)
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(path)
+        listener.listen(answers)
+
+        def answer_like_something_else():
+            for _ in range(answers):
+                connection, _ = listener.accept()
+                connection.recv(4096)
+                connection.sendall(b"220 smtp.example ESMTP ready\n")
+                connection.close()
+            listener.close()
+
+        threading.Thread(target=answer_like_something_else, daemon=True).start()
+        return path
+
     def test_missing_socket_and_a_socket_that_is_not_the_sidecar(self):
         missing = pushctl("rooms", socket_path=os.path.join(self.run_dir, "nope.sock"))
         self.assertEqual(missing.returncode, 3)
         self.assertIn("nope.sock", missing.stderr)
         self.assertIn("--socket", missing.stderr)
 
-        impostor_path = os.path.join(self.run_dir, "impostor.sock")
-        impostor = socket.socket(socket.AF_UNIX)
-        impostor.bind(impostor_path)
-        impostor.listen(1)
-
-        def answer_like_something_else():
-            connection, _ = impostor.accept()
-            connection.recv(4096)
-            connection.sendall(b"220 smtp.example ESMTP ready\n")
-            connection.close()
-
-        threading.Thread(target=answer_like_something_else, daemon=True).start()
-        wrong = pushctl("rooms", socket_path=impostor_path)
-        impostor.close()
+        wrong = pushctl("rooms", socket_path=self.impostor("impostor.sock", 1))
         self.assertEqual(wrong.returncode, 1)
         self.assertIn("did not answer like roompush-sidecar", wrong.stderr)
+
+    def assert_json_error(self, result, exit_code, code, words):
+        """With --json, an error is one object {"error":{"code","message"}} on stderr, the
+        shape of the control protocol's errors, and nothing on stdout."""
+        self.assertEqual(result.returncode, exit_code, result.stderr)
+        self.assertEqual(result.stdout, "")
+        lines = result.stderr.splitlines()
+        self.assertEqual(len(lines), 1, result.stderr)
+        error = json.loads(lines[0])
+        self.assertEqual(list(error), ["error"], error)
+        self.assertEqual(sorted(error["error"]), ["code", "message"], error)
+        self.assertEqual(error["error"]["code"], code, error)
+        self.assertIn(words, error["error"]["message"])
+
+    def test_json_errors_are_one_object_on_stderr_with_the_documented_exit_code(self):
+        latin1 = self.write_fixture("latin1.json", b'{"name":"caf\xe9"}')
+        cases = [
+            (("--frobnicate", "rooms"), 2, "usage", "frobnicate"),
+            ((), 2, "usage", "subcommand"),
+            (("history", "A", "--limit", "-5"), 2, "usage", "--limit"),
+            (("publish", "--lines", "A"), 2, "usage", "--lines"),
+            (("publish", "bad room", "--data", "{}"), 2, "invalid_room", "room id"),
+            (("publish", "A", "--event", "a b", "--data", "{}"), 2, "invalid_event", "event"),
+            (("publish", "A", "--data", "@" + latin1), 2, "invalid_utf8", "UTF-8"),
+            (("publish", "A", "--data", "{not json"), 2, "bad_data", "not JSON"),
+            (("publish", "A", "--data", "@/nonexistent/file"), 2, "bad_data", "cannot read"),
+            (("token", "A", "--ttl", "soon"), 2, "bad_ttl", "--ttl"),
+            (("room", "never-seen"), 1, "not_found", "no room never-seen"),
+            (("kick", "A", "77"), 1, "not_found", "no member 77"),
+        ]
+        for args, exit_code, code, words in cases:
+            for argv in (("--json",) + args, args + ("--json",)):  # before or after the name
+                with self.subTest(argv=argv):
+                    self.assert_json_error(self.run_pushctl(*argv, stdin=""), exit_code, code,
+                                           words)
+        missing = os.path.join(self.run_dir, "nope.sock")
+        self.assert_json_error(pushctl("--json", "rooms", socket_path=missing), 3,
+                               "connect_failed", missing)
+        self.assert_json_error(pushctl("rooms", "--json",
+                                       socket_path=self.impostor("impostor-json.sock", 1)),
+                               1, "bad_response", "did not answer like roompush-sidecar")
+        typo = self.write_fixture("typo-json.conf", b'sockett = "/x"\n')
+        self.assert_json_error(self.run_pushctl("--config", typo, "--json", "rooms"), 2,
+                               "bad_config", "sockett")
+        from_file = self.write_fixture("json.conf", b"json = true\n")
+        self.assert_json_error(self.run_pushctl("--config", from_file, "room", "never-seen"), 1,
+                               "not_found", "never-seen")
+        # Without --json (or with --json=false) the one-liner for people stays.
+        for argv in (("room", "never-seen"), ("--json=false", "room", "never-seen")):
+            human = self.run_pushctl(*argv)
+            self.assertEqual(human.returncode, 1)
+            self.assertEqual(human.stderr, "pushctl: no room never-seen (no members and "
+                             "nothing retained) (not_found)\n")
+
+    def test_numbers_are_refused_in_words_an_operator_reads(self):
+        largest = "9007199254740991"
+        cases = [
+            (("kick", "A", "xyz"), 'member: "xyz" is not a member id (a positive whole number'),
+            (("kick", "A", "0"), 'member: "0" is not a member id'),
+            (("kick", "A", "-3"), 'member: "-3" is not a member id'),
+            (("history", "A", "--limit", "-5"),
+             '--limit: must be a whole number from 1 to %s, not "-5"' % largest),
+            (("history", "A", "--limit", "0"), "--limit: must be a whole number from 1 to"),
+            (("history", "A", "--limit", "99999999999999999999"),
+             "--limit: must be a whole number from 1 to %s" % largest),
+            (("history", "A", "--since", "x"), '--since: must be a whole number from 0 to'),
+            (("history", "A", "--since", "-4"), '--since: must be a whole number from 0 to'),
+            (("tail", "A", "--since", "1e3"), '--since: must be a whole number from 0 to'),
+            (("tail", "A", "--count", "1.5"), '--count: must be a whole number from 1 to'),
+            (("tail", "A", "--count", "0x10"), '--count: must be a whole number from 1 to'),
+            (("--timeout", "0", "rooms"), '--timeout: must be a whole number from 1 to 3600000, '
+                                          'not "0"'),
+            (("rooms", "--timeout", "soon"), '--timeout: must be a whole number from 1 to 3600000'),
+        ]
+        for args, words in cases:
+            with self.subTest(args=args):
+                result = self.run_pushctl(*args)
+                self.assertEqual(result.returncode, 2, result.stderr)
+                self.assertIn(words, result.stderr)
+                self.assertNotIn("not in range", result.stderr)
+                self.assertNotIn("convert", result.stderr)
+        # Leading zeros are decimal, not octal: 010 is ten.
+        for n in range(12):
+            self.ok("publish", "decimal", "--data", str(n))
+        history = json.loads(self.ok("history", "decimal", "--limit", "010", "--json"))
+        self.assertEqual(len(history["messages"]), 10)
 
     def test_socket_from_environment_and_config_file_in_order(self):
         config = self.write_fixture("pushctl.conf", ('socket = "%s"\n' % self.stack.control_socket).encode())
