@@ -36,6 +36,19 @@ CLI::Validator exec_validator() {
         "TEMPLATE");
 }
 
+// A flag's value in a config file (`rerun-interrupted = VALUE`) or as --flag=VALUE. CLI11 alone
+// takes any number as a count, so `rerun-interrupted = 7` passed --check-config as true.
+CLI::Validator boolean_validator() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            for (const char* spelling : {"true", "false", "yes", "no", "on", "off", "1", "0"}) {
+                if (value == spelling) return {};
+            }
+            return "\"" + value + "\" is not a boolean: use true or false (or yes/no, on/off, 1/0)";
+        },
+        "");
+}
+
 // Every option, its default and help: the one table behind --help, --config, --print-config
 // and etc/roompush-fcgi.conf.
 void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
@@ -103,7 +116,8 @@ void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
         ->capture_default_str()->check(CLI::Range(0u, 3600000u));
     app.add_flag("--rerun-interrupted", config.rerun_interrupted,
                  "Run a job again when a stop or crash interrupted it, instead of reporting "
-                 "job.failed with reason interrupted");
+                 "job.failed with reason interrupted")
+        ->check(boolean_validator());
     app.add_option("--auth-secret-file", text.secret_file,
                    "Secret for the room token in each 202 (the sidecar's newest key; none: no token). "
                    "Read again on reload")

@@ -83,6 +83,8 @@ class Config(unittest.TestCase):
             ("app: out of range", 'threads = 0\n', "--threads"),
             ("app: exec not absolute", 'exec = "cad-inspect {input}"\n', "--exec"),
             ("app: unknown placeholder", 'exec = "/bin/true {inptu}"\n', "inptu"),
+            ("app: a flag given a number", 'rerun-interrupted = 7\n', "--rerun-interrupted"),
+            ("app: a flag given a word", 'rerun-interrupted = "maybe"\n', "--rerun-interrupted"),
         ]
         for name, text, words in app_cases:
             with self.subTest(name):
@@ -91,12 +93,49 @@ class Config(unittest.TestCase):
                 self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
                 self.assertIn(words, result.stderr)
                 self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+        pushctl = os.path.join(harness.BUILD_DIR, "cli/pushctl")
+        for name, text in (("pushctl: json given a number", "json = 7\n"),
+                           ("pushctl: json given a word", 'json = "maybe"\n')):
+            with self.subTest(name):
+                result = subprocess.run([pushctl, "--config", self.write("bad-cli.conf", text),
+                                         "--socket", "/nonexistent/c.sock", "rooms"],
+                                        capture_output=True, text=True, timeout=30)
+                self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
+                self.assertIn("--json", result.stderr.splitlines()[0])
         missing = run("roompush-sidecar", "--config", "/nonexistent/roompush.conf")
         self.assertEqual(missing.returncode, 2)
         self.assertIn("/nonexistent/roompush.conf", missing.stderr)
         flag = run("roompush-sidecar", "--max-queue", "12")
         self.assertEqual(flag.returncode, 2)
         self.assertIn("--max-queue", flag.stderr)
+
+    def test_boolean_flags_take_true_or_false_from_a_file(self):
+        for text in ("rerun-interrupted = true\n", "rerun-interrupted = false\n",
+                     "rerun-interrupted = yes\n", "rerun-interrupted = 0\n"):
+            with self.subTest(text):
+                checked = run("roompush-fcgi", "--config", self.write("flag.conf", text),
+                              "--check-config")
+                self.assertEqual(checked.returncode, 0, checked.stderr)
+        pushctl = os.path.join(harness.BUILD_DIR, "cli/pushctl")
+        for text in ("json = true\n", "json = false\n"):
+            with self.subTest(text):
+                result = subprocess.run([pushctl, "--config", self.write("json.conf", text),
+                                         "--socket", "/nonexistent/c.sock", "rooms"],
+                                        capture_output=True, text=True, timeout=30)
+                self.assertEqual(result.returncode, 3, result.stderr)  # parsed; no sidecar there
+
+    # ws-sidecar/sidecar_options.cpp does not check its flags' values yet: `lws-debug = 7`
+    # passes --check-config as true. Drop the decorator when --lws-debug gets the same check as
+    # roompush-fcgi's --rerun-interrupted (the run then reports an unexpected success).
+    @unittest.expectedFailure
+    def test_sidecar_boolean_flag_takes_only_true_or_false(self):
+        for text in ("lws-debug = 7\n", 'lws-debug = "maybe"\n'):
+            with self.subTest(text):
+                result = run("roompush-sidecar", "--config", self.write("flag.conf", text),
+                             "--check-config")
+                self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
+                self.assertIn("--lws-debug", result.stderr)
+                self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
 
     def test_flags_override_the_file(self):
         config = self.write("sidecar.conf", 'ping-interval = 7\nhistory = 5\nws-socket = "/tmp/a.sock"\n')
