@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
 import time
+import unittest
 
 import harness
 from harness import ControlConnection, RoomClient
@@ -289,6 +291,49 @@ class Pushctl(harness.StackTestCase):
         bad = subprocess.run([binary, "--config", typo, "rooms"], capture_output=True, text=True)
         self.assertEqual(bad.returncode, 2)
         self.assertIn("sockett", bad.stderr)
+
+
+def pushctl_help(*args):
+    binary = os.path.join(harness.BUILD_DIR, "cli/pushctl")
+    return subprocess.run([binary, *args, "--help"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def subcommands():
+    """The subcommand names `pushctl --help` lists."""
+    listed = pushctl_help().split("\nSubcommands:\n", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"^  (\S+)", listed, re.M)
+
+
+def long_options(*args):
+    """The long options an entry of `pushctl [SUB] --help` names, in order."""
+    return re.findall(r"^  (?:-\w,)?(--[\w-]+)", pushctl_help(*args), re.M)
+
+
+class GeneratedManPage(unittest.TestCase):
+    """build/man/pushctl.1 is made from the program at build time: every subcommand with its
+    usage, options and example, not only the top-level --help."""
+
+    def test_every_subcommand_and_each_of_its_long_options_is_in_the_page(self):
+        with open(os.path.join(harness.BUILD_DIR, "man", "pushctl.1")) as page:
+            troff = page.read()
+        sections = {}
+        for text in re.split(r"^\.SS ", troff, flags=re.M)[1:]:
+            title = text.split("\n", 1)[0].strip('"')
+            sections[title] = text
+        names = subcommands()
+        self.assertIn("publish", names)
+        self.assertIn("token", names)
+        for name in names:
+            with self.subTest(subcommand=name):
+                self.assertIn("pushctl " + name, sections, "no section for %s" % name)
+                section = sections["pushctl " + name]
+                self.assertIn("Usage:", section)
+                self.assertIn("Example:", section)
+                for option in long_options(name):
+                    self.assertIn(option.replace("-", "\\-"), section, option)
+        for option in long_options():  # the global ones, in OPTIONS
+            self.assertIn(option.replace("-", "\\-"), troff)
 
 
 if __name__ == "__main__":
