@@ -1,6 +1,9 @@
 # Where `cmake --install` (prefix /usr) and the .deb put things: the standard Debian paths.
 
 install(TARGETS roompush-sidecar roompush-fcgi pushctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# Where bash-completion looks for a command's completion when it is first completed.
+install(FILES cli/pushctl-completion.bash
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME pushctl)
 # The default --exec of roompush-fcgi names this path.
 install(TARGETS cad-inspect RUNTIME DESTINATION lib/roompush)
 install(FILES etc/roompush-sidecar.conf etc/roompush-fcgi.conf etc/pushctl.conf

@@ -3,8 +3,10 @@
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -19,6 +21,21 @@ def pushctl(*args, socket_path, stdin=None, env=None, timeout=30):
     return subprocess.run([os.path.join(harness.BUILD_DIR, "cli/pushctl"), "--socket", socket_path]
                           + list(args), capture_output=True, text=True, input=stdin,
                           timeout=timeout, env=env)
+
+
+COMPLETION = os.path.join(harness.REPO, "cli", "pushctl-completion.bash")
+
+
+def complete(*words, env=None, cwd=None):
+    """What bash's completion for pushctl offers for the command line `words`, the last of which
+    is the word being completed (plain bash, without the bash-completion package)."""
+    script = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _pushctl; '
+              'printf "%s\\n" "${COMPREPLY[@]}"')
+    result = subprocess.run(["bash", "--norc", "--noprofile", "-c", script, "bash", COMPLETION]
+                            + list(words), capture_output=True, text=True, timeout=30, env=env,
+                            cwd=cwd)
+    assert result.returncode == 0 and result.stderr == "", result
+    return [line for line in result.stdout.splitlines() if line]
 
 
 class Pushctl(harness.StackTestCase):
@@ -153,6 +170,42 @@ class Pushctl(harness.StackTestCase):
             result = self.run_pushctl(*args, stdin="")
             self.assertEqual(result.returncode, code, (args, result.stderr))
             self.assertIn(words, result.stderr + result.stdout, args)
+
+    def test_bash_completes_room_and_member_ids_from_the_sidecar(self):
+        binary = os.path.join(harness.BUILD_DIR, "cli/pushctl")
+        sock = self.stack.control_socket
+        for room in ("comp-a", "comp-b", "other"):
+            self.ok("publish", room, "--data", "1")
+        self.assertEqual(complete(binary, "--socket", sock, "room", "comp-"), ["comp-a", "comp-b"])
+        self.assertEqual(complete(binary, "history", "--socket=" + sock, "co"),
+                         ["comp-a", "comp-b"])
+        self.assertEqual(complete(binary, "tail", "other", "--socket", sock, "comp-"),
+                         ["comp-a", "comp-b"])
+        env = dict(os.environ, ROOMPUSH_CONTROL=sock)
+        self.assertEqual(complete(binary, "tail", "other", "comp-", env=env),
+                         ["comp-a", "comp-b"])
+        # A value-taking option's value is not the room: every one of them is skipped.
+        for sub in ("publish", "history", "tail", "token"):
+            for option in valued_options(sub):
+                with self.subTest(sub=sub, option=option):
+                    self.assertEqual(complete(binary, "--socket", sock, sub, option, "1", "comp-"),
+                                     ["comp-a", "comp-b"])
+        # Nothing after a room for room and history; their options instead.
+        self.assertNotIn("comp-a", complete(binary, "--socket", sock, "room", "comp-a", ""))
+
+        async def members():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/comp-k") as client:
+                await client.next()
+                member = json.loads(self.ok("room", "comp-k", "--json"))["members"][0]["id"]
+                return member, complete(binary, "--socket", sock, "kick", "comp-k", "")
+
+        member, offered = self.run_async(members())
+        self.assertEqual(offered, [str(member)])
+        # No sidecar: nothing, silently (complete() fails on any stderr), and soon.
+        started = time.monotonic()
+        self.assertEqual(complete(binary, "--socket", "/nonexistent/c.sock", "room", ""), [])
+        self.assertEqual(complete(binary, "--socket", "/nonexistent/c.sock", "kick", "a", ""), [])
+        self.assertLess(time.monotonic() - started, 5)
 
     def impostor(self, name, answers):
         """A Unix socket that answers `answers` connections like something other than the
@@ -308,6 +361,67 @@ def subcommands():
 def long_options(*args):
     """The long options an entry of `pushctl [SUB] --help` names, in order."""
     return re.findall(r"^  (?:-\w,)?(--[\w-]+)", pushctl_help(*args), re.M)
+
+
+def valued_options(*args):
+    """The long options of `pushctl [SUB] --help` that take a value (a type follows the name)."""
+    return re.findall(r"^  (?:-\w,)?(--[\w-]+)[ =]\S", pushctl_help(*args), re.M)
+
+
+class BashCompletion(unittest.TestCase):
+    """cli/pushctl-completion.bash, loaded in bash as bash-completion would, against the
+    options the program itself lists: a subcommand or option added without it fails here."""
+
+    def setUp(self):
+        self.empty = tempfile.mkdtemp(prefix="rp-complete-", dir="/tmp")  # no files to offer
+        self.addCleanup(shutil.rmtree, self.empty, True)
+
+    def complete(self, *words):
+        return complete("pushctl", *words, cwd=self.empty)
+
+    def test_subcommands_and_global_options(self):
+        self.assertEqual(self.complete(""), subcommands())
+        self.assertEqual(self.complete("hi"), ["history"])
+        self.assertEqual(self.complete("ro"), ["rooms", "room"])
+        self.assertEqual(sorted(self.complete("--")), sorted(long_options()))
+        self.assertEqual(self.complete("--so"), ["--socket"])
+        # A global option's value is skipped; a flag is not followed by one.
+        for option in long_options():
+            with self.subTest(option=option):
+                words = (option, "x", "") if option in valued_options() else (option, "")
+                self.assertEqual(self.complete(*words), subcommands())
+
+    def test_each_subcommands_options_and_the_global_ones_after_it(self):
+        for sub in subcommands():
+            with self.subTest(sub=sub):
+                self.assertEqual(sorted(set(self.complete(sub, "--"))),
+                                 sorted(set(long_options(sub)) | set(long_options())))
+                self.assertEqual(sorted(set(self.complete(sub, "--json", "x", "--"))),
+                                 sorted(set(long_options(sub)) | set(long_options())))
+                for option in valued_options(sub):  # a value: no option or subcommand offered
+                    offered = self.complete(sub, option, "")
+                    self.assertFalse([w for w in offered if w.startswith("-")
+                                      or w in subcommands()], (option, offered))
+        self.assertEqual(self.complete("history", "r", "--l"), ["--limit"])
+        self.assertEqual(self.complete("token", "r", "--ttl", ""), ["90s", "15m", "1h", "1d", "7d"])
+        data = os.path.join(self.empty, "data.json")
+        open(data, "w").close()
+        self.assertEqual(self.complete("publish", "r", "--data", "@" + self.empty + "/da"),
+                         ["@" + data])
+
+    def test_the_install_rules_put_it_where_bash_completion_loads_it(self):
+        """cmake --install (what the .deb holds): /usr/share/bash-completion/completions/pushctl,
+        and the man page with its subcommand sections."""
+        root = tempfile.mkdtemp(prefix="rp-install-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, root, True)
+        subprocess.run(["cmake", "--install", harness.BUILD_DIR], check=True, capture_output=True,
+                       env=dict(os.environ, DESTDIR=root))
+        installed = os.path.join(root, "usr/share/bash-completion/completions/pushctl")
+        with open(installed) as copy, open(COMPLETION) as source:
+            self.assertEqual(copy.read(), source.read())
+        page = subprocess.run(["zcat", os.path.join(root, "usr/share/man/man1/pushctl.1.gz")],
+                              check=True, capture_output=True, text=True).stdout
+        self.assertIn('.SS "pushctl history"', page)
 
 
 class GeneratedManPage(unittest.TestCase):
