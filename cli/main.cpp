@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "error_report.h"
 #include "option_checks.h"
+#include "roompush/program_options.h"
 #include "roompush/runtime_paths.h"
 
 #ifndef ROOMPUSH_VERSION
@@ -67,7 +68,7 @@ int main(int argc, char** argv) {
     app.add_option("--socket", global.socket, "The sidecar's control socket")->capture_default_str();
     app.add_flag("--json", global.json,
                  "Print JSON for scripts instead of tables (errors too)")
-        ->check(boolean_value());
+        ->check(rp::boolean_validator());
     app.add_option("--timeout", global.timeout_ms, "Milliseconds to wait for the sidecar")
         ->capture_default_str()
         ->transform(whole_number(1, 3600000));

@@ -1,6 +1,5 @@
 #include "option_checks.h"
 
-#include <array>
 
 namespace rp::cli {
 
@@ -51,19 +50,6 @@ CLI::Validator member_id() {
             return {};
         },
         "POSITIVE");
-}
-
-CLI::Validator boolean_value() {
-    return CLI::Validator(
-        [](std::string& value) -> std::string {
-            static const std::array<const char*, 8> spellings{"true", "false", "yes", "no",
-                                                              "on",   "off",   "1",   "0"};
-            for (const char* spelling : spellings) {
-                if (value == spelling) return {};
-            }
-            return "\"" + value + "\" is not a boolean: use true or false (or yes/no, on/off, 1/0)";
-        },
-        "");
 }
 
 }  // namespace rp::cli

@@ -20,10 +20,6 @@ CLI::Validator whole_number(uint64_t min, uint64_t max);
 // A member id from `pushctl room`: a positive whole number; the message says what it is.
 CLI::Validator member_id();
 
-// A flag's value from a config file or --flag=VALUE: true/false, yes/no, on/off or 1/0. CLI11
-// alone takes any number (json = 7 would be true).
-CLI::Validator boolean_value();
-
 // "010" -> 10 when `text` is decimal digits from min to max; nothing otherwise.
 bool parse_whole_number(const std::string& text, uint64_t min, uint64_t max, uint64_t& out);
 

@@ -36,19 +36,6 @@ CLI::Validator exec_validator() {
         "TEMPLATE");
 }
 
-// A flag's value in a config file (`rerun-interrupted = VALUE`) or as --flag=VALUE. CLI11 alone
-// takes any number as a count, so `rerun-interrupted = 7` passed --check-config as true.
-CLI::Validator boolean_validator() {
-    return CLI::Validator(
-        [](std::string& value) -> std::string {
-            for (const char* spelling : {"true", "false", "yes", "no", "on", "off", "1", "0"}) {
-                if (value == spelling) return {};
-            }
-            return "\"" + value + "\" is not a boolean: use true or false (or yes/no, on/off, 1/0)";
-        },
-        "");
-}
-
 // Every option, its default and help: the one table behind --help, --config, --print-config
 // and etc/roompush-fcgi.conf.
 void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {

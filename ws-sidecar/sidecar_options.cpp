@@ -100,7 +100,8 @@ void add_access_options(CLI::App& app, SidecarConfig& config, TextOptions& text)
                    "User id allowed on the control socket (none, and no gid: any the mode admits)");
     app.add_option("--control-allow-gid", config.control_gids, "Group id allowed on the control socket");
     app.add_flag("--lws-debug", config.lws_debug,
-                 "Also log libwebsockets' notices (needs --log-level debug)");
+                 "Also log libwebsockets' notices (needs --log-level debug)")
+        ->check(boolean_validator());
     app.add_option("--event-loop", text.event_loop,
                    "How the loop waits for its sockets: epoll (libev; package "
                    "libwebsockets-evlib-ev), poll (libwebsockets' own), or auto: epoll if it loads")

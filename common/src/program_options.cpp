@@ -57,6 +57,17 @@ CLI::Validator file_mode_validator() {
         "MODE");
 }
 
+CLI::Validator boolean_validator() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            for (const char* spelling : {"true", "false", "yes", "no", "on", "off", "1", "0"}) {
+                if (value == spelling) return {};
+            }
+            return "\"" + value + "\" is not a boolean: use true or false (or yes/no, on/off, 1/0)";
+        },
+        "");
+}
+
 CLI::Validator group_validator() {
     return CLI::Validator(
         [](std::string& value) -> std::string {

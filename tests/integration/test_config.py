@@ -124,10 +124,6 @@ class Config(unittest.TestCase):
                                         capture_output=True, text=True, timeout=30)
                 self.assertEqual(result.returncode, 3, result.stderr)  # parsed; no sidecar there
 
-    # ws-sidecar/sidecar_options.cpp does not check its flags' values yet: `lws-debug = 7`
-    # passes --check-config as true. Drop the decorator when --lws-debug gets the same check as
-    # roompush-fcgi's --rerun-interrupted (the run then reports an unexpected success).
-    @unittest.expectedFailure
     def test_sidecar_boolean_flag_takes_only_true_or_false(self):
         for text in ("lws-debug = 7\n", 'lws-debug = "maybe"\n'):
             with self.subTest(text):

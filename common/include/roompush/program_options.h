@@ -28,6 +28,10 @@ void add_common_options(CLI::App& app, CommonOptions& options, const std::string
 // A validator for octal file modes such as 0660.
 CLI::Validator file_mode_validator();
 
+// A validator for a flag's value in a config file: true/false (or yes/no, on/off, 1/0);
+// CLI11 alone takes any number as true.
+CLI::Validator boolean_validator();
+
 // A validator for a group name or numeric gid that exists on this system.
 CLI::Validator group_validator();
 
