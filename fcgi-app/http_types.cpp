@@ -12,12 +12,7 @@ HttpResponse json_response(int status, const cJSON* body) {
 }
 
 HttpResponse error_response(int status, const Error& error) {
-    JsonPtr body = make_object();
-    JsonPtr detail = make_object();
-    set_string(detail.get(), "code", error.code);
-    set_string(detail.get(), "message", error.message);
-    set_json(body.get(), "error", std::move(detail));
-    return json_response(status, body.get());
+    return json_response(status, error_object(error).get());
 }
 
 const char* status_text(int status) {

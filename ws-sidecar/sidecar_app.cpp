@@ -355,6 +355,7 @@ int run(LoadedConfig& start, Reloader::Loader load_again) {
             if (std::chrono::steady_clock::now() >= next_second) {
                 server.post([&registry, &broker, &config, &server, &expiring, watchdog] {
                     if (!expiring) expire_step(server, registry, expiring);
+                    server.refuse_oversized_frames();
                     if (broker->shared()) broker->report_members(members_report(config.node_id, registry));
                     if (watchdog) sd_notify(0, "WATCHDOG=1");
                 });

@@ -1,5 +1,7 @@
 #include "ws_codec.h"
 
+#include "roompush/utf8.h"
+
 #include <charconv>
 #include <cstdio>
 
@@ -146,19 +148,36 @@ Result<uint64_t> parse_seq(std::string_view text) {
     return value;
 }
 
-Status check_token_chars(std::string_view text, const char* what) {
-    if (text.size() > 4096) return make_error("bad_request", std::string(what) + " is too long");
+// `code` names the failure for the client: a token that cannot be one is token_malformed, as
+// the token rules would call it.
+Status check_token_chars(std::string_view text, const char* what, const char* code) {
     for (char c : text) {
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '-' || c == '_' || c == '.' || c == '~';
-        if (!ok) return make_error("bad_request", std::string(what) + " has a character outside A-Z a-z 0-9 - _ . ~");
+        if (!ok) return make_error(code, std::string(what) + " has a character outside A-Z a-z 0-9 - _ . ~");
     }
     return ok_status();
 }
 
 }  // namespace
 
+bool is_valid_close_payload(std::string_view payload) {
+    if (payload.empty()) return true;
+    if (payload.size() < 2) return false;
+    unsigned code = (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
+    bool known = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014);
+    bool application = code >= 3000 && code <= 4999;
+    return (known || application) && is_valid_utf8(payload.substr(2));
+}
+
 Result<WsQuery> parse_ws_query(std::string_view query) {
+    if (query.size() > kMaxWsQueryBytes) {
+        return make_error("bad_request", "the URL's query is longer than " +
+                                             std::to_string(kMaxWsQueryBytes) + " bytes");
+    }
+    if (query.find('\0') != std::string_view::npos) {
+        return make_error("bad_request", "the URL's query holds a NUL byte");
+    }
     WsQuery out;
     while (!query.empty()) {
         std::size_t amp = query.find('&');
@@ -172,10 +191,12 @@ Result<WsQuery> parse_ws_query(std::string_view query) {
             if (!since) return since.error();
             out.since = *since;
         } else if (key == "epoch") {
-            if (auto valid = check_token_chars(value, "epoch"); !valid) return valid.error();
+            if (auto valid = check_token_chars(value, "epoch", "bad_request"); !valid) return valid.error();
             out.epoch = std::string(value);
         } else if (key == "token") {
-            if (auto valid = check_token_chars(value, "token"); !valid) return valid.error();
+            if (auto valid = check_token_chars(value, "room token", "token_malformed"); !valid) {
+                return valid.error();
+            }
             out.token = std::string(value);
         }
     }

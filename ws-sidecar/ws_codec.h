@@ -2,6 +2,7 @@
 // The WebSocket JSON protocol (docs/websocket.md): what the sidecar sends, and the commands a
 // client may send on /ws.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -50,6 +51,14 @@ struct WsQuery {
     std::string epoch;
     std::string token;
 };
+// A close frame's payload as RFC 6455 (7.4) allows it from a peer: empty, or a status code a
+// peer may send (1000-1003, 1007-1014, 3000-4999) and a UTF-8 reason. Anything else fails the
+// connection instead of being echoed.
+bool is_valid_close_payload(std::string_view payload);
+
+// A URL's query: since, epoch, token (each at most a few hundred bytes) and whatever a client
+// adds; a longer one is refused (bad_request) rather than read.
+inline constexpr std::size_t kMaxWsQueryBytes = 4096;
 Result<WsQuery> parse_ws_query(std::string_view query);
 
 }  // namespace rp::sidecar

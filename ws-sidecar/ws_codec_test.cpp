@@ -105,3 +105,18 @@ TEST(WsCodec, ResumeQuery) {
 
 }  // namespace
 }  // namespace rp::sidecar
+
+TEST(WsCodec, ClosePayloadsOnlyWhatAPeerMaySend) {
+    auto close = [](unsigned code, std::string reason = "") {
+        return std::string{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)} + reason;
+    };
+    EXPECT_TRUE(rp::sidecar::is_valid_close_payload(""));
+    for (unsigned code : {1000u, 1001u, 1003u, 1007u, 1011u, 1014u, 3000u, 4999u}) {
+        EXPECT_TRUE(rp::sidecar::is_valid_close_payload(close(code, "bye"))) << code;
+    }
+    for (unsigned code : {0u, 999u, 1004u, 1005u, 1006u, 1015u, 2999u, 5000u, 65535u}) {
+        EXPECT_FALSE(rp::sidecar::is_valid_close_payload(close(code))) << code;
+    }
+    EXPECT_FALSE(rp::sidecar::is_valid_close_payload("\x03"));
+    EXPECT_FALSE(rp::sidecar::is_valid_close_payload(close(1000, "\xff\xfe")));
+}

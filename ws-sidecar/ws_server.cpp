@@ -14,8 +14,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "roompush/json.h"
 #include "roompush/log.h"
 #include "roompush/unix_socket.h"
+#include "ws_codec.h"
 #include "ws_handler.h"
 
 namespace rp::sidecar {
@@ -30,6 +32,7 @@ constexpr std::size_t kCoalesceBytes = 32 * 1024;
 // joins (up to --max-frame). 4 KB per idle connection was the largest item of its memory.
 constexpr std::size_t kRxBufferBytes = 512;
 constexpr std::size_t kMaxFrameHeader = 10;
+constexpr unsigned short kMaxHandshakeBytes = 32 * 1024;
 // A publish to at most this many members is written at once (after its batch); a larger
 // audience too, unless another large one came shortly before: see WsServer::Impl::wake.
 constexpr std::size_t kWriteAtOnceMembers = 32;
@@ -75,6 +78,29 @@ std::string header(lws* wsi, lws_token_indexes token) {
     int copied = lws_hdr_copy(wsi, value.data(), length + 1, token);
     value.resize(copied > 0 ? static_cast<size_t>(copied) : 0);
     return value;
+}
+
+// An HTTP answer with a JSON error body, as the app's errors are ({"error":{"code","message"}}),
+// written at once (what lws_return_http_status does with an HTML page). The caller then closes.
+void reply_json_error(lws* wsi, http_status status, const Error& error,
+                      const char* extra_header = nullptr, const char* extra_value = nullptr) {
+    std::string body = to_json(error_object(error).get()) + "\n";
+    unsigned char buffer[LWS_PRE + 1024];
+    unsigned char* start = buffer + LWS_PRE;
+    unsigned char* position = start;
+    unsigned char* end = buffer + sizeof buffer - 1;
+    if (lws_add_http_common_headers(wsi, status, "application/json", body.size(), &position, end)) return;
+    if (extra_header != nullptr &&
+        lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(extra_header),
+                                    reinterpret_cast<const unsigned char*>(extra_value),
+                                    static_cast<int>(std::strlen(extra_value)), &position, end)) {
+        return;
+    }
+    if (lws_finalize_http_header(wsi, &position, end)) return;
+    if (lws_write(wsi, start, static_cast<size_t>(position - start), LWS_WRITE_HTTP_HEADERS) < 0) return;
+    std::vector<unsigned char> payload(LWS_PRE + body.size());
+    std::copy(body.begin(), body.end(), payload.begin() + LWS_PRE);
+    lws_write(wsi, payload.data() + LWS_PRE, body.size(), LWS_WRITE_HTTP_FINAL);
 }
 
 void log_bridge(int level, const char* line) {
@@ -199,6 +225,12 @@ int WsServer::Impl::on_event(lws* wsi, lws_callback_reasons reason, PerSession* 
             return 0;
         case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
             if (session != nullptr) session->peer_closed = true;
+            // lws would echo any payload; a close RFC 6455 does not allow fails the connection.
+            if (!is_valid_close_payload(std::string_view(static_cast<const char*>(in), len))) {
+                log_info("ws_bad_close").kv("session", session != nullptr ? session->id : 0)
+                    .kv("bytes", static_cast<uint64_t>(len));
+                return -1;
+            }
             return 0;
         case LWS_CALLBACK_RECEIVE_PONG:
             if (session != nullptr) session->last_rx_ms = wall_ms();
@@ -222,14 +254,17 @@ int WsServer::Impl::on_event(lws* wsi, lws_callback_reasons reason, PerSession* 
     }
 }
 
+// The whole query, however long (parse_ws_query refuses one that is too long: it must see it).
 static std::string query_string(lws* wsi) {
     std::string query;
-    char fragment[4200];
     for (int index = 0;; ++index) {
-        int length = lws_hdr_copy_fragment(wsi, fragment, sizeof fragment, WSI_TOKEN_HTTP_URI_ARGS, index);
-        if (length < 0) break;
+        int length = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, index);
+        std::string fragment(static_cast<size_t>(std::max(length, 0)) + 1, '\0');
+        int copied = lws_hdr_copy_fragment(wsi, fragment.data(), static_cast<int>(fragment.size()),
+                                           WSI_TOKEN_HTTP_URI_ARGS, index);
+        if (copied < 0) break;
         if (!query.empty()) query.push_back('&');
-        query.append(fragment, static_cast<size_t>(length));
+        query.append(fragment.data(), static_cast<size_t>(copied));
     }
     return query;
 }
@@ -256,7 +291,8 @@ int WsServer::Impl::on_receive(lws* wsi, PerSession* session, const char* data, 
     if (state == nullptr || state->closing()) return 0;  // ignore what follows a refusal
     if (lws_frame_is_binary(wsi)) {
         handler.on_binary(session->id);
-    } else if (session->rx->size() + len > config.max_client_frame) {
+    } else if (session->rx->size() + len + lws_remaining_packet_payload(wsi) > config.max_client_frame) {
+        // Refused from the length the frame announces, not once that much has arrived.
         session->rx->clear();
         handler.on_too_big(session->id);
     } else {
@@ -338,16 +374,27 @@ int WsServer::Impl::confirm_upgrade(lws* wsi) {
     }
     metrics.ws_refused++;
     log_warn("origin_refused").kv("origin", origin).kv("peer", header(wsi, WSI_TOKEN_X_FORWARDED_FOR));
-    lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+    reply_json_error(wsi, HTTP_STATUS_FORBIDDEN,
+                     make_error("origin_not_allowed",
+                                origin.empty() ? "this server requires an Origin header from its allowed list"
+                                               : "WebSockets from " + origin + " are not allowed here"));
     return 1;
 }
 
 // Plain HTTP on the WebSocket socket: /metrics for Prometheus (nginx allows it from loopback
-// only). Anything else gets 404 at once; without an answer the request would hang.
+// only). A WebSocket endpoint asked without an upgrade gets 426, anything else 404, at once and
+// as JSON; without an answer the request would hang.
 int WsServer::Impl::on_http(lws* wsi, PerSession* session) {
     std::string uri = header(wsi, WSI_TOKEN_GET_URI);
+    if (uri == "/ws" || uri.rfind("/ws/", 0) == 0) {
+        reply_json_error(wsi, static_cast<http_status>(426),  // Upgrade Required
+                         make_error("upgrade_required", uri + " is a WebSocket endpoint: open it with "
+                                                              "Upgrade: websocket (docs/websocket.md)"),
+                         "Upgrade:", "websocket");
+        return -1;
+    }
     if (uri != "/metrics") {
-        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr);
+        reply_json_error(wsi, HTTP_STATUS_NOT_FOUND, make_error("not_found", "nothing at " + uri));
         return -1;
     }
     session->http_body = new std::string(render_prometheus(metrics, registry.gauges()));
@@ -572,7 +619,13 @@ Status WsServer::start() {
         static_cast<uint16_t>(config.ping_interval_s + config.ping_timeout_s);
 
     lws_context_creation_info info{};
-    info.options = LWS_SERVER_OPTION_UNIX_SOCK;
+    // VALIDATE_UTF8: a text frame that is not UTF-8 closes its connection with 1007 (RFC 6455
+    // 8.1), whether or not its bytes would parse as JSON.
+    info.options = LWS_SERVER_OPTION_UNIX_SOCK | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    // Room for every header nginx passes on (its large_client_header_buffers: 4 x 8 KB), so that
+    // a long URL or cookie gets an answer of ours, not a dropped handshake (a 502 from nginx).
+    // Held only during a handshake.
+    info.max_http_header_data = kMaxHandshakeBytes;
     info.iface = config.ws_socket.c_str();
     info.port = 0;
     info.protocols = impl_->protocols;
@@ -654,5 +707,19 @@ void WsServer::attach_sink(SessionId id, std::function<void()> drain) {
 }
 
 void WsServer::detach_sink(SessionId id) { impl_->sinks.erase(id); }
+
+void WsServer::refuse_oversized_frames() {
+    Impl& impl = *impl_;
+    for (auto& [id, wsi] : impl.connections) {
+        auto* session = static_cast<PerSession*>(lws_wsi_user(wsi));
+        Session* state = impl.registry.find(id);
+        if (session == nullptr || session->rx == nullptr || state == nullptr || state->closing()) continue;
+        if (session->rx->size() + lws_remaining_packet_payload(wsi) > impl.config.max_client_frame) {
+            session->rx->clear();
+            impl.handler.on_too_big(id);
+            lws_callback_on_writable(wsi);
+        }
+    }
+}
 
 }  // namespace rp::sidecar

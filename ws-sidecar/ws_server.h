@@ -34,6 +34,10 @@ public:
     // calling `drain` instead.
     void attach_sink(SessionId id, std::function<void()> drain);
     void detach_sink(SessionId id);
+    // Loop thread, once a second: closes (1009) every connection whose frame in progress
+    // announced more than --max-frame. A frame's first payload bytes are checked as they come;
+    // this covers a client that sends a header and then nothing.
+    void refuse_oversized_frames();
 
     struct Impl;  // public so the C callback can reach it; defined in ws_server.cpp
 

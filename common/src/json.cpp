@@ -47,6 +47,15 @@ std::string to_json(const cJSON* json) {
 }
 
 JsonPtr make_object() { return JsonPtr(cJSON_CreateObject()); }
+JsonPtr error_object(const Error& error) {
+    JsonPtr body = make_object();
+    JsonPtr detail = make_object();
+    set_string(detail.get(), "code", error.code);
+    set_string(detail.get(), "message", error.message);
+    set_json(body.get(), "error", std::move(detail));
+    return body;
+}
+
 JsonPtr make_array() { return JsonPtr(cJSON_CreateArray()); }
 JsonPtr clone_json(const cJSON* json) { return JsonPtr(cJSON_Duplicate(json, true)); }
 

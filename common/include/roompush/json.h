@@ -26,6 +26,8 @@ std::string to_json(const cJSON* json);
 
 JsonPtr make_object();
 JsonPtr make_array();
+// {"error":{"code":…,"message":…}}: how every HTTP endpoint of roompush reports an error.
+JsonPtr error_object(const Error& error);
 JsonPtr clone_json(const cJSON* json);
 
 // Adds or replaces a member; the helpers take ownership of nothing they are not given.
