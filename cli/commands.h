@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "roompush/control_codec.h"
+
 namespace rp::cli {
 
 // Exit codes, documented in --help and docs/pushctl.md.
@@ -14,7 +16,7 @@ enum ExitCode { kOk = 0, kSidecarError = 1, kUsage = 2, kCannotConnect = 3 };
 struct GlobalOptions {
     std::string socket;
     bool json = false;
-    int timeout_ms = 5000;
+    int timeout_ms = kControlCallTimeoutMs;  // above the sidecar's own deadline
 };
 
 struct PublishOptions {

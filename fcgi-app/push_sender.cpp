@@ -10,8 +10,9 @@ namespace {
 
 constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
-// Bounds one connect or one wait for an ack, so that a hung sidecar cannot hold a stop for long.
-constexpr int kCallTimeoutMs = 2000;
+// Bounds one connect or one wait for an ack, so that a hung sidecar cannot hold a stop for long;
+// longer than the sidecar takes to answer even when Redis does not (then: push_deferred).
+constexpr int kCallTimeoutMs = kControlCallTimeoutMs;
 
 }  // namespace
 

@@ -18,8 +18,11 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr int kCommandTimeoutMs = 2000;
-constexpr auto kAnswerTimeout = 5s;
+constexpr auto kAnswerTimeout = std::chrono::milliseconds(kSidecarAnswerDeadlineMs);
 constexpr auto kMaxBackoff = 5000ms;
+// Redis may have run a command whose answer never came: only the idempotency key makes sending
+// it again safe.
+constexpr const char* kSendAgain = "; send it again later, with the same id (it may have been published)";
 const std::string kChannel = "rp:messages";
 const std::string kNodes = "rp:nodes";
 
@@ -215,12 +218,14 @@ Result<T> RedisBroker::run_and_wait(std::function<Result<T>(RedisConnection*)> w
     wake_.notify_all();
     if (answer.wait_for(kAnswerTimeout) != std::future_status::ready) {
         metrics_.broker_unavailable++;
-        return make_error("unavailable", "Redis did not answer within 5 s; send it again later");
+        return make_error("unavailable", "Redis did not answer within " +
+                                             std::to_string(kSidecarAnswerDeadlineMs / 1000) +
+                                             " s" + kSendAgain);
     }
     Result<T> result = answer.get();
     if (!result && result.error().code == "broker_io") {
         metrics_.broker_unavailable++;
-        return make_error("unavailable", result.error().message + "; send it again later");
+        return make_error("unavailable", result.error().message + kSendAgain);
     }
     return result;
 }

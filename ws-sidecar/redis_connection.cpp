@@ -4,6 +4,7 @@
 #include <sys/time.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace rp::sidecar {
 
@@ -45,7 +46,7 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::open(const BrokerUrl& 
         redisFree(context);
         return error;
     }
-    std::unique_ptr<RedisConnection> connection(new RedisConnection(context));
+    std::unique_ptr<RedisConnection> connection(new RedisConnection(context, timeout_ms));
     timeval timeout = to_timeval(timeout_ms);
     redisSetTimeout(context, timeout);
     redisEnableKeepAlive(context);
@@ -72,6 +73,11 @@ int RedisConnection::fd() const { return context_->fd; }
 
 Error RedisConnection::io_error() {
     broken_ = true;
+    // A read that timed out says EAGAIN ("Resource temporarily unavailable"): say what it means.
+    if (context_->err == REDIS_ERR_IO && std::strcmp(context_->errstr, std::strerror(EAGAIN)) == 0) {
+        return make_error("broker_io", "Redis did not answer within " + std::to_string(timeout_ms_) +
+                                           " ms (frozen or overloaded); reconnecting");
+    }
     std::string why = context_->err != 0 ? context_->errstr : "connection lost";
     return make_error("broker_io", "Redis connection failed: " + why);
 }

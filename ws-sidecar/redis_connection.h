@@ -40,10 +40,11 @@ public:
     int fd() const;
 
 private:
-    explicit RedisConnection(redisContext* context) : context_(context) {}
+    RedisConnection(redisContext* context, int timeout_ms) : context_(context), timeout_ms_(timeout_ms) {}
     Error io_error();
 
     redisContext* context_;
+    int timeout_ms_;  // a command's reply must come within this
     bool broken_ = false;
 };
 

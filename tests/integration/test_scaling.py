@@ -217,6 +217,45 @@ class Scaling(harness.StackTestCase):
         self.assertIn("broker_down", self.stack.log_tail("sidecar", 400))
         self.wait_for(lambda: self.broker_up(A) and self.broker_up(B), what="both nodes back")
 
+    def test_a_frozen_redis_defers_pushes_and_every_deadline_agrees(self):
+        # The app waits longer for an answer than the sidecar takes to give one (5 s, even with
+        # Redis frozen): it hears `unavailable` and defers the push, rather than giving up on a
+        # connection that works (sidecar_connection_lost) and sending it again.
+        redis = self.stack.processes["redis"]
+        app_log_before = len(self.stack.log_tail("app", 100000))
+
+        async def scenario():
+            async with self.on(B, "frozen") as client:
+                subscribed = await client.next()
+                os.kill(redis.pid, signal.SIGSTOP)
+                try:
+                    status, _, body = self.curl("-X", "POST", "--data-binary", '{"n":1}',
+                                                self.stack.url + "/push/frozen?event=note&id=f-1")
+                    refused = self.pushctl("publish", "frozen", "--event", "note", "--data", '{"n":2}',
+                                           "--id", "f-2")
+                    time.sleep(3)
+                finally:
+                    os.kill(redis.pid, signal.SIGCONT)
+                self.wait_for(lambda: self.broker_up(B), what="node B back on Redis")
+                # As the error says: again, with the same id (Redis may have run the first one).
+                again = self.pushctl("publish", "frozen", "--event", "note", "--data", '{"n":2}',
+                                     "--id", "f-2")
+                self.assertEqual(again.returncode, 0, again.stderr)
+                got = await self.messages(client, 2, timeout=40)
+                return subscribed, status, body, refused, got, await client.nothing_for(1.0)
+
+        subscribed, status, body, refused, got, extra = self.run_async(scenario(), timeout=90)
+        self.assertEqual(status, 202, body)
+        self.assertEqual(refused.returncode, 1, refused.stderr)
+        self.assertIn("Redis did not answer within", refused.stderr)
+        self.assertNotIn("Resource temporarily unavailable", refused.stderr)
+        self.assertEqual(sorted(m["data"]["n"] for m in got), [1, 2])
+        self.assertEqual(extra, [], "each push arrives once")
+        app_log = self.stack.log_tail("app", 100000)[app_log_before:]
+        self.assertIn("event=push_deferred", app_log)
+        self.assertNotIn("sidecar_connection_lost", app_log)
+        self.wait_for(lambda: self.broker_up(A) and self.broker_up(B), what="both nodes back")
+
     def test_a_thousand_concurrent_publishes_arrive_everywhere_consecutively(self):
         total, writers = 1000, 4
 

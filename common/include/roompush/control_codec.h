@@ -20,6 +20,11 @@ inline constexpr std::size_t kMaxEventNameLength = 64;
 inline constexpr std::size_t kMaxIdempotencyKeyLength = 200;
 
 inline constexpr std::size_t kMaxTailRooms = 64;
+// The longest the sidecar takes to answer a request it accepted: a publish waiting for Redis
+// is answered `unavailable` by then. A client waits longer than that (kControlCallTimeoutMs),
+// so that it hears the answer rather than giving up on a connection that works.
+inline constexpr int kSidecarAnswerDeadlineMs = 5000;
+inline constexpr int kControlCallTimeoutMs = kSidecarAnswerDeadlineMs + 2000;
 
 enum class ControlOp { publish, rooms, room, history, tail, stats, kick, reload };
 const char* op_name(ControlOp op);
