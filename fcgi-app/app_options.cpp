@@ -158,20 +158,13 @@ Result<LoadedAppConfig> finish(Parser& parser) {
 
 std::variant<int, LoadedAppConfig> load_config_at_start(int argc, char** argv) {
     Parser parser;
-    if (auto exit_code = parse_options(parser.app, parser.common, argc, argv)) return *exit_code;
-    auto loaded = finish(parser);
-    if (!loaded) {
-        std::fprintf(stderr, "roompush-fcgi: %s\n", loaded.error().message.c_str());
-        return kExitBadConfig;
-    }
-    if (auto exit_code = finish_options(parser.app, parser.common)) return *exit_code;
-    return std::move(*loaded);
+    return load_at_start<LoadedAppConfig>(parser.app, parser.common, argc, argv,
+                                          [&parser] { return finish(parser); });
 }
 
 Result<LoadedAppConfig> load_config_again(int argc, char** argv) {
     Parser parser;
-    if (auto parsed = parse_options_again(parser.app, argc, argv); !parsed) return parsed.error();
-    return finish(parser);
+    return load_again<LoadedAppConfig>(parser.app, argc, argv, [&parser] { return finish(parser); });
 }
 
 }  // namespace rp::app

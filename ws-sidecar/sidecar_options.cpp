@@ -227,20 +227,13 @@ Result<LoadedConfig> finish(Parser& parser) {
 
 std::variant<int, LoadedConfig> load_config_at_start(int argc, char** argv) {
     Parser parser;
-    if (auto exit_code = parse_options(parser.app, parser.common, argc, argv)) return *exit_code;
-    auto loaded = finish(parser);
-    if (!loaded) {
-        std::fprintf(stderr, "roompush-sidecar: %s\n", loaded.error().message.c_str());
-        return kExitBadConfig;
-    }
-    if (auto exit_code = finish_options(parser.app, parser.common)) return *exit_code;
-    return std::move(*loaded);
+    return load_at_start<LoadedConfig>(parser.app, parser.common, argc, argv,
+                                       [&parser] { return finish(parser); });
 }
 
 Result<LoadedConfig> load_config_again(int argc, char** argv) {
     Parser parser;
-    if (auto parsed = parse_options_again(parser.app, argc, argv); !parsed) return parsed.error();
-    return finish(parser);
+    return load_again<LoadedConfig>(parser.app, argc, argv, [&parser] { return finish(parser); });
 }
 
 }  // namespace rp::sidecar

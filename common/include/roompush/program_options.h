@@ -6,9 +6,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <iostream>
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "roompush/error.h"
@@ -64,5 +66,28 @@ void log_reloaded(const OptionChanges& changes);
 // After a successful parse: applies --log-level and, for --check-config, prints the verdict.
 // Returns the exit code if the program should stop (check-config), nullopt to run.
 std::optional<int> finish_options(const CLI::App& app, const CommonOptions& options);
+
+// A daemon's configuration at start: parse (--help, --version, --print-config print and give
+// their exit code), `finish()` the parsed text into a `Loaded` (Result<Loaded>: a bad value is
+// one line on stderr and kExitBadConfig), then --log-level and --check-config.
+template <class Loaded, class Finish>
+std::variant<int, Loaded> load_at_start(CLI::App& app, const CommonOptions& common, int argc,
+                                        char** argv, Finish finish) {
+    if (auto exit_code = parse_options(app, common, argc, argv)) return *exit_code;
+    Result<Loaded> loaded = finish();
+    if (!loaded) {
+        std::cerr << app.get_name() << ": " << loaded.error().message << "\n";
+        return kExitBadConfig;
+    }
+    if (auto exit_code = finish_options(app, common)) return *exit_code;
+    return std::move(*loaded);
+}
+
+// The same command line and files again, for a reload: nothing printed, Error("bad_config").
+template <class Loaded, class Finish>
+Result<Loaded> load_again(CLI::App& app, int argc, char** argv, Finish finish) {
+    if (auto parsed = parse_options_again(app, argc, argv); !parsed) return parsed.error();
+    return finish();
+}
 
 }  // namespace rp
