@@ -1,7 +1,6 @@
 #include "app_options.h"
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <string>
 
 #include "roompush/room_token.h"
