@@ -118,50 +118,61 @@ def nchan(workers, base_dir):
 class Systems:
     """Every system under test, by name: how the generator reaches it and which PIDs it costs."""
 
-    def __init__(self, build_dir, base_dir, with_nchan, nchan_workers):
+    def __init__(self, build_dir, base_dir, with_nchan, nchan_workers, baseline_build_dir=None):
         # History is retained 600 s by default; 5 s lets the end of the run show whether the
         # memory of the load comes back once what is retained has expired (nchan's messages
         # time out after 5 s as well). --event-loop epoll: measure the loop the package ships,
         # or fail, rather than fall back quietly.
-        self.stack = devstack.Stack(build_dir, os.path.join(base_dir, "roompush"),
-                                    devstack.free_port(),
-                                    sidecar_args=["--history-ttl", "5", "--event-loop", "epoll"])
+        def stack(build, name):
+            return devstack.Stack(build, os.path.join(base_dir, name), devstack.free_port(),
+                                  sidecar_args=["--history-ttl", "5", "--event-loop", "epoll"])
+        self.stack = stack(build_dir, "roompush")
+        # --baseline: the same stack built from another commit, measured in turn with this one.
+        self.baseline = stack(baseline_build_dir, "roompush-baseline") if baseline_build_dir else None
         self.nchans = [nchan(w, base_dir) for w in nchan_workers] if with_nchan else []
         # nginx alone at its most frugal, in front of the same sidecar (idle scenario only).
         self.floor = PrivateNginx("nginx-floor", "nginx-floor.conf.in", base_dir, 2,
                                   {"WS_SOCKET": self.stack.ws_socket})
 
+    def stacks(self):
+        return [self.stack] + ([self.baseline] if self.baseline else [])
+
     def start(self):
-        self.stack.start()
+        for stack in self.stacks():
+            stack.start()
         for server in self.nchans + [self.floor]:
             server.start()
 
     def stop(self):
         for server in self.nchans + [self.floor]:
             server.stop()
-        self.stack.stop()
+        for stack in self.stacks():
+            stack.stop()
 
     def names(self):
-        return (["roompush", "roompush-direct"] + [n.name for n in self.nchans] +
-                [self.floor.name])
+        ours = ["roompush"] + (["roompush-baseline"] if self.baseline else []) + ["roompush-direct"]
+        return ours + [n.name for n in self.nchans] + [self.floor.name]
 
-    def roompush_pids(self, with_nginx=True):
-        pids = [self.stack.processes["sidecar"].pid]
+    def roompush_pids(self, with_nginx=True, stack=None):
+        stack = stack or self.stack
+        pids = [stack.processes["sidecar"].pid]
         if with_nginx:
-            pids += nginx_pids(self.stack.processes["nginx"].pid)
+            pids += nginx_pids(stack.processes["nginx"].pid)
         return pids
 
     def target(self, name):
         if name.startswith("roompush"):
             direct = name == "roompush-direct"
+            stack = self.baseline if name == "roompush-baseline" else self.stack
             return {
-                "ws": ("unix:" + self.stack.ws_socket) if direct
-                else "tcp:127.0.0.1:%d" % self.stack.port,
+                "ws": ("unix:" + stack.ws_socket) if direct
+                else "tcp:127.0.0.1:%d" % stack.port,
                 "prefix": "/ws/rooms/",
-                "publish": "control:" + self.stack.control_socket,
-                "pids": self.roompush_pids(not direct),
+                "publish": "control:" + stack.control_socket,
+                "upload": "tcp:127.0.0.1:%d" % stack.port,
+                "pids": self.roompush_pids(not direct, stack),
                 "extra": ["--expect-subscribed",
-                          "--primary-pid", str(self.stack.processes["sidecar"].pid)],
+                          "--primary-pid", str(stack.processes["sidecar"].pid)],
             }
         if name == self.floor.name:  # measured alone: nginx's pids only, not the sidecar's
             return {
@@ -230,7 +241,7 @@ def run_generator(loadgen, systems, system, scenario_args, room_prefix, upload_f
             "--server-pids", ",".join(str(p) for p in target["pids"]),
             "--timeout", str(timeout)] + target["extra"] + scenario_args
     if "upload" in scenario_args:
-        argv += ["--upload", "tcp:127.0.0.1:%d" % systems.stack.port, "--upload-file", upload_file]
+        argv += ["--upload", target["upload"], "--upload-file", upload_file]
     else:
         argv += ["--publish", target["publish"]]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30)
@@ -438,11 +449,11 @@ def targets(summary, extra):
     return rows
 
 
-def update_results(path, block):
+def update_results(path, block, begin=BEGIN, end=END):
     text = open(path).read() if os.path.exists(path) else "# roompush benchmark results\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
         text = head + block + tail
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
@@ -458,6 +469,10 @@ def main():
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--no-nchan", action="store_true")
     parser.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
+    parser.add_argument("--baseline-build-dir", default=None,
+                        help="also measure this build (another commit) in turn with this one, and "
+                             "write the comparison to the results file's baseline section")
+    parser.add_argument("--baseline-name", default="baseline", help="what to call it there")
     args = parser.parse_args()
     # SIGTERM (ctest's timeout, a kill) must still stop the servers this run started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
@@ -471,7 +486,8 @@ def main():
         log("nchan is not installed (apt-get install libnginx-mod-nchan); comparing nothing")
     base_dir = tempfile.mkdtemp(prefix="roompush-bench-", dir="/tmp")
     os.chmod(base_dir, 0o711)  # as root the stack's daemons and nginx's workers are other users
-    systems = Systems(build_dir, base_dir, with_nchan, [1] if args.smoke else [1, 2])
+    baseline = os.path.abspath(args.baseline_build_dir) if args.baseline_build_dir else None
+    systems = Systems(build_dir, base_dir, with_nchan, [1] if args.smoke else [1, 2], baseline)
     upload_file = os.path.join(base_dir, "part.stl")
     write_stl(upload_file)
     raw, extra = {}, {}
@@ -497,7 +513,8 @@ def main():
                     systems.start()
                     time.sleep(0.3)
                 for system in systems.names():
-                    if only and system not in only:
+                    if only and system not in only and not (
+                            system == "roompush-baseline" and "roompush" in only):
                         continue
                     if system == systems.floor.name and not fresh:
                         continue  # a memory figure only
@@ -529,10 +546,47 @@ def main():
             log("FAIL", problem)
         log("smoke %s in %.1f s" % ("failed" if problems else "passed", seconds))
         return 1 if problems else 0
+    if baseline:
+        block = render_comparison(machine(), raw, reps, args.baseline_name)
+        update_results(args.results, block, BASELINE_BEGIN, BASELINE_END)
+        print(block)
+        return 0
     block = render_markdown(machine(), summary, extra, reps, seconds)
     update_results(args.results, block)
     print(block)
     return 0
+
+
+BASELINE_BEGIN, BASELINE_END = "<!-- baseline:begin -->", "<!-- baseline:end -->"
+COMPARED = [("deliveries_per_s", "deliveries/s", True), ("server_cpu_us_per_delivery",
+             "server µs/delivery", False), ("latency_p50_us", "p50 µs", False),
+            ("latency_p99_us", "p99 µs", False), ("server_kb_per_conn", "KB/conn", False)]
+
+
+def render_comparison(info, raw, reps, baseline_name):
+    """This build against the baseline, scenario by scenario: the medians, their ratio, and each
+    side's spread over its repetitions (the run's own noise, to judge the ratio by)."""
+    def spread(runs, key):
+        values = [run[key] for run in runs]
+        return "%s–%s" % (fmt(min(values)), fmt(max(values))) if values else "-"
+
+    lines = ["## This build against %s" % baseline_name, "",
+             "%s, %s. Through nginx, %d repetitions, the two builds taking turns; medians, and "
+             "in brackets the range over the repetitions." % (info["cpu"], info["date"], reps), "",
+             "| scenario | figure | this build | %s | ratio |" % baseline_name,
+             "| --- | --- | --- | --- | --- |"]
+    for scenario, by_system in raw.items():
+        ours, theirs = by_system.get("roompush", []), by_system.get("roompush-baseline", [])
+        if not ours or not theirs:
+            continue
+        for key, label, _higher_better in COMPARED:
+            a, b = median_of(ours, key), median_of(theirs, key)
+            if not a and not b:
+                continue
+            lines.append("| %s | %s | %s (%s) | %s (%s) | %s |" % (
+                scenario, label, fmt(a), spread(ours, key), fmt(b), spread(theirs, key),
+                ("%.2f" % (a / b)) if b else "-"))
+    return BASELINE_BEGIN + "\n" + "\n".join(lines) + "\n" + BASELINE_END
 
 
 def measure_end(systems, extra, smoke):
