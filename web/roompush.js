@@ -61,6 +61,7 @@ export class Subscription extends Emitter {
         this.seq = Number.isInteger(since) ? since : null;  // last seq delivered (null: none yet)
         this.epoch = typeof epoch === 'string' && epoch !== '' ? epoch : null;
         this.subscribed = false;       // `subscribed` seen on the current connection
+        this.head = null;              // the head that `subscribed` named on this connection
         this.resetOnThisConnection = null;  // epoch a reset was already reported for
     }
 
@@ -232,7 +233,10 @@ export class RoomPushClient extends Emitter {
 
     #sendSubscribe(subscription) {
         const command = { op: 'subscribe', room: subscription.room };
-        if (subscription.seq !== null) command.since = subscription.seq;
+        // After a reset that replayed nothing, the position is the head `subscribed` named:
+        // without a `since` the sidecar would send live messages only.
+        const since = subscription.seq ?? subscription.head;
+        if (since !== null) command.since = since;
         if (subscription.epoch !== null) command.epoch = subscription.epoch;
         if (subscription.token !== undefined) command.token = subscription.token;
         subscription.resetOnThisConnection = null;
@@ -268,6 +272,7 @@ export class RoomPushClient extends Emitter {
         const subscription = this.#rooms.get(frame.room);
         if (!subscription) return;
         subscription.subscribed = true;
+        subscription.head = Number.isInteger(frame.seq) ? frame.seq : null;
         if (subscription.epoch !== null && subscription.epoch !== frame.epoch) {
             // The room started afresh (e.g. the sidecar restarted). A sidecar that knows it sends
             // a `reset` as well; whichever comes first is reported, once.

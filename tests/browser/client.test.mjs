@@ -241,6 +241,33 @@ test('a restarted sidecar means a new epoch: one reset, then the new messages', 
     }
 });
 
+test('a reset that replays nothing, then a drop: the resume still starts from the head', async () => {
+    // After a reset the position is the next message's seq; until one comes, it is the head the
+    // `subscribed` frame named. Without it the resume had an epoch and no `since`: live only,
+    // and what was published during the drop was missed without a reset.
+    const room = 'js-reset-drop';
+    const client = connect(viaProxy(), { backoff: FAST });
+    const seen = record(client);
+    try {
+        client.subscribe(room);
+        await seen.until(subscribedTo(room), 'the subscription');
+        await stack.restartSidecar();  // a new epoch with nothing retained: reset, no replay
+        await seen.until((s) => s.resets.length === 1, 'the reset');
+        proxy.blocked = true;
+        proxy.cut();
+        await seen.until((s) => s.states.filter((x) => x.state === 'reconnecting').length >= 2, 'the drop');
+        await stack.publish(room, 'note', { n: 1 });
+        proxy.blocked = false;
+        await seen.until((s) => s.messages.some((m) => m.data.n === 1), 'the message sent during the drop');
+        // The room, empty while nobody was in it, started afresh for that publish: its new
+        // epoch is announced too, and the message is in it.
+        assert.equal(seen.resets.at(-1).epoch, seen.messages[0].epoch, JSON.stringify(seen.resets));
+    } finally {
+        proxy.blocked = false;
+        client.close();
+    }
+});
+
 test('a stale epoch or a too old since gets an explicit reset and what is retained', async () => {
     const room = 'js-stale';
     const member = await keepAlive(room);
