@@ -401,9 +401,11 @@ class Stack:
             daemon_identity().own(self.redis_dir, 0o750, recursive=True)
         if self.redis_port is None:
             self.redis_port = free_port()
+        # appendfsync always: Redis writes before it answers, so what the sidecar acks survives
+        # a crash of Redis (docs/scaling.md: everysec can lose acknowledged messages silently).
         self.spawn("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port),
                              "--dir", self.redis_dir, "--save", "", "--appendonly", "yes",
-                             "--appendfsync", "everysec", "--daemonize", "no",
+                             "--appendfsync", "always", "--daemonize", "no",
                              "--logfile", ""], daemon=True, nginx_group=False)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -454,9 +456,9 @@ class Stack:
         site = render_site(self.layout.site, self.port, self.run_dir, self.spool_dir,
                            self.layout.web_root, self.max_upload, self.tls)
         if self.nodes > 1:  # every sidecar in the one upstream, as docs/scaling.md shows
-            lines = "".join("server unix:%s;\n    " % self.node_ws_socket(node)
+            lines = "".join("server unix:%s max_fails=0;\n    " % self.node_ws_socket(node)
                             for node in range(self.nodes))
-            site = substitute(site, "server unix:%s;\n    " % self.ws_socket, lines)
+            site = substitute(site, "server unix:%s max_fails=0;\n    " % self.ws_socket, lines)
         main = render(os.path.join(REPO, "nginx/nginx-dev.conf.in"), {
             "PREFIX": self.nginx_prefix,
             "USER_LINE": user_line,

@@ -1,5 +1,7 @@
 #include "redis_broker.h"
 
+#include "redis_durability.h"
+
 #include <sys/socket.h>
 
 #include <cstdio>
@@ -125,6 +127,10 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
         backoff_ = std::min(backoff_ * 2, kMaxBackoff);
         set_state(false, subscriber_up_);
         return;
+    }
+    if (auto problem = durability_problem(**opened); problem && *problem != durability_warned_) {
+        log_warn("broker_not_durable").kv("broker", config_.url.describe()).kv("problem", *problem);
+        durability_warned_ = *problem;
     }
     connection_ = std::move(*opened);
     backoff_ = 100ms;

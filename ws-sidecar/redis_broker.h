@@ -80,6 +80,7 @@ private:
     bool worker_up_ = false;
     bool subscriber_up_ = false;
     bool worker_stale_ = false;  // pub/sub lost Redis: the worker's connection is likely dead too
+    std::string durability_warned_;  // the durability problem last logged (once each)
     std::string last_error_;
     int subscriber_fd_ = -1;
     std::mt19937_64 random_;

@@ -42,6 +42,8 @@ class ScaleOut(SystemTestCase):
     def test_1_both_instances_serve_one_room_through_redis(self):
         for instance in SOCKETS:
             self.assertEqual(self.stats(instance)["broker_up"], 1, instance)
+            journal = self.sh("journalctl -u roompush-sidecar@%s -o cat --no-pager" % instance).stdout
+            self.assertNotIn("broker_not_durable", journal, "Redis as deploy.md sets it up keeps what it acks")
         self.assertEqual(self.unit_property("roompush-sidecar.service", "ActiveState"), "inactive")
 
         async def scenario():
