@@ -1,6 +1,6 @@
 #pragma once
-// What a starting app does with the jobs an earlier run left in the spool (DESIGN.md:
-// "Jobs survive an app restart"):
+// What a starting app does with the jobs an earlier run left in the spool (docs/app.md,
+// "Restart recovery"):
 //   queued                  -> queued again, oldest first, and run
 //   running                 -> job.failed with reason "interrupted"; or, with
 //                              --rerun-interrupted, queued again as a new attempt
