@@ -1,0 +1,179 @@
+#include "job_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rp::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+// What the workers ran, in order; a run can be held until the test opens the gate.
+class Recorder {
+public:
+    void run(const std::string& id) {
+        std::unique_lock lock(mutex_);
+        started_.push_back(id);
+        changed_.notify_all();
+        changed_.wait(lock, [&] { return open_; });
+        finished_.push_back(id);
+        changed_.notify_all();
+    }
+    void open() {
+        std::lock_guard lock(mutex_);
+        open_ = true;
+        changed_.notify_all();
+    }
+    void close() {
+        std::lock_guard lock(mutex_);
+        open_ = false;
+    }
+    // Generous: the machine may be loaded; a pass never waits this long.
+    bool wait_started(std::size_t count) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, 10s, [&] { return started_.size() >= count; });
+    }
+    bool wait_finished(std::size_t count) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, 10s, [&] { return finished_.size() >= count; });
+    }
+    std::vector<std::string> started() {
+        std::lock_guard lock(mutex_);
+        return started_;
+    }
+    std::vector<std::string> finished() {
+        std::lock_guard lock(mutex_);
+        return finished_;
+    }
+    std::function<void(const std::string&)> callback() {
+        return [this](const std::string& id) { run(id); };
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    bool open_ = true;
+    std::vector<std::string> started_;
+    std::vector<std::string> finished_;
+};
+
+TEST(JobQueue, RefusesPastItsCapacityWithoutAcceptingTheJob) {
+    Recorder recorder;
+    JobQueue queue(2, 1, recorder.callback());  // not started: nothing leaves the queue
+    int accepted = 0;
+    EXPECT_TRUE(queue.try_push("a", [&] { ++accepted; }));
+    EXPECT_TRUE(queue.try_push("b", [&] { ++accepted; }));
+    EXPECT_FALSE(queue.try_push("c", [&] { ++accepted; }));
+    EXPECT_EQ(accepted, 2) << "on_accepted runs for accepted jobs only";
+    EXPECT_EQ(queue.depth(), 2u);
+    EXPECT_EQ(queue.running(), 0u);
+}
+
+TEST(JobQueue, ACapacityOfZeroTakesNothing) {
+    Recorder recorder;
+    JobQueue queue(0, 1, recorder.callback());
+    EXPECT_FALSE(queue.try_push("a", [] {}));
+    EXPECT_EQ(queue.depth(), 0u);
+}
+
+TEST(JobQueue, RecoveredJobsPassTheBoundAndNewOnesWaitForRoom) {
+    Recorder recorder;
+    JobQueue queue(2, 1, recorder.callback());
+    for (const char* id : {"r1", "r2", "r3"}) queue.push_recovered(id);
+    EXPECT_EQ(queue.depth(), 3u);
+    EXPECT_FALSE(queue.try_push("new", [] {})) << "the queue is over its bound";
+    queue.start();
+    ASSERT_TRUE(recorder.wait_finished(3));
+    EXPECT_TRUE(queue.try_push("new", [] {}));
+    ASSERT_TRUE(recorder.wait_finished(4));
+    queue.stop();
+}
+
+TEST(JobQueue, OneWorkerRunsJobsInTheirOrder) {
+    Recorder recorder;
+    JobQueue queue(8, 1, recorder.callback());
+    queue.push_recovered("r");
+    for (const char* id : {"a", "b", "c", "d"}) ASSERT_TRUE(queue.try_push(id, [] {}));
+    queue.start();
+    ASSERT_TRUE(recorder.wait_finished(5));
+    EXPECT_EQ(recorder.finished(), (std::vector<std::string>{"r", "a", "b", "c", "d"}));
+    EXPECT_EQ(queue.depth(), 0u);
+    queue.stop();
+}
+
+TEST(JobQueue, WorkersRunJobsAtOnceAndCountThem) {
+    Recorder recorder;
+    recorder.close();
+    JobQueue queue(8, 2, recorder.callback());
+    queue.start();
+    for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(queue.try_push(id, [] {}));
+    ASSERT_TRUE(recorder.wait_started(2));
+    EXPECT_EQ(queue.running(), 2u);
+    EXPECT_EQ(queue.depth(), 1u) << "two workers, so one job still waits";
+    recorder.open();
+    ASSERT_TRUE(recorder.wait_finished(3));
+    EXPECT_TRUE(queue.wait_idle(10s));
+    EXPECT_EQ(queue.running(), 0u);
+    queue.stop();
+}
+
+TEST(JobQueue, WaitIdleWaitsForTheRunningJob) {
+    Recorder recorder;
+    recorder.close();
+    JobQueue queue(8, 1, recorder.callback());
+    queue.start();
+    ASSERT_TRUE(queue.try_push("a", [] {}));
+    ASSERT_TRUE(recorder.wait_started(1));
+    EXPECT_FALSE(queue.wait_idle(20ms)) << "a job is still running";
+    std::thread opener([&] {
+        std::this_thread::sleep_for(50ms);
+        recorder.open();
+    });
+    EXPECT_TRUE(queue.wait_idle(10s));
+    opener.join();
+    EXPECT_EQ(recorder.finished(), (std::vector<std::string>{"a"}));
+    queue.stop();
+}
+
+TEST(JobQueue, AnIdleQueueIsIdleAtOnce) {
+    Recorder recorder;
+    JobQueue queue(8, 1, recorder.callback());
+    EXPECT_TRUE(queue.wait_idle(0ms));
+}
+
+TEST(JobQueue, StopTakingLeavesQueuedJobsAndLetsTheRunningOneFinish) {
+    Recorder recorder;
+    recorder.close();
+    JobQueue queue(8, 1, recorder.callback());
+    queue.start();
+    ASSERT_TRUE(queue.try_push("running", [] {}));
+    ASSERT_TRUE(recorder.wait_started(1));
+    ASSERT_TRUE(queue.try_push("waiting", [] {}));
+    queue.stop_taking();
+    EXPECT_FALSE(queue.try_push("late", [] { ADD_FAILURE() << "accepted while stopping"; }));
+    recorder.open();
+    EXPECT_TRUE(queue.wait_idle(10s));
+    queue.join();
+    EXPECT_EQ(recorder.started(), (std::vector<std::string>{"running"}));
+    EXPECT_EQ(recorder.finished(), (std::vector<std::string>{"running"}));
+    EXPECT_EQ(queue.depth(), 1u) << "the queued job stays for the next start";
+}
+
+TEST(JobQueue, StopWithoutStartAndTwiceIsHarmless) {
+    Recorder recorder;
+    JobQueue queue(8, 2, recorder.callback());
+    ASSERT_TRUE(queue.try_push("a", [] {}));
+    queue.stop();
+    queue.stop();
+    EXPECT_TRUE(recorder.started().empty());
+}
+
+}  // namespace
+}  // namespace rp::app
