@@ -60,9 +60,7 @@ void warn_if_repaired(const Job& job, const ProgramOutput& output) {
 void JobRunner::publish(const Job& job, std::string_view event, const cJSON* data,
                         PushKind kind) {
     std::string_view name = event.substr(event.find('.') + 1);  // "job.done" -> "done"
-    std::string key = job_event_key(job, name);
-    if (event == "job.progress") key += ":" + std::to_string(job.progress);
-    pushes_.push(job.room, event, data, key, kind);
+    pushes_.push(job.room, event, data, job_event_key(job, name), kind);
 }
 
 void JobRunner::run(const std::string& job_id) {
@@ -80,13 +78,18 @@ void JobRunner::run(const std::string& job_id) {
     publish(job, "job.started", job_event_data(job).get(), PushKind::must_deliver);
     log_info("job_started").kv("job", job.id).kv("room", job.room).kv("attempt", job.attempt);
 
+    // A progress event's idempotency key is its place among the run's progress events, not its
+    // percentage: a program that counts 0-100 once per stage reports 50 twice, and the second
+    // must not be taken for a repeat of the first.
+    unsigned progress_events = 0;
     ProgramOutput output([&](const Progress& progress) {
         job.progress = progress.percent;
         JsonPtr data = job_event_data(job);
         set_number(data.get(), "progress", progress.percent);
         if (!progress.stage.empty()) set_string(data.get(), "stage", progress.stage);
         // Progress is worth dropping when the outbox is full; the final event is not.
-        publish(job, "job.progress", data.get(), PushKind::best_effort);
+        std::string key = job_event_key(job, "progress").append(":").append(std::to_string(++progress_events));
+        pushes_.push(job.room, "job.progress", data.get(), key, PushKind::best_effort);
     });
     ChildSpec spec;
     spec.workdir = store_.work_dir(job.id);

@@ -141,8 +141,8 @@ printf '{"bytes":%s}\n' "$(wc -c < "$1")")sh");
     auto events = journaled(store_->outbox_dir());
     EXPECT_EQ(keys_of(events), (std::vector<std::string>{
                                    "job.started " + job.id + ":started",
-                                   "job.progress " + job.id + ":progress:10",
-                                   "job.progress " + job.id + ":progress:60",
+                                   "job.progress " + job.id + ":progress:1",
+                                   "job.progress " + job.id + ":progress:2",
                                    "job.done " + job.id + ":done",
                                }));
     ASSERT_EQ(events.size(), 4u);
@@ -272,8 +272,22 @@ TEST_F(JobRunnerTest, ASecondAttemptHasKeysOfItsOwn) {
     EXPECT_EQ(done.attempt, 2);
     EXPECT_EQ(keys_of(journaled(store_->outbox_dir())),
               (std::vector<std::string>{"job.started " + job.id + ":a2:started",
-                                        "job.progress " + job.id + ":a2:progress:40",
+                                        "job.progress " + job.id + ":a2:progress:1",
                                         "job.done " + job.id + ":a2:done"}));
+}
+
+TEST_F(JobRunnerTest, APercentageSeenAgainInALaterStageIsANewEventNotARepeat) {
+    program(R"(echo '{"progress":50,"stage":"a"}'; echo '{"progress":100,"stage":"a"}'
+echo '{"progress":50,"stage":"b"}'; echo '{"ok":true}')");
+    Job job = queued_job();
+    run(job);
+    EXPECT_EQ(keys_of(journaled(store_->outbox_dir())),
+              (std::vector<std::string>{"job.started " + job.id + ":started",
+                                        "job.progress " + job.id + ":progress:1",
+                                        "job.progress " + job.id + ":progress:2",
+                                        "job.progress " + job.id + ":progress:3",
+                                        "job.done " + job.id + ":done"}))
+        << "with the percentage as its key, the second 50 was taken for the first";
 }
 
 TEST_F(JobRunnerTest, AJobThatCannotBeLoadedIsSkipped) {
