@@ -33,9 +33,11 @@ Status UploadReceiver::on_part_begin(const PartHeaders& headers) {
         target_ = Target::room;
         field_ = &room_;
     } else if (headers.name == "itemId") {
+        // Twice is a mistake of the client's, as for roomId: neither value is taken silently.
+        if (has_item_) return make_error("duplicate_field", "itemId is given twice");
+        has_item_ = true;
         target_ = Target::item;
         field_ = &item_;
-        field_->clear();
     } else if (headers.name == "file") {
         return make_error("bad_multipart", "the \"file\" field has no filename: send it as a file");
     } else {

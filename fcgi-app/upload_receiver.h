@@ -44,6 +44,7 @@ private:
     std::string item_;
     std::string filename_;
     bool has_room_ = false;
+    bool has_item_ = false;
     bool has_file_ = false;
     uint64_t file_size_ = 0;
     UniqueFd file_;

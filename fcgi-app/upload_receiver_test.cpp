@@ -125,8 +125,11 @@ TEST_F(UploadReceiverTest, FileFieldsMustBeOneFileNamedFile) {
     EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"file", "", "x"}})), "bad_multipart");
 }
 
-TEST_F(UploadReceiverTest, RoomIdTwiceIsRefused) {
+TEST_F(UploadReceiverTest, RoomIdOrItemIdTwiceIsRefused) {
     EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"roomId", "", "B"}, {"file", "f", "x"}})),
+              "duplicate_field");
+    EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"itemId", "", "1"}, {"itemId", "", "2"},
+                               {"file", "f", "x"}})),
               "duplicate_field");
 }
 
