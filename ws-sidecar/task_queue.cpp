@@ -1,0 +1,30 @@
+#include "task_queue.h"
+
+#include <exception>
+
+#include "roompush/log.h"
+
+namespace rp::sidecar {
+
+void TaskQueue::post(std::function<void()> task) {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+}
+
+std::size_t TaskQueue::run_posted() {
+    std::vector<std::function<void()>> batch;
+    {
+        std::lock_guard lock(mutex_);
+        batch.swap(tasks_);
+    }
+    for (auto& task : batch) {
+        try {
+            task();
+        } catch (const std::exception& error) {
+            log_error("loop_task_failed").kv("error", error.what());
+        }
+    }
+    return batch.size();
+}
+
+}  // namespace rp::sidecar
