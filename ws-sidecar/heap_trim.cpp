@@ -1,0 +1,28 @@
+#include "heap_trim.h"
+
+#include <malloc.h>
+
+#include <algorithm>
+
+namespace rp::sidecar {
+namespace {
+
+void trim_malloc() { ::malloc_trim(0); }
+
+}  // namespace
+
+HeapTrim::HeapTrim(Clock::time_point start, Trim trim)
+    : trim_(trim != nullptr ? trim : trim_malloc), last_(start) {}
+
+bool HeapTrim::after_turn(std::size_t sessions, Clock::time_point now) {
+    peak_ = std::max(peak_, sessions);
+    bool many_closed =
+        peak_ >= kManySessions && sessions <= peak_ / 2 && now - last_ >= kAfterCloses;
+    if (!many_closed && now - last_ < kAtMost) return false;
+    trim_();
+    peak_ = sessions;
+    last_ = now;
+    return true;
+}
+
+}  // namespace rp::sidecar
