@@ -1,5 +1,7 @@
 #pragma once
-// The libwebsockets event loop. Only ws_server.cpp sees <libwebsockets.h>.
+// The libwebsockets event loop. Only ws_server.cpp sees <libwebsockets.h> and <ev.h>; what the
+// loop decides (who is written when, client frames, HTTP answers, shutdown) is plain C++ in
+// ws_engine.h and the policies it lists.
 
 #include <functional>
 #include <memory>
