@@ -242,6 +242,15 @@ std::string encode_error_response(const Error& error) {
     return to_json(object.get());
 }
 
+ControlResponse ControlResponse::failure(const Error& error) {
+    return {false, encode_error_response(error)};
+}
+
+ControlResponse ControlResponse::parsed(std::string line) {
+    bool ok = decode_response(line).ok();
+    return {ok, std::move(line)};
+}
+
 std::string encode_reload_response(const std::vector<std::string>& applied,
                                    const std::vector<std::string>& restart_needed) {
     JsonPtr out = ok_object();

@@ -234,4 +234,19 @@ TEST(ControlCodec, DuplicateAckRoundTrips) {
     EXPECT_TRUE(rp::decode_publish_response(response->get())->duplicate);
 }
 
+// The typed response carries `ok` beside the same bytes as before.
+TEST(ControlCodec, ResponsesSayOkAsAFieldOverTheSameBytes) {
+    EXPECT_EQ(rp::ControlResponse{}, rp::ControlResponse::success(R"({"ok":true})"));
+    rp::ControlResponse failure = rp::ControlResponse::failure({"not_found", "no room A"});
+    EXPECT_FALSE(failure.ok);
+    EXPECT_EQ(failure.line, R"({"ok":false,"error":{"code":"not_found","message":"no room A"}})");
+    EXPECT_EQ(failure.line, rp::encode_error_response({"not_found", "no room A"}));
+    EXPECT_TRUE(rp::ControlResponse::success(rp::encode_publish_response({1, 0})).ok);
+
+    EXPECT_EQ(rp::ControlResponse::parsed(failure.line), failure);
+    EXPECT_TRUE(rp::ControlResponse::parsed(R"({"ok":true,"rooms":[]})").ok);
+    EXPECT_FALSE(rp::ControlResponse::parsed(R"({ "ok" : false })").ok) << "read, not matched";
+    EXPECT_FALSE(rp::ControlResponse::parsed("garbage").ok);
+}
+
 }  // namespace

@@ -14,8 +14,11 @@
 
 namespace rp {
 
+// The version docs/protocol.md describes (its title says it; a test holds the two together).
 inline constexpr int kControlProtocolVersion = 1;
 inline constexpr std::size_t kDefaultMaxControlLine = 1 << 20;
+// `history` without a `limit` answers at most this many messages.
+inline constexpr std::size_t kDefaultHistoryLimit = 1000;
 inline constexpr std::size_t kMaxEventNameLength = 64;
 inline constexpr std::size_t kMaxIdempotencyKeyLength = 200;
 
@@ -62,6 +65,24 @@ struct RoomSummary {
 Status check_event_name(std::string_view event);
 
 // --- sidecar side ---
+// One response as the sidecar sends it. `ok` is a field, so that whoever counts the errors need
+// not read it back out of the text; `line` is the bytes on the wire, without the newline. The
+// default is the plain {"ok":true}.
+struct ControlResponse {
+    bool ok = true;
+    std::string line = R"({"ok":true})";
+
+    // An encoded {"ok":true,...} line (encode_publish_response and the like).
+    static ControlResponse success(std::string line) { return {true, std::move(line)}; }
+    // {"ok":false,"error":{"code":C,"message":M}}
+    static ControlResponse failure(const Error& error);
+    // A line some other encoder made, with `ok` read from it as a client reads it (by parsing).
+    // For encoders that answer either way in text (cluster_view.h); prefer the two above.
+    static ControlResponse parsed(std::string line);
+
+    bool operator==(const ControlResponse&) const = default;
+};
+
 // Validates the whole line with cJSON. A publish's `data` is the value's text exactly as it
 // stands in the line (find_member_text), so it is passed on without being printed again; when
 // the text is unusual, cJSON's compact printing of the value instead. A plain publish line, the
