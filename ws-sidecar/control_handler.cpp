@@ -1,5 +1,7 @@
 #include "control_handler.h"
 
+#include <algorithm>
+
 #include "roompush/log.h"
 #include "ws_codec.h"
 
@@ -76,46 +78,17 @@ ControlReply history(ControlContext& context, const ControlRequest& request) {
 }
 
 ControlReply stats(ControlContext& context, bool prometheus, int64_t now_ms) {
-    const SidecarMetrics& m = context.metrics;
-    SidecarGauges g = context.registry.gauges();
+    SidecarGauges gauges = context.registry.gauges();
     if (prometheus) {
         JsonPtr out = make_object();
         set_bool(out.get(), "ok", true);
-        set_string(out.get(), "text", render_prometheus(m, g));
+        set_string(out.get(), "text", render_prometheus(context.metrics, gauges));
         return {to_json(out.get()), {}};
     }
-    JsonPtr out = make_object();
-    set_bool(out.get(), "ok", true);
-    set_number(out.get(), "uptime_s", static_cast<double>((now_ms - context.started_ms) / 1000));
-    auto put = [&](const char* key, uint64_t value) {
-        set_number(out.get(), key, static_cast<double>(value));
-    };
-    put("connections", g.connections);
-    put("rooms", g.rooms);
-    put("members", g.members);
-    put("bytes_queued", g.bytes_queued);
-    put("retained_messages", g.retained_messages);
-    put("retained_bytes", g.retained_bytes);
-    put("connections_opened", m.connections_opened);
-    put("published", m.published);
-    put("duplicates", m.duplicates);
-    put("delivered", m.delivered);
-    put("dropped", m.dropped);
-    put("replayed", m.replayed);
-    put("resets", m.resets);
-    put("slow_consumer_closes", m.slow_consumer_closes);
-    put("ping_timeouts", m.ping_timeouts);
-    put("ws_refused", m.ws_refused);
-    put("control_requests", m.control_requests);
-    put("control_errors", m.control_errors);
-    put("broker_up", m.broker_up);
-    put("broker_reconnects", m.broker_reconnects);
-    put("broker_errors", m.broker_errors);
-    put("broker_unavailable", m.broker_unavailable);
-    put("broker_gap_fills", m.broker_gap_fills);
-    put("broker_lost", m.broker_lost);
-    put("broker_bad_messages", m.broker_bad_messages);
-    return {to_json(out.get()), {}};
+    // A wall clock set back before the start would make it negative: 0 then.
+    auto uptime_s =
+        static_cast<uint64_t>(std::max<int64_t>(0, (now_ms - context.started_ms) / 1000));
+    return {encode_stats_response({context.metrics, gauges, uptime_s}), {}};
 }
 
 ControlReply kick(ControlContext& context, const ControlRequest& request) {

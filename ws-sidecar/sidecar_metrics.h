@@ -1,9 +1,15 @@
 #pragma once
-// Counters of what the sidecar did, readable from any thread, and the Prometheus text of them.
+// Counters of what the sidecar did, readable from any thread, and the one table of every figure
+// (kMetrics) behind its three forms: the Prometheus text of /metrics, the `stats` answer of the
+// control socket, and the table in docs/protocol.md (a test fails when the docs differ).
 
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
+
+#include "roompush/prometheus.h"
 
 namespace rp::sidecar {
 
@@ -11,23 +17,23 @@ struct SidecarMetrics {
     std::atomic<uint64_t> connections_opened{0};
     std::atomic<uint64_t> published{0};
     std::atomic<uint64_t> duplicates{0};
-    std::atomic<uint64_t> delivered{0};      // frames queued for a member
-    std::atomic<uint64_t> dropped{0};        // frames not queued (member closing or over limit)
-    std::atomic<uint64_t> replayed{0};       // frames sent from history on resume
+    std::atomic<uint64_t> delivered{0};  // frames queued for a member
+    std::atomic<uint64_t> dropped{0};    // frames not queued (member closing or over limit)
+    std::atomic<uint64_t> replayed{0};   // frames sent from history on resume
     std::atomic<uint64_t> resets{0};
     std::atomic<uint64_t> slow_consumer_closes{0};
     std::atomic<uint64_t> ping_timeouts{0};
-    std::atomic<uint64_t> ws_refused{0};     // connections closed for a protocol or policy error
+    std::atomic<uint64_t> ws_refused{0};  // connections closed for a protocol or policy error
     std::atomic<uint64_t> control_requests{0};
     std::atomic<uint64_t> control_errors{0};
     // The broker (docs/scaling.md). broker_up: 1 while it can publish (always, for memory).
     std::atomic<uint64_t> broker_up{1};
-    std::atomic<uint64_t> broker_reconnects{0};     // connections to Redis made again
-    std::atomic<uint64_t> broker_errors{0};         // Redis commands or connections that failed
-    std::atomic<uint64_t> broker_unavailable{0};    // publishes refused while Redis was away
-    std::atomic<uint64_t> broker_gap_fills{0};      // rooms caught up from the stream
-    std::atomic<uint64_t> broker_lost{0};           // messages the stream no longer had
-    std::atomic<uint64_t> broker_bad_messages{0};   // what Redis sent that did not parse
+    std::atomic<uint64_t> broker_reconnects{0};    // connections to Redis made again
+    std::atomic<uint64_t> broker_errors{0};        // Redis commands or connections that failed
+    std::atomic<uint64_t> broker_unavailable{0};   // publishes refused while Redis was away
+    std::atomic<uint64_t> broker_gap_fills{0};     // rooms caught up from the stream
+    std::atomic<uint64_t> broker_lost{0};          // messages the stream no longer had
+    std::atomic<uint64_t> broker_bad_messages{0};  // what Redis sent that did not parse
 };
 
 // Values measured at scrape time on the loop thread.
@@ -40,6 +46,37 @@ struct SidecarGauges {
     uint64_t retained_bytes = 0;
 };
 
+// One figure. Its value comes from a counter, or a gauge measured when asked, or (neither) the
+// seconds since the sidecar started.
+struct MetricSpec {
+    std::string_view stats_key;   // in the `stats` answer
+    std::string_view prometheus;  // in /metrics, after "roompush_"; empty: `stats` only
+    MetricType type;
+    std::string_view help;
+    std::atomic<uint64_t> SidecarMetrics::*counter = nullptr;
+    uint64_t SidecarGauges::*gauge = nullptr;
+};
+
+// Every figure, in the order of both answers.
+std::span<const MetricSpec> metric_specs();
+
+// Everything a figure can come from, at one moment.
+struct MetricValues {
+    const SidecarMetrics& counters;
+    SidecarGauges gauges;
+    uint64_t uptime_s = 0;
+
+    uint64_t of(const MetricSpec& spec) const;
+};
+
 std::string render_prometheus(const SidecarMetrics& metrics, const SidecarGauges& gauges);
+// {"ok":true,"uptime_s":…,"connections":…,…}: the `stats` answer.
+std::string encode_stats_response(const MetricValues& values);
+// The Markdown table of every figure that docs/protocol.md holds between kMetricsDocBegin and
+// kMetricsDocEnd.
+std::string render_metrics_doc();
+inline constexpr std::string_view kMetricsDocBegin =
+    "<!-- metrics: generated from ws-sidecar/sidecar_metrics.cpp, checked by its test -->";
+inline constexpr std::string_view kMetricsDocEnd = "<!-- end of metrics -->";
 
 }  // namespace rp::sidecar
