@@ -8,8 +8,6 @@
 namespace rp::sidecar {
 namespace {
 
-constexpr std::size_t kDefaultHistoryLimit = 1000;
-
 Error no_room(const std::string& room) {
     return make_error("not_found", "no room " + room + " (no members and nothing retained)");
 }
@@ -23,13 +21,14 @@ ControlReply publish(ControlContext& context, const ControlRequest& request, int
         .kv("seq", outcome.seq)
         .kv("delivered", outcome.delivered)
         .kv("duplicate", outcome.duplicate);
-    return {encode_publish_response({outcome.seq, outcome.delivered, outcome.duplicate}),
+    return {ControlResponse::success(encode_publish_response(
+                {outcome.seq, outcome.delivered, outcome.duplicate})),
             std::move(outcome.wake)};
 }
 
 ControlReply room(ControlContext& context, const ControlRequest& request) {
     auto detail = context.registry.detail(request.room);
-    if (!detail) return {encode_error_response(no_room(request.room)), {}};
+    if (!detail) return {ControlResponse::failure(no_room(request.room)), {}};
     JsonPtr out = make_object();
     set_bool(out.get(), "ok", true);
     set_string(out.get(), "room", request.room);
@@ -46,7 +45,7 @@ ControlReply room(ControlContext& context, const ControlRequest& request) {
         cJSON_AddItemToArray(members.get(), entry.release());
     }
     set_json(out.get(), "members", std::move(members));
-    return {to_json(out.get()), {}};
+    return {ControlResponse::success(to_json(out.get())), {}};
 }
 
 // The retained frames are already JSON: they are spliced in, not parsed and printed again.
@@ -71,10 +70,11 @@ std::string history_line(const std::string& room, const std::string& epoch, uint
 ControlReply history(ControlContext& context, const ControlRequest& request) {
     auto view = context.registry.history(request.room, request.since.value_or(0),
                                          request.limit.value_or(kDefaultHistoryLimit));
-    if (!view) return {encode_error_response(no_room(request.room)), {}};
+    if (!view) return {ControlResponse::failure(no_room(request.room)), {}};
     std::vector<std::string_view> messages;
     for (const FramePtr& frame : view->frames) messages.push_back(frame->text());
-    return {history_line(request.room, view->epoch, view->seq, messages), {}};
+    return {ControlResponse::success(history_line(request.room, view->epoch, view->seq, messages)),
+            {}};
 }
 
 ControlReply stats(ControlContext& context, bool prometheus, int64_t now_ms) {
@@ -83,28 +83,28 @@ ControlReply stats(ControlContext& context, bool prometheus, int64_t now_ms) {
         JsonPtr out = make_object();
         set_bool(out.get(), "ok", true);
         set_string(out.get(), "text", render_prometheus(context.metrics, gauges));
-        return {to_json(out.get()), {}};
+        return {ControlResponse::success(to_json(out.get())), {}};
     }
     // A wall clock set back before the start would make it negative: 0 then.
     auto uptime_s =
         static_cast<uint64_t>(std::max<int64_t>(0, (now_ms - context.started_ms) / 1000));
-    return {encode_stats_response({context.metrics, gauges, uptime_s}), {}};
+    return {ControlResponse::success(encode_stats_response({context.metrics, gauges, uptime_s})),
+            {}};
 }
 
 ControlReply kick(ControlContext& context, const ControlRequest& request) {
     SessionId member = request.member;
     Session* session = context.registry.find(member);
     if (session == nullptr || !context.registry.is_member(member, request.room)) {
-        return {encode_error_response(make_error(
-                    "not_found", "no member " + std::to_string(member) + " in room " + request.room)),
-                {}};
+        std::string missing = "no member " + std::to_string(member) + " in room " + request.room;
+        return {ControlResponse::failure(make_error("not_found", missing)), {}};
     }
     log_info("kick").kv("room", request.room).kv("member", member).kv("peer", session->peer());
     context.registry.send(member, make_frame(encode_ws_error(make_error(
                                       "kicked", "an operator removed this connection from " +
                                                     request.room))));
     session->request_close(CloseCode::policy, "kicked", true);
-    return {R"({"ok":true})", {member}};
+    return {ControlResponse{}, {member}};
 }
 
 }  // namespace
@@ -118,7 +118,9 @@ ControlReply handle_control(ControlContext& context, const ControlRequest& reque
                             int64_t now_ms) {
     switch (request.op) {
         case ControlOp::publish: return publish(context, request, now_ms);
-        case ControlOp::rooms: return {encode_rooms_response(context.registry.summaries()), {}};
+        case ControlOp::rooms:
+            return {ControlResponse::success(encode_rooms_response(context.registry.summaries())),
+                    {}};
         case ControlOp::room: return room(context, request);
         case ControlOp::history: return history(context, request);
         case ControlOp::stats: return stats(context, request.prometheus, now_ms);
@@ -126,8 +128,8 @@ ControlReply handle_control(ControlContext& context, const ControlRequest& reque
         case ControlOp::tail:
         case ControlOp::reload: break;
     }
-    return {encode_error_response(make_error("unknown_op", std::string(op_name(request.op)) +
-                                                               " is handled by the connection")),
+    return {ControlResponse::failure(make_error(
+                "unknown_op", std::string(op_name(request.op)) + " is handled by the connection")),
             {}};
 }
 

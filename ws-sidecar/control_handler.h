@@ -1,6 +1,7 @@
 #pragma once
-// Carries out one control request against the rooms. Runs on the event-loop thread. `tail` is
-// not here: it turns the connection into a stream (see sidecar_app.cpp).
+// Carries out one control request against the rooms. Runs on the event-loop thread. `tail`,
+// `reload` and what a shared broker answers are not here: control_dispatch.h sends them
+// elsewhere.
 
 #include <cstdint>
 #include <string>
@@ -14,7 +15,7 @@
 namespace rp::sidecar {
 
 struct ControlReply {
-    std::string line;             // the response, without its newline
+    ControlResponse response;
     std::vector<SessionId> wake;  // sessions that now have frames to write
 };
 

@@ -23,26 +23,17 @@ std::string describe_peer(int fd) {
 
 }  // namespace
 
-ControlServer::ControlServer(std::string path, mode_t mode, std::size_t max_line,
-                             std::size_t max_clients, PeerPolicy policy, SidecarMetrics& metrics,
-                             Handler handler, BatchHandler batch_handler)
-    : path_(std::move(path)),
-      mode_(mode),
-      max_line_(max_line),
-      max_clients_(max_clients),
-      policy_(std::move(policy)),
-      metrics_(metrics),
-      handler_(std::move(handler)),
-      batch_handler_(std::move(batch_handler)) {}
+ControlServer::ControlServer(Config config, SidecarMetrics& metrics, Dispatch dispatch)
+    : config_(std::move(config)), metrics_(metrics), dispatch_(std::move(dispatch)) {}
 
 ControlServer::~ControlServer() { stop(); }
 
 Status ControlServer::start() {
-    auto fd = listen_unix(path_, SocketAccess{mode_, std::nullopt}, 64);
+    auto fd = listen_unix(config_.path, SocketAccess{config_.mode, std::nullopt}, 64);
     if (!fd) return fd.error();
     listen_fd_ = std::move(*fd);
     accept_thread_ = std::thread([this] { accept_loop(); });
-    log_info("control_listening").kv("socket", path_);
+    log_info("control_listening").kv("socket", config_.path);
     return ok_status();
 }
 
@@ -59,7 +50,7 @@ void ControlServer::stop() {
     for (auto& client : clients) client->thread.join();
     if (listen_fd_.valid()) {
         listen_fd_.reset();
-        ::unlink(path_.c_str());
+        ::unlink(config_.path.c_str());
     }
 }
 
@@ -82,9 +73,9 @@ void ControlServer::accept_loop() {
             continue;
         }
         std::lock_guard lock(clients_mutex_);
-        if (clients_.size() >= max_clients_) {
+        if (clients_.size() >= config_.max_clients) {
             refuse(fd, make_error("too_many_clients", "the control socket already serves " +
-                                                          std::to_string(max_clients_) +
+                                                          std::to_string(config_.max_clients) +
                                                           " connections"));
             continue;
         }
@@ -103,14 +94,15 @@ void ControlServer::accept_loop() {
 }
 
 bool ControlServer::peer_allowed(int fd) const {
-    if (policy_.uids.empty() && policy_.gids.empty()) return true;
+    const PeerPolicy& policy = config_.peers;
+    if (policy.uids.empty() && policy.gids.empty()) return true;
     ucred credentials{};
     socklen_t length = sizeof credentials;
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return false;
-    for (uid_t uid : policy_.uids) {
+    for (uid_t uid : policy.uids) {
         if (uid == credentials.uid) return true;
     }
-    for (gid_t gid : policy_.gids) {
+    for (gid_t gid : policy.gids) {
         if (gid == credentials.gid) return true;
     }
     return false;
@@ -122,78 +114,47 @@ void ControlServer::refuse(int fd, const Error& error) {
     ::close(fd);
 }
 
-// Answers every complete line the reader holds, in order, as one string of response lines. The
-// requests between errors are carried out as one batch; a `tail` ends the batch (and the
-// request/response part of the connection).
-std::string ControlServer::answer_batch(LineReader& reader, std::shared_ptr<TailStream>& stream,
-                                        std::function<void()>& on_end) {
-    std::vector<std::string> responses;
-    std::vector<ControlRequest> batch;
-    std::vector<std::size_t> slots;  // where each batched request's response goes
-    auto run_batch = [&] {
-        if (batch.empty()) return;
-        std::vector<std::string> lines = batch_handler_(std::move(batch));
-        for (std::size_t i = 0; i < slots.size(); ++i) {
-            responses[slots[i]] = i < lines.size() ? std::move(lines[i]) : std::string();
-            if (responses[slots[i]].rfind("{\"ok\":false", 0) == 0) metrics_.control_errors++;
-        }
-        batch.clear();
-        slots.clear();
-    };
+// Answers every complete line the reader holds, in order. Blank lines are no requests; a line
+// over the limit or one that does not decode is answered with its error by the dispatch, in its
+// place. A `tail` that starts ends the request/response part of the connection: lines after it
+// are neither answered nor counted.
+ControlAnswers ControlServer::answer(LineReader& reader) {
+    std::vector<Result<ControlRequest>> requests;
     while (auto item = reader.next()) {
-        if (item->kind == LineReader::Item::Kind::line && item->text.empty()) continue;
-        metrics_.control_requests++;
         if (item->kind == LineReader::Item::Kind::too_long) {
-            metrics_.control_errors++;
-            responses.push_back(encode_error_response(make_error(
-                "line_too_long", "request line is longer than " + std::to_string(max_line_) + " bytes")));
-            continue;
+            requests.emplace_back(make_error("line_too_long", "request line is longer than " +
+                                                                  std::to_string(config_.max_line) +
+                                                                  " bytes"));
+        } else if (!item->text.empty()) {
+            requests.push_back(decode_request(item->text));
         }
-        auto request = decode_request(item->text);
-        if (!request) {
-            metrics_.control_errors++;
-            responses.push_back(encode_error_response(request.error()));
-            continue;
-        }
-        if (request->op != ControlOp::tail) {
-            slots.push_back(responses.size());
-            responses.emplace_back();
-            batch.push_back(std::move(*request));
-            continue;
-        }
-        run_batch();  // what came before the tail is answered before it
-        Outcome outcome = handler_(std::move(*request));
-        if (outcome.line.rfind("{\"ok\":false", 0) == 0) metrics_.control_errors++;
-        stream = std::move(outcome.stream);
-        on_end = std::move(outcome.on_stream_end);
-        responses.push_back(std::move(outcome.line));
-        if (stream) break;  // the rest of the connection is the tail
     }
-    run_batch();
-    std::string out;
-    for (const std::string& line : responses) {
-        out += line;
-        out += '\n';
+    if (requests.empty()) return {};
+    ControlAnswers answers = dispatch_(std::move(requests));
+    metrics_.control_requests += answers.responses.size();
+    for (const ControlResponse& response : answers.responses) {
+        if (!response.ok) metrics_.control_errors++;
     }
-    return out;
+    return answers;
 }
 
 void ControlServer::serve(Client& client) {
-    LineReader reader(max_line_);
+    LineReader reader(config_.max_line);
     char buffer[65536];
-    std::shared_ptr<TailStream> stream;
-    std::function<void()> on_end;
-    while (!stream) {
+    ControlAnswers answers;
+    while (!answers.tail) {
         ssize_t got = ::read(client.fd.get(), buffer, sizeof buffer);
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) break;
         reader.feed(std::string_view(buffer, static_cast<size_t>(got)));
-        std::string responses = answer_batch(reader, stream, on_end);
-        if (!responses.empty() && !write_all(client.fd.get(), responses)) break;
+        answers = answer(reader);
+        std::string out;
+        for (const ControlResponse& response : answers.responses) out.append(response.line) += '\n';
+        if (!out.empty() && !write_all(client.fd.get(), out)) break;
     }
-    if (stream) {
-        stream_tail(client.fd.get(), *stream);
-        if (on_end) on_end();
+    if (answers.tail) {
+        stream_tail(client.fd.get(), *answers.tail);
+        if (answers.on_tail_end) answers.on_tail_end();
     }
     client.done = true;
 }

@@ -1,7 +1,8 @@
 #pragma once
 // The control socket: a Unix-domain NDJSON server (docs/protocol.md). It owns its own threads so
-// that a slow or hostile client never blocks the WebSocket event loop; requests are carried out
-// on the loop through the handler.
+// that a slow or hostile client never blocks the WebSocket event loop: it reads and decodes
+// lines, counts requests and errors, writes the answers and follows a `tail`; what a request
+// does is the dispatch's business (control_dispatch.h).
 
 #include <sys/types.h>
 
@@ -24,33 +25,35 @@
 
 namespace rp::sidecar {
 
-using LineReaderItem = LineReader::Item;
+// What the requests of one read come to: a response per request, in order, and, when the last
+// one was a `tail` that started, the stream the rest of the connection follows.
+struct ControlAnswers {
+    std::vector<ControlResponse> responses;
+    std::shared_ptr<TailStream> tail;
+    std::function<void()> on_tail_end;  // called once the tail's connection is done
+};
 
 class ControlServer {
 public:
-    // What a request turns into: a response line and, for `tail`, the stream that follows it.
-    struct Outcome {
-        std::string line;
-        std::shared_ptr<TailStream> stream;
-        std::function<void()> on_stream_end;  // called once the stream's connection is done
-    };
-    // Called from a connection thread. It may block.
-    using Handler = std::function<Outcome(ControlRequest request)>;
-    // Every request that arrived in one read (none of them `tail`), carried out together: one
-    // hand-over to the event loop for a whole pipelined batch instead of one per line. Returns
-    // one response line per request, in order. Called from a connection thread; it may block.
-    using BatchHandler = std::function<std::vector<std::string>(std::vector<ControlRequest>)>;
-
     // Who may connect, checked with SO_PEERCRED: a peer whose uid or gid is listed. Both empty:
     // whoever the socket's file mode lets in.
     struct PeerPolicy {
         std::vector<uid_t> uids;
         std::vector<gid_t> gids;
     };
+    struct Config {
+        std::string path;
+        mode_t mode = 0660;
+        std::size_t max_line = kDefaultMaxControlLine;
+        std::size_t max_clients = 64;
+        PeerPolicy peers;
+    };
+    // Every request of one read, decoded (or the error its line got), blank lines left out:
+    // answered together, so that a pipelined batch costs one hand-over to the event loop
+    // (control_dispatch.h). Called from a connection thread; it may block.
+    using Dispatch = std::function<ControlAnswers(std::vector<Result<ControlRequest>>)>;
 
-    ControlServer(std::string path, mode_t mode, std::size_t max_line, std::size_t max_clients,
-                  PeerPolicy policy, SidecarMetrics& metrics, Handler handler,
-                  BatchHandler batch_handler);
+    ControlServer(Config config, SidecarMetrics& metrics, Dispatch dispatch);
     ~ControlServer();
 
     Status start();
@@ -65,21 +68,15 @@ private:
 
     void accept_loop();
     void serve(Client& client);
-    std::string answer_batch(LineReader& reader, std::shared_ptr<TailStream>& stream,
-                             std::function<void()>& on_end);
+    ControlAnswers answer(LineReader& reader);
     void stream_tail(int fd, TailStream& stream);
     void reap_finished_clients();
     void refuse(int fd, const Error& error);
     bool peer_allowed(int fd) const;
 
-    std::string path_;
-    mode_t mode_;
-    std::size_t max_line_;
-    std::size_t max_clients_;
-    PeerPolicy policy_;
+    Config config_;
     SidecarMetrics& metrics_;
-    Handler handler_;
-    BatchHandler batch_handler_;
+    Dispatch dispatch_;
     UniqueFd listen_fd_;
     std::thread accept_thread_;
     std::atomic<bool> stopping_{false};

@@ -1,0 +1,62 @@
+#include "broker_factory.h"
+
+#include "memory_broker.h"
+#include "redis_broker.h"
+#include "roompush/log.h"
+#include "wall_clock.h"
+
+namespace rp::sidecar {
+namespace {
+
+// Loop thread: what a shared broker hears becomes frames for this node's members.
+BrokerListener registry_listener(RoomRegistry& registry, LoopPort& loop) {
+    return {
+        .message =
+            [&registry, &loop](BrokerMessage message) {
+                loop.wake(registry.apply_message(message, now_ms()));
+            },
+        .snapshot =
+            [&registry, &loop](RoomSnapshot snapshot) {
+                loop.wake(registry.apply_snapshot(snapshot, now_ms()));
+            },
+        .resubscribed = [&registry] { registry.resubscribed(); },
+        .fetch_failed =
+            [&registry, &loop](const std::string& room, bool load, const Error& error) {
+                loop.wake(registry.fetch_failed(room, load, error));
+            },
+    };
+}
+
+std::unique_ptr<Broker> make_redis_broker(const SidecarConfig& config, RoomRegistry& registry,
+                                          SidecarMetrics& metrics, LoopPort& loop) {
+    RedisBrokerConfig redis{
+        .url = config.broker,
+        .password = config.broker_password,
+        .stream_length = config.history.max_messages,
+        .dedupe_ttl_s = config.broker_dedupe_ttl_s,
+        .room_ttl_s = config.broker_room_ttl_s,
+        .node_id = config.node_id,
+    };
+    auto broker = std::make_unique<RedisBroker>(
+        std::move(redis), metrics,
+        [&loop](std::function<void()> task) { loop.post(std::move(task)); });
+    Broker* shared = broker.get();
+    registry.set_fetcher([shared](const std::string& room, std::optional<uint64_t> after) {
+        shared->fetch(room, after);
+    });
+    (void)broker->start(registry_listener(registry, loop));
+    log_info("broker").kv("broker", config.broker.describe()).kv("node", config.node_id);
+    return broker;
+}
+
+}  // namespace
+
+std::unique_ptr<Broker> make_broker(const SidecarConfig& config, RoomRegistry& registry,
+                                    SidecarMetrics& metrics, LoopPort& loop) {
+    if (config.broker.redis()) return make_redis_broker(config, registry, metrics, loop);
+    auto broker = std::make_unique<MemoryBroker>(loop, registry);
+    (void)broker->start({});
+    return broker;
+}
+
+}  // namespace rp::sidecar

@@ -1,0 +1,200 @@
+#include "control_dispatch.h"
+
+#include "cluster_view.h"
+#include "roompush/log.h"
+#include "wall_clock.h"
+
+namespace rp::sidecar {
+namespace {
+
+ControlResponse unavailable() {
+    return ControlResponse::failure(
+        make_error("unavailable", "the sidecar's event loop did not answer in time"));
+}
+
+}  // namespace
+
+Route route_of(const Result<ControlRequest>& request, bool shared_broker) {
+    if (!request) return Route::error;
+    if (request->op == ControlOp::tail) return Route::tail;
+    if (request->op == ControlOp::reload || request->cluster) return Route::off_loop;
+    bool in_redis = request->op == ControlOp::publish || request->op == ControlOp::history;
+    return in_redis && shared_broker ? Route::off_loop : Route::loop;
+}
+
+ControlDispatch::ControlDispatch(Parts parts)
+    : parts_(std::move(parts)), context_{parts_.registry, parts_.metrics, parts_.started_ms} {}
+
+ControlAnswers ControlDispatch::answer(std::vector<Result<ControlRequest>> requests) {
+    ControlAnswers out;
+    out.responses.resize(requests.size());
+    LoopRun run;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        Route route = route_of(requests[i], parts_.broker.shared());
+        if (route == Route::error) {
+            out.responses[i] = ControlResponse::failure(requests[i].error());
+            continue;
+        }
+        if (route == Route::loop) {
+            run.requests.push_back(std::move(*requests[i]));
+            run.slots.push_back(i);
+            continue;
+        }
+        carry_out(run, out.responses);  // what came before is done first
+        if (route == Route::off_loop) {
+            out.responses[i] = answer_off_loop(*requests[i]);
+            continue;
+        }
+        out.responses[i] = start_tail(*requests[i], out);
+        if (out.tail) {
+            out.responses.resize(i + 1);  // the rest of the connection is the tail
+            return out;
+        }
+    }
+    carry_out(run, out.responses);
+    return out;
+}
+
+// -------- On the loop --------
+
+// One hand-over for the whole run; every request of it is answered `unavailable` (not done) when
+// the loop does not take it up in time.
+void ControlDispatch::carry_out(LoopRun& run, std::vector<ControlResponse>& responses) {
+    if (run.requests.empty()) return;
+    std::size_t count = run.requests.size();
+    // The task may outlive a timed-out wait: it owns what it reads.
+    auto answers = on_loop(
+        parts_.loop,
+        [this, requests = std::move(run.requests)] {
+            std::vector<ControlResponse> out;
+            out.reserve(requests.size());
+            int64_t now = now_ms();
+            for (const ControlRequest& request : requests) {
+                out.push_back(carry_out_on_loop(request, now));
+            }
+            return out;
+        },
+        parts_.patience);
+    for (std::size_t i = 0; i < count; ++i) {
+        responses[run.slots[i]] = answers ? std::move((*answers)[i]) : unavailable();
+    }
+    run = {};
+}
+
+// Loop thread. A request that fails is answered on its own: the run's earlier ones are done, and
+// must not be answered `unavailable` (which means "not done").
+ControlResponse ControlDispatch::carry_out_on_loop(const ControlRequest& request, int64_t now) {
+    try {
+        ControlReply reply = handle_control(context_, request, now);
+        parts_.loop.wake(reply.wake);
+        return std::move(reply.response);
+    } catch (const std::exception& error) {
+        log_error("control_request_failed").kv("op", op_name(request.op)).kv("error", error.what());
+        return ControlResponse::failure(make_error("internal_error", error.what()));
+    }
+}
+
+// -------- Off the loop --------
+
+ControlResponse ControlDispatch::answer_off_loop(const ControlRequest& request) {
+    if (request.op == ControlOp::reload) return reload();
+    if (request.cluster) return cluster(request);
+    if (request.op == ControlOp::publish) return shared_publish(request);
+    return shared_history(request);
+}
+
+ControlResponse ControlDispatch::shared_publish(const ControlRequest& request) {
+    auto ack = parts_.broker.publish(request, now_ms());
+    if (!ack) {
+        log_warn("publish_failed")
+            .kv("room", request.room)
+            .kv("code", ack.error().code)
+            .kv("error", ack.error().message);
+        return ControlResponse::failure(ack.error());
+    }
+    log_debug("publish")
+        .kv("room", request.room)
+        .kv("event", request.event)
+        .kv("seq", ack->seq)
+        .kv("delivered", ack->delivered)
+        .kv("duplicate", ack->duplicate);
+    return ControlResponse::success(encode_publish_response(*ack));
+}
+
+// Shared broker: history is read from the room's stream, not from this node's cache.
+ControlResponse ControlDispatch::shared_history(const ControlRequest& request) {
+    auto page = parts_.broker.history(request.room, request.since.value_or(0),
+                                      request.limit.value_or(kDefaultHistoryLimit));
+    if (!page) return ControlResponse::failure(page.error());
+    if (!*page) return ControlResponse::failure(make_error("not_found", "no room " + request.room));
+    return ControlResponse::success(encode_history_page(request.room, **page));
+}
+
+// Every node's members, from the reports in Redis (not_clustered with the memory broker).
+ControlResponse ControlDispatch::cluster(const ControlRequest& request) {
+    auto reports = parts_.broker.cluster_reports();
+    if (!reports) return ControlResponse::failure(reports.error());
+    if (request.op == ControlOp::rooms) {
+        return ControlResponse::success(encode_cluster_rooms(*reports));
+    }
+    return ControlResponse::parsed(encode_cluster_room(request.room, *reports));  // or not_found
+}
+
+ControlResponse ControlDispatch::reload() {
+    auto report = parts_.reload();
+    if (!report) return ControlResponse::failure(report.error());
+    return ControlResponse::success(
+        encode_reload_response(report->applied, report->restart_needed));
+}
+
+// -------- tail --------
+
+ControlResponse ControlDispatch::start_tail(const ControlRequest& request,
+                                            ControlAnswers& answers) {
+    auto stream = std::make_shared<TailStream>(parts_.max_tail_bytes);
+    auto started = on_loop(
+        parts_.loop,
+        [this, stream, rooms = request.rooms, since = request.since] {
+            return follow(rooms, since, stream);
+        },
+        parts_.patience);
+    if (!started) return unavailable();
+    if (!*started) return ControlResponse::failure(started->error());
+    SessionId id = started->value();
+    log_info("tail_started").kv("session", id).kv("rooms", request.rooms.size());
+    answers.tail = std::move(stream);
+    answers.on_tail_end = [this, id] {
+        parts_.loop.post([this, id] {
+            parts_.loop.detach_sink(id);
+            parts_.registry.remove_session(id);
+        });
+    };
+    return ControlResponse{};
+}
+
+// Loop thread: the tail's session joins every room (resuming after `since` in whatever epoch
+// the room has), and what it is sent goes to `stream`.
+Result<SessionId> ControlDispatch::follow(const std::vector<std::string>& rooms,
+                                          std::optional<uint64_t> since,
+                                          std::shared_ptr<TailStream> stream) {
+    RoomRegistry& registry = parts_.registry;
+    SessionId id = registry.add_session("control:tail", now_ms());
+    for (const std::string& room : rooms) {
+        auto joined = registry.join(id, room, JoinRequest{.since = since, .any_epoch = true});
+        if (!joined) {
+            registry.remove_session(id);
+            return joined.error();
+        }
+    }
+    auto drain = [&registry, stream, id] {
+        Session* session = registry.find(id);
+        if (session == nullptr) return;
+        while (FramePtr frame = session->pop()) stream->push(std::move(frame));
+        if (auto close = session->due_close()) stream->end(close->reason);
+    };
+    parts_.loop.attach_sink(id, drain);
+    drain();
+    return id;
+}
+
+}  // namespace rp::sidecar
