@@ -1,0 +1,201 @@
+#include "control_dispatch.h"
+
+#include <gtest/gtest.h>
+
+#include "memory_broker.h"
+#include "test_loop.h"
+
+namespace rp::sidecar {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A shared broker whose answers the test sets, called on the connection's thread.
+class FakeSharedBroker : public Broker {
+public:
+    bool shared() const override { return true; }
+    Status start(BrokerListener) override { return ok_status(); }
+    void stop() override {}
+    Result<PublishAck> publish(const ControlRequest& request, int64_t) override {
+        published.push_back(request.room);
+        if (!up) return make_error("unavailable", "Redis is away");
+        return PublishAck{.seq = published.size(), .delivered = 2};
+    }
+    Result<std::optional<HistoryPage>> history(const std::string& room, uint64_t since,
+                                               std::size_t limit) override {
+        asked_limit = limit;
+        if (room != "A") return std::optional<HistoryPage>{};
+        return std::optional<HistoryPage>{
+            HistoryPage{.epoch = "e", .seq = since + 1, .messages = {R"({"seq":1})"}}};
+    }
+    void fetch(const std::string&, std::optional<uint64_t>) override {}
+    void report_members(std::string) override {}
+    Result<std::vector<std::string>> cluster_reports() override {
+        return std::vector<std::string>{
+            R"({"node":"n1","rooms":[{"room":"A","members":[{"id":1}]}]})"};
+    }
+
+    bool up = true;
+    std::vector<std::string> published;
+    std::size_t asked_limit = 0;
+};
+
+class Dispatch : public testing::Test {
+protected:
+    TestLoop loop;  // first: destroyed last, after everything its tasks could reach
+    SidecarMetrics metrics;
+    RoomRegistry registry{{.max_rooms_per_session = 2}, metrics};
+    MemoryBroker memory{loop, registry};
+    FakeSharedBroker redis;
+    int reloads = 0;
+    int started_at_reload = -1;
+
+    ControlDispatch dispatch(Broker& broker, std::chrono::milliseconds patience = 5s) {
+        return ControlDispatch({.loop = loop,
+                                .registry = registry,
+                                .metrics = metrics,
+                                .broker = broker,
+                                .reload = [this]() -> Result<OptionChanges> {
+                                    ++reloads;
+                                    started_at_reload = loop.started;
+                                    return OptionChanges{.applied = {"log-level"}};
+                                },
+                                .patience = patience});
+    }
+    static std::vector<Result<ControlRequest>> requests(std::initializer_list<const char*> lines) {
+        std::vector<Result<ControlRequest>> out;
+        for (const char* line : lines) out.push_back(decode_request(line));
+        return out;
+    }
+    static std::vector<std::string> lines_of(const ControlAnswers& answers) {
+        std::vector<std::string> out;
+        for (const ControlResponse& response : answers.responses) out.push_back(response.line);
+        return out;
+    }
+    static std::string code_of(const ControlResponse& response) {
+        EXPECT_FALSE(response.ok) << response.line;
+        auto decoded = decode_response(response.line);
+        return decoded ? "" : decoded.error().code;
+    }
+};
+
+constexpr const char* kPublishA = R"({"op":"publish","room":"A","event":"e","data":1})";
+constexpr const char* kReload = R"({"op":"reload"})";
+
+TEST(RouteOf, EachRequestGoesItsWay) {
+    auto route = [](const char* line, bool shared) {
+        return route_of(decode_request(line), shared);
+    };
+    EXPECT_EQ(route("{nope", false), Route::error);
+    EXPECT_EQ(route(R"({"op":"tail","room":"A"})", true), Route::tail);
+    EXPECT_EQ(route(kReload, false), Route::off_loop);
+    EXPECT_EQ(route(R"({"op":"rooms","cluster":true})", false), Route::off_loop);
+    EXPECT_EQ(route(kPublishA, false), Route::loop);
+    EXPECT_EQ(route(kPublishA, true), Route::off_loop);
+    EXPECT_EQ(route(R"({"op":"history","room":"A"})", true), Route::off_loop);
+    EXPECT_EQ(route(R"({"op":"history","room":"A"})", false), Route::loop);
+    EXPECT_EQ(route(R"({"op":"stats"})", true), Route::loop);
+    EXPECT_EQ(route(R"({"op":"kick","room":"A","member":1})", true), Route::loop);
+}
+
+TEST_F(Dispatch, APipelinedBatchIsOneHandOverToTheLoop) {
+    ControlDispatch control = dispatch(memory);
+    ControlAnswers answers =
+        control.answer(requests({kPublishA, "{nope", kPublishA, R"({"op":"rooms"})"}));
+    EXPECT_EQ(loop.posted, 1);
+    ASSERT_EQ(answers.responses.size(), 4u);
+    EXPECT_EQ(answers.responses[0].line, R"({"ok":true,"seq":1,"delivered":0})");
+    EXPECT_EQ(code_of(answers.responses[1]), "bad_json");
+    EXPECT_EQ(answers.responses[2].line, R"({"ok":true,"seq":2,"delivered":0})");
+    EXPECT_EQ(answers.responses[3].line,
+              R"({"ok":true,"rooms":[{"room":"A","members":0,"seq":2,"retained":2}]})");
+    EXPECT_FALSE(answers.tail);
+}
+
+TEST_F(Dispatch, WhatCameBeforeAnOffLoopRequestIsDoneBeforeIt) {
+    ControlDispatch control = dispatch(memory);
+    ControlAnswers answers = control.answer(requests({kPublishA, kReload, kPublishA}));
+    EXPECT_EQ(reloads, 1);
+    EXPECT_EQ(started_at_reload, 1) << "the first publish was carried out before the reload";
+    EXPECT_EQ(loop.posted, 2);
+    EXPECT_EQ(lines_of(answers), (std::vector<std::string>{
+                                     R"({"ok":true,"seq":1,"delivered":0})",
+                                     R"({"ok":true,"applied":["log-level"],"restart_needed":[]})",
+                                     R"({"ok":true,"seq":2,"delivered":0})"}));
+}
+
+TEST_F(Dispatch, ASharedBrokerAnswersPublishAndHistoryOffTheLoop) {
+    ControlDispatch control = dispatch(redis);
+    ControlAnswers answers = control.answer(requests(
+        {kPublishA, R"({"op":"history","room":"A","since":4})", R"({"op":"history","room":"B"})"}));
+    EXPECT_EQ(loop.posted, 0);
+    EXPECT_EQ(redis.published, std::vector<std::string>{"A"});
+    EXPECT_EQ(redis.asked_limit, kDefaultHistoryLimit);
+    EXPECT_EQ(answers.responses[0].line, R"({"ok":true,"seq":1,"delivered":2})");
+    EXPECT_EQ(answers.responses[1].line,
+              R"({"ok":true,"room":"A","epoch":"e","seq":5,"messages":[{"seq":1}]})");
+    EXPECT_EQ(code_of(answers.responses[2]), "not_found");
+
+    redis.up = false;
+    EXPECT_EQ(code_of(control.answer(requests({kPublishA})).responses.at(0)), "unavailable");
+}
+
+TEST_F(Dispatch, ClusterViewsComeFromTheBrokerAndAreTypedEitherWay) {
+    ControlDispatch with_memory = dispatch(memory);
+    EXPECT_EQ(
+        code_of(with_memory.answer(requests({R"({"op":"rooms","cluster":true})"})).responses.at(0)),
+        "not_clustered");
+    ControlDispatch with_redis = dispatch(redis);
+    ControlAnswers answers =
+        with_redis.answer(requests({R"({"op":"room","room":"A","cluster":true})",
+                                    R"({"op":"room","room":"B","cluster":true})"}));
+    EXPECT_TRUE(answers.responses[0].ok) << answers.responses[0].line;
+    EXPECT_EQ(code_of(answers.responses[1]), "not_found");
+}
+
+TEST_F(Dispatch, ALoopThatDoesNotAnswerIsUnavailableForTheWholeRun) {
+    ControlDispatch control = dispatch(memory, 50ms);
+    loop.hold(true);
+    ControlAnswers answers = control.answer(requests({kPublishA, R"({"op":"stats"})", kReload}));
+    EXPECT_EQ(code_of(answers.responses[0]), "unavailable");
+    EXPECT_EQ(code_of(answers.responses[1]), "unavailable");
+    EXPECT_TRUE(answers.responses[2].ok) << "reload does not wait on the loop";
+    loop.hold(false);
+    auto rooms = loop.sync([&] { return registry.summaries(); });
+    EXPECT_TRUE(rooms.empty()) << "a request answered unavailable was not carried out later";
+}
+
+TEST_F(Dispatch, ATailEndsTheBatchAndFollowsItsRoomsUntilItsConnectionEnds) {
+    ControlDispatch control = dispatch(memory);
+    ControlAnswers answers =
+        control.answer(requests({kPublishA, R"({"op":"tail","room":"A","since":0})", kPublishA}));
+    ASSERT_EQ(answers.responses.size(), 2u) << "what follows a tail is not answered";
+    EXPECT_EQ(answers.responses[1], ControlResponse{});
+    ASSERT_TRUE(answers.tail);
+    ASSERT_TRUE(answers.on_tail_end);
+    EXPECT_EQ(loop.sinks(), 1u);
+
+    control.answer(requests({kPublishA}));  // from another connection
+    auto batch = answers.tail->wait(2s);
+    ASSERT_EQ(batch.frames.size(), 3u) << "subscribed, the retained message, the new one";
+    EXPECT_NE(batch.frames[0]->text().find(R"("type":"subscribed")"), std::string_view::npos);
+    EXPECT_NE(batch.frames[2]->text().find(R"("seq":2)"), std::string_view::npos);
+
+    answers.on_tail_end();
+    EXPECT_EQ(loop.sinks(), 0u);
+    EXPECT_EQ(loop.sync([&] { return registry.session_count(); }), 0u);
+}
+
+TEST_F(Dispatch, ATailThatCannotJoinIsAnErrorAndTheBatchGoesOn) {
+    ControlDispatch control = dispatch(memory);
+    ControlAnswers answers =
+        control.answer(requests({R"({"op":"tail","rooms":["A","B","C"]})", R"({"op":"stats"})"}));
+    ASSERT_EQ(answers.responses.size(), 2u);
+    EXPECT_FALSE(answers.responses[0].ok);
+    EXPECT_TRUE(answers.responses[1].ok);
+    EXPECT_FALSE(answers.tail);
+    EXPECT_EQ(loop.sync([&] { return registry.session_count(); }), 0u);
+}
+
+}  // namespace
+}  // namespace rp::sidecar

@@ -1,0 +1,172 @@
+#include "control_server.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+
+namespace rp::sidecar {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A control server on a socket in a fresh temporary directory, with a dispatch the test writes.
+class ControlServerTest : public testing::Test {
+protected:
+    void SetUp() override {
+        char dir_template[] = "/tmp/roompush-control-test-XXXXXX";
+        ASSERT_NE(::mkdtemp(dir_template), nullptr);
+        dir = dir_template;
+        path = dir + "/control.sock";
+    }
+    void TearDown() override {
+        server.reset();
+        ::rmdir(dir.c_str());
+    }
+
+    void start(ControlServer::Dispatch dispatch, std::size_t max_clients = 4) {
+        server = std::make_unique<ControlServer>(
+            ControlServer::Config{.path = path, .max_line = 1024, .max_clients = max_clients},
+            metrics, std::move(dispatch));
+        ASSERT_TRUE(server->start().ok());
+    }
+    UniqueFd connect() {
+        auto fd = connect_unix(path);
+        EXPECT_TRUE(fd.ok());
+        return fd ? std::move(*fd) : UniqueFd();
+    }
+    // The next `count` lines the server writes (or fewer, after 5 s).
+    static std::vector<std::string> read_lines(int fd, std::size_t count) {
+        std::vector<std::string> lines;
+        std::string pending;
+        auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (lines.size() < count && std::chrono::steady_clock::now() < deadline) {
+            pollfd peer{fd, POLLIN, 0};
+            if (::poll(&peer, 1, 100) <= 0) continue;
+            char buffer[4096];
+            ssize_t got = ::read(fd, buffer, sizeof buffer);
+            if (got <= 0) break;
+            pending.append(buffer, static_cast<std::size_t>(got));
+            for (std::size_t end; (end = pending.find('\n')) != std::string::npos;) {
+                lines.push_back(pending.substr(0, end));
+                pending.erase(0, end + 1);
+            }
+        }
+        return lines;
+    }
+
+    std::string dir, path;
+    SidecarMetrics metrics;
+    std::unique_ptr<ControlServer> server;
+};
+
+// Answers each request with its op, or the error it got.
+ControlAnswers echo(std::vector<Result<ControlRequest>> requests) {
+    ControlAnswers answers;
+    for (const auto& request : requests) {
+        answers.responses.push_back(
+            request ? ControlResponse::success(std::string(R"({"ok":true,"op":")") +
+                                               op_name(request->op) + "\"}")
+                    : ControlResponse::failure(request.error()));
+    }
+    return answers;
+}
+
+TEST_F(ControlServerTest, APipelinedReadIsOneDispatchAnsweredInOrder) {
+    std::mutex mutex;
+    std::vector<std::size_t> batches;
+    start([&](std::vector<Result<ControlRequest>> requests) {
+        std::lock_guard lock(mutex);
+        batches.push_back(requests.size());
+        return echo(std::move(requests));
+    });
+    UniqueFd fd = connect();
+    ASSERT_TRUE(
+        write_all(fd.get(),
+                  "{\"op\":\"rooms\"}\n\n{\"op\":\"stats\"}\r\n{nope\n{\"op\":\"reload\"}\n")
+            .ok());
+    auto lines = read_lines(fd.get(), 4);
+    ASSERT_EQ(lines.size(), 4u);
+    EXPECT_EQ(lines[0], R"({"ok":true,"op":"rooms"})");
+    EXPECT_EQ(lines[1], R"({"ok":true,"op":"stats"})");
+    EXPECT_EQ(decode_response(lines[2]).error().code, "bad_json");
+    EXPECT_EQ(lines[3], R"({"ok":true,"op":"reload"})");
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(batches, std::vector<std::size_t>{4}) << "the blank line is no request";
+}
+
+TEST_F(ControlServerTest, RequestsAndErrorsAreCountedFromTheResponsesOkField) {
+    start([](std::vector<Result<ControlRequest>> requests) {
+        ControlAnswers answers;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            // An ok:false answer whose text does not start like one: the field counts, not the
+            // text.
+            answers.responses.push_back(i == 0 ? ControlResponse{.ok = false, .line = R"({"x":1})"}
+                                               : ControlResponse{});
+        }
+        return answers;
+    });
+    UniqueFd fd = connect();
+    ASSERT_TRUE(
+        write_all(fd.get(), "{\"op\":\"rooms\"}\n{\"op\":\"rooms\"}\n{\"op\":\"rooms\"}\n").ok());
+    ASSERT_EQ(read_lines(fd.get(), 3).size(), 3u);
+    EXPECT_EQ(metrics.control_requests.load(), 3u);
+    EXPECT_EQ(metrics.control_errors.load(), 1u);
+}
+
+TEST_F(ControlServerTest, ALineOverTheLimitIsAnsweredAndTheNextOneServed) {
+    start(echo);
+    UniqueFd fd = connect();
+    ASSERT_TRUE(write_all(fd.get(), std::string(2000, 'x') + "\n{\"op\":\"rooms\"}\n").ok());
+    auto lines = read_lines(fd.get(), 2);
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(decode_response(lines[0]).error().code, "line_too_long");
+    EXPECT_EQ(lines[1], R"({"ok":true,"op":"rooms"})");
+}
+
+TEST_F(ControlServerTest, ATailStreamsItsFramesAndItsEndThenCallsBack) {
+    auto stream = std::make_shared<TailStream>(1 << 20);
+    std::atomic<bool> ended{false};
+    start([&](std::vector<Result<ControlRequest>> requests) {
+        ControlAnswers answers = echo(std::move(requests));
+        answers.tail = stream;
+        answers.on_tail_end = [&] { ended = true; };
+        return answers;
+    });
+    UniqueFd fd = connect();
+    ASSERT_TRUE(write_all(fd.get(), "{\"op\":\"tail\",\"room\":\"A\"}\n").ok());
+    ASSERT_EQ(read_lines(fd.get(), 1).at(0), R"({"ok":true,"op":"tail"})");
+    stream->push(make_frame(R"({"type":"message","seq":1})"));
+    stream->end("slow_consumer");
+    auto lines = read_lines(fd.get(), 2);
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(lines[0], R"({"type":"message","seq":1})");
+    EXPECT_EQ(decode_response(lines[1]).error().code, "slow_consumer");
+    for (int i = 0; i < 100 && !ended; ++i) std::this_thread::sleep_for(20ms);
+    EXPECT_TRUE(ended);
+}
+
+TEST_F(ControlServerTest, OneConnectionPastTheLimitIsRefused) {
+    start(echo, 1);
+    UniqueFd first = connect();
+    ASSERT_TRUE(write_all(first.get(), "{\"op\":\"rooms\"}\n").ok());
+    ASSERT_EQ(read_lines(first.get(), 1).size(), 1u);  // the first is being served
+    UniqueFd second = connect();
+    auto lines = read_lines(second.get(), 1);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(decode_response(lines[0]).error().code, "too_many_clients");
+}
+
+TEST_F(ControlServerTest, StopRemovesTheSocketFile) {
+    start(echo);
+    EXPECT_TRUE(accepts_connections(path));
+    server->stop();
+    EXPECT_EQ(::access(path.c_str(), F_OK), -1);
+}
+
+}  // namespace
+}  // namespace rp::sidecar
