@@ -115,6 +115,10 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
     if (connection_ || now < next_attempt_ || stopping_) return;
     lock.unlock();
     auto opened = RedisConnection::open(config_.url, config_.password, kCommandTimeoutMs);
+    // Asked before the lock is taken again: against a Redis that hangs, these two commands take
+    // their timeouts, and a publish waiting for the lock must not wait for them.
+    std::optional<std::string> durability;
+    if (opened) durability = durability_problem(**opened);
     lock.lock();
     if (!opened) {
         metrics_.broker_errors++;
@@ -128,9 +132,9 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
         set_state(false, subscriber_up_);
         return;
     }
-    if (auto problem = durability_problem(**opened); problem && *problem != durability_warned_) {
-        log_warn("broker_not_durable").kv("broker", config_.url.describe()).kv("problem", *problem);
-        durability_warned_ = *problem;
+    if (durability && *durability != durability_warned_) {
+        log_warn("broker_not_durable").kv("broker", config_.url.describe()).kv("problem", *durability);
+        durability_warned_ = *durability;
     }
     connection_ = std::move(*opened);
     backoff_ = 100ms;
