@@ -1,6 +1,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "roompush/wall_clock.h"
 #include "commands.h"
 #include "roompush/room_id.h"
 #include "roompush/room_token.h"
@@ -38,15 +39,13 @@ int token_command(const GlobalOptions& global, const TokenOptions& options) {
     if (!ttl) return report(global, ttl.error(), kUsage);
     auto secret = load_secret_file(options.secret_file);
     if (!secret) return report(global, secret.error(), kUsage);
-    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    std::string token = mint_token(*secret, options.room, now + *ttl);
+    int64_t expires = now_s() + *ttl;
+    std::string token = mint_token(*secret, options.room, expires);
     if (global.json) {
         JsonPtr out = make_object();
         set_string(out.get(), "token", token);
         set_string(out.get(), "room", options.room);
-        set_number(out.get(), "exp", static_cast<double>(now + *ttl));
+        set_number(out.get(), "exp", static_cast<double>(expires));
         print_json(out.get());
     } else {
         std::cout << token << "\n";

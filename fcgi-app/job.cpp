@@ -41,12 +41,6 @@ bool is_valid_job_id(std::string_view id) {
     return true;
 }
 
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 namespace {
 
 JsonPtr failure_to_json(const JobFailure& failure) {

@@ -8,6 +8,7 @@
 
 #include "roompush/error.h"
 #include "roompush/json.h"
+#include "roompush/wall_clock.h"
 
 namespace rp::app {
 
@@ -58,6 +59,5 @@ std::string job_event_key(const Job& job, std::string_view name);
 
 bool is_finished(JobStatus status);
 
-int64_t now_ms();
 
 }  // namespace rp::app

@@ -3,7 +3,7 @@
 #include "memory_broker.h"
 #include "redis_broker.h"
 #include "roompush/log.h"
-#include "wall_clock.h"
+#include "roompush/wall_clock.h"
 
 namespace rp::sidecar {
 namespace {

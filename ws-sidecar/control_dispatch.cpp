@@ -2,7 +2,7 @@
 
 #include "cluster_view.h"
 #include "roompush/log.h"
-#include "wall_clock.h"
+#include "roompush/wall_clock.h"
 
 namespace rp::sidecar {
 namespace {

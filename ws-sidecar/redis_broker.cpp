@@ -47,8 +47,7 @@ std::string message_json(const std::string& room, const std::string& epoch,
 RedisBroker::RedisBroker(RedisBrokerConfig config, SidecarMetrics& metrics, Post post)
     : config_(std::move(config)),
       metrics_(metrics),
-      post_(std::move(post)),
-      random_(std::random_device{}()) {
+      post_(std::move(post)) {
     metrics_.broker_up = 0;
 }
 
@@ -80,9 +79,7 @@ void RedisBroker::stop() {
 // Offered to the scripts for a room Redis does not have yet. Not with mutex_ held.
 std::string RedisBroker::new_epoch() {
     std::lock_guard lock(mutex_);
-    char buffer[17];
-    std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(random_()));
-    return buffer;
+    return epochs_.next();
 }
 
 Error RedisBroker::unavailable() const {

@@ -11,9 +11,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <thread>
 
+#include "room_epoch.h"
 #include "broker.h"
 #include "broker_url.h"
 #include "redis_connection.h"
@@ -83,7 +83,7 @@ private:
     std::string durability_warned_;  // the durability problem last logged (once each)
     std::string last_error_;
     int subscriber_fd_ = -1;
-    std::mt19937_64 random_;
+    RoomEpochs epochs_;  // under mutex_
 
     std::unique_ptr<RedisConnection> connection_;  // the worker's
     std::chrono::steady_clock::time_point next_attempt_{};

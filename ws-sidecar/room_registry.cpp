@@ -8,7 +8,7 @@
 namespace rp::sidecar {
 
 RoomRegistry::RoomRegistry(RegistryLimits limits, SidecarMetrics& metrics)
-    : limits_(limits), metrics_(metrics), epoch_random_(std::random_device{}()) {}
+    : limits_(limits), metrics_(metrics) {}
 
 SessionId RoomRegistry::add_session(std::string peer, int64_t now_ms) {
     SessionId id = next_id_++;
@@ -260,11 +260,6 @@ void RoomRegistry::erase_if_unused(const std::string& room) {
     if (it != rooms_.end() && unused(it->second)) erase_room(it);
 }
 
-std::string RoomRegistry::new_epoch() {
-    char buffer[17];
-    std::snprintf(buffer, sizeof buffer, "%016llx",
-                  static_cast<unsigned long long>(epoch_random_()));
-    return buffer;
-}
+std::string RoomRegistry::new_epoch() { return epochs_.next(); }
 
 }  // namespace rp::sidecar

@@ -8,12 +8,12 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "room_epoch.h"
 #include "roompush/control_codec.h"
 #include "roompush/error.h"
 #include "roompush/json.h"
@@ -166,7 +166,7 @@ private:
     std::unordered_map<std::string, Room> rooms_;
     std::string expiry_next_;      // the room the next expire() starts at; empty: the first
     std::size_t expiry_left_ = 0;  // rooms the current round has still to visit
-    std::mt19937_64 epoch_random_;
+    RoomEpochs epochs_;
     RoomFetcher fetcher_;
 };
 

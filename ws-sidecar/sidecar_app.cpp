@@ -11,7 +11,7 @@
 #include "housekeeper.h"
 #include "room_registry.h"
 #include "roompush/log.h"
-#include "wall_clock.h"
+#include "roompush/wall_clock.h"
 #include "ws_server.h"
 
 namespace rp::sidecar {

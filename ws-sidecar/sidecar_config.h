@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker_url.h"
+#include "roompush/control_codec.h"
 #include "room_history.h"
 
 namespace rp::sidecar {
@@ -26,7 +27,7 @@ struct SidecarConfig {
     std::size_t max_queue_bytes = 8 << 20;   // per WebSocket client
     std::size_t max_client_frame = 4096;     // a client's command frame
     std::size_t max_rooms_per_connection = 64;
-    std::size_t max_control_line = 1 << 20;
+    std::size_t max_control_line = kDefaultMaxControlLine;
     std::size_t max_control_clients = 64;
     unsigned ping_interval_s = 30;
     unsigned ping_timeout_s = 10;

@@ -3,14 +3,13 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "roompush/room_token.h"
 #include "roompush/runtime_paths.h"
+#include "roompush/secret_file.h"
 #include "roompush/unix_socket.h"
 
 #ifndef ROOMPUSH_VERSION
@@ -151,22 +150,10 @@ Status check_paths(const SidecarConfig& config) {
     return ok_status();
 }
 
+// Redis' AUTH password: one line of 1 to 512 bytes.
 Result<std::string> read_password_file(const std::string& path) {
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) {
-        return bad_config("--broker-password-file: cannot read " + path + ": " + std::strerror(errno));
-    }
-    char buffer[513];
-    std::size_t length = std::fread(buffer, 1, sizeof buffer, file);
-    std::fclose(file);
-    std::string password(buffer, length);
-    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
-        password.pop_back();
-    }
-    if (password.empty() || length == sizeof buffer ||
-        password.find_first_of("\r\n") != std::string::npos) {
-        return bad_config("--broker-password-file: " + path + " must hold one line of 1 to 512 bytes");
-    }
+    auto password = read_secret_file(path, {.min_bytes = 1, .max_bytes = 512, .one_line = true});
+    if (!password) return bad_config("--broker-password-file: " + password.error().message);
     return password;
 }
 

@@ -1,16 +1,13 @@
 #include "ws_engine.h"
 
+#include "roompush/wall_clock.h"
 #include "roompush/log.h"
 #include "ws_codec.h"
 
 namespace rp::sidecar {
 namespace {
 
-int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
+int64_t wall_ms() { return now_ms(); }
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "roompush/wall_clock.h"
 #include "roompush/log.h"
 #include "roompush/room_token.h"
 #include "ws_codec.h"
@@ -68,10 +69,7 @@ void WsHandler::begin_shutdown() {
 // and the reason, never the token.
 Status WsHandler::authorize(SessionId id, const std::string& room, const std::string& token) {
     if (config_.auth_secrets.empty()) return ok_status();
-    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    auto claims = verify_token(token, config_.auth_secrets, room, now);
+    auto claims = verify_token(token, config_.auth_secrets, room, now_s());
     if (claims) return ok_status();
     Session* session = registry_.find(id);
     log_warn("auth_refused")

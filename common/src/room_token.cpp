@@ -1,11 +1,11 @@
 #include "roompush/room_token.h"
 
+#include "roompush/secret_file.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include <fstream>
-#include <sstream>
 
 #include "roompush/json.h"
 #include "roompush/room_id.h"
@@ -129,18 +129,8 @@ Result<TokenClaims> verify_token(std::string_view token, const std::vector<std::
 }
 
 Result<std::string> load_secret_file(const std::string& path) {
-    std::ifstream file(path, std::ios::binary);
-    if (!file) return make_error("bad_secret", "cannot read the secret file " + path);
-    std::stringstream text;
-    text << file.rdbuf();
-    std::string secret = text.str();
-    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-    if (secret.size() < kMinSecretBytes) {
-        return make_error("bad_secret", "the secret in " + path + " is shorter than " +
-                                            std::to_string(kMinSecretBytes) +
-                                            " bytes (try: head -c 48 /dev/urandom | base64)");
-    }
-    return secret;
+    return read_secret_file(path, {.min_bytes = kMinSecretBytes,
+                                   .hint = " (try: head -c 48 /dev/urandom | base64)"});
 }
 
 }  // namespace rp
