@@ -49,26 +49,26 @@ struct Options {
     std::string mode = "fanout";  // fanout | rate | idle | upload
     std::string ws;               // tcp:HOST:PORT or unix:PATH
     std::string ws_prefix = "/ws/rooms/";
-    std::string publish;          // control:PATH or http:HOST:PORT/PATH-PREFIX/
-    std::string upload;           // tcp:HOST:PORT (POST /cad)
+    std::string publish;  // control:PATH or http:HOST:PORT/PATH-PREFIX/
+    std::string upload;   // tcp:HOST:PORT (POST /cad)
     std::string upload_file;
     std::string room_prefix = "bench";
     bool expect_subscribed = false;
     int rooms = 1;
-    int subs = 100;               // per room
+    int subs = 100;  // per room
     int messages = 1000;
-    double rate = 0;              // rate mode: publishes per second
-    int window = 64;              // unacknowledged publishes (or uploads in flight)
-    int inflight = 64;            // published but not yet received by everyone, in messages
-    int payload = 100;            // bytes of `data`
-    int sources = 1;              // 127.0.0.1 .. 127.0.0.N as source addresses
+    double rate = 0;    // rate mode: publishes per second
+    int window = 64;    // unacknowledged publishes (or uploads in flight)
+    int inflight = 64;  // published but not yet received by everyone, in messages
+    int payload = 100;  // bytes of `data`
+    int sources = 1;    // 127.0.0.1 .. 127.0.0.N as source addresses
     int connect_concurrency = 256;
     double hold_s = 2;
     double drain_s = 5;
     double timeout_s = 120;
     double connect_timeout_s = 30;
     std::vector<int> server_pids;
-    int primary_pid = 0;  // also reported alone (the sidecar of a stack behind nginx)
+    int primary_pid = 0;       // also reported alone (the sidecar of a stack behind nginx)
     std::string latency_dump;  // every delivery's message index and latency, for analysis
 };
 
@@ -311,8 +311,10 @@ void LoadGen::on_readable(Conn& conn) {
             on_sub_bytes(conn, bytes);
         } else {
             conn.in.append(bytes);
-            if (conn.kind == Kind::control) on_control_bytes(conn);
-            else on_http_bytes(conn);
+            if (conn.kind == Kind::control)
+                on_control_bytes(conn);
+            else
+                on_http_bytes(conn);
         }
         if (static_cast<std::size_t>(got) < buffer_.size()) return;
     }
@@ -408,8 +410,10 @@ void LoadGen::on_control_bytes(Conn& conn) {
         std::string_view line(conn.in.data() + start, end - start);
         --conn.pending;
         auto response = decode_response(line);
-        if (response && decode_publish_response(response->get())) ++c_.acked;
-        else ++c_.publish_failed;
+        if (response && decode_publish_response(response->get()))
+            ++c_.acked;
+        else
+            ++c_.publish_failed;
     }
     conn.in.erase(0, start);
 }
@@ -436,8 +440,8 @@ void LoadGen::on_http_bytes(Conn& conn) {
 }
 
 std::string LoadGen::payload(uint64_t index) {
-    std::string text = "{\"t\":" + std::to_string(now_ns()) + ",\"i\":" + std::to_string(index) +
-                       ",\"p\":\"";
+    std::string text =
+        "{\"t\":" + std::to_string(now_ns()) + ",\"i\":" + std::to_string(index) + ",\"p\":\"";
     int pad = o_.payload - static_cast<int>(text.size()) - 2;
     text.append(static_cast<std::size_t>(std::max(pad, 1)), 'x');
     text += "\"}";
@@ -455,7 +459,8 @@ const std::string& LoadGen::publish_head(uint64_t room) {
         std::string name = o_.room_prefix + std::to_string(room);
         head = *encode_publish_request_text(name, "bench", "0", "");
         // The codec puts data last: the placeholder and the closing brace end the line.
-        if (!head.ends_with(",\"data\":0}")) throw std::logic_error("unexpected publish line: " + head);
+        if (!head.ends_with(",\"data\":0}"))
+            throw std::logic_error("unexpected publish line: " + head);
         head.resize(head.size() - 2);
     }
     return head;
@@ -472,9 +477,10 @@ void LoadGen::publish_one() {
         conn.out += body;
         conn.out += "}\n";
     } else {
-        conn.out += "POST " + pub_.prefix + o_.room_prefix + std::to_string(room) +
-                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n\r\n" + body;
+        conn.out +=
+            "POST " + pub_.prefix + o_.room_prefix + std::to_string(room) +
+            " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
     }
     ++conn.pending;
     ++c_.published;
@@ -485,16 +491,17 @@ void LoadGen::publish_one() {
 void LoadGen::send_upload(std::size_t index) {
     Conn& conn = conns_[index];
     const std::string boundary = "----roompushbench";
-    std::string body = "--" + boundary +
-                       "\r\nContent-Disposition: form-data; name=\"roomId\"\r\n\r\n" +
-                       o_.room_prefix + "0\r\n--" + boundary +
-                       "\r\nContent-Disposition: form-data; name=\"itemId\"\r\n\r\n" +
-                       std::to_string(now_ns()) + "\r\n--" + boundary +
-                       "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"part.stl\"\r\n"
-                       "Content-Type: application/octet-stream\r\n\r\n" +
-                       upload_body_ + "\r\n--" + boundary + "--\r\n";
-    conn.out += "POST /cad HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=" +
-                boundary + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::string body =
+        "--" + boundary + "\r\nContent-Disposition: form-data; name=\"roomId\"\r\n\r\n" +
+        o_.room_prefix + "0\r\n--" + boundary +
+        "\r\nContent-Disposition: form-data; name=\"itemId\"\r\n\r\n" + std::to_string(now_ns()) +
+        "\r\n--" + boundary +
+        "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"part.stl\"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n" +
+        upload_body_ + "\r\n--" + boundary + "--\r\n";
+    conn.out +=
+        "POST /cad HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=" +
+        boundary + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     ++conn.pending;
     ++c_.uploads_sent;
     if (c_.first_publish_ns == 0) c_.first_publish_ns = now_ns();
@@ -554,16 +561,19 @@ void LoadGen::run_load(uint64_t deadline) {
             Conn& pub = conns_[publisher_];
             if (pub.fd < 0) return;
             if (period_ns > 0) {
-                for (int burst = 0; burst < 1000 && c_.published < total && now >= next_ns; ++burst) {
+                for (int burst = 0; burst < 1000 && c_.published < total && now >= next_ns;
+                     ++burst) {
                     publish_one();
                     next_ns += period_ns;
                 }
                 if (c_.published < total) {
-                    timeout = static_cast<int>(std::min<uint64_t>(10, (next_ns - std::min(next_ns, now_ns())) / 1000000));
+                    timeout = static_cast<int>(
+                        std::min<uint64_t>(10, (next_ns - std::min(next_ns, now_ns())) / 1000000));
                 }
             } else {
                 for (int burst = 0; burst < 4096 && c_.published < total; ++burst) {
-                    bool window_full = c_.published - c_.acked - c_.publish_failed >= static_cast<uint64_t>(o_.window);
+                    bool window_full = c_.published - c_.acked - c_.publish_failed >=
+                                       static_cast<uint64_t>(o_.window);
                     bool behind = c_.published * expected_per_publish - c_.received >=
                                   static_cast<uint64_t>(o_.inflight) * expected_per_publish;
                     if (window_full || behind) break;
@@ -573,7 +583,9 @@ void LoadGen::run_load(uint64_t deadline) {
             }
             flush(publisher_);
             uint64_t expected = c_.published * expected_per_publish;
-            if (c_.published == total && c_.received >= expected && c_.acked + c_.publish_failed >= total) return;
+            if (c_.published == total && c_.received >= expected &&
+                c_.acked + c_.publish_failed >= total)
+                return;
             if (c_.published == total && drain_deadline == UINT64_MAX) {
                 drain_deadline = now + static_cast<uint64_t>(o_.drain_s * 1e9);
             }
@@ -615,8 +627,9 @@ void LoadGen::report(const ProcSample& start, const ProcSample& connected, const
     std::sort(c_.latency_us.begin(), c_.latency_us.end());
     bool upload = o_.mode == "upload";
     uint64_t deliveries = upload ? c_.jobs_done : c_.received;
-    uint64_t expected = upload ? c_.uploads_accepted
-                               : (o_.mode == "idle" ? 0 : c_.published * static_cast<uint64_t>(o_.subs));
+    uint64_t expected =
+        upload ? c_.uploads_accepted
+               : (o_.mode == "idle" ? 0 : c_.published * static_cast<uint64_t>(o_.subs));
     uint64_t end_ns = std::max(c_.last_receive_ns, c_.last_publish_ns);
     double elapsed = c_.first_publish_ns && end_ns > c_.first_publish_ns
                          ? static_cast<double>(end_ns - c_.first_publish_ns) / 1e9
@@ -640,16 +653,19 @@ void LoadGen::report(const ProcSample& start, const ProcSample& connected, const
     put("out_of_order", static_cast<double>(c_.out_of_order));
     put("elapsed_s", elapsed);
     put("deliveries_per_s", elapsed > 0 ? static_cast<double>(deliveries) / elapsed : 0);
-    put("publishes_per_s", elapsed > 0 ? static_cast<double>(upload ? c_.uploads_sent : c_.published) / elapsed : 0);
+    put("publishes_per_s",
+        elapsed > 0 ? static_cast<double>(upload ? c_.uploads_sent : c_.published) / elapsed : 0);
     put("latency_p50_us", percentile(c_.latency_us, 0.50));
     put("latency_p99_us", percentile(c_.latency_us, 0.99));
     put("latency_max_us", c_.latency_us.empty() ? 0 : c_.latency_us.back());
     put("client_cpu_us", static_cast<double>(client_cpu));
-    put("client_cpu_pct", elapsed > 0 ? 100.0 * static_cast<double>(client_cpu) / 1e6 / elapsed : 0);
+    put("client_cpu_pct",
+        elapsed > 0 ? 100.0 * static_cast<double>(client_cpu) / 1e6 / elapsed : 0);
     put("client_cpu_us_per_delivery",
         deliveries ? static_cast<double>(client_cpu) / static_cast<double>(deliveries) : 0);
     put("server_cpu_us", static_cast<double>(server_cpu));
-    put("server_cpu_us_per_delivery", deliveries ? static_cast<double>(server_cpu) / static_cast<double>(deliveries) : 0);
+    put("server_cpu_us_per_delivery",
+        deliveries ? static_cast<double>(server_cpu) / static_cast<double>(deliveries) : 0);
     put("primary_cpu_us_per_delivery",
         deliveries ? static_cast<double>(primary_cpu_us_) / static_cast<double>(deliveries) : 0);
     put("server_pss_kb_start", static_cast<double>(start.pss_kb));
@@ -660,10 +676,10 @@ void LoadGen::report(const ProcSample& start, const ProcSample& connected, const
         c_.connected ? (static_cast<double>(connected.pss_kb) - static_cast<double>(start.pss_kb)) /
                            static_cast<double>(c_.connected)
                      : 0);
-    put("primary_kb_per_conn",
-        c_.connected ? (static_cast<double>(primary_connected_) - static_cast<double>(primary_start_)) /
-                           static_cast<double>(c_.connected)
-                     : 0);
+    put("primary_kb_per_conn", c_.connected ? (static_cast<double>(primary_connected_) -
+                                               static_cast<double>(primary_start_)) /
+                                                  static_cast<double>(c_.connected)
+                                            : 0);
     std::cout << to_json(out.get()) << std::endl;
 }
 
@@ -680,7 +696,8 @@ int LoadGen::run() {
             return 2;
         }
         char chunk[4096];
-        for (std::size_t got; (got = std::fread(chunk, 1, sizeof chunk, file)) > 0;) upload_body_.append(chunk, got);
+        for (std::size_t got; (got = std::fread(chunk, 1, sizeof chunk, file)) > 0;)
+            upload_body_.append(chunk, got);
         std::fclose(file);
     }
     subs_total_ = o_.mode == "upload" ? 1 : o_.rooms * o_.subs;
@@ -692,7 +709,8 @@ int LoadGen::run() {
     ProcSample start = sample_processes(pids);
     primary_start_ = sample_processes(primary).pss_kb;
     uint64_t connect_start = now_ns();
-    connect_all(std::min(deadline, connect_start + static_cast<uint64_t>(o_.connect_timeout_s * 1e9)));
+    connect_all(
+        std::min(deadline, connect_start + static_cast<uint64_t>(o_.connect_timeout_s * 1e9)));
     double connect_s = static_cast<double>(now_ns() - connect_start) / 1e9;
     if (!o_.publish.empty() && o_.mode != "idle" && o_.mode != "upload") {
         pub_ = parse_endpoint(o_.publish);
@@ -749,25 +767,35 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"fanout", "rate", "idle", "upload"}));
     app.add_option("--ws", o.ws, "subscribers connect here: tcp:HOST:PORT or unix:PATH");
     app.add_option("--ws-prefix", o.ws_prefix, "the WebSocket path; the room id is appended");
-    app.add_option("--publish", o.publish, "control:PATH (roompush) or http:HOST:PORT/PREFIX/ (nchan)");
+    app.add_option("--publish", o.publish,
+                   "control:PATH (roompush) or http:HOST:PORT/PREFIX/ (nchan)");
     app.add_option("--upload", o.upload, "upload mode: tcp:HOST:PORT taking POST /cad");
     app.add_option("--upload-file", o.upload_file, "upload mode: the file to upload");
     app.add_option("--room-prefix", o.room_prefix, "rooms are PREFIX0, PREFIX1, ...");
-    app.add_flag("--expect-subscribed", o.expect_subscribed, "wait for roompush's subscribed frame");
+    app.add_flag("--expect-subscribed", o.expect_subscribed,
+                 "wait for roompush's subscribed frame");
     app.add_option("--rooms", o.rooms)->check(CLI::Range(1, 100000));
     app.add_option("--subs", o.subs, "subscribers per room")->check(CLI::Range(0, 20000));
-    app.add_option("--messages", o.messages, "publishes (or uploads)")->check(CLI::Range(0, 10000000));
+    app.add_option("--messages", o.messages, "publishes (or uploads)")
+        ->check(CLI::Range(0, 10000000));
     app.add_option("--rate", o.rate, "rate mode: publishes per second");
-    app.add_option("--window", o.window, "unacknowledged publishes / uploads in flight")->check(CLI::Range(1, 100000));
-    app.add_option("--inflight", o.inflight, "messages published but not yet received by all")->check(CLI::Range(1, 1000000));
-    app.add_option("--payload", o.payload, "bytes of data per message")->check(CLI::Range(16, 65536));
-    app.add_option("--sources", o.sources, "source addresses 127.0.0.1..N")->check(CLI::Range(1, 250));
+    app.add_option("--window", o.window, "unacknowledged publishes / uploads in flight")
+        ->check(CLI::Range(1, 100000));
+    app.add_option("--inflight", o.inflight, "messages published but not yet received by all")
+        ->check(CLI::Range(1, 1000000));
+    app.add_option("--payload", o.payload, "bytes of data per message")
+        ->check(CLI::Range(16, 65536));
+    app.add_option("--sources", o.sources, "source addresses 127.0.0.1..N")
+        ->check(CLI::Range(1, 250));
     app.add_option("--connect-concurrency", o.connect_concurrency)->check(CLI::Range(1, 10000));
     app.add_option("--hold", o.hold_s, "idle mode: seconds to hold the connections");
     app.add_option("--drain", o.drain_s, "seconds to wait for stragglers after the last publish");
-    app.add_option("--connect-timeout", o.connect_timeout_s, "seconds for every subscriber to connect");
-    app.add_option("--timeout", o.timeout_s, "the whole run ends by then")->check(CLI::Range(1.0, 3600.0));
-    app.add_option("--server-pids", o.server_pids, "processes whose CPU and PSS are measured")->delimiter(',');
+    app.add_option("--connect-timeout", o.connect_timeout_s,
+                   "seconds for every subscriber to connect");
+    app.add_option("--timeout", o.timeout_s, "the whole run ends by then")
+        ->check(CLI::Range(1.0, 3600.0));
+    app.add_option("--server-pids", o.server_pids, "processes whose CPU and PSS are measured")
+        ->delimiter(',');
     app.add_option("--primary-pid", o.primary_pid,
                    "one of them whose memory and CPU are also reported alone");
     app.add_option("--latency-dump", o.latency_dump, "write 'INDEX LATENCY_US' per delivery here");

@@ -11,8 +11,9 @@ std::string ws_handshake_request(std::string_view path, std::string_view host) {
     out += path;
     out += " HTTP/1.1\r\nHost: ";
     out += host;
-    out += "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    out +=
+        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     return out;
 }
 
@@ -57,7 +58,8 @@ std::string ws_client_frame(int opcode, std::string_view payload) {
     out.push_back(static_cast<char>(0x80 | length));
     const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
     out.append(reinterpret_cast<const char*>(mask), 4);
-    for (std::size_t i = 0; i < length; ++i) out.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+    for (std::size_t i = 0; i < length; ++i)
+        out.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
     return out;
 }
 
@@ -76,7 +78,8 @@ std::optional<HttpResponse> parse_http_response(std::string_view bytes) {
          at = head.find("\r\n", at + 2)) {
         std::string_view line = head.substr(at + 2, head.find("\r\n", at + 2) - (at + 2));
         if (line.size() > 15 && strncasecmp(line.data(), "content-length:", 15) == 0) {
-            length = static_cast<std::size_t>(std::strtoull(std::string(line.substr(15)).c_str(), nullptr, 10));
+            length = static_cast<std::size_t>(
+                std::strtoull(std::string(line.substr(15)).c_str(), nullptr, 10));
         }
     }
     if (bytes.size() < end + 4 + length) return std::nullopt;

@@ -34,27 +34,28 @@ JsonPtr room_fields(const std::string& room) {
 int rooms_command(const GlobalOptions& global, bool cluster) {
     JsonPtr fields = make_object();
     if (cluster) set_bool(fields.get(), "cluster", true);
-    return request(global, ControlOp::rooms, fields.get(), [&global, cluster](const cJSON* response) {
-        auto rooms = decode_rooms_response(response);
-        if (!rooms) return report(global, rooms.error(), kSidecarError);
-        if (cluster) {  // members summed over the nodes
-            Table table({"ROOM", "MEMBERS", "NODES", "SEQ"});
-            const cJSON* room = nullptr;
-            cJSON_ArrayForEach(room, cJSON_GetObjectItemCaseSensitive(response, "rooms")) {
-                table.add_row({text_field(room, "room"), text_field(room, "members"),
-                               text_field(room, "nodes"), text_field(room, "seq")});
+    return request(
+        global, ControlOp::rooms, fields.get(), [&global, cluster](const cJSON* response) {
+            auto rooms = decode_rooms_response(response);
+            if (!rooms) return report(global, rooms.error(), kSidecarError);
+            if (cluster) {  // members summed over the nodes
+                Table table({"ROOM", "MEMBERS", "NODES", "SEQ"});
+                const cJSON* room = nullptr;
+                cJSON_ArrayForEach(room, cJSON_GetObjectItemCaseSensitive(response, "rooms")) {
+                    table.add_row({text_field(room, "room"), text_field(room, "members"),
+                                   text_field(room, "nodes"), text_field(room, "seq")});
+                }
+                table.print(std::cout);
+                return static_cast<int>(kOk);
+            }
+            Table table({"ROOM", "MEMBERS", "SEQ", "RETAINED"});
+            for (const RoomSummary& room : *rooms) {
+                table.add_row({room.room, std::to_string(room.members), std::to_string(room.seq),
+                               std::to_string(room.retained)});
             }
             table.print(std::cout);
             return static_cast<int>(kOk);
-        }
-        Table table({"ROOM", "MEMBERS", "SEQ", "RETAINED"});
-        for (const RoomSummary& room : *rooms) {
-            table.add_row({room.room, std::to_string(room.members), std::to_string(room.seq),
-                           std::to_string(room.retained)});
-        }
-        table.print(std::cout);
-        return static_cast<int>(kOk);
-    });
+        });
 }
 
 int room_command(const GlobalOptions& global, const std::string& room, bool cluster) {
@@ -63,10 +64,11 @@ int room_command(const GlobalOptions& global, const std::string& room, bool clus
     if (cluster) set_bool(fields.get(), "cluster", true);
     return request(global, ControlOp::room, fields.get(), [&](const cJSON* response) {
         std::cout << "room " << room << "  epoch " << text_field(response, "epoch") << "  seq "
-                  << text_field(response, "seq") << "  retained " << text_field(response, "retained")
-                  << "\n\n";
-        Table table(cluster ? std::vector<std::string>{"NODE", "MEMBER", "PEER", "CONNECTED", "QUEUED"}
-                            : std::vector<std::string>{"MEMBER", "PEER", "CONNECTED", "QUEUED"});
+                  << text_field(response, "seq") << "  retained "
+                  << text_field(response, "retained") << "\n\n";
+        Table table(cluster
+                        ? std::vector<std::string>{"NODE", "MEMBER", "PEER", "CONNECTED", "QUEUED"}
+                        : std::vector<std::string>{"MEMBER", "PEER", "CONNECTED", "QUEUED"});
         const cJSON* member = nullptr;
         cJSON_ArrayForEach(member, cJSON_GetObjectItemCaseSensitive(response, "members")) {
             std::vector<std::string> row{text_field(member, "id"), text_field(member, "peer"),
@@ -81,7 +83,8 @@ int room_command(const GlobalOptions& global, const std::string& room, bool clus
 }
 
 int history_command(const GlobalOptions& global, const HistoryOptions& options) {
-    if (auto valid = check_room_id(options.room); !valid) return report(global, valid.error(), kUsage);
+    if (auto valid = check_room_id(options.room); !valid)
+        return report(global, valid.error(), kUsage);
     JsonPtr fields = room_fields(options.room);
     if (options.since) set_number(fields.get(), "since", static_cast<double>(*options.since));
     if (options.limit) set_number(fields.get(), "limit", static_cast<double>(*options.limit));
@@ -111,7 +114,8 @@ int stats_command(const GlobalOptions& global, bool prometheus) {
         Table table({"FIGURE", "VALUE"});
         const cJSON* item = nullptr;
         cJSON_ArrayForEach(item, response) {
-            if (cJSON_IsNumber(item)) table.add_row({item->string, text_field(response, item->string)});
+            if (cJSON_IsNumber(item))
+                table.add_row({item->string, text_field(response, item->string)});
         }
         table.print(std::cout);
         return static_cast<int>(kOk);
@@ -135,7 +139,8 @@ int reload_command(const GlobalOptions& global) {
             std::string out;
             const cJSON* name = nullptr;
             cJSON_ArrayForEach(name, cJSON_GetObjectItemCaseSensitive(response, key)) {
-                if (cJSON_IsString(name)) out += std::string(out.empty() ? "" : ", ") + name->valuestring;
+                if (cJSON_IsString(name))
+                    out += std::string(out.empty() ? "" : ", ") + name->valuestring;
             }
             return out;
         };

@@ -33,8 +33,10 @@ std::vector<std::string> arguments_with_socket_from_env(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     const char* from_env = std::getenv("ROOMPUSH_CONTROL");
     bool has_flag = false;
-    for (const std::string& arg : args) has_flag = has_flag || arg == "--socket" || arg.rfind("--socket=", 0) == 0;
-    if (from_env != nullptr && *from_env != '\0' && !has_flag) args.insert(args.begin(), std::string("--socket=") + from_env);
+    for (const std::string& arg : args)
+        has_flag = has_flag || arg == "--socket" || arg.rfind("--socket=", 0) == 0;
+    if (from_env != nullptr && *from_env != '\0' && !has_flag)
+        args.insert(args.begin(), std::string("--socket=") + from_env);
     std::reverse(args.begin(), args.end());  // CLI11 takes them in reverse
     return args;
 }
@@ -63,32 +65,37 @@ int main(int argc, char** argv) {
     app.footer(kFooter);
     app.require_subcommand(1);
     app.set_version_flag("--version", ROOMPUSH_VERSION);
-    app.set_config("--config", "/etc/roompush/pushctl.conf", "Read options from this TOML/INI file");
+    app.set_config("--config", "/etc/roompush/pushctl.conf",
+                   "Read options from this TOML/INI file");
     app.allow_config_extras(CLI::config_extras_mode::error);
-    app.add_option("--socket", global.socket, "The sidecar's control socket")->capture_default_str();
-    app.add_flag("--json", global.json,
-                 "Print JSON for scripts instead of tables (errors too)")
+    app.add_option("--socket", global.socket, "The sidecar's control socket")
+        ->capture_default_str();
+    app.add_flag("--json", global.json, "Print JSON for scripts instead of tables (errors too)")
         ->check(rp::boolean_validator());
     app.add_option("--timeout", global.timeout_ms, "Milliseconds to wait for the sidecar")
         ->capture_default_str()
         ->transform(whole_number(1, 3600000));
 
-    CLI::App* publish_cmd = subcommand(app, "publish", "Publish a message to a room (or many with --lines)",
-        "pushctl publish drawing-7 --event note --data '{\"text\":\"hi\"}'\n"
-        "  printf 'a\\t{\"n\":1}\\nb\\t{\"n\":2}\\n' | pushctl publish --lines");
+    CLI::App* publish_cmd =
+        subcommand(app, "publish", "Publish a message to a room (or many with --lines)",
+                   "pushctl publish drawing-7 --event note --data '{\"text\":\"hi\"}'\n"
+                   "  printf 'a\\t{\"n\":1}\\nb\\t{\"n\":2}\\n' | pushctl publish --lines");
     publish_cmd->add_option("room", publish.room, "Room id");
     publish_cmd->add_option("--event", publish.event, "Event name")->capture_default_str();
-    publish_cmd->add_option("--data", publish.data, "JSON data, @FILE, or - for stdin (default: stdin)");
+    publish_cmd->add_option("--data", publish.data,
+                            "JSON data, @FILE, or - for stdin (default: stdin)");
     publish_cmd->add_option("--id", publish.id, "Idempotency key: a repeat is acked, not re-sent");
     publish_cmd->add_flag("--lines", publish.lines,
                           "Bulk: read ROOM<TAB>JSON lines from stdin, pipelined; prints a summary");
 
     bool cluster = false;
-    CLI::App* rooms_cmd = subcommand(app, "rooms", "List rooms: members, head seq, retained messages",
-                                     "pushctl rooms --json\n  pushctl rooms --cluster");
+    CLI::App* rooms_cmd =
+        subcommand(app, "rooms", "List rooms: members, head seq, retained messages",
+                   "pushctl rooms --json\n  pushctl rooms --cluster");
     rooms_cmd->add_flag("--cluster", cluster, "Every node's members (sidecars on a Redis broker)");
 
-    CLI::App* room_cmd = subcommand(app, "room", "Show one room and its members", "pushctl room drawing-7");
+    CLI::App* room_cmd =
+        subcommand(app, "room", "Show one room and its members", "pushctl room drawing-7");
     room_cmd->add_option("room", room, "Room id")->required();
     room_cmd->add_flag("--cluster", cluster, "Members on every node (sidecars on a Redis broker)");
 
@@ -100,8 +107,9 @@ int main(int argc, char** argv) {
     history_cmd->add_option("--limit", history.limit, "At most this many messages")
         ->transform(whole_number(1, kMaxJsonInteger));
 
-    CLI::App* tail_cmd = subcommand(app, "tail", "Follow rooms live (Ctrl-C stops), NDJSON with --json",
-                                    "pushctl tail drawing-7 drawing-8 --since 0 --count 3");
+    CLI::App* tail_cmd =
+        subcommand(app, "tail", "Follow rooms live (Ctrl-C stops), NDJSON with --json",
+                   "pushctl tail drawing-7 drawing-8 --since 0 --count 3");
     tail_cmd->add_option("rooms", tail.rooms, "Room ids")->required();
     tail_cmd->add_option("--since", tail.since, "First replay retained messages after this seq")
         ->transform(whole_number(0, kMaxJsonInteger));
@@ -119,16 +127,22 @@ int main(int argc, char** argv) {
         ->required()
         ->transform(member_id());
 
-    CLI::App* reload_cmd = subcommand(app, "reload",
-        "Have the sidecar read its token secrets, allowed origins and log level again "
-        "(what systemctl reload runs)", "pushctl reload");
+    CLI::App* reload_cmd =
+        subcommand(app, "reload",
+                   "Have the sidecar read its token secrets, allowed origins and log level again "
+                   "(what systemctl reload runs)",
+                   "pushctl reload");
 
     TokenOptions token;
-    CLI::App* token_cmd = subcommand(app, "token", "Mint a room token (needs the sidecar's secret file)",
-                                     "pushctl token drawing-7 --ttl 1h --secret-file /etc/roompush/auth.secret");
-    token_cmd->add_option("room", token.room, "Room id, or a prefix grant such as team-7:*")->required();
+    CLI::App* token_cmd =
+        subcommand(app, "token", "Mint a room token (needs the sidecar's secret file)",
+                   "pushctl token drawing-7 --ttl 1h --secret-file /etc/roompush/auth.secret");
+    token_cmd->add_option("room", token.room, "Room id, or a prefix grant such as team-7:*")
+        ->required();
     token_cmd->add_option("--ttl", token.ttl, "Lifetime: 90s, 15m, 1h, 7d")->capture_default_str();
-    token_cmd->add_option("--secret-file", token.secret_file, "The secret the sidecar checks tokens with")
+    token_cmd
+        ->add_option("--secret-file", token.secret_file,
+                     "The secret the sidecar checks tokens with")
         ->capture_default_str();
 
     try {
@@ -143,7 +157,8 @@ int main(int argc, char** argv) {
         return report_usage(json_requested(app, {argv + 1, argv + argc}), app, e);
     }
     if (publish_cmd->parsed()) {
-        return publish.lines ? publish_lines_command(global, publish) : publish_command(global, publish);
+        return publish.lines ? publish_lines_command(global, publish)
+                             : publish_command(global, publish);
     }
     if (room_cmd->parsed()) return room_command(global, room, cluster);
     if (history_cmd->parsed()) return history_command(global, history);

@@ -1,6 +1,5 @@
 #include "option_checks.h"
 
-
 namespace rp::cli {
 
 bool parse_whole_number(const std::string& text, uint64_t min, uint64_t max, uint64_t& out) {

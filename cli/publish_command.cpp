@@ -16,7 +16,8 @@ constexpr std::size_t kPipelineWindow = 128;
 
 Result<std::string> read_data(const std::string& spec) {
     if (spec.empty() || spec == "-") {
-        return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+        return std::string(std::istreambuf_iterator<char>(std::cin),
+                           std::istreambuf_iterator<char>());
     }
     if (spec[0] != '@') return spec;
     std::ifstream file(spec.substr(1));
@@ -70,15 +71,19 @@ void print_summary(const GlobalOptions& global, const BulkSummary& summary) {
 }  // namespace
 
 int publish_command(const GlobalOptions& global, const PublishOptions& options) {
-    if (auto valid = check_room_id(options.room); !valid) return report(global, valid.error(), kUsage);
-    if (auto valid = check_event_name(options.event); !valid) return report(global, valid.error(), kUsage);
+    if (auto valid = check_room_id(options.room); !valid)
+        return report(global, valid.error(), kUsage);
+    if (auto valid = check_event_name(options.event); !valid)
+        return report(global, valid.error(), kUsage);
     auto text = read_data(options.data);
     if (!text) return report(global, text.error(), kUsage);
     // The data goes out as written (a big integer keeps its digits), unless it spans lines.
     auto request = encode_publish_request_text(options.room, options.event, *text, options.id);
-    if (!request && request.error().code == "invalid_utf8") return report(global, request.error(), kUsage);
+    if (!request && request.error().code == "invalid_utf8")
+        return report(global, request.error(), kUsage);
     if (!request) {
-        return report(global, make_error("bad_data", "the data is not JSON: " + request.error().message),
+        return report(global,
+                      make_error("bad_data", "the data is not JSON: " + request.error().message),
                       kUsage);
     }
     auto response = call(global, *request);
@@ -98,7 +103,8 @@ int publish_command(const GlobalOptions& global, const PublishOptions& options) 
 // Reads ROOM<TAB>JSON lines and keeps up to kPipelineWindow publishes in flight, so a bulk load
 // is not one round trip per message.
 int publish_lines_command(const GlobalOptions& global, const PublishOptions& options) {
-    if (auto valid = check_event_name(options.event); !valid) return report(global, valid.error(), kUsage);
+    if (auto valid = check_event_name(options.event); !valid)
+        return report(global, valid.error(), kUsage);
     auto client = connect(global);
     if (!client) return report_call_error(global, client.error());
     BulkSummary summary;

@@ -30,7 +30,8 @@ int tail_command(const GlobalOptions& global, const TailOptions& options) {
     }
     JsonPtr fields = make_object();
     JsonPtr rooms = make_array();
-    for (const std::string& room : options.rooms) cJSON_AddItemToArray(rooms.get(), cJSON_CreateString(room.c_str()));
+    for (const std::string& room : options.rooms)
+        cJSON_AddItemToArray(rooms.get(), cJSON_CreateString(room.c_str()));
     set_json(fields.get(), "rooms", std::move(rooms));
     if (options.since) set_number(fields.get(), "since", static_cast<double>(*options.since));
 
@@ -43,11 +44,15 @@ int tail_command(const GlobalOptions& global, const TailOptions& options) {
         auto line = client->read_line();
         if (!line) return report_call_error(global, line.error());
         auto frame = parse_json(*line);
-        if (!frame) return report(global, make_error("bad_response", "the tail sent a line that is not JSON"), kSidecarError);
+        if (!frame)
+            return report(global,
+                          make_error("bad_response", "the tail sent a line that is not JSON"),
+                          kSidecarError);
         std::string type = text_field(frame->get(), "type");
         if (type.empty()) {  // the stream ended with an error line
             auto ended = decode_response(*line);
-            return report(global, ended ? make_error("closed", "the tail ended") : ended.error(), kSidecarError);
+            return report(global, ended ? make_error("closed", "the tail ended") : ended.error(),
+                          kSidecarError);
         }
         if (type != "message" && type != "reset") continue;
         if (type == "message") ++messages;

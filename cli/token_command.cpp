@@ -1,10 +1,10 @@
 #include <chrono>
 #include <iostream>
 
-#include "roompush/wall_clock.h"
 #include "commands.h"
 #include "roompush/room_id.h"
 #include "roompush/room_token.h"
+#include "roompush/wall_clock.h"
 #include "sidecar_call.h"
 
 namespace rp::cli {
@@ -20,13 +20,19 @@ Result<int64_t> parse_ttl(const std::string& text) {
         return make_error("bad_ttl", "--ttl must look like 90s, 15m, 1h or 7d");
     }
     int64_t value = std::stoll(text.substr(0, digits));
-    int64_t scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
-    if (scale == 0 || value == 0) return make_error("bad_ttl", "--ttl must look like 90s, 15m, 1h or 7d");
+    int64_t scale = unit.empty() || unit == "s" ? 1
+                    : unit == "m"               ? 60
+                    : unit == "h"               ? 3600
+                    : unit == "d"               ? 86400
+                                                : 0;
+    if (scale == 0 || value == 0)
+        return make_error("bad_ttl", "--ttl must look like 90s, 15m, 1h or 7d");
     return value * scale;
 }
 
 Status check_grant(const std::string& grant) {
-    std::string id = !grant.empty() && grant.back() == '*' ? grant.substr(0, grant.size() - 1) : grant;
+    std::string id =
+        !grant.empty() && grant.back() == '*' ? grant.substr(0, grant.size() - 1) : grant;
     return check_room_id(id);
 }
 
@@ -34,7 +40,8 @@ Status check_grant(const std::string& grant) {
 
 // Mints a room token locally with the sidecar's secret: no connection needed.
 int token_command(const GlobalOptions& global, const TokenOptions& options) {
-    if (auto valid = check_grant(options.room); !valid) return report(global, valid.error(), kUsage);
+    if (auto valid = check_grant(options.room); !valid)
+        return report(global, valid.error(), kUsage);
     auto ttl = parse_ttl(options.ttl);
     if (!ttl) return report(global, ttl.error(), kUsage);
     auto secret = load_secret_file(options.secret_file);

@@ -24,7 +24,8 @@ std::string render_app_metrics(const PushStats& pushes, const JobGauges& jobs) {
                   "Progress pushes dropped while the outbox was full.", pushes.dropped);
     append_metric(out, "roompush_app_pushes_failed_total", counter,
                   "Pushes that could not be written to the outbox.", pushes.failed);
-    append_metric(out, "roompush_app_jobs_queued", gauge, "Jobs waiting for a worker.", jobs.queued);
+    append_metric(out, "roompush_app_jobs_queued", gauge, "Jobs waiting for a worker.",
+                  jobs.queued);
     append_metric(out, "roompush_app_jobs_running", gauge, "Jobs whose program runs now.",
                   jobs.running);
     return out;

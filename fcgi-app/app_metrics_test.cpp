@@ -12,10 +12,13 @@ TEST(AppMetrics, EachFigureIsOneSampleWithHelpAndType) {
     pushes.sent = 42;
     pushes.dropped = 3;
     std::string text = render_app_metrics(pushes, JobGauges{2, 1});
-    EXPECT_NE(text.find("# TYPE roompush_app_outbox_pending gauge\nroompush_app_outbox_pending 7\n"),
-              std::string::npos);
-    EXPECT_NE(text.find("# TYPE roompush_app_pushes_sent_total counter\nroompush_app_pushes_sent_total 42\n"),
-              std::string::npos);
+    EXPECT_NE(
+        text.find("# TYPE roompush_app_outbox_pending gauge\nroompush_app_outbox_pending 7\n"),
+        std::string::npos);
+    EXPECT_NE(
+        text.find(
+            "# TYPE roompush_app_pushes_sent_total counter\nroompush_app_pushes_sent_total 42\n"),
+        std::string::npos);
     EXPECT_NE(text.find("\nroompush_app_outbox_full 0\n"), std::string::npos);
     EXPECT_NE(text.find("\nroompush_app_pushes_dropped_total 3\n"), std::string::npos);
     EXPECT_NE(text.find("\nroompush_app_jobs_queued 2\n"), std::string::npos);
@@ -26,7 +29,8 @@ TEST(AppMetrics, EachFigureIsOneSampleWithHelpAndType) {
 TEST(AppMetrics, FullIsOne) {
     PushStats pushes;
     pushes.full = true;
-    EXPECT_NE(render_app_metrics(pushes, {}).find("\nroompush_app_outbox_full 1\n"), std::string::npos);
+    EXPECT_NE(render_app_metrics(pushes, {}).find("\nroompush_app_outbox_full 1\n"),
+              std::string::npos);
 }
 
 }  // namespace rp::app

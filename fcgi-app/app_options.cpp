@@ -14,7 +14,8 @@
 namespace rp::app {
 namespace {
 
-constexpr const char* kDefaultExec = "/usr/lib/roompush/cad-inspect --input {input} --out {workdir}";
+constexpr const char* kDefaultExec =
+    "/usr/lib/roompush/cad-inspect --input {input} --out {workdir}";
 
 // What the flags give as text or in other units, turned into the config after parsing.
 struct TextOptions {
@@ -38,7 +39,8 @@ CLI::Validator exec_validator() {
 // Every option, its default and help: the one table behind --help, --config, --print-config
 // and etc/roompush-fcgi.conf.
 void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
-    app.add_option("--listen", config.listen, "FastCGI Unix socket (ignored under socket activation)")
+    app.add_option("--listen", config.listen,
+                   "FastCGI Unix socket (ignored under socket activation)")
         ->capture_default_str();
     app.add_option("--socket-mode", text.socket_mode, "File mode of the FastCGI socket (octal)")
         ->capture_default_str()
@@ -50,30 +52,40 @@ void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
         ->capture_default_str();
     app.add_option("--control-socket", config.control_socket, "The sidecar's control socket")
         ->capture_default_str();
-    app.add_option("--exec", text.exec, "Program to run per job: absolute path and arguments; "
-                                   "placeholders {input} {workdir} {job} {room} {item}")
+    app.add_option("--exec", text.exec,
+                   "Program to run per job: absolute path and arguments; "
+                   "placeholders {input} {workdir} {job} {room} {item}")
         ->capture_default_str()
         ->check(exec_validator());
     app.add_option("--threads", config.threads, "FastCGI accept threads")
-        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{256}));
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1}, size_t{256}));
     app.add_option("--workers", config.workers, "Programs run at once")
-        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{256}));
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1}, size_t{256}));
     app.add_option("--queue", config.queue, "Jobs that may wait for a worker before 503")
-        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{100000}));
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1}, size_t{100000}));
     app.add_option("--max-upload", config.max_upload, "Largest request body in bytes (413)")
-        ->capture_default_str()->check(CLI::Range(size_t{1024}, size_t{1} << 40));
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1024}, size_t{1} << 40));
     app.add_option("--max-field", config.max_field, "Largest text form field in bytes (413)")
-        ->capture_default_str()->check(CLI::Range(size_t{16}, size_t{1} << 20));
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{16}, size_t{1} << 20));
     app.add_option("--timeout", text.timeout_s, "Seconds a program may run")
-        ->capture_default_str()->check(CLI::Range(1u, 86400u));
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 86400u));
     app.add_option("--kill-grace", config.limits.kill_grace_ms,
                    "Milliseconds between SIGTERM and SIGKILL when a program must stop")
-        ->capture_default_str()->check(CLI::Range(0u, 600000u));
+        ->capture_default_str()
+        ->check(CLI::Range(0u, 600000u));
     app.add_option("--max-stdout", config.limits.max_stdout_bytes,
                    "Bytes a program may write to stdout before it is stopped")
-        ->capture_default_str()->check(CLI::Range(size_t{1024}, size_t{1} << 32));
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1024}, size_t{1} << 32));
     app.add_option("--max-stderr", config.limits.max_stderr_bytes, "Bytes of stderr kept per job")
-        ->capture_default_str()->check(CLI::Range(size_t{0}, size_t{1} << 30));
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{0}, size_t{1} << 30));
     app.add_option("--max-cpu", config.limits.max_cpu_seconds, "CPU seconds per program (0: none)")
         ->capture_default_str();
     app.add_option("--max-address-space", config.limits.max_address_space,
@@ -88,25 +100,29 @@ void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
     app.add_option("--outbox-limit", config.outbox_limit,
                    "Pushes waiting for the sidecar before the outbox counts as full "
                    "(uploads then get 503)")
-        ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{10000000}));
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1}, size_t{10000000}));
     app.add_option("--max-wait", config.max_wait_s,
                    "Longest ?wait=SECONDS honoured, in seconds (keep it below nginx's "
                    "fastcgi_read_timeout)")
-        ->capture_default_str()->check(CLI::Range(0u, 3600u));
+        ->capture_default_str()
+        ->check(CLI::Range(0u, 3600u));
     app.add_option("--keep", config.keep_s,
                    "Seconds a finished job and its files are kept (0: forever)")
         ->capture_default_str();
     app.add_option("--stop-grace", config.stop_grace_ms,
                    "On SIGTERM, milliseconds running programs may still finish before they "
                    "are interrupted")
-        ->capture_default_str()->check(CLI::Range(0u, 3600000u));
+        ->capture_default_str()
+        ->check(CLI::Range(0u, 3600000u));
     app.add_flag("--rerun-interrupted", config.rerun_interrupted,
                  "Run a job again when a stop or crash interrupted it, instead of reporting "
                  "job.failed with reason interrupted")
         ->check(boolean_validator());
-    app.add_option("--auth-secret-file", text.secret_file,
-                   "Secret for the room token in each 202 (the sidecar's newest key; none: no token). "
-                   "Read again on reload")
+    app.add_option(
+           "--auth-secret-file", text.secret_file,
+           "Secret for the room token in each 202 (the sidecar's newest key; none: no token). "
+           "Read again on reload")
         ->check(CLI::ExistingFile);
     app.add_option("--token-ttl", config.token_ttl_s, "Seconds a room token in a 202 stays valid")
         ->capture_default_str()
@@ -163,7 +179,8 @@ std::variant<int, LoadedAppConfig> load_config_at_start(int argc, char** argv) {
 
 Result<LoadedAppConfig> load_config_again(int argc, char** argv) {
     Parser parser;
-    return load_again<LoadedAppConfig>(parser.app, argc, argv, [&parser] { return finish(parser); });
+    return load_again<LoadedAppConfig>(parser.app, argc, argv,
+                                       [&parser] { return finish(parser); });
 }
 
 }  // namespace rp::app

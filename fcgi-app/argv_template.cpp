@@ -37,11 +37,15 @@ Result<ArgvTemplate> ArgvTemplate::parse(std::string_view text) {
     for (std::size_t i = 0; i < text.size(); ++i) {
         char c = text[i];
         if (quote == '\'') {
-            if (c == '\'') quote = 0; else word.push_back(c);
+            if (c == '\'')
+                quote = 0;
+            else
+                word.push_back(c);
         } else if (quote == '"') {
             if (c == '"') {
                 quote = 0;
-            } else if (c == '\\' && i + 1 < text.size() && (text[i + 1] == '"' || text[i + 1] == '\\')) {
+            } else if (c == '\\' && i + 1 < text.size() &&
+                       (text[i + 1] == '"' || text[i + 1] == '\\')) {
                 word.push_back(text[++i]);
             } else {
                 word.push_back(c);
@@ -52,15 +56,18 @@ Result<ArgvTemplate> ArgvTemplate::parse(std::string_view text) {
             in_word = false;
         } else {
             in_word = true;
-            if (c == '\'' || c == '"') quote = c; else word.push_back(c);
+            if (c == '\'' || c == '"')
+                quote = c;
+            else
+                word.push_back(c);
         }
     }
     if (quote != 0) return make_error("bad_exec", "unterminated quote in the exec template");
     if (in_word) result.words_.push_back(std::move(word));
     if (result.words_.empty()) return make_error("bad_exec", "the exec template is empty");
     if (result.words_[0].empty() || result.words_[0][0] != '/') {
-        return make_error("bad_exec", "the program must be an absolute path, not \"" +
-                                          result.words_[0] + "\"");
+        return make_error("bad_exec",
+                          "the program must be an absolute path, not \"" + result.words_[0] + "\"");
     }
     for (const std::string& w : result.words_) {
         if (auto valid = check_placeholders(w); !valid) return valid.error();
@@ -68,7 +75,8 @@ Result<ArgvTemplate> ArgvTemplate::parse(std::string_view text) {
     return result;
 }
 
-std::vector<std::string> ArgvTemplate::expand(const std::map<std::string, std::string>& values) const {
+std::vector<std::string> ArgvTemplate::expand(
+    const std::map<std::string, std::string>& values) const {
     std::vector<std::string> argv;
     argv.reserve(words_.size());
     for (const std::string& word : words_) {

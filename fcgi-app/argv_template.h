@@ -15,8 +15,9 @@ namespace rp::app {
 class ArgvTemplate {
 public:
     // Words are separated by spaces; '...' and "..." quote (inside "...", a backslash escapes
-    // a quote or a backslash; inside '...' nothing is special). Placeholders: {input} {workdir} {job} {room} {item}. An unknown placeholder,
-    // an unterminated quote or an empty template is an error ("bad_exec").
+    // a quote or a backslash; inside '...' nothing is special). Placeholders: {input} {workdir}
+    // {job} {room} {item}. An unknown placeholder, an unterminated quote or an empty template is an
+    // error ("bad_exec").
     static Result<ArgvTemplate> parse(std::string_view text);
 
     std::vector<std::string> expand(const std::map<std::string, std::string>& values) const;

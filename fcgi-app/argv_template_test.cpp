@@ -9,8 +9,11 @@ TEST(ArgvTemplate, SplitsQuotesAndSubstitutes) {
     auto parsed = ArgvTemplate::parse(
         "/usr/bin/tool  --in {input} --out={workdir}/x 'a b' \"say \\\"{room}\\\"\" {item}");
     ASSERT_TRUE(parsed.ok()) << parsed.error().message;
-    auto argv = parsed->expand({{"input", "/s/in"}, {"workdir", "/s/w"}, {"room", "A; rm -rf /"},
-                                {"item", ""}, {"job", "j"}});
+    auto argv = parsed->expand({{"input", "/s/in"},
+                                {"workdir", "/s/w"},
+                                {"room", "A; rm -rf /"},
+                                {"item", ""},
+                                {"job", "j"}});
     EXPECT_EQ(argv, (std::vector<std::string>{"/usr/bin/tool", "--in", "/s/in", "--out=/s/w/x",
                                               "a b", "say \"A; rm -rf /\"", ""}));
 }

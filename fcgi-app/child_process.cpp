@@ -42,7 +42,8 @@ void set_limit(int resource, uint64_t value) {
 
 // Between fork and exec only async-signal-safe calls: everything was prepared before fork.
 [[noreturn]] void exec_child(char* const* argv, char* const* envp, const char* workdir,
-                             const ChildLimits& limits, int out, int err, int report, pid_t parent) {
+                             const ChildLimits& limits, int out, int err, int report,
+                             pid_t parent) {
     ::setpgid(0, 0);
     // If the app dies (SIGKILL, crash) the program goes with it: the next start reports the job
     // interrupted or runs it again, and two runs of one job must never overlap.
@@ -89,7 +90,10 @@ class Supervisor {
 public:
     Supervisor(pid_t pid, const ChildSpec& spec,
                const std::function<void(std::string_view)>& on_line, const std::atomic<bool>* stop)
-        : pid_(pid), spec_(spec), on_line_(on_line), stop_(stop),
+        : pid_(pid),
+          spec_(spec),
+          on_line_(on_line),
+          stop_(stop),
           stdout_lines_(spec.limits.max_stdout_bytes),
           deadline_(Clock::now() + std::chrono::milliseconds(spec.limits.timeout_ms)) {}
 
@@ -126,7 +130,8 @@ void Supervisor::terminate(ChildOutcome::Kind why) {
 void Supervisor::check_deadlines() {
     auto now = Clock::now();
     if (!terminating_ && now >= deadline_) terminate(ChildOutcome::Kind::timeout);
-    if (!terminating_ && stop_ != nullptr && stop_->load()) terminate(ChildOutcome::Kind::interrupted);
+    if (!terminating_ && stop_ != nullptr && stop_->load())
+        terminate(ChildOutcome::Kind::interrupted);
     if (terminating_ && now >= kill_at_) ::kill(-pid_, SIGKILL);
 }
 
@@ -158,7 +163,8 @@ void Supervisor::read_stderr(int fd, bool& open) {
         open = false;
         return;
     }
-    std::size_t room = spec_.limits.max_stderr_bytes - std::min(outcome_.stderr.size(), spec_.limits.max_stderr_bytes);
+    std::size_t room = spec_.limits.max_stderr_bytes -
+                       std::min(outcome_.stderr.size(), spec_.limits.max_stderr_bytes);
     std::size_t keep = std::min(room, static_cast<std::size_t>(got));
     outcome_.stderr.append(buffer, keep);
     if (keep < static_cast<std::size_t>(got)) outcome_.stderr_truncated = true;
@@ -168,7 +174,8 @@ ChildOutcome Supervisor::supervise(UniqueFd out, UniqueFd err) {
     bool out_open = true, err_open = true, exited = false;
     int status = 0;
     while (!exited || out_open || err_open) {
-        pollfd fds[2] = {{out_open ? out.get() : -1, POLLIN, 0}, {err_open ? err.get() : -1, POLLIN, 0}};
+        pollfd fds[2] = {{out_open ? out.get() : -1, POLLIN, 0},
+                         {err_open ? err.get() : -1, POLLIN, 0}};
         int ready = ::poll(fds, 2, 50);
         if (ready > 0) {
             if (fds[0].revents) read_stdout(out.get(), out_open);
@@ -203,12 +210,18 @@ ChildOutcome Supervisor::supervise(UniqueFd out, UniqueFd err) {
 
 const char* outcome_reason(ChildOutcome::Kind kind) {
     switch (kind) {
-        case ChildOutcome::Kind::exited: return "exit";
-        case ChildOutcome::Kind::signaled: return "signal";
-        case ChildOutcome::Kind::timeout: return "timeout";
-        case ChildOutcome::Kind::output_too_large: return "output_too_large";
-        case ChildOutcome::Kind::spawn_failed: return "spawn";
-        case ChildOutcome::Kind::interrupted: return "interrupted";
+        case ChildOutcome::Kind::exited:
+            return "exit";
+        case ChildOutcome::Kind::signaled:
+            return "signal";
+        case ChildOutcome::Kind::timeout:
+            return "timeout";
+        case ChildOutcome::Kind::output_too_large:
+            return "output_too_large";
+        case ChildOutcome::Kind::spawn_failed:
+            return "spawn";
+        case ChildOutcome::Kind::interrupted:
+            return "interrupted";
     }
     return "exit";
 }

@@ -23,7 +23,8 @@ ShellRun run_shell(const std::string& script, ChildLimits limits = {}) {
     spec.env = {"PATH=/usr/bin:/bin"};
     spec.limits = limits;
     ShellRun run;
-    run.outcome = run_child(spec, [&](std::string_view line) { run.lines.emplace_back(line); }, nullptr);
+    run.outcome = run_child(
+        spec, [&](std::string_view line) { run.lines.emplace_back(line); }, nullptr);
     return run;
 }
 
@@ -45,9 +46,11 @@ TEST(ChildProcess, TimeoutKillsTheWholeGroupEvenWhenSigtermIsIgnored) {
     ChildLimits limits;
     limits.timeout_ms = 300;
     limits.kill_grace_ms = 200;
-    std::string marker = std::filesystem::temp_directory_path() / ("rp-child-" + std::to_string(getpid()));
+    std::string marker =
+        std::filesystem::temp_directory_path() / ("rp-child-" + std::to_string(getpid()));
     // A helper in the background that ignores SIGTERM and holds stdout open.
-    ShellRun run = run_shell("trap '' TERM; (trap '' TERM; sleep 30; touch " + marker + ") & sleep 30", limits);
+    ShellRun run = run_shell(
+        "trap '' TERM; (trap '' TERM; sleep 30; touch " + marker + ") & sleep 30", limits);
     EXPECT_EQ(run.outcome.kind, ChildOutcome::Kind::timeout);
     sleep(1);
     EXPECT_FALSE(std::filesystem::exists(marker)) << "a process of the group survived";
@@ -84,7 +87,8 @@ TEST(ChildProcess, MissingProgramIsASpawnFailure) {
     ChildSpec spec;
     spec.argv = {"/nonexistent/program"};
     spec.workdir = "/";
-    ChildOutcome outcome = run_child(spec, [](std::string_view) {}, nullptr);
+    ChildOutcome outcome = run_child(
+        spec, [](std::string_view) {}, nullptr);
     EXPECT_EQ(outcome.kind, ChildOutcome::Kind::spawn_failed);
     EXPECT_NE(outcome.error.find("/nonexistent/program"), std::string::npos);
     EXPECT_STREQ(outcome_reason(outcome.kind), "spawn");
@@ -95,7 +99,8 @@ TEST(ChildProcess, StopFlagInterrupts) {
     ChildSpec spec;
     spec.argv = {"/bin/sleep", "30"};
     spec.workdir = "/";
-    ChildOutcome outcome = run_child(spec, [](std::string_view) {}, &stop);
+    ChildOutcome outcome = run_child(
+        spec, [](std::string_view) {}, &stop);
     EXPECT_EQ(outcome.kind, ChildOutcome::Kind::interrupted);
 }
 

@@ -53,10 +53,13 @@ int wait_for_signal(const sigset_t& signals) {
 void reload(OptionValues& running, const ConfigLoader& load_again, RoomTokenMinter& tokens) {
     auto loaded = load_again();
     if (!loaded) {
-        log_error("reload_failed").kv("code", loaded.error().code).kv("error", loaded.error().message);
+        log_error("reload_failed")
+            .kv("code", loaded.error().code)
+            .kv("error", loaded.error().message);
         return;
     }
-    OptionChanges changes = changed_options(running, loaded->values, {"auth-secret-file", "log-level"});
+    OptionChanges changes =
+        changed_options(running, loaded->values, {"auth-secret-file", "log-level"});
     tokens.set_secret(loaded->config.auth_secret);
     set_log_level(loaded->log_level);
     for (const std::string& option : changes.applied) running[option] = loaded->values[option];
@@ -77,7 +80,9 @@ void shut_down(const AppConfig& config, JobWaiters& waiters, FcgiServer& server,
     server.stop();
     queue.stop_taking();
     if (!queue.wait_idle(std::chrono::milliseconds(config.stop_grace_ms))) {
-        log_warn("interrupting_jobs").kv("running", queue.running()).kv("grace_ms", config.stop_grace_ms);
+        log_warn("interrupting_jobs")
+            .kv("running", queue.running())
+            .kv("grace_ms", config.stop_grace_ms);
         interrupt = true;
     }
     queue.join();

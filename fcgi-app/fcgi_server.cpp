@@ -58,8 +58,8 @@ HttpRequest translate(FCGX_Request& raw, BodyReader& body) {
 }
 
 void write_response(FCGX_Request& raw, const HttpResponse& response) {
-    std::string head = "Status: " + std::to_string(response.status) + " " +
-                       status_text(response.status) + "\r\n";
+    std::string head =
+        "Status: " + std::to_string(response.status) + " " + status_text(response.status) + "\r\n";
     for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
     head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n\r\n";
     FCGX_PutStr(head.data(), static_cast<int>(head.size()), raw.out);
@@ -80,7 +80,8 @@ FcgiServer::~FcgiServer() { stop(); }
 Status FcgiServer::start() {
     FCGX_Init();
     stop_fd_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!stop_fd_.valid()) return make_error("start_failed", std::string("eventfd: ") + std::strerror(errno));
+    if (!stop_fd_.valid())
+        return make_error("start_failed", std::string("eventfd: ") + std::strerror(errno));
     int flags = ::fcntl(listen_fd_, F_GETFL);
     if (flags < 0 || ::fcntl(listen_fd_, F_SETFL, flags | O_NONBLOCK) != 0) {
         return make_error("start_failed", std::string("fcntl(O_NONBLOCK) on the FastCGI socket: ") +

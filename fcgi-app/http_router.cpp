@@ -11,7 +11,8 @@ namespace {
 HttpResponse method_not_allowed(HttpRequest& request, const char* allow) {
     drain_body(*request.body, 1 << 20);
     HttpResponse response = error_response(
-        405, make_error("method_not_allowed", request.method + " is not allowed here; use " + allow));
+        405,
+        make_error("method_not_allowed", request.method + " is not allowed here; use " + allow));
     response.headers.emplace_back("Allow", allow);
     return response;
 }
@@ -81,7 +82,8 @@ HttpResponse HttpRouter::get_job(const std::string& id) {
 HttpResponse HttpRouter::metrics() {
     HttpResponse response;
     response.headers.emplace_back("Content-Type", std::string(kPrometheusContentType));
-    response.body = render_app_metrics(pushes_.stats(), JobGauges{queue_.depth(), queue_.running()});
+    response.body =
+        render_app_metrics(pushes_.stats(), JobGauges{queue_.depth(), queue_.running()});
     return response;
 }
 

@@ -76,12 +76,15 @@ protected:
         router_.reset();
         uploads_.reset();
         http_pushes_.reset();
-        pushes_ = std::make_unique<PushSender>(config_.control_socket, store_->outbox_dir(), outbox_limit);
+        pushes_ = std::make_unique<PushSender>(config_.control_socket, store_->outbox_dir(),
+                                               outbox_limit);
         ASSERT_TRUE(pushes_->open().ok());
         queue_ = std::make_unique<JobQueue>(config_.queue, 1, [](const std::string&) {});
-        uploads_ = std::make_unique<UploadHandler>(config_, *store_, *queue_, *pushes_, waiters_, tokens_);
+        uploads_ =
+            std::make_unique<UploadHandler>(config_, *store_, *queue_, *pushes_, waiters_, tokens_);
         http_pushes_ = std::make_unique<PushHandler>(config_, *pushes_);
-        router_ = std::make_unique<HttpRouter>(config_, *store_, *uploads_, *http_pushes_, *pushes_, *queue_);
+        router_ = std::make_unique<HttpRouter>(config_, *store_, *uploads_, *http_pushes_, *pushes_,
+                                               *queue_);
     }
 
     HttpResponse request(const std::string& method, const std::string& path,
@@ -146,8 +149,8 @@ TEST_F(HttpRouterTest, AWrongMethodIs405WithAllow) {
 }
 
 TEST_F(HttpRouterTest, AnUnknownPathIs404) {
-    for (const char* path : {"/", "/cad/", "/cadx", "/jobs", "/push", "/healthz/x", "/metrics",
-                             "/metrics/app/x"}) {
+    for (const char* path :
+         {"/", "/cad/", "/cadx", "/jobs", "/push", "/healthz/x", "/metrics", "/metrics/app/x"}) {
         HttpResponse response = request("GET", path, "xyz");
         EXPECT_EQ(response.status, 404) << path;
         EXPECT_EQ(error_code(response), "not_found") << path;
@@ -172,7 +175,8 @@ TEST_F(HttpRouterTest, PostPushGoesToThePushHandlerWithTheRoomOfThePath) {
     EXPECT_EQ(error_code(response), "invalid_room");
     response = request("POST", "/push/room.A", "{");
     EXPECT_EQ(response.status, 400);
-    EXPECT_EQ(error_code(response), "bad_json") << "room.A is a good room: the body is what is wrong";
+    EXPECT_EQ(error_code(response), "bad_json")
+        << "room.A is a good room: the body is what is wrong";
     response = request("POST", "/push/", "{}");
     EXPECT_EQ(error_code(response), "invalid_room");
 }
@@ -205,12 +209,14 @@ TEST_F(HttpRouterTest, ThePreviewIsServedAsHostileSvg) {
     std::string id = stored_job();
     HttpResponse response = request("GET", "/jobs/" + id + "/preview.svg");
     EXPECT_EQ(response.status, 404) << "no preview written yet";
-    std::ofstream(store_->work_dir(id) + "/preview.svg") << "<svg xmlns='http://www.w3.org/2000/svg'/>";
+    std::ofstream(store_->work_dir(id) + "/preview.svg")
+        << "<svg xmlns='http://www.w3.org/2000/svg'/>";
     response = request("GET", "/jobs/" + id + "/preview.svg");
     ASSERT_EQ(response.status, 200);
     EXPECT_EQ(response.body, "<svg xmlns='http://www.w3.org/2000/svg'/>");
     EXPECT_EQ(header(response, "Content-Type"), "image/svg+xml");
-    EXPECT_EQ(header(response, "Content-Security-Policy"), "default-src 'none'; style-src 'unsafe-inline'");
+    EXPECT_EQ(header(response, "Content-Security-Policy"),
+              "default-src 'none'; style-src 'unsafe-inline'");
     EXPECT_EQ(header(response, "X-Content-Type-Options"), "nosniff");
     EXPECT_EQ(request("GET", "/jobs/preview.svg").status, 404);
     EXPECT_EQ(request("GET", "/jobs/" + new_job_id() + "/preview.svg").status, 404);
@@ -229,7 +235,8 @@ TEST_F(HttpRouterTest, HealthzWithoutASidecarIs503AndNamesIt) {
     const cJSON* outbox = member(body->get(), "outbox");
     ASSERT_NE(outbox, nullptr);
     std::vector<std::string> fields;
-    for (const cJSON* item = outbox->child; item != nullptr; item = item->next) fields.emplace_back(item->string);
+    for (const cJSON* item = outbox->child; item != nullptr; item = item->next)
+        fields.emplace_back(item->string);
     EXPECT_EQ(fields, (std::vector<std::string>{"pending", "limit", "full", "sent", "retries",
                                                 "refused", "dropped", "failed"}));
     EXPECT_EQ(member(outbox, "limit")->valueint, 100);
@@ -282,7 +289,8 @@ TEST_F(HttpRouterTest, MetricsAreThePrometheusText) {
     HttpResponse response = request("GET", "/metrics/app");
     EXPECT_EQ(response.status, 200);
     EXPECT_EQ(header(response, "Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
-    EXPECT_NE(response.body.find("\nroompush_app_jobs_queued 2\n"), std::string::npos) << response.body;
+    EXPECT_NE(response.body.find("\nroompush_app_jobs_queued 2\n"), std::string::npos)
+        << response.body;
     EXPECT_NE(response.body.find("\nroompush_app_outbox_limit 100\n"), std::string::npos);
 }
 

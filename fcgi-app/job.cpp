@@ -9,10 +9,14 @@ namespace rp::app {
 
 const char* status_name(JobStatus status) {
     switch (status) {
-        case JobStatus::queued: return "queued";
-        case JobStatus::running: return "running";
-        case JobStatus::done: return "done";
-        case JobStatus::failed: return "failed";
+        case JobStatus::queued:
+            return "queued";
+        case JobStatus::running:
+            return "running";
+        case JobStatus::done:
+            return "done";
+        case JobStatus::failed:
+            return "failed";
     }
     return "queued";
 }
@@ -53,7 +57,8 @@ JsonPtr failure_to_json(const JobFailure& failure) {
 }
 
 Result<JobStatus> status_from(std::string_view name) {
-    for (JobStatus s : {JobStatus::queued, JobStatus::running, JobStatus::done, JobStatus::failed}) {
+    for (JobStatus s :
+         {JobStatus::queued, JobStatus::running, JobStatus::done, JobStatus::failed}) {
         if (name == status_name(s)) return s;
     }
     return make_error("bad_job", "unknown job status " + std::string(name));
@@ -98,11 +103,14 @@ Result<Job> job_from_json(const cJSON* json) {
     job.status = *parsed_status;
     job.created_ms = *created;
     if (auto v = get_string(json, "filename"); v && v->has_value()) job.filename = **v;
-    if (auto v = get_integer(json, "size"); v && v->has_value()) job.size = static_cast<uint64_t>(**v);
+    if (auto v = get_integer(json, "size"); v && v->has_value())
+        job.size = static_cast<uint64_t>(**v);
     if (auto v = get_integer(json, "started"); v && v->has_value()) job.started_ms = **v;
     if (auto v = get_integer(json, "finished"); v && v->has_value()) job.finished_ms = **v;
-    if (auto v = get_integer(json, "progress"); v && v->has_value()) job.progress = static_cast<int>(**v);
-    if (auto v = get_integer(json, "attempt"); v && v->has_value()) job.attempt = static_cast<int>(**v);
+    if (auto v = get_integer(json, "progress"); v && v->has_value())
+        job.progress = static_cast<int>(**v);
+    if (auto v = get_integer(json, "attempt"); v && v->has_value())
+        job.attempt = static_cast<int>(**v);
     job.announced = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "announced"));
     if (const cJSON* result = cJSON_GetObjectItemCaseSensitive(json, "result")) {
         job.result = clone_json(result);
@@ -111,8 +119,10 @@ Result<Job> job_from_json(const cJSON* json) {
         JobFailure failure;
         if (auto v = get_string(error, "reason"); v && v->has_value()) failure.reason = **v;
         if (auto v = get_string(error, "message"); v && v->has_value()) failure.message = **v;
-        if (auto v = get_integer(error, "exitCode"); v && v->has_value()) failure.exit_code = static_cast<int>(**v);
-        if (auto v = get_integer(error, "signal"); v && v->has_value()) failure.signal = static_cast<int>(**v);
+        if (auto v = get_integer(error, "exitCode"); v && v->has_value())
+            failure.exit_code = static_cast<int>(**v);
+        if (auto v = get_integer(error, "signal"); v && v->has_value())
+            failure.signal = static_cast<int>(**v);
         job.failure = failure;
     }
     return job;

@@ -59,5 +59,4 @@ std::string job_event_key(const Job& job, std::string_view name);
 
 bool is_finished(JobStatus status);
 
-
 }  // namespace rp::app

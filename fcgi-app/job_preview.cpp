@@ -11,8 +11,9 @@ namespace rp::app {
 namespace {
 
 HttpResponse no_preview() {
-    return error_response(404, make_error("not_found", "no preview for this job (unknown job, not "
-                                                       "finished yet, or the program wrote none)"));
+    return error_response(404, make_error("not_found",
+                                          "no preview for this job (unknown job, not "
+                                          "finished yet, or the program wrote none)"));
 }
 
 }  // namespace
@@ -27,8 +28,8 @@ HttpResponse preview_response(const JobStore& store, const std::string& job_id) 
         return error_response(500, make_error("internal", "the preview could not be read"));
     }
     if (response.body.size() > kMaxPreviewBytes) {
-        return error_response(500, make_error("preview_too_large",
-                                              "the program wrote a preview larger than 8 MiB"));
+        return error_response(
+            500, make_error("preview_too_large", "the program wrote a preview larger than 8 MiB"));
     }
     response.headers = {
         {"Content-Type", "image/svg+xml"},

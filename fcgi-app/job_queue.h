@@ -16,7 +16,8 @@ namespace rp::app {
 
 class JobQueue {
 public:
-    JobQueue(std::size_t capacity, std::size_t workers, std::function<void(const std::string&)> run);
+    JobQueue(std::size_t capacity, std::size_t workers,
+             std::function<void(const std::string&)> run);
     ~JobQueue();
 
     void start();

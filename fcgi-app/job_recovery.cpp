@@ -65,8 +65,12 @@ RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner&
     std::sort(to_queue.begin(), to_queue.end());
     for (const auto& [created, id] : to_queue) queue.push_recovered(id);
     report.requeued = to_queue.size() - report.rerun;
-    log_info("recovered").kv("requeued", report.requeued).kv("interrupted", report.interrupted)
-        .kv("rerun", report.rerun).kv("announced", report.announced).kv("removed", report.removed)
+    log_info("recovered")
+        .kv("requeued", report.requeued)
+        .kv("interrupted", report.interrupted)
+        .kv("rerun", report.rerun)
+        .kv("announced", report.announced)
+        .kv("removed", report.removed)
         .kv("incoming_removed", report.incoming_removed);
     return report;
 }

@@ -11,7 +11,8 @@ namespace {
 
 std::string last_line(const std::string& text) {
     std::string trimmed = text;
-    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r')) trimmed.pop_back();
+    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r'))
+        trimmed.pop_back();
     std::size_t newline = trimmed.rfind('\n');
     return newline == std::string::npos ? trimmed : trimmed.substr(newline + 1);
 }
@@ -26,13 +27,18 @@ std::string failure_message(const ChildOutcome& outcome, const cJSON* result) {
         if (cJSON_IsString(error)) return error->valuestring;
     }
     switch (outcome.kind) {
-        case ChildOutcome::Kind::spawn_failed: return outcome.error;
-        case ChildOutcome::Kind::timeout: return "the program ran past its time limit";
-        case ChildOutcome::Kind::output_too_large: return "the program wrote more than its stdout cap";
-        case ChildOutcome::Kind::interrupted: return "the app stopped while the program ran";
+        case ChildOutcome::Kind::spawn_failed:
+            return outcome.error;
+        case ChildOutcome::Kind::timeout:
+            return "the program ran past its time limit";
+        case ChildOutcome::Kind::output_too_large:
+            return "the program wrote more than its stdout cap";
+        case ChildOutcome::Kind::interrupted:
+            return "the app stopped while the program ran";
         case ChildOutcome::Kind::signaled:
             return "the program was killed by signal " + std::to_string(outcome.signal);
-        case ChildOutcome::Kind::exited: break;
+        case ChildOutcome::Kind::exited:
+            break;
     }
     // Pushed to the room like the result, so repaired like its stdout (program_output.h).
     std::string line = repair_utf8(last_line(outcome.stderr));
@@ -57,8 +63,7 @@ void warn_if_repaired(const Job& job, const ProgramOutput& output) {
 
 }  // namespace
 
-void JobRunner::publish(const Job& job, std::string_view event, const cJSON* data,
-                        PushKind kind) {
+void JobRunner::publish(const Job& job, std::string_view event, const cJSON* data, PushKind kind) {
     std::string_view name = event.substr(event.find('.') + 1);  // "job.done" -> "done"
     pushes_.push(job.room, event, data, job_event_key(job, name), kind);
 }
@@ -88,7 +93,8 @@ void JobRunner::run(const std::string& job_id) {
         set_number(data.get(), "progress", progress.percent);
         if (!progress.stage.empty()) set_string(data.get(), "stage", progress.stage);
         // Progress is worth dropping when the outbox is full; the final event is not.
-        std::string key = job_event_key(job, "progress").append(":").append(std::to_string(++progress_events));
+        std::string key =
+            job_event_key(job, "progress").append(":").append(std::to_string(++progress_events));
         pushes_.push(job.room, "job.progress", data.get(), key, PushKind::best_effort);
     });
     ChildSpec spec;
@@ -100,8 +106,8 @@ void JobRunner::run(const std::string& job_id) {
                                      {"item", job.item}});
     spec.env = program_environment(job, spec.workdir);
     spec.limits = config_.limits;
-    ChildOutcome outcome =
-        run_child(spec, [&](std::string_view line) { output.add_line(line); }, &stop_);
+    ChildOutcome outcome = run_child(
+        spec, [&](std::string_view line) { output.add_line(line); }, &stop_);
     warn_if_repaired(job, output);
 
     if (outcome.kind == ChildOutcome::Kind::interrupted && config_.rerun_interrupted) {
@@ -139,7 +145,8 @@ void JobRunner::finish(Job& job) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
     bool done = job.status == JobStatus::done;
-    publish(job, done ? "job.done" : "job.failed", job_event_data(job).get(), PushKind::must_deliver);
+    publish(job, done ? "job.done" : "job.failed", job_event_data(job).get(),
+            PushKind::must_deliver);
     job.announced = true;
     (void)store_.save(job);
     waiters_.finished(job.id);

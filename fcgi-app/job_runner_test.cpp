@@ -282,11 +282,10 @@ echo '{"progress":50,"stage":"b"}'; echo '{"ok":true}')");
     Job job = queued_job();
     run(job);
     EXPECT_EQ(keys_of(journaled(store_->outbox_dir())),
-              (std::vector<std::string>{"job.started " + job.id + ":started",
-                                        "job.progress " + job.id + ":progress:1",
-                                        "job.progress " + job.id + ":progress:2",
-                                        "job.progress " + job.id + ":progress:3",
-                                        "job.done " + job.id + ":done"}))
+              (std::vector<std::string>{
+                  "job.started " + job.id + ":started", "job.progress " + job.id + ":progress:1",
+                  "job.progress " + job.id + ":progress:2",
+                  "job.progress " + job.id + ":progress:3", "job.done " + job.id + ":done"}))
         << "with the percentage as its key, the second 50 was taken for the first";
 }
 

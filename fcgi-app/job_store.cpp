@@ -79,7 +79,8 @@ Result<Job> JobStore::load(const std::string& id) const {
     std::stringstream text;
     text << file.rdbuf();
     auto json = parse_json(text.str());
-    if (!json) return make_error("bad_job", "job " + id + " is unreadable: " + json.error().message);
+    if (!json)
+        return make_error("bad_job", "job " + id + " is unreadable: " + json.error().message);
     return job_from_json(json->get());
 }
 

@@ -138,9 +138,9 @@ TEST_F(JobStoreTest, BadIdsAreNotFoundAndNeverLeaveTheSpool) {
     // A job.json one level up, where "../x" style ids would lead.
     fs::create_directories(spool_ + "/jobs/" + id_);
     ASSERT_TRUE(store_->save(make_job(id_)).ok());
-    for (const std::string& bad : {std::string(""), std::string("..") , "../jobs/" + id_,
-                                   std::string("0123456789ABCDEF0123456789ABCDEF"), id_ + "0",
-                                   id_.substr(1)}) {
+    for (const std::string& bad :
+         {std::string(""), std::string(".."), "../jobs/" + id_,
+          std::string("0123456789ABCDEF0123456789ABCDEF"), id_ + "0", id_.substr(1)}) {
         auto loaded = store_->load(bad);
         ASSERT_FALSE(loaded.ok()) << bad;
         EXPECT_EQ(loaded.error().code, "not_found") << bad;
@@ -189,11 +189,14 @@ TEST_F(JobStoreTest, RemoveTakesTheWholeJob) {
 TEST_F(JobStoreTest, ClearIncomingRemovesHalfReceivedUploadsOnly) {
     incoming(id_);
     incoming(other_);
-    ASSERT_TRUE(store_->create(make_job("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
-                               incoming("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")).ok());
+    ASSERT_TRUE(store_
+                    ->create(make_job("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+                             incoming("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"))
+                    .ok());
     EXPECT_EQ(store_->clear_incoming(), 2u);
     EXPECT_TRUE(fs::is_empty(spool_ + "/incoming"));
-    EXPECT_TRUE(fs::exists(store_->input_path("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"))) << "accepted jobs stay";
+    EXPECT_TRUE(fs::exists(store_->input_path("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")))
+        << "accepted jobs stay";
     EXPECT_EQ(store_->clear_incoming(), 0u);
 }
 

@@ -45,7 +45,10 @@ std::size_t JobSweeper::sweep(int64_t now) {
         if (job->finished_ms + keep_ms > now) continue;
         store_.remove(id);
         ++removed;
-        log_info("job_expired").kv("job", id).kv("room", job->room).kv("status", status_name(job->status));
+        log_info("job_expired")
+            .kv("job", id)
+            .kv("room", job->room)
+            .kv("status", status_name(job->status));
     }
     return removed;
 }

@@ -73,7 +73,8 @@ TEST_F(JobSweeperTest, OnlyFinishedAnnouncedJobsPastTheirKeepAreRemoved) {
     EXPECT_EQ(sweeper.sweep(now + 1), 1u) << "just_kept has expired now";
     EXPECT_FALSE(exists(just_kept));
     EXPECT_EQ(sweeper.sweep(now + 1000), 1u) << "recent_done too";
-    for (const std::string& id : {unannounced, queued, running, half}) EXPECT_TRUE(exists(id)) << id;
+    for (const std::string& id : {unannounced, queued, running, half})
+        EXPECT_TRUE(exists(id)) << id;
 }
 
 TEST_F(JobSweeperTest, TheThreadSweepsOnItsOwn) {
@@ -93,7 +94,7 @@ TEST_F(JobSweeperTest, TheThreadSweepsOnItsOwn) {
 TEST_F(JobSweeperTest, KeepZeroKeepsForever) {
     std::string old_done = job(JobStatus::done, now_ms() - 1000 * kHour);
     JobSweeper sweeper(*store_, std::chrono::seconds(0));
-    sweeper.start();  // no thread: a pass would remove every finished job
+    sweeper.start();                     // no thread: a pass would remove every finished job
     std::this_thread::sleep_for(700ms);  // more than the shortest interval (250 ms), twice
     sweeper.stop();
     EXPECT_TRUE(exists(old_done));

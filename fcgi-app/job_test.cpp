@@ -61,7 +61,8 @@ TEST(Job, StoredFormRoundTripsEveryField) {
 }
 
 TEST(Job, EveryStatusRoundTrips) {
-    for (JobStatus status : {JobStatus::queued, JobStatus::running, JobStatus::done, JobStatus::failed}) {
+    for (JobStatus status :
+         {JobStatus::queued, JobStatus::running, JobStatus::done, JobStatus::failed}) {
         Job job = full_job();
         job.status = status;
         EXPECT_EQ(round_trip(job, true).status, status) << status_name(status);
@@ -83,7 +84,8 @@ TEST(Job, ServedFormHidesTheJournalOnlyFields) {
     for (const char* absent : {"attempt", "started", "finished", "error", "result"}) {
         EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(served.get(), absent), nullptr) << absent;
     }
-    for (const char* present : {"jobId", "roomId", "itemId", "status", "filename", "size", "created", "progress"}) {
+    for (const char* present :
+         {"jobId", "roomId", "itemId", "status", "filename", "size", "created", "progress"}) {
         EXPECT_NE(cJSON_GetObjectItemCaseSensitive(served.get(), present), nullptr) << present;
     }
     Job back = round_trip(job, false);
@@ -140,7 +142,8 @@ TEST(Job, EventKeysNameTheAttemptFromTheSecondOn) {
 TEST(Job, EventDataCarriesIdsStatusAndOutcome) {
     Job job = full_job();
     JsonPtr data = job_event_data(job);
-    EXPECT_STREQ(cJSON_GetObjectItemCaseSensitive(data.get(), "jobId")->valuestring, job.id.c_str());
+    EXPECT_STREQ(cJSON_GetObjectItemCaseSensitive(data.get(), "jobId")->valuestring,
+                 job.id.c_str());
     EXPECT_STREQ(cJSON_GetObjectItemCaseSensitive(data.get(), "itemId")->valuestring, "item-7");
     EXPECT_STREQ(cJSON_GetObjectItemCaseSensitive(data.get(), "status")->valuestring, "failed");
     EXPECT_NE(cJSON_GetObjectItemCaseSensitive(data.get(), "result"), nullptr);

@@ -84,10 +84,10 @@ Result<PartHeaders> parse_part_headers(std::string_view block) {
 Result<std::string> multipart_boundary(std::string_view content_type) {
     std::string type = lowercase(trim(content_type.substr(0, content_type.find(';'))));
     if (type != "multipart/form-data") {
-        return make_error("not_multipart", "the body must be multipart/form-data, not \"" +
-                                               std::string(trim(content_type.substr(
-                                                   0, content_type.find(';')))) +
-                                               "\"");
+        return make_error("not_multipart",
+                          "the body must be multipart/form-data, not \"" +
+                              std::string(trim(content_type.substr(0, content_type.find(';')))) +
+                              "\"");
     }
     auto boundary = header_parameter(content_type, "boundary");
     if (!boundary || boundary->empty()) return bad("multipart/form-data without a boundary");
@@ -130,11 +130,16 @@ Status MultipartParser::finish() {
 
 Status MultipartParser::step(bool& progressed) {
     switch (state_) {
-        case State::preamble: return on_preamble(progressed);
-        case State::after_delimiter: return on_after_delimiter(progressed);
-        case State::headers: return on_headers(progressed);
-        case State::body: return on_body(progressed);
-        default: return ok_status();
+        case State::preamble:
+            return on_preamble(progressed);
+        case State::after_delimiter:
+            return on_after_delimiter(progressed);
+        case State::headers:
+            return on_headers(progressed);
+        case State::body:
+            return on_body(progressed);
+        default:
+            return ok_status();
     }
 }
 
@@ -142,7 +147,8 @@ Status MultipartParser::on_preamble(bool& progressed) {
     std::size_t found = buffer_.find(delimiter_);
     if (found == std::string::npos) {
         // Keep only what could still be the start of a delimiter.
-        if (buffer_.size() > delimiter_.size()) buffer_.erase(0, buffer_.size() - delimiter_.size());
+        if (buffer_.size() > delimiter_.size())
+            buffer_.erase(0, buffer_.size() - delimiter_.size());
         return ok_status();
     }
     buffer_.erase(0, found + delimiter_.size());

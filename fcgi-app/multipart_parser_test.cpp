@@ -115,7 +115,8 @@ TEST(MultipartParser, WrongBoundaryIsTruncation) {
 TEST(MultipartParser, MalformedHeadersAndLimits) {
     Collector collector;
     MultipartParser no_disposition(kBoundary, {}, collector);
-    auto status = no_disposition.feed("--XyZ123\r\nContent-Type: text/plain\r\n\r\nx\r\n--XyZ123--");
+    auto status =
+        no_disposition.feed("--XyZ123\r\nContent-Type: text/plain\r\n\r\nx\r\n--XyZ123--");
     ASSERT_FALSE(status.ok());
     EXPECT_EQ(status.error().code, "bad_multipart");
 
@@ -135,7 +136,9 @@ TEST(MultipartParser, MalformedHeadersAndLimits) {
 
 TEST(MultipartParser, HandlerErrorsPassThrough) {
     struct Refuser : Collector {
-        Status on_part_data(std::string_view) override { return make_error("upload_too_large", "x"); }
+        Status on_part_data(std::string_view) override {
+            return make_error("upload_too_large", "x");
+        }
     } refuser;
     MultipartParser parser(kBoundary, {}, refuser);
     auto status = parser.feed(body_with(std::string(100, 'd')));
@@ -150,16 +153,16 @@ TEST(MultipartBoundary, FromContentType) {
     EXPECT_EQ(multipart_boundary("").error().code, "not_multipart");
     EXPECT_EQ(multipart_boundary("multipart/form-data").error().code, "bad_multipart");
     EXPECT_EQ(multipart_boundary("multipart/form-data; boundary=").error().code, "bad_multipart");
-    EXPECT_EQ(multipart_boundary("multipart/form-data; boundary=" + std::string(71, 'b'))
-                  .error()
-                  .code,
-              "bad_multipart");
+    EXPECT_EQ(
+        multipart_boundary("multipart/form-data; boundary=" + std::string(71, 'b')).error().code,
+        "bad_multipart");
 }
 
 TEST(MultipartParser, FilenameIsKeptVerbatimAsMetadata) {
     Status status = ok_status();
     std::string body =
-        "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd\"\r\n\r\n"
+        "--B\r\nContent-Disposition: form-data; name=\"file\"; "
+        "filename=\"../../etc/passwd\"\r\n\r\n"
         "x\r\n--B--";
     Collector collector;
     MultipartParser parser("B", {}, collector);

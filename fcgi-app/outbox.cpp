@@ -27,7 +27,8 @@ Error outbox_error(const std::string& what, const std::string& path) {
 
 // "00000000000000000042.push" -> 42; 0 for anything else (entries start at 1).
 uint64_t entry_number(const std::string& name) {
-    if (name.size() != kDigits + kSuffix.size() || name.compare(kDigits, kSuffix.size(), kSuffix) != 0) {
+    if (name.size() != kDigits + kSuffix.size() ||
+        name.compare(kDigits, kSuffix.size(), kSuffix) != 0) {
         return 0;
     }
     uint64_t value = 0;

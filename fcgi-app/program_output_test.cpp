@@ -39,12 +39,14 @@ TEST(ProgramOutput, LinesThatAreNotUtf8AreReadRepaired) {
     std::vector<Progress> seen;
     ProgramOutput output([&](const Progress& p) { seen.push_back(p); });
     output.add_line("{\"progress\":50,\"stage\":\"h\xFFlf\"}");
-    output.add_line("{\"name\":\"caf\xE9\",\"ok\":\"\xC3\xA9\xE2\x82\xAC\",\"cut\":\"\xF0\x9D\x84\"}");
+    output.add_line(
+        "{\"name\":\"caf\xE9\",\"ok\":\"\xC3\xA9\xE2\x82\xAC\",\"cut\":\"\xF0\x9D\x84\"}");
     ASSERT_EQ(seen.size(), 1u);
     EXPECT_EQ(seen[0].stage, "h" + kFffd + "lf");
     ASSERT_NE(output.result(), nullptr);
-    EXPECT_EQ(to_json(output.result()),
-              "{\"name\":\"caf" + kFffd + "\",\"ok\":\"\xC3\xA9\xE2\x82\xAC\",\"cut\":\"" + kFffd + "\"}");
+    EXPECT_EQ(to_json(output.result()), "{\"name\":\"caf" + kFffd +
+                                            "\",\"ok\":\"\xC3\xA9\xE2\x82\xAC\",\"cut\":\"" +
+                                            kFffd + "\"}");
     EXPECT_EQ(output.repaired_lines(), 2u);
     output.add_line(R"({"fine":true})");
     EXPECT_EQ(output.repaired_lines(), 2u);

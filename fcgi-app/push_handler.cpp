@@ -44,18 +44,21 @@ HttpResponse PushHandler::handle(HttpRequest& request, const std::string& room) 
     }
     if (id.empty()) id = "http:" + new_job_id();
     auto body = read_body(*request.body);
-    if (!body) return refused(request, body.error().code == "body_too_large" ? 413 : 400, body.error());
+    if (!body)
+        return refused(request, body.error().code == "body_too_large" ? 413 : 400, body.error());
     auto data = parse_json(*body);
     if (!data) return error_response(400, data.error());
     // cJSON takes any bytes in a string; the sidecar does not (a browser would fail on them).
-    if (auto valid = check_utf8(*body, "the body"); !valid) return error_response(400, valid.error());
+    if (auto valid = check_utf8(*body, "the body"); !valid)
+        return error_response(400, valid.error());
 
     // A full outbox means the sidecar has been away for long: the caller keeps the message and
     // retries, as an upload would be refused. (Checked, then appended: concurrent requests may
     // overshoot the limit by at most the number of FastCGI threads.)
     if (pushes_.full()) {
         HttpResponse response = error_response(
-            503, make_error("outbox_full", "the sidecar has not taken the pushes waiting; try again later"));
+            503, make_error("outbox_full",
+                            "the sidecar has not taken the pushes waiting; try again later"));
         response.headers.emplace_back("Retry-After", std::to_string(config_.retry_after_s));
         return response;
     }
@@ -64,14 +67,16 @@ HttpResponse PushHandler::handle(HttpRequest& request, const std::string& room) 
     // outbox delivers it.
     auto delivery = pushes_.push_and_wait(room, event, data->get(), id, kPushAckWait);
     if (!delivery.journaled) {
-        return error_response(500, make_error("spool_error", "the push could not be journaled (see the app's log)"));
+        return error_response(
+            500, make_error("spool_error", "the push could not be journaled (see the app's log)"));
     }
     JsonPtr out = make_object();
     set_string(out.get(), "room", room);
     set_string(out.get(), "id", id);
     if (delivery.refused) {
-        return error_response(502, make_error("sidecar_refused",
-                                              "the sidecar refused the message (see the app's log)"));
+        return error_response(
+            502,
+            make_error("sidecar_refused", "the sidecar refused the message (see the app's log)"));
     }
     if (!delivery.ack) {
         log_info("push_queued").kv("room", room).kv("id", id);

@@ -143,7 +143,8 @@ protected:
 
     std::string base_, socket_, outbox_;
     AppConfig config_;
-    std::unique_ptr<FakeSidecar> sidecar_;  // outlives pushes_: its thread serves one client at a time
+    std::unique_ptr<FakeSidecar>
+        sidecar_;  // outlives pushes_: its thread serves one client at a time
     std::unique_ptr<PushSender> pushes_;
     std::unique_ptr<StringBody> body_;
 };
@@ -184,14 +185,16 @@ TEST_F(PushHandlerTest, AFullOutboxIs503WithRetryAfter) {
     EXPECT_EQ(response.status, 503);
     EXPECT_EQ(error_code(response), "outbox_full");
     bool retry_after = false;
-    for (const auto& [key, value] : response.headers) retry_after |= key == "Retry-After" && value == "7";
+    for (const auto& [key, value] : response.headers)
+        retry_after |= key == "Retry-After" && value == "7";
     EXPECT_TRUE(retry_after);
     EXPECT_EQ(pushes_->stats().pending, 1u);
 }
 
 TEST_F(PushHandlerTest, NoSidecarAnswersIs202QueuedAndTheOutboxKeepsIt) {
     make_pushes(100, true);  // nobody listens on socket_
-    HttpResponse response = post("room.A", "event=note&id=key-1", "{\"text\": \"hi\", \"n\": [1, 2]}");
+    HttpResponse response =
+        post("room.A", "event=note&id=key-1", "{\"text\": \"hi\", \"n\": [1, 2]}");
     ASSERT_EQ(response.status, 202) << response.body;
     EXPECT_EQ(response.body, "{\"room\":\"room.A\",\"id\":\"key-1\",\"queued\":true}\n");
     pushes_->stop(std::chrono::milliseconds(0));

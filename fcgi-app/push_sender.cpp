@@ -26,12 +26,15 @@ PushSender::~PushSender() { stop(std::chrono::milliseconds(0)); }
 Status PushSender::open() {
     std::lock_guard lock(mutex_);
     if (auto opened = outbox_.open(); !opened) return opened;
-    if (!outbox_.empty()) log_info("outbox_loaded").kv("pending", outbox_.size()).kv("dir", outbox_.dir());
+    if (!outbox_.empty())
+        log_info("outbox_loaded").kv("pending", outbox_.size()).kv("dir", outbox_.dir());
     note_fill_level();
     return ok_status();
 }
 
-void PushSender::start() { thread_ = std::thread([this] { run(); }); }
+void PushSender::start() {
+    thread_ = std::thread([this] { run(); });
+}
 
 // Under the lock, so that the entry numbers (the send order) follow the callers' order.
 Result<uint64_t> PushSender::journal(const std::string& room, std::string_view event,
@@ -39,8 +42,12 @@ Result<uint64_t> PushSender::journal(const std::string& room, std::string_view e
     auto appended = outbox_.append(line);
     if (!appended) {
         stats_.failed++;
-        log_error("push_lost").kv("room", room).kv("event", event).kv("id", id)
-            .kv("code", appended.error().code).kv("error", appended.error().message);
+        log_error("push_lost")
+            .kv("room", room)
+            .kv("event", event)
+            .kv("id", id)
+            .kv("code", appended.error().code)
+            .kv("error", appended.error().message);
         return appended;
     }
     note_fill_level();
@@ -54,8 +61,12 @@ bool PushSender::push(const std::string& room, std::string_view event, const cJS
         std::lock_guard lock(mutex_);
         if (kind == PushKind::best_effort && outbox_.size() >= limit_) {
             stats_.dropped++;
-            log_warn("push_dropped").kv("room", room).kv("event", event).kv("id", id)
-                .kv("reason", "outbox_full").kv("pending", outbox_.size());
+            log_warn("push_dropped")
+                .kv("room", room)
+                .kv("event", event)
+                .kv("id", id)
+                .kv("reason", "outbox_full")
+                .kv("pending", outbox_.size());
             return false;
         }
         if (!journal(room, event, id, line)) return false;
@@ -87,8 +98,11 @@ void PushSender::note_fill_level() {
     stats_.pending = outbox_.size();
     stats_.full = outbox_.size() >= limit_;
     if (stats_.full && !reported_full_) {
-        log_error("outbox_full").kv("pending", outbox_.size()).kv("limit", limit_)
-            .kv("dir", outbox_.dir()).kv("effect", "uploads refused with 503, progress dropped");
+        log_error("outbox_full")
+            .kv("pending", outbox_.size())
+            .kv("limit", limit_)
+            .kv("dir", outbox_.dir())
+            .kv("effect", "uploads refused with 503, progress dropped");
     } else if (!stats_.full && reported_full_) {
         log_info("outbox_below_limit").kv("pending", outbox_.size()).kv("limit", limit_);
     }
@@ -106,7 +120,9 @@ void PushSender::stop(std::chrono::milliseconds flush_for) {
     if (thread_.joinable()) thread_.join();
     std::lock_guard lock(mutex_);
     if (!outbox_.empty()) {
-        log_warn("outbox_kept").kv("pending", outbox_.size()).kv("dir", outbox_.dir())
+        log_warn("outbox_kept")
+            .kv("pending", outbox_.size())
+            .kv("dir", outbox_.dir())
             .kv("effect", "sent after the next start");
     }
 }
@@ -126,7 +142,9 @@ PushSender::SendResult PushSender::send(std::optional<ControlClient>& client,
     if (!client) {
         auto connected = ControlClient::connect(socket_, kCallTimeoutMs);
         if (!connected) {
-            log_warn("sidecar_unreachable").kv("socket", socket_).kv("error", connected.error().message);
+            log_warn("sidecar_unreachable")
+                .kv("socket", socket_)
+                .kv("error", connected.error().message);
             return SendResult::unreachable;
         }
         client.emplace(std::move(*connected));
@@ -139,11 +157,15 @@ PushSender::SendResult PushSender::send(std::optional<ControlClient>& client,
     }
     if (!response && ControlClient::is_retryable(response.error())) {
         // The sidecar is there but cannot publish now (Redis away): keep it, try again later.
-        log_warn("push_deferred").kv("code", response.error().code).kv("error", response.error().message);
+        log_warn("push_deferred")
+            .kv("code", response.error().code)
+            .kv("error", response.error().message);
         return SendResult::unreachable;
     }
     if (!response) {  // the sidecar refused this push: sending it again cannot help
-        log_error("push_refused").kv("code", response.error().code).kv("error", response.error().message)
+        log_error("push_refused")
+            .kv("code", response.error().code)
+            .kv("error", response.error().message)
             .kv("request", line.substr(0, 200));
         return SendResult::refused;
     }
@@ -164,7 +186,8 @@ void PushSender::run() {
         auto line = outbox_.read(entry);
         std::optional<PublishAck> ack;
         SendResult result = line ? send(client, *line, ack) : SendResult::refused;
-        if (!line) log_error("outbox_unreadable").kv("entry", entry).kv("error", line.error().message);
+        if (!line)
+            log_error("outbox_unreadable").kv("entry", entry).kv("error", line.error().message);
         lock.lock();
         if (result != SendResult::unreachable) {
             outbox_.pop_front();  // only this thread pops, so the front is still `entry`

@@ -32,11 +32,11 @@ struct PushStats {
     std::size_t pending = 0;  // in the outbox
     std::size_t limit = 0;
     bool full = false;
-    uint64_t sent = 0;      // acked by the sidecar
-    uint64_t refused = 0;   // the sidecar said no (a bad request): dropped, logged
-    uint64_t dropped = 0;   // best effort, outbox full
-    uint64_t failed = 0;    // could not be written to the outbox (disk error)
-    uint64_t retries = 0;   // sends that found the sidecar away
+    uint64_t sent = 0;     // acked by the sidecar
+    uint64_t refused = 0;  // the sidecar said no (a bad request): dropped, logged
+    uint64_t dropped = 0;  // best effort, outbox full
+    uint64_t failed = 0;   // could not be written to the outbox (disk error)
+    uint64_t retries = 0;  // sends that found the sidecar away
 };
 
 class PushSender {
@@ -53,9 +53,9 @@ public:
 
     // What a caller that waits for its push learns (POST /push/ROOM answers with it).
     struct Delivery {
-        bool journaled = false;          // false: it could not be written (nothing was sent)
-        std::optional<PublishAck> ack;   // the sidecar's ack, if it came within the wait
-        bool refused = false;            // the sidecar said no (and it was dropped)
+        bool journaled = false;         // false: it could not be written (nothing was sent)
+        std::optional<PublishAck> ack;  // the sidecar's ack, if it came within the wait
+        bool refused = false;           // the sidecar said no (and it was dropped)
     };
     // Journals a publish like push(), then waits up to `wait` for the sender to have it acked.
     // The sender is the only one that sends it: once, in the outbox's order. Not acked in time,

@@ -78,8 +78,9 @@ private:
 class PushSenderTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        base_ = fs::temp_directory_path() / ("rp-push-" + std::to_string(::getpid()) + "-" +
-                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        base_ = fs::temp_directory_path() /
+                ("rp-push-" + std::to_string(::getpid()) + "-" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::remove_all(base_);
         fs::create_directories(base_);
         socket_ = base_ + "/c.sock";

@@ -12,7 +12,8 @@ namespace rp::app {
 
 class RoomTokenMinter {
 public:
-    RoomTokenMinter(std::string secret, unsigned ttl_s) : secret_(std::move(secret)), ttl_s_(ttl_s) {}
+    RoomTokenMinter(std::string secret, unsigned ttl_s)
+        : secret_(std::move(secret)), ttl_s_(ttl_s) {}
 
     // nullopt when no secret is configured (open rooms: no token).
     std::optional<std::string> mint(const std::string& room, int64_t now_s) const;

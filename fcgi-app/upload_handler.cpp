@@ -13,9 +13,9 @@ namespace rp::app {
 
 int upload_error_status(const std::string& code) {
     static const std::map<std::string, int> statuses = {
-        {"not_multipart", 415},    {"upload_too_large", 413}, {"field_too_large", 413},
-        {"length_required", 411},  {"queue_full", 503},       {"spool_error", 500},
-        {"io_error", 400},         {"outbox_full", 503},
+        {"not_multipart", 415},   {"upload_too_large", 413}, {"field_too_large", 413},
+        {"length_required", 411}, {"queue_full", 503},       {"spool_error", 500},
+        {"io_error", 400},        {"outbox_full", 503},
     };
     auto found = statuses.find(code);
     return found == statuses.end() ? 400 : found->second;
@@ -26,9 +26,13 @@ HttpResponse UploadHandler::refuse(HttpRequest& request, const Error& error,
     if (!spool_path.empty()) ::unlink(spool_path.c_str());  // nothing stays for a refused upload
     drain_body(*request.body, config_.max_upload + (1 << 20));
     int status = upload_error_status(error.code);
-    log_info("upload_refused").kv("status", status).kv("code", error.code).kv("peer", request.remote_addr);
+    log_info("upload_refused")
+        .kv("status", status)
+        .kv("code", error.code)
+        .kv("peer", request.remote_addr);
     HttpResponse response = error_response(status, error);
-    if (status == 503) response.headers.emplace_back("Retry-After", std::to_string(config_.retry_after_s));
+    if (status == 503)
+        response.headers.emplace_back("Retry-After", std::to_string(config_.retry_after_s));
     return response;
 }
 
@@ -43,10 +47,12 @@ Status UploadHandler::receive(HttpRequest& request, const std::string& boundary,
         if (got == 0) break;
         total += static_cast<std::size_t>(got);
         if (total > config_.max_upload) {
-            return make_error("upload_too_large",
-                              "the request is larger than " + std::to_string(config_.max_upload) + " bytes");
+            return make_error(
+                "upload_too_large",
+                "the request is larger than " + std::to_string(config_.max_upload) + " bytes");
         }
-        if (auto fed = parser.feed(std::string_view(buffer, static_cast<std::size_t>(got))); !fed) return fed;
+        if (auto fed = parser.feed(std::string_view(buffer, static_cast<std::size_t>(got))); !fed)
+            return fed;
     }
     if (auto finished = parser.finish(); !finished) return finished;
     return receiver.check_complete();
@@ -56,8 +62,8 @@ Status UploadHandler::receive(HttpRequest& request, const std::string& boundary,
 Status UploadHandler::check_admission(const HttpRequest& request) const {
     if (!request.content_length) return make_error("length_required", "send a Content-Length");
     if (*request.content_length > config_.max_upload) {
-        return make_error("upload_too_large",
-                          "the request is larger than " + std::to_string(config_.max_upload) + " bytes");
+        return make_error("upload_too_large", "the request is larger than " +
+                                                  std::to_string(config_.max_upload) + " bytes");
     }
     // A job whose events cannot be journaled would run unseen: refuse it while the sidecar is
     // so far behind that the outbox is full.
@@ -68,9 +74,10 @@ Status UploadHandler::check_admission(const HttpRequest& request) const {
 }
 
 HttpResponse UploadHandler::handle(HttpRequest& request) {
-    if (auto admitted = check_admission(request); !admitted) return refuse(request, admitted.error(), "");
-    auto wait = requested_wait(request.query, request.prefer,
-                               std::chrono::seconds(config_.max_wait_s));
+    if (auto admitted = check_admission(request); !admitted)
+        return refuse(request, admitted.error(), "");
+    auto wait =
+        requested_wait(request.query, request.prefer, std::chrono::seconds(config_.max_wait_s));
     if (!wait) return refuse(request, wait.error(), "");
     auto boundary = multipart_boundary(request.content_type);
     if (!boundary) return refuse(request, boundary.error(), "");
@@ -99,7 +106,8 @@ HttpResponse UploadHandler::handle(HttpRequest& request) {
     if (!queued) {
         waiters_.forget(job.id);
         store_.remove(job.id);
-        return refuse(request, make_error("queue_full", "too many jobs are waiting; try again later"), "");
+        return refuse(request,
+                      make_error("queue_full", "too many jobs are waiting; try again later"), "");
     }
     log_info("job_queued").kv("job", job.id).kv("room", job.room).kv("bytes", job.size);
     if (*wait && waiters_.wait(job.id, **wait)) return finished(job.id);
@@ -114,7 +122,8 @@ HttpResponse UploadHandler::accepted(const Job& job) {
     set_string(body.get(), "status", "queued");
     set_string(body.get(), "ws", "/ws/rooms/" + job.room);
     // The uploader may watch its own room: the token is what the sidecar will ask for.
-    if (auto token = tokens_.mint(job.room, now_ms() / 1000)) set_string(body.get(), "token", *token);
+    if (auto token = tokens_.mint(job.room, now_ms() / 1000))
+        set_string(body.get(), "token", *token);
     HttpResponse response = json_response(202, body.get());
     response.headers.emplace_back("Location", "/jobs/" + job.id);
     return response;

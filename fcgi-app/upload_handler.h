@@ -7,8 +7,8 @@
 #include "job_queue.h"
 #include "job_store.h"
 #include "job_waiters.h"
-#include "room_token_minter.h"
 #include "push_sender.h"
+#include "room_token_minter.h"
 
 namespace rp::app {
 
@@ -16,14 +16,19 @@ class UploadHandler {
 public:
     UploadHandler(const AppConfig& config, JobStore& store, JobQueue& queue, PushSender& pushes,
                   JobWaiters& waiters, const RoomTokenMinter& tokens)
-        : config_(config), store_(store), queue_(queue), pushes_(pushes), waiters_(waiters),
+        : config_(config),
+          store_(store),
+          queue_(queue),
+          pushes_(pushes),
+          waiters_(waiters),
           tokens_(tokens) {}
 
     HttpResponse handle(HttpRequest& request);
 
 private:
     HttpResponse refuse(HttpRequest& request, const Error& error, const std::string& spool_path);
-    Status receive(HttpRequest& request, const std::string& boundary, class UploadReceiver& receiver);
+    Status receive(HttpRequest& request, const std::string& boundary,
+                   class UploadReceiver& receiver);
     Status check_admission(const HttpRequest& request) const;
     HttpResponse accepted(const Job& job);
     HttpResponse finished(const std::string& job_id);

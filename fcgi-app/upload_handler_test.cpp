@@ -52,8 +52,10 @@ std::string form(const std::string& room, const std::string& file, const std::st
     }
     body += "--XyZ\r\nContent-Disposition: form-data; name=\"itemId\"\r\n\r\n" + item + "\r\n";
     if (!file.empty()) {
-        body += "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"part.stl\"\r\n"
-                "Content-Type: application/octet-stream\r\n\r\n" + file + "\r\n";
+        body +=
+            "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"part.stl\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n" +
+            file + "\r\n";
     }
     return body + "--XyZ--\r\n";
 }

@@ -14,13 +14,16 @@ namespace rp::app {
 Status UploadReceiver::on_part_begin(const PartHeaders& headers) {
     if (headers.filename.has_value()) {
         if (headers.name != "file") {
-            return make_error("unexpected_file", "file field \"" + headers.name +
-                                                     "\" is not accepted; send the file as \"file\"");
+            return make_error(
+                "unexpected_file",
+                "file field \"" + headers.name + "\" is not accepted; send the file as \"file\"");
         }
         if (has_file_) return make_error("too_many_files", "send exactly one file per upload");
-        file_ = UniqueFd(::open(spool_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+        file_ =
+            UniqueFd(::open(spool_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
         if (!file_.valid()) {
-            return make_error("spool_error", "cannot create " + spool_path_ + ": " + std::strerror(errno));
+            return make_error("spool_error",
+                              "cannot create " + spool_path_ + ": " + std::strerror(errno));
         }
         has_file_ = true;
         filename_ = headers.filename->substr(0, 255);
@@ -52,9 +55,9 @@ Status UploadReceiver::on_part_data(std::string_view bytes) {
     if (target_ == Target::file) {
         file_size_ += bytes.size();
         if (file_size_ > limits_.max_file_bytes) {
-            return make_error("upload_too_large", "the file is larger than " +
-                                                      std::to_string(limits_.max_file_bytes) +
-                                                      " bytes");
+            return make_error(
+                "upload_too_large",
+                "the file is larger than " + std::to_string(limits_.max_file_bytes) + " bytes");
         }
         if (auto written = write_all(file_.get(), bytes); !written) {
             return make_error("spool_error", "writing the upload: " + written.error().message);
@@ -62,8 +65,9 @@ Status UploadReceiver::on_part_data(std::string_view bytes) {
         return ok_status();
     }
     if (field_->size() + bytes.size() > limits_.max_field_bytes) {
-        return make_error("field_too_large", "a form field is larger than " +
-                                                 std::to_string(limits_.max_field_bytes) + " bytes");
+        return make_error(
+            "field_too_large",
+            "a form field is larger than " + std::to_string(limits_.max_field_bytes) + " bytes");
     }
     field_->append(bytes);
     return ok_status();
@@ -86,12 +90,14 @@ Status UploadReceiver::check_complete() {
     if (auto valid = check_room_id(room_); !valid) return valid.error();
     if (item_.size() > 128) return make_error("invalid_item", "itemId is longer than 128 bytes");
     for (unsigned char c : item_) {
-        if (c < 0x20 || c == 0x7f) return make_error("invalid_item", "itemId contains control characters");
+        if (c < 0x20 || c == 0x7f)
+            return make_error("invalid_item", "itemId contains control characters");
     }
     // Echoed in every event of the job: a browser fails its WebSocket on a byte that is not UTF-8.
     if (!is_valid_utf8(item_)) {
-        return make_error("invalid_item", "itemId is not valid UTF-8 (browsers close the "
-                                          "WebSocket on a message that is not)");
+        return make_error("invalid_item",
+                          "itemId is not valid UTF-8 (browsers close the "
+                          "WebSocket on a message that is not)");
     }
     if (!has_file_) return make_error("missing_field", "the form has no file field");
     if (file_size_ == 0) return make_error("empty_file", "the uploaded file is empty");

@@ -104,12 +104,17 @@ TEST_F(UploadReceiverTest, MissingFields) {
 TEST_F(UploadReceiverTest, InvalidRoomAndItem) {
     EXPECT_EQ(code_of(receive({{"roomId", "", "a/b"}, {"file", "f", "x"}})), "invalid_room");
     EXPECT_EQ(code_of(receive({{"roomId", "", ""}, {"file", "f", "x"}})), "invalid_room");
-    EXPECT_EQ(code_of(receive({{"roomId", "", std::string(129, 'a')}, {"file", "f", "x"}})), "invalid_room");
+    EXPECT_EQ(code_of(receive({{"roomId", "", std::string(129, 'a')}, {"file", "f", "x"}})),
+              "invalid_room");
     EXPECT_EQ(code_of(receive({{"roomId", "", std::string(128, 'a')}, {"file", "f", "x"}})), "ok");
-    EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"itemId", "", std::string(129, 'i')}, {"file", "f", "x"}})),
-              "invalid_item");
-    EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"itemId", "", std::string(128, 'i')}, {"file", "f", "x"}})),
-              "ok");
+    EXPECT_EQ(
+        code_of(receive(
+            {{"roomId", "", "A"}, {"itemId", "", std::string(129, 'i')}, {"file", "f", "x"}})),
+        "invalid_item");
+    EXPECT_EQ(
+        code_of(receive(
+            {{"roomId", "", "A"}, {"itemId", "", std::string(128, 'i')}, {"file", "f", "x"}})),
+        "ok");
     EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"itemId", "", "a\tb"}, {"file", "f", "x"}})),
               "invalid_item");
     EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"itemId", "", "a\x7f"}, {"file", "f", "x"}})),
@@ -128,23 +133,29 @@ TEST_F(UploadReceiverTest, FileFieldsMustBeOneFileNamedFile) {
 TEST_F(UploadReceiverTest, RoomIdOrItemIdTwiceIsRefused) {
     EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"roomId", "", "B"}, {"file", "f", "x"}})),
               "duplicate_field");
-    EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"itemId", "", "1"}, {"itemId", "", "2"},
-                               {"file", "f", "x"}})),
-              "duplicate_field");
+    EXPECT_EQ(
+        code_of(receive(
+            {{"roomId", "", "A"}, {"itemId", "", "1"}, {"itemId", "", "2"}, {"file", "f", "x"}})),
+        "duplicate_field");
 }
 
 TEST_F(UploadReceiverTest, LimitsOnFieldsAndTheFile) {
     UploadLimits limits{10, 8};
-    EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"file", "f", std::string(10, 'x')}}, limits)), "ok");
+    EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"file", "f", std::string(10, 'x')}}, limits)),
+              "ok");
     EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"file", "f", std::string(11, 'x')}}, limits)),
               "upload_too_large");
-    EXPECT_EQ(code_of(receive({{"roomId", "", "123456789"}, {"file", "f", "x"}}, limits)), "field_too_large");
-    EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"other", "", "123456789"}, {"file", "f", "x"}}, limits)),
+    EXPECT_EQ(code_of(receive({{"roomId", "", "123456789"}, {"file", "f", "x"}}, limits)),
+              "field_too_large");
+    EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"other", "", "123456789"}, {"file", "f", "x"}},
+                              limits)),
               "field_too_large")
         << "unknown fields are held to the limit too";
-    EXPECT_EQ(code_of(receive({{"roomId", "", "A"}, {"a", "", "12345678"}, {"b", "", "12345678"},
-                               {"file", "f", "x"}}, limits)),
-              "ok")
+    EXPECT_EQ(
+        code_of(receive(
+            {{"roomId", "", "A"}, {"a", "", "12345678"}, {"b", "", "12345678"}, {"file", "f", "x"}},
+            limits)),
+        "ok")
         << "the limit is per field";
 }
 

@@ -14,7 +14,8 @@ std::optional<double> parse_seconds(std::string_view text) {
     std::string copy(text);
     char* end = nullptr;
     double value = std::strtod(copy.c_str(), &end);
-    if (end == copy.c_str() || *end != '\0' || !std::isfinite(value) || value < 0) return std::nullopt;
+    if (end == copy.c_str() || *end != '\0' || !std::isfinite(value) || value < 0)
+        return std::nullopt;
     return value;
 }
 

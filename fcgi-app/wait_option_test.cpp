@@ -25,7 +25,8 @@ TEST(WaitOption, QueryAndPreferInSecondsWithFractions) {
     EXPECT_EQ(wait_of("a=b&wait=0.5", ""), milliseconds(500));
     EXPECT_EQ(wait_of("", "wait=3"), milliseconds(3000));
     EXPECT_EQ(wait_of("", "respond-async, wait=2"), milliseconds(2000));
-    EXPECT_EQ(wait_of("", "handling=lenient; x=y, wait = 4"), std::nullopt) << "spaces around = are not RFC 7240";
+    EXPECT_EQ(wait_of("", "handling=lenient; x=y, wait = 4"), std::nullopt)
+        << "spaces around = are not RFC 7240";
     EXPECT_EQ(wait_of("", "handling=lenient, wait=4"), milliseconds(4000));
 }
 

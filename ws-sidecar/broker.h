@@ -36,7 +36,7 @@ struct RoomSnapshot {
     std::string epoch;
     uint64_t head = 0;
     std::vector<BrokerEntry> entries;
-    bool load = false;  // the answer to a load (the retained tail), not to a fill
+    bool load = false;            // the answer to a load (the retained tail), not to a fill
     std::size_t bad_entries = 0;  // stream entries that did not parse and were left out
 };
 

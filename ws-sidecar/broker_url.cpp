@@ -67,7 +67,8 @@ Result<BrokerUrl> parse_unix(std::string_view text, std::string_view rest) {
         }
         rest = rest.substr(0, query);
     }
-    if (!rest.starts_with('/') || rest.size() < 2) return bad_url(text, "the path must be absolute");
+    if (!rest.starts_with('/') || rest.size() < 2)
+        return bad_url(text, "the path must be absolute");
     if (rest.size() > 107) return bad_url(text, "the socket path is too long");
     url.path = std::string(rest);
     return url;
@@ -77,10 +78,12 @@ Result<BrokerUrl> parse_unix(std::string_view text, std::string_view rest) {
 
 std::string BrokerUrl::describe() const {
     switch (kind) {
-        case Kind::memory: return "memory";
+        case Kind::memory:
+            return "memory";
         case Kind::redis_tcp:
             return "redis://" + host + ":" + std::to_string(port) + "/" + std::to_string(db);
-        case Kind::redis_unix: return "unix:" + path + "?db=" + std::to_string(db);
+        case Kind::redis_unix:
+            return "unix:" + path + "?db=" + std::to_string(db);
     }
     return "memory";
 }

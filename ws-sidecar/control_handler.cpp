@@ -21,8 +21,8 @@ ControlReply publish(ControlContext& context, const ControlRequest& request, int
         .kv("seq", outcome.seq)
         .kv("delivered", outcome.delivered)
         .kv("duplicate", outcome.duplicate);
-    return {ControlResponse::success(encode_publish_response(
-                {outcome.seq, outcome.delivered, outcome.duplicate})),
+    return {ControlResponse::success(
+                encode_publish_response({outcome.seq, outcome.delivered, outcome.duplicate})),
             std::move(outcome.wake)};
 }
 
@@ -100,9 +100,9 @@ ControlReply kick(ControlContext& context, const ControlRequest& request) {
         return {ControlResponse::failure(make_error("not_found", missing)), {}};
     }
     log_info("kick").kv("room", request.room).kv("member", member).kv("peer", session->peer());
-    context.registry.send(member, make_frame(encode_ws_error(make_error(
-                                      "kicked", "an operator removed this connection from " +
-                                                    request.room))));
+    context.registry.send(
+        member, make_frame(encode_ws_error(make_error(
+                    "kicked", "an operator removed this connection from " + request.room))));
     session->request_close(CloseCode::policy, "kicked", true);
     return {ControlResponse{}, {member}};
 }
@@ -117,16 +117,22 @@ std::string encode_history_page(const std::string& room, const HistoryPage& page
 ControlReply handle_control(ControlContext& context, const ControlRequest& request,
                             int64_t now_ms) {
     switch (request.op) {
-        case ControlOp::publish: return publish(context, request, now_ms);
+        case ControlOp::publish:
+            return publish(context, request, now_ms);
         case ControlOp::rooms:
             return {ControlResponse::success(encode_rooms_response(context.registry.summaries())),
                     {}};
-        case ControlOp::room: return room(context, request);
-        case ControlOp::history: return history(context, request);
-        case ControlOp::stats: return stats(context, request.prometheus, now_ms);
-        case ControlOp::kick: return kick(context, request);
+        case ControlOp::room:
+            return room(context, request);
+        case ControlOp::history:
+            return history(context, request);
+        case ControlOp::stats:
+            return stats(context, request.prometheus, now_ms);
+        case ControlOp::kick:
+            return kick(context, request);
         case ControlOp::tail:
-        case ControlOp::reload: break;
+        case ControlOp::reload:
+            break;
     }
     return {ControlResponse::failure(make_error(
                 "unknown_op", std::string(op_name(request.op)) + " is handled by the connection")),

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "roompush/control_codec.h"
 #include "broker.h"
 #include "room_registry.h"
+#include "roompush/control_codec.h"
 #include "sidecar_metrics.h"
 
 namespace rp::sidecar {
@@ -28,7 +28,6 @@ struct ControlContext {
 // The `history` response for messages a shared broker read from Redis.
 std::string encode_history_page(const std::string& room, const HistoryPage& page);
 
-ControlReply handle_control(ControlContext& context, const ControlRequest& request,
-                            int64_t now_ms);
+ControlReply handle_control(ControlContext& context, const ControlRequest& request, int64_t now_ms);
 
 }  // namespace rp::sidecar

@@ -68,8 +68,9 @@ void ControlServer::accept_loop() {
         }
         reap_finished_clients();
         if (!peer_allowed(fd)) {
-            refuse(fd, make_error("peer_not_allowed",
-                                  "this user may not use the control socket (see --control-allow-uid)"));
+            refuse(fd, make_error(
+                           "peer_not_allowed",
+                           "this user may not use the control socket (see --control-allow-uid)"));
             continue;
         }
         std::lock_guard lock(clients_mutex_);
@@ -86,7 +87,8 @@ void ControlServer::accept_loop() {
         try {
             ref.thread = std::thread([this, &ref] { serve(ref); });
         } catch (const std::system_error&) {
-            refuse(client->fd.release(), make_error("too_many_clients", "no thread for another connection"));
+            refuse(client->fd.release(),
+                   make_error("too_many_clients", "no thread for another connection"));
             continue;
         }
         clients_.push_back(std::move(client));
@@ -122,9 +124,9 @@ ControlAnswers ControlServer::answer(LineReader& reader) {
     std::vector<Result<ControlRequest>> requests;
     while (auto item = reader.next()) {
         if (item->kind == LineReader::Item::Kind::too_long) {
-            requests.emplace_back(make_error("line_too_long", "request line is longer than " +
-                                                                  std::to_string(config_.max_line) +
-                                                                  " bytes"));
+            requests.emplace_back(make_error(
+                "line_too_long",
+                "request line is longer than " + std::to_string(config_.max_line) + " bytes"));
         } else if (!item->text.empty()) {
             requests.push_back(decode_request(item->text));
         }
@@ -170,7 +172,9 @@ void ControlServer::stream_tail(int fd, TailStream& stream) {
             out += '\n';
         }
         if (batch.ended) {
-            out += encode_error_response(make_error(batch.reason, "the tail ended: " + batch.reason)) + "\n";
+            out +=
+                encode_error_response(make_error(batch.reason, "the tail ended: " + batch.reason)) +
+                "\n";
         }
         if (!out.empty() && !write_all(fd, out)) return;
         if (batch.ended) return;

@@ -38,7 +38,8 @@ TEST(CallOnLoop, AnswersWithTheResultOfTheWorkDoneOnTheLoop) {
         std::this_thread::sleep_for(20ms);
         loop.run_posted();
     });
-    auto answer = call_on_loop(loop, [] { return 42; }, 5s);
+    auto answer = call_on_loop(
+        loop, [] { return 42; }, 5s);
     runner.join();
     ASSERT_TRUE(answer.has_value());
     EXPECT_EQ(*answer, 42);
@@ -47,7 +48,8 @@ TEST(CallOnLoop, AnswersWithTheResultOfTheWorkDoneOnTheLoop) {
 TEST(CallOnLoop, WorkTheCallerGaveUpOnIsNeverDoneLater) {
     ManualLoop loop;
     int done = 0;
-    auto answer = call_on_loop(loop, [&] { return ++done; }, 30ms);
+    auto answer = call_on_loop(
+        loop, [&] { return ++done; }, 30ms);
     EXPECT_FALSE(answer.has_value());
     loop.run_posted();  // the loop comes back after the caller answered "unavailable"
     EXPECT_EQ(done, 0);
@@ -78,7 +80,8 @@ TEST(CallOnLoop, AnExceptionFromTheWorkReachesTheCaller) {
         loop.run_posted();
     });
     auto call = [&] {
-        return call_on_loop(loop, []() -> int { throw std::runtime_error("broken"); }, 5s);
+        return call_on_loop(
+            loop, []() -> int { throw std::runtime_error("broken"); }, 5s);
     };
     EXPECT_THROW(call(), std::runtime_error);
     runner.join();

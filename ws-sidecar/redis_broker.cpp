@@ -24,7 +24,8 @@ constexpr auto kAnswerTimeout = std::chrono::milliseconds(kSidecarAnswerDeadline
 constexpr auto kMaxBackoff = 5000ms;
 // Redis may have run a command whose answer never came: only the idempotency key makes sending
 // it again safe.
-constexpr const char* kSendAgain = "; send it again later, with the same id (it may have been published)";
+constexpr const char* kSendAgain =
+    "; send it again later, with the same id (it may have been published)";
 const std::string kChannel = "rp:messages";
 const std::string kNodes = "rp:nodes";
 
@@ -45,9 +46,7 @@ std::string message_json(const std::string& room, const std::string& epoch,
 }  // namespace
 
 RedisBroker::RedisBroker(RedisBrokerConfig config, SidecarMetrics& metrics, Post post)
-    : config_(std::move(config)),
-      metrics_(metrics),
-      post_(std::move(post)) {
+    : config_(std::move(config)), metrics_(metrics), post_(std::move(post)) {
     metrics_.broker_up = 0;
 }
 
@@ -120,8 +119,10 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
     if (!opened) {
         metrics_.broker_errors++;
         if (last_error_ != opened.error().message) {
-            log_warn("broker_connect_failed").kv("broker", config_.url.describe())
-                .kv("code", opened.error().code).kv("error", opened.error().message);
+            log_warn("broker_connect_failed")
+                .kv("broker", config_.url.describe())
+                .kv("code", opened.error().code)
+                .kv("error", opened.error().message);
         }
         last_error_ = opened.error().message;
         next_attempt_ = now + backoff_;
@@ -130,7 +131,9 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
         return;
     }
     if (durability && *durability != durability_warned_) {
-        log_warn("broker_not_durable").kv("broker", config_.url.describe()).kv("problem", *durability);
+        log_warn("broker_not_durable")
+            .kv("broker", config_.url.describe())
+            .kv("problem", *durability);
         durability_warned_ = *durability;
     }
     connection_ = std::move(*opened);
@@ -139,9 +142,8 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
     set_state(true, subscriber_up_);
     // Rooms that could not be loaded while Redis was away are asked for again.
     for (const auto& waiting : waiting_fetches_) {
-        jobs_.push_back([this, waiting](RedisConnection* c) {
-            run_fetch(c, waiting.first, waiting.second);
-        });
+        jobs_.push_back(
+            [this, waiting](RedisConnection* c) { run_fetch(c, waiting.first, waiting.second); });
     }
     waiting_fetches_.clear();
 }
@@ -268,8 +270,14 @@ Result<PublishAck> RedisBroker::publish(const ControlRequest& request, int64_t n
 
 Result<std::optional<HistoryPage>> RedisBroker::history(const std::string& room, uint64_t since,
                                                         std::size_t limit) {
-    std::vector<std::string> argv{"EVAL", scripts::kFetch, "2", room_key(room), stream_key(room),
-                                  new_epoch(), "read", std::to_string(since),
+    std::vector<std::string> argv{"EVAL",
+                                  scripts::kFetch,
+                                  "2",
+                                  room_key(room),
+                                  stream_key(room),
+                                  new_epoch(),
+                                  "read",
+                                  std::to_string(since),
                                   std::to_string(std::max<std::size_t>(limit, 1)),
                                   std::to_string(config_.room_ttl_s)};
     using Page = std::optional<HistoryPage>;
@@ -289,7 +297,8 @@ Result<std::optional<HistoryPage>> RedisBroker::history(const std::string& room,
 }
 
 void RedisBroker::fetch(const std::string& room, std::optional<uint64_t> after) {
-    enqueue([this, room, after](RedisConnection* connection) { run_fetch(connection, room, after); });
+    enqueue(
+        [this, room, after](RedisConnection* connection) { run_fetch(connection, room, after); });
 }
 
 // On the worker. A fetch that cannot be answered now waits for the next connection: the joins
@@ -304,14 +313,17 @@ void RedisBroker::run_fetch(RedisConnection* connection, const std::string& room
     std::size_t count = after ? std::max<std::size_t>(config_.stream_length * 2, 1000)
                               : std::max<std::size_t>(config_.stream_length, 1);
     std::string epoch = new_epoch();
-    auto reply = connection->command({"EVAL", scripts::kFetch, "2", room_key(room), stream_key(room),
-                                      epoch, after ? "after" : "tail",
-                                      std::to_string(after.value_or(0)), std::to_string(count),
-                                      std::to_string(config_.room_ttl_s)});
-    auto snapshot = reply ? parse_snapshot(room, reply->get()) : Result<RoomSnapshot>(reply.error());
+    auto reply =
+        connection->command({"EVAL", scripts::kFetch, "2", room_key(room), stream_key(room), epoch,
+                             after ? "after" : "tail", std::to_string(after.value_or(0)),
+                             std::to_string(count), std::to_string(config_.room_ttl_s)});
+    auto snapshot =
+        reply ? parse_snapshot(room, reply->get()) : Result<RoomSnapshot>(reply.error());
     if (!snapshot) {
         metrics_.broker_errors++;
-        log_warn("broker_fetch_failed").kv("room", room).kv("code", snapshot.error().code)
+        log_warn("broker_fetch_failed")
+            .kv("room", room)
+            .kv("code", snapshot.error().code)
             .kv("error", snapshot.error().message);
         if (snapshot.error().code == "broker_io") return wait();
         // Redis answered, and asking again will not change that: the room says so.
@@ -340,8 +352,8 @@ void RedisBroker::heartbeat(RedisConnection& connection) {
         json = members_json_;
     }
     if (json.empty()) return;
-    auto set = connection.command({"SET", node_key(config_.node_id), json, "PX",
-                                   std::to_string(config_.member_ttl_ms)});
+    auto set = connection.command(
+        {"SET", node_key(config_.node_id), json, "PX", std::to_string(config_.member_ttl_ms)});
     if (!set) {
         log_warn("broker_heartbeat_failed").kv("error", set.error().message);
         return;
@@ -381,8 +393,8 @@ void RedisBroker::subscriber_loop() {
             if (stopping_) return;
         }
         auto opened = RedisConnection::open(config_.url, config_.password, kCommandTimeoutMs);
-        auto subscribed = opened ? (*opened)->command({"SUBSCRIBE", kChannel})
-                                 : Result<ReplyPtr>(opened.error());
+        auto subscribed =
+            opened ? (*opened)->command({"SUBSCRIBE", kChannel}) : Result<ReplyPtr>(opened.error());
         if (!subscribed) {
             metrics_.broker_errors++;
             {
@@ -418,7 +430,8 @@ void RedisBroker::subscriber_loop() {
                 log_warn("broker_bad_message").kv("error", message.error().message);
                 continue;
             }
-            post_([deliver = listener_.message, message = std::move(*message)] { deliver(message); });
+            post_(
+                [deliver = listener_.message, message = std::move(*message)] { deliver(message); });
         }
         std::lock_guard lock(mutex_);
         subscriber_fd_ = -1;

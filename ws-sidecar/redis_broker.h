@@ -13,17 +13,17 @@
 #include <mutex>
 #include <thread>
 
-#include "room_epoch.h"
 #include "broker.h"
 #include "broker_url.h"
 #include "redis_connection.h"
+#include "room_epoch.h"
 #include "sidecar_metrics.h"
 
 namespace rp::sidecar {
 
 struct RedisBrokerConfig {
     BrokerUrl url;
-    std::string password;          // from --broker-password-file; empty: no AUTH
+    std::string password;             // from --broker-password-file; empty: no AUTH
     std::size_t stream_length = 100;  // MAXLEN of each room's stream (and the tail a join loads)
     unsigned dedupe_ttl_s = 86400;    // how long an idempotency key is remembered
     unsigned room_ttl_s = 7 * 86400;  // an idle room's keys expire after this

@@ -41,8 +41,9 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::open(const BrokerUrl& 
     int connect_errno = errno;
     if (context == nullptr) return make_error("broker_io", "out of memory for a Redis connection");
     if (context->err != 0) {
-        Error error = make_error("broker_io", "cannot connect to " + url.describe() + ": " +
-                                                  context->errstr + sandbox_hint(url, connect_errno));
+        Error error =
+            make_error("broker_io", "cannot connect to " + url.describe() + ": " + context->errstr +
+                                        sandbox_hint(url, connect_errno));
         redisFree(context);
         return error;
     }
@@ -54,8 +55,8 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::open(const BrokerUrl& 
         auto auth = connection->command({"AUTH", password});
         if (!auth) {
             if (auth.error().code == "broker_io") return auth.error();
-            return make_error("broker_auth", url.describe() + " refused the password: " +
-                                                 auth.error().message);
+            return make_error("broker_auth",
+                              url.describe() + " refused the password: " + auth.error().message);
         }
     }
     if (url.db != 0) {
@@ -74,8 +75,10 @@ int RedisConnection::fd() const { return context_->fd; }
 Error RedisConnection::io_error() {
     broken_ = true;
     // A read that timed out says EAGAIN ("Resource temporarily unavailable"): say what it means.
-    if (context_->err == REDIS_ERR_IO && std::strcmp(context_->errstr, std::strerror(EAGAIN)) == 0) {
-        return make_error("broker_io", "Redis did not answer within " + std::to_string(timeout_ms_) +
+    if (context_->err == REDIS_ERR_IO &&
+        std::strcmp(context_->errstr, std::strerror(EAGAIN)) == 0) {
+        return make_error("broker_io", "Redis did not answer within " +
+                                           std::to_string(timeout_ms_) +
                                            " ms (frozen or overloaded); reconnecting");
     }
     std::string why = context_->err != 0 ? context_->errstr : "connection lost";
@@ -90,8 +93,8 @@ Result<ReplyPtr> RedisConnection::command(const std::vector<std::string>& argv) 
         args.push_back(arg.data());
         lengths.push_back(arg.size());
     }
-    void* raw = redisCommandArgv(context_, static_cast<int>(args.size()), args.data(),
-                                 lengths.data());
+    void* raw =
+        redisCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data());
     if (raw == nullptr) return io_error();
     ReplyPtr reply(static_cast<redisReply*>(raw));
     if (reply->type == REDIS_REPLY_ERROR) {

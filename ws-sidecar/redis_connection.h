@@ -40,7 +40,8 @@ public:
     int fd() const;
 
 private:
-    RedisConnection(redisContext* context, int timeout_ms) : context_(context), timeout_ms_(timeout_ms) {}
+    RedisConnection(redisContext* context, int timeout_ms)
+        : context_(context), timeout_ms_(timeout_ms) {}
     Error io_error();
 
     redisContext* context_;

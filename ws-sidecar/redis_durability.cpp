@@ -13,7 +13,8 @@ std::optional<std::string> durability_problem(const std::string& persistence_inf
     }
     if (!appendfsync.empty() && appendfsync != "always") {
         return "Redis writes its append-only file to disk only every second (appendfsync " +
-               appendfsync + "): if it dies, messages it already acknowledged can be lost "
+               appendfsync +
+               "): if it dies, messages it already acknowledged can be lost "
                "without a reset; set appendfsync always";
     }
     return std::nullopt;

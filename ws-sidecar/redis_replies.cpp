@@ -13,7 +13,8 @@ Error bad_reply(const char* what) {
 Result<BrokerEntry> parse_entry(const redisReply* reply) {
     const redisReply* id = element(reply, 0);
     const redisReply* fields = element(reply, 1);
-    if (!is_string(id) || !is_array(fields) || size_of(fields) % 2 != 0) return bad_reply("an entry");
+    if (!is_string(id) || !is_array(fields) || size_of(fields) % 2 != 0)
+        return bad_reply("an entry");
     auto seq = seq_of_stream_id(string_of(id));
     if (!seq) return bad_reply("an entry id");
     BrokerEntry entry{*seq, 0, "", ""};
@@ -46,7 +47,8 @@ Result<RoomSnapshot> parse_snapshot(const std::string& room, const redisReply* r
     if (!is_string(epoch) || !is_integer(head) || !is_array(entries) || integer_of(head) < 0) {
         return bad_reply("a room fetch");
     }
-    RoomSnapshot snapshot{room, string_of(epoch), static_cast<uint64_t>(integer_of(head)), {}, false, 0};
+    RoomSnapshot snapshot{
+        room, string_of(epoch), static_cast<uint64_t>(integer_of(head)), {}, false, 0};
     if (!is_valid_epoch(snapshot.epoch)) return bad_reply("a room's epoch");
     // One bad entry (written by something else than a sidecar) must not wedge the room: it is
     // skipped and counted, and the room's members see a gap in seq like any lost message.

@@ -65,12 +65,12 @@ TEST_F(Replies, AGoodSnapshotParses) {
 }
 
 TEST_F(Replies, WrongShapesAreErrors) {
-    for (redisReply* reply : {nil(), num(1), str("OK"), arr({}), arr({str("0123456789abcdef")}),
-                              arr({num(1), num(2), arr({})}),
-                              arr({str("0123456789abcdef"), str("2"), arr({})}),
-                              arr({str("0123456789abcdef"), num(-1), arr({})}),
-                              arr({str("not an epoch"), num(2), arr({})}),
-                              arr({str("0123456789abcdef"), num(2), str("entries")})}) {
+    for (redisReply* reply :
+         {nil(), num(1), str("OK"), arr({}), arr({str("0123456789abcdef")}),
+          arr({num(1), num(2), arr({})}), arr({str("0123456789abcdef"), str("2"), arr({})}),
+          arr({str("0123456789abcdef"), num(-1), arr({})}),
+          arr({str("not an epoch"), num(2), arr({})}),
+          arr({str("0123456789abcdef"), num(2), str("entries")})}) {
         auto snapshot = parse_snapshot("R", reply);
         ASSERT_FALSE(snapshot.ok());
         EXPECT_EQ(snapshot.error().code, "broker_bad_reply");
@@ -80,11 +80,11 @@ TEST_F(Replies, WrongShapesAreErrors) {
 TEST_F(Replies, BadEntriesAreLeftOutAndCounted) {
     auto snapshot = parse_snapshot(
         "R", arr({str("0123456789abcdef"), num(3),
-                  arr({entry("1-1", "note", "{}", "5"),      // not a SEQ-0 id
+                  arr({entry("1-1", "note", "{}", "5"),       // not a SEQ-0 id
                        entry("2-0", "bad event", "{}", "5"),  // event breaks the rule
                        entry("3-0", "note", "", "5"),         // no data
-                       arr({str("4-0")}),                    // no fields
-                       num(7),                               // not an entry at all
+                       arr({str("4-0")}),                     // no fields
+                       num(7),                                // not an entry at all
                        entry("9-0", "note", "{}", "5"),       // past the head
                        entry("3-0", "note", "{}", "x"),       // ts not a number
                        entry("3-0", "note", "{}", "5")})}));

@@ -9,19 +9,18 @@ namespace rp::sidecar::scripts {
 
 // A room is created on first use with the epoch the caller offers; a stream left from an
 // earlier life of the room is dropped with it, so seqs restart cleanly.
-#define RP_ENSURE_ROOM                                                              \
-    "local epoch = redis.call('HGET', KEYS[1], 'epoch')\n"                          \
-    "if not epoch then\n"                                                           \
-    "  epoch = ARGV[1]\n"                                                           \
-    "  redis.call('DEL', KEYS[2])\n"                                                \
-    "  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)\n"                     \
+#define RP_ENSURE_ROOM                                          \
+    "local epoch = redis.call('HGET', KEYS[1], 'epoch')\n"      \
+    "if not epoch then\n"                                       \
+    "  epoch = ARGV[1]\n"                                       \
+    "  redis.call('DEL', KEYS[2])\n"                            \
+    "  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)\n" \
     "end\n"
 
 // KEYS: room hash, stream[, idempotency key]. ARGV: new epoch, room, event, data, ts, maxlen,
 // id ttl s, room ttl s, channel. Returns {1, seq, epoch, receivers} or {0, seq, epoch} for a
 // repeated idempotency key.
-inline constexpr const char* kPublish =
-    RP_ENSURE_ROOM
+inline constexpr const char* kPublish = RP_ENSURE_ROOM
     "if #KEYS == 3 then\n"
     "  local seen = redis.call('GET', KEYS[3])\n"
     "  if seen then return {0, tonumber(seen), epoch} end\n"
@@ -41,8 +40,8 @@ inline constexpr const char* kPublish =
 // Returns {epoch, head, entries} (entries as XRANGE gives them, oldest first), or {} when
 // mode is "read" and there is no such room.
 inline constexpr const char* kFetch =
-    "if ARGV[2] == 'read' and redis.call('EXISTS', KEYS[1]) == 0 then return {} end\n"
-    RP_ENSURE_ROOM
+    "if ARGV[2] == 'read' and redis.call('EXISTS', KEYS[1]) == 0 then return {} "
+    "end\n" RP_ENSURE_ROOM
     "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
     "local head = tonumber(redis.call('HGET', KEYS[1], 'seq'))\n"
     "local entries\n"

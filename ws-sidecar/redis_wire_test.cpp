@@ -6,8 +6,8 @@ namespace rp::sidecar {
 namespace {
 
 TEST(RedisWire, PayloadRoundTrips) {
-    BrokerMessage message{"room-1", "0123456789abcdef", {42, 1700000000000, "job.done",
-                                                         R"({"a":"x\ny"})"}};
+    BrokerMessage message{
+        "room-1", "0123456789abcdef", {42, 1700000000000, "job.done", R"({"a":"x\ny"})"}};
     auto decoded = decode_pubsub_payload(encode_pubsub_payload(message));
     ASSERT_TRUE(decoded.ok()) << decoded.error().message;
     EXPECT_EQ(decoded->room, "room-1");
@@ -20,10 +20,11 @@ TEST(RedisWire, PayloadRoundTrips) {
 
 TEST(RedisWire, GarbageIsRefused) {
     for (const char* payload :
-         {"", "hello", "2\nr\n0123456789abcdef\n1\n0\ne\n{}", "1\nbad room\n0123456789abcdef\n1\n0\ne\n{}",
-          "1\nr\nNOTHEX\n1\n0\ne\n{}", "1\nr\n0123456789abcdef\n0\n0\ne\n{}",
-          "1\nr\n0123456789abcdef\n-1\n0\ne\n{}", "1\nr\n0123456789abcdef\n1\nx\ne\n{}",
-          "1\nr\n0123456789abcdef\n1\n0\nbad event\n{}", "1\nr\n0123456789abcdef\n1\n0\ne\n",
+         {"", "hello", "2\nr\n0123456789abcdef\n1\n0\ne\n{}",
+          "1\nbad room\n0123456789abcdef\n1\n0\ne\n{}", "1\nr\nNOTHEX\n1\n0\ne\n{}",
+          "1\nr\n0123456789abcdef\n0\n0\ne\n{}", "1\nr\n0123456789abcdef\n-1\n0\ne\n{}",
+          "1\nr\n0123456789abcdef\n1\nx\ne\n{}", "1\nr\n0123456789abcdef\n1\n0\nbad event\n{}",
+          "1\nr\n0123456789abcdef\n1\n0\ne\n",
           "1\nr\n0123456789abcdef\n99999999999999999999999\n0\ne\n{}"}) {
         auto decoded = decode_pubsub_payload(payload);
         EXPECT_FALSE(decoded.ok()) << payload;

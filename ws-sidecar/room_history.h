@@ -32,7 +32,7 @@ struct RetainedMessage {
 };
 
 struct ResumePlan {
-    bool reset = false;           // the client may have missed messages: tell it
+    bool reset = false;            // the client may have missed messages: tell it
     std::vector<FramePtr> replay;  // in seq order
 };
 
@@ -61,8 +61,8 @@ public:
 
     // head_seq/epoch: the room's; since/client_epoch: what the client last saw. No `since` means
     // a fresh subscriber: live messages only.
-    ResumePlan plan_resume(uint64_t head_seq, std::string_view epoch,
-                           std::optional<uint64_t> since, std::string_view client_epoch) const;
+    ResumePlan plan_resume(uint64_t head_seq, std::string_view epoch, std::optional<uint64_t> since,
+                           std::string_view client_epoch) const;
 
 private:
     struct RememberedId {

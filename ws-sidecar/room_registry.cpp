@@ -12,8 +12,8 @@ RoomRegistry::RoomRegistry(RegistryLimits limits, SidecarMetrics& metrics)
 
 SessionId RoomRegistry::add_session(std::string peer, int64_t now_ms) {
     SessionId id = next_id_++;
-    sessions_.emplace(id, std::make_unique<Session>(id, std::move(peer), limits_.max_queue_bytes,
-                                                    now_ms));
+    sessions_.emplace(
+        id, std::make_unique<Session>(id, std::move(peer), limits_.max_queue_bytes, now_ms));
     return id;
 }
 
@@ -123,7 +123,8 @@ PublishOutcome RoomRegistry::publish(const std::string& room, std::string_view e
     }
     metrics_.published++;
     outcome.seq = ++state.seq;
-    FramePtr frame = make_frame(encode_message({room, outcome.seq, state.epoch, event, data, now_ms}));
+    FramePtr frame =
+        make_frame(encode_message({room, outcome.seq, state.epoch, event, data, now_ms}));
     deliver(room, state, std::move(frame), outcome.seq, id, now_ms, &outcome.wake,
             &outcome.delivered);
     // A room with neither members nor retained history (--history 0) keeps nothing to resume
@@ -219,7 +220,8 @@ std::optional<RoomHistoryView> RoomRegistry::history(const std::string& room, ui
                                                      std::size_t limit) const {
     auto in = rooms_.find(room);
     if (in == rooms_.end()) return std::nullopt;
-    return RoomHistoryView{in->second.epoch, in->second.seq, in->second.history.after(since, limit)};
+    return RoomHistoryView{in->second.epoch, in->second.seq,
+                           in->second.history.after(since, limit)};
 }
 
 SidecarGauges RoomRegistry::gauges() const {

@@ -13,13 +13,13 @@
 #include <unordered_set>
 #include <vector>
 
+#include "broker.h"
+#include "gap_tracker.h"
 #include "room_epoch.h"
+#include "room_history.h"
 #include "roompush/control_codec.h"
 #include "roompush/error.h"
 #include "roompush/json.h"
-#include "broker.h"
-#include "gap_tracker.h"
-#include "room_history.h"
 #include "session.h"
 #include "sidecar_metrics.h"
 
@@ -136,7 +136,7 @@ private:
         std::string epoch;
         std::unordered_set<SessionId> members;
         RoomHistory history;
-        GapTracker tracker;  // shared mode only
+        GapTracker tracker;                                     // shared mode only
         std::vector<std::pair<SessionId, JoinRequest>> parked;  // joins waiting for the load
     };
 

@@ -1,8 +1,8 @@
 // The registry's shared-broker half (docs/scaling.md): rooms loaded from Redis, live messages
 // delivered exactly once and in seq order, gaps filled from the room's stream.
+#include "room_registry.h"
 #include "roompush/json_text.h"
 #include "roompush/log.h"
-#include "room_registry.h"
 #include "ws_codec.h"
 
 namespace rp::sidecar {
@@ -19,8 +19,7 @@ FramePtr RoomRegistry::frame_of(const std::string& room, const std::string& epoc
     return make_frame(encode_message({room, entry.seq, epoch, entry.event, data, entry.ts_ms}));
 }
 
-std::vector<SessionId> RoomRegistry::apply_snapshot(const RoomSnapshot& snapshot,
-                                                    int64_t now_ms) {
+std::vector<SessionId> RoomRegistry::apply_snapshot(const RoomSnapshot& snapshot, int64_t now_ms) {
     std::vector<SessionId> wake;
     auto in = rooms_.find(snapshot.room);
     if (in == rooms_.end()) return wake;  // its last member left while Redis answered
@@ -52,8 +51,10 @@ void RoomRegistry::load(const std::string& room, Room& state, const RoomSnapshot
         wake.push_back(id);
     }
     state.parked.clear();
-    log_debug("room_loaded").kv("room", room).kv("seq", state.seq).kv("retained",
-                                                                      state.history.size());
+    log_debug("room_loaded")
+        .kv("room", room)
+        .kv("seq", state.seq)
+        .kv("retained", state.history.size());
 }
 
 void RoomRegistry::fill(const std::string& room, Room& state, const RoomSnapshot& snapshot,
@@ -62,8 +63,10 @@ void RoomRegistry::fill(const std::string& room, Room& state, const RoomSnapshot
     if (snapshot.epoch != state.epoch) {
         // Redis lost the room (flushed, or its keys expired): its seq starts again under a new
         // epoch. The members hear it as a reset, as with a resume that cannot be complete.
-        log_warn("room_epoch_changed").kv("room", room).kv("old", state.epoch).kv("new",
-                                                                                   snapshot.epoch);
+        log_warn("room_epoch_changed")
+            .kv("room", room)
+            .kv("old", state.epoch)
+            .kv("new", snapshot.epoch);
         state.epoch = snapshot.epoch;
         state.history = RoomHistory(limits_.history);
         state.seq = 0;

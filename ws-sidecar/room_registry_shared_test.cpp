@@ -8,9 +8,12 @@ namespace {
 constexpr const char* kEpoch = "00000000000000e1";
 constexpr const char* kOther = "00000000000000e2";
 
-BrokerEntry entry(uint64_t seq) { return {seq, 1000 + static_cast<int64_t>(seq), "note", "{\"n\":" + std::to_string(seq) + "}"}; }
+BrokerEntry entry(uint64_t seq) {
+    return {seq, 1000 + static_cast<int64_t>(seq), "note", "{\"n\":" + std::to_string(seq) + "}"};
+}
 
-RoomSnapshot snapshot(const std::string& epoch, uint64_t head, std::vector<uint64_t> seqs, bool load) {
+RoomSnapshot snapshot(const std::string& epoch, uint64_t head, std::vector<uint64_t> seqs,
+                      bool load) {
     RoomSnapshot out{"R", epoch, head, {}, load, 0};
     for (uint64_t seq : seqs) out.entries.push_back(entry(seq));
     return out;
@@ -45,7 +48,9 @@ protected:
         }
         return out;
     }
-    BrokerMessage live(uint64_t seq, const char* epoch = kEpoch) { return {"R", epoch, entry(seq)}; }
+    BrokerMessage live(uint64_t seq, const char* epoch = kEpoch) {
+        return {"R", epoch, entry(seq)};
+    }
 };
 
 TEST_F(SharedRegistry, AJoinWaitsForTheLoadThenResumesFromTheStream) {
@@ -70,7 +75,8 @@ TEST_F(SharedRegistry, LiveMessagesAreDeliveredOnceInOrderAndGapsFilled) {
     registry.apply_snapshot(snapshot(kEpoch, 3, {2, 3}, false), 0);
     registry.apply_message(live(3), 0);
     registry.apply_message(live(4), 0);
-    EXPECT_EQ(drain(id), (std::vector<std::string>{"message:1", "message:2", "message:3", "message:4"}));
+    EXPECT_EQ(drain(id),
+              (std::vector<std::string>{"message:1", "message:2", "message:3", "message:4"}));
     EXPECT_EQ(metrics.broker_gap_fills, 1u);
 }
 

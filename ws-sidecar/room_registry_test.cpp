@@ -21,7 +21,8 @@ protected:
     // The JSON objects queued for a session, in order.
     std::vector<JsonPtr> drain(SessionId id) {
         std::vector<JsonPtr> out;
-        while (FramePtr frame = registry.find(id)->pop()) out.push_back(std::move(*parse_json(frame->text())));
+        while (FramePtr frame = registry.find(id)->pop())
+            out.push_back(std::move(*parse_json(frame->text())));
         return out;
     }
     // Rooms PREFIX0..PREFIX(count-1), each with one member and one message retained at time 0.
@@ -112,7 +113,8 @@ TEST_F(Registry, ExpiredRoomsComeBackUnderANewEpoch) {
 
 TEST_F(Registry, ExpiryInStepsFinishesEveryRoomAcrossCalls) {
     for (int room = 0; room < 5; ++room) {
-        for (int n = 0; n < 10; ++n) registry.publish("R" + std::to_string(room), "e", "null", "", 0);
+        for (int n = 0; n < 10; ++n)
+            registry.publish("R" + std::to_string(room), "e", "null", "", 0);
     }
     SessionId member = joined("R2");
     int calls = 0;
@@ -123,7 +125,8 @@ TEST_F(Registry, ExpiryInStepsFinishesEveryRoomAcrossCalls) {
     EXPECT_EQ(registry.summaries()[0].retained, 0u);
 
     for (int room = 0; room < 3; ++room) {
-        for (int n = 0; n < 10; ++n) registry.publish("M" + std::to_string(room), "e", "null", "", 0);
+        for (int n = 0; n < 10; ++n)
+            registry.publish("M" + std::to_string(room), "e", "null", "", 0);
     }
     calls = 0;
     while (!registry.expire(122000, {100, 4}) && calls < 100) ++calls;

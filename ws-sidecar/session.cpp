@@ -29,14 +29,18 @@ void FrameRing::clear() {
 void FrameRing::grow() {
     std::size_t capacity = capacity_ == 0 ? 4 : capacity_ * 2;
     auto slots = std::make_unique<FramePtr[]>(capacity);
-    for (std::size_t i = 0; i < count_; ++i) slots[i] = std::move(slots_[(head_ + i) & (capacity_ - 1)]);
+    for (std::size_t i = 0; i < count_; ++i)
+        slots[i] = std::move(slots_[(head_ + i) & (capacity_ - 1)]);
     slots_ = std::move(slots);
     capacity_ = capacity;
     head_ = 0;
 }
 
 Session::Session(SessionId id, std::string peer, std::size_t max_queue_bytes, int64_t connected_ms)
-    : id_(id), peer_(std::move(peer)), max_queue_bytes_(max_queue_bytes), connected_ms_(connected_ms) {}
+    : id_(id),
+      peer_(std::move(peer)),
+      max_queue_bytes_(max_queue_bytes),
+      connected_ms_(connected_ms) {}
 
 SendResult Session::enqueue(FramePtr frame) {
     // Once a close is decided nothing new is queued: a refused or kicked client that keeps
@@ -46,7 +50,8 @@ SendResult Session::enqueue(FramePtr frame) {
         queue_.clear();
         queued_bytes_ = 0;
         overflowed_now_ = true;
-        request_close(CloseCode::try_again_later, "slow consumer: send queue over its limit", false);
+        request_close(CloseCode::try_again_later, "slow consumer: send queue over its limit",
+                      false);
         return SendResult::dropped;
     }
     queued_bytes_ += frame->size();

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "broker_url.h"
-#include "roompush/control_codec.h"
 #include "room_history.h"
+#include "roompush/control_codec.h"
 
 namespace rp::sidecar {
 
@@ -20,19 +20,19 @@ namespace rp::sidecar {
 enum class EventLoop { automatic, epoll, poll };
 
 struct SidecarConfig {
-    std::string ws_socket;       // nginx connects here (Upgrade proxy)
-    std::string control_socket;  // the app and pushctl connect here
-    mode_t socket_mode = 0660;                 // both sockets
-    std::optional<gid_t> ws_socket_group;      // the WebSocket socket's group (nginx's)
-    std::size_t max_queue_bytes = 8 << 20;   // per WebSocket client
-    std::size_t max_client_frame = 4096;     // a client's command frame
+    std::string ws_socket;                  // nginx connects here (Upgrade proxy)
+    std::string control_socket;             // the app and pushctl connect here
+    mode_t socket_mode = 0660;              // both sockets
+    std::optional<gid_t> ws_socket_group;   // the WebSocket socket's group (nginx's)
+    std::size_t max_queue_bytes = 8 << 20;  // per WebSocket client
+    std::size_t max_client_frame = 4096;    // a client's command frame
     std::size_t max_rooms_per_connection = 64;
     std::size_t max_control_line = kDefaultMaxControlLine;
     std::size_t max_control_clients = 64;
     unsigned ping_interval_s = 30;
     unsigned ping_timeout_s = 10;
-    unsigned shutdown_grace_ms = 2000;  // time for clients to get their 1001 close
-    HistoryLimits history;               // per room: --history, --history-bytes, --history-ttl
+    unsigned shutdown_grace_ms = 2000;     // time for clients to get their 1001 close
+    HistoryLimits history;                 // per room: --history, --history-bytes, --history-ttl
     std::size_t max_tail_bytes = 8 << 20;  // a control `tail` that falls behind is ended
     bool lws_debug = false;                // libwebsockets' own notices (at log level debug)
     EventLoop event_loop = EventLoop::automatic;

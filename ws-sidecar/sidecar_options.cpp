@@ -76,7 +76,8 @@ void add_limit_options(CLI::App& app, SidecarConfig& config, TextOptions& text) 
                    "Seconds a peer may stay silent after a ping before it is closed")
         ->capture_default_str()
         ->check(CLI::Range(1u, 3600u));
-    app.add_option("--history", config.history.max_messages, "Messages retained per room for resume")
+    app.add_option("--history", config.history.max_messages,
+                   "Messages retained per room for resume")
         ->capture_default_str()
         ->check(CLI::Range(size_t{0}, size_t{1000000}));
     app.add_option("--history-bytes", config.history.max_bytes, "Bytes retained per room")
@@ -97,7 +98,8 @@ void add_access_options(CLI::App& app, SidecarConfig& config, TextOptions& text)
                    "Read again on reload");
     app.add_option("--control-allow-uid", config.control_uids,
                    "User id allowed on the control socket (none, and no gid: any the mode admits)");
-    app.add_option("--control-allow-gid", config.control_gids, "Group id allowed on the control socket");
+    app.add_option("--control-allow-gid", config.control_gids,
+                   "Group id allowed on the control socket");
     app.add_flag("--lws-debug", config.lws_debug,
                  "Also log libwebsockets' notices (needs --log-level debug)")
         ->check(boolean_validator());

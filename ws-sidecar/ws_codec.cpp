@@ -154,7 +154,9 @@ Status check_token_chars(std::string_view text, const char* what, const char* co
     for (char c : text) {
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '-' || c == '_' || c == '.' || c == '~';
-        if (!ok) return make_error(code, std::string(what) + " has a character outside A-Z a-z 0-9 - _ . ~");
+        if (!ok)
+            return make_error(code,
+                              std::string(what) + " has a character outside A-Z a-z 0-9 - _ . ~");
     }
     return ok_status();
 }
@@ -164,7 +166,8 @@ Status check_token_chars(std::string_view text, const char* what, const char* co
 bool is_valid_close_payload(std::string_view payload) {
     if (payload.empty()) return true;
     if (payload.size() < 2) return false;
-    unsigned code = (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
+    unsigned code =
+        (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
     bool known = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014);
     bool application = code >= 3000 && code <= 4999;
     return (known || application) && is_valid_utf8(payload.substr(2));
@@ -191,7 +194,8 @@ Result<WsQuery> parse_ws_query(std::string_view query) {
             if (!since) return since.error();
             out.since = *since;
         } else if (key == "epoch") {
-            if (auto valid = check_token_chars(value, "epoch", "bad_request"); !valid) return valid.error();
+            if (auto valid = check_token_chars(value, "epoch", "bad_request"); !valid)
+                return valid.error();
             out.epoch = std::string(value);
         } else if (key == "token") {
             if (auto valid = check_token_chars(value, "room token", "token_malformed"); !valid) {

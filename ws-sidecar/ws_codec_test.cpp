@@ -80,8 +80,9 @@ TEST(WsCodec, BadCommandsGetCodes) {
 
 TEST(WsCodec, MessageHasEveryDocumentedField) {
     std::string text = encode_message({"A", 3, "ep", "job.done", R"({"k":true})", 99});
-    EXPECT_EQ(text,
-              R"({"type":"message","room":"A","seq":3,"epoch":"ep","event":"job.done","data":{"k":true},"ts":99})");
+    EXPECT_EQ(
+        text,
+        R"({"type":"message","room":"A","seq":3,"epoch":"ep","event":"job.done","data":{"k":true},"ts":99})");
 }
 
 }  // namespace

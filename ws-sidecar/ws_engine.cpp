@@ -1,7 +1,7 @@
 #include "ws_engine.h"
 
-#include "roompush/wall_clock.h"
 #include "roompush/log.h"
+#include "roompush/wall_clock.h"
 #include "ws_codec.h"
 
 namespace rp::sidecar {

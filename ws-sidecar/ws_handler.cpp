@@ -2,9 +2,9 @@
 
 #include <chrono>
 
-#include "roompush/wall_clock.h"
 #include "roompush/log.h"
 #include "roompush/room_token.h"
+#include "roompush/wall_clock.h"
 #include "ws_codec.h"
 
 namespace rp::sidecar {
@@ -25,7 +25,8 @@ SessionId WsHandler::open(std::string_view path, std::string_view query, std::st
         return id;
     }
     if (target->kind == WsTarget::Kind::room) {
-        subscribe(id, target->room, JoinRequest{resume->since, resume->epoch, false}, resume->token);
+        subscribe(id, target->room, JoinRequest{resume->since, resume->epoch, false},
+                  resume->token);
     }
     return id;
 }
@@ -52,8 +53,9 @@ void WsHandler::on_binary(SessionId id) {
 }
 
 void WsHandler::on_too_big(SessionId id) {
-    fail(id, make_error("frame_too_big", "a client frame may be at most " +
-                                             std::to_string(config_.max_client_frame) + " bytes"),
+    fail(id,
+         make_error("frame_too_big", "a client frame may be at most " +
+                                         std::to_string(config_.max_client_frame) + " bytes"),
          CloseCode::too_big);
 }
 

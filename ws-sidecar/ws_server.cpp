@@ -131,9 +131,12 @@ public:
 
     std::string header(Wire* wire, RequestHeader which) override {
         switch (which) {
-            case RequestHeader::path: return header_value(wsi_of(wire), WSI_TOKEN_GET_URI);
-            case RequestHeader::query: return query_string(wsi_of(wire));
-            case RequestHeader::origin: return header_value(wsi_of(wire), WSI_TOKEN_ORIGIN);
+            case RequestHeader::path:
+                return header_value(wsi_of(wire), WSI_TOKEN_GET_URI);
+            case RequestHeader::query:
+                return query_string(wsi_of(wire));
+            case RequestHeader::origin:
+                return header_value(wsi_of(wire), WSI_TOKEN_ORIGIN);
             case RequestHeader::forwarded_for:
                 return header_value(wsi_of(wire), WSI_TOKEN_X_FORWARDED_FOR);
         }
@@ -306,8 +309,9 @@ int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t
 // a newly scheduled timeout may wait until the next one already armed. The loop's own turns
 // (the housekeeper's post every second) keep that short when it is not saturated.
 lws_context* create_on_epoll(lws_context_creation_info info, struct ev_loop*& loop) {
-    loop = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) |
-                       static_cast<unsigned>(EVFLAG_NOSIGMASK) | static_cast<unsigned>(EVFLAG_NOENV));
+    loop =
+        ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) |
+                    static_cast<unsigned>(EVFLAG_NOSIGMASK) | static_cast<unsigned>(EVFLAG_NOENV));
     if (loop == nullptr) return nullptr;
     void* foreign_loops[1] = {loop};
     info.options |= LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
@@ -328,12 +332,14 @@ Status WsServer::Impl::create_context(const lws_context_creation_info& info) {
     if (config.event_loop != EventLoop::poll) {
         context = create_on_epoll(info, port.epoll_loop);
         if (context == nullptr && config.event_loop == EventLoop::epoll) {
-            return make_error("event_loop_unavailable",
-                              "libwebsockets could not run on libev's epoll loop (is the package "
-                              "libwebsockets-evlib-ev installed?); --event-loop poll runs without it");
+            return make_error(
+                "event_loop_unavailable",
+                "libwebsockets could not run on libev's epoll loop (is the package "
+                "libwebsockets-evlib-ev installed?); --event-loop poll runs without it");
         }
         if (context == nullptr) {
-            log_warn("event_loop_fallback").kv("event_loop", "poll")
+            log_warn("event_loop_fallback")
+                .kv("event_loop", "poll")
                 .kv("hint", "install libwebsockets-evlib-ev for the epoll loop");
         }
     }
@@ -376,8 +382,12 @@ Status WsServer::start() {
     // copies the rest into a buffer sent one chunk per POLLOUT turn. Left at 0 it is the
     // receive buffer's size, 512 bytes, which would cut every coalesced write into 532-byte
     // pieces.
-    impl_->protocols[0] = {"roompush", callback, sizeof(WsConnection),
-                           std::min(config.max_client_frame, kRxBufferBytes), 0, nullptr,
+    impl_->protocols[0] = {"roompush",
+                           callback,
+                           sizeof(WsConnection),
+                           std::min(config.max_client_frame, kRxBufferBytes),
+                           0,
+                           nullptr,
                            WriteScheduler::kCoalesceBytes + WriteScheduler::kMaxFrameHeader};
     impl_->retry.secs_since_valid_ping = static_cast<uint16_t>(config.ping_interval_s);
     impl_->retry.secs_since_valid_hangup =
@@ -412,7 +422,8 @@ Status WsServer::start() {
         !applied) {
         return applied.error();
     }
-    log_info("ws_listening").kv("socket", config.ws_socket)
+    log_info("ws_listening")
+        .kv("socket", config.ws_socket)
         .kv("event_loop", impl_->port.epoll_loop != nullptr ? "epoll" : "poll");
     return ok_status();
 }

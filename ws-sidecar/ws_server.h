@@ -7,8 +7,8 @@
 #include <memory>
 #include <vector>
 
-#include "roompush/error.h"
 #include "room_registry.h"
+#include "roompush/error.h"
 #include "sidecar_config.h"
 #include "sidecar_metrics.h"
 

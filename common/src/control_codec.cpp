@@ -57,8 +57,8 @@ Status decode_publish(const cJSON* object, std::string_view line, ControlRequest
 }
 
 constexpr ControlOp kOps[] = {ControlOp::publish, ControlOp::rooms, ControlOp::room,
-                               ControlOp::history, ControlOp::tail,  ControlOp::stats,
-                               ControlOp::kick,    ControlOp::reload};
+                              ControlOp::history, ControlOp::tail,  ControlOp::stats,
+                              ControlOp::kick,    ControlOp::reload};
 
 Result<ControlOp> decode_op(std::string_view name) {
     for (ControlOp op : kOps) {
@@ -104,8 +104,8 @@ Status decode_tail_rooms(const cJSON* object, ControlRequest& request) {
         request.rooms.emplace_back(entry->valuestring);
     }
     if (request.rooms.empty() || request.rooms.size() > kMaxTailRooms) {
-        return make_error("bad_request", "tail follows 1 to " + std::to_string(kMaxTailRooms) +
-                                             " rooms");
+        return make_error("bad_request",
+                          "tail follows 1 to " + std::to_string(kMaxTailRooms) + " rooms");
     }
     return ok_status();
 }
@@ -114,15 +114,18 @@ Status decode_tail_rooms(const cJSON* object, ControlRequest& request) {
 Status decode_cluster(const cJSON* object, ControlRequest& request) {
     const cJSON* cluster = cJSON_GetObjectItemCaseSensitive(object, "cluster");
     if (cluster == nullptr) return ok_status();
-    if (!cJSON_IsBool(cluster)) return make_error("wrong_type", "field \"cluster\" must be a boolean");
+    if (!cJSON_IsBool(cluster))
+        return make_error("wrong_type", "field \"cluster\" must be a boolean");
     request.cluster = cJSON_IsTrue(cluster);
     return ok_status();
 }
 
 Status decode_fields(const cJSON* object, std::string_view line, ControlRequest& request) {
     switch (request.op) {
-        case ControlOp::publish: return decode_publish(object, line, request);
-        case ControlOp::rooms: return decode_cluster(object, request);
+        case ControlOp::publish:
+            return decode_publish(object, line, request);
+        case ControlOp::rooms:
+            return decode_cluster(object, request);
         case ControlOp::stats: {
             auto format = get_string(object, "format");
             if (!format) return format.error();
@@ -147,7 +150,8 @@ Status decode_fields(const cJSON* object, std::string_view line, ControlRequest&
         case ControlOp::tail:
             if (auto rooms = decode_tail_rooms(object, request); !rooms) return rooms;
             break;
-        case ControlOp::reload: return ok_status();
+        case ControlOp::reload:
+            return ok_status();
     }
     auto since = decode_count(object, "since");
     if (!since) return since.error();
@@ -180,14 +184,22 @@ JsonPtr ok_object() {
 
 const char* op_name(ControlOp op) {
     switch (op) {
-        case ControlOp::publish: return "publish";
-        case ControlOp::rooms: return "rooms";
-        case ControlOp::room: return "room";
-        case ControlOp::history: return "history";
-        case ControlOp::tail: return "tail";
-        case ControlOp::stats: return "stats";
-        case ControlOp::kick: return "kick";
-        case ControlOp::reload: return "reload";
+        case ControlOp::publish:
+            return "publish";
+        case ControlOp::rooms:
+            return "rooms";
+        case ControlOp::room:
+            return "room";
+        case ControlOp::history:
+            return "history";
+        case ControlOp::tail:
+            return "tail";
+        case ControlOp::stats:
+            return "stats";
+        case ControlOp::kick:
+            return "kick";
+        case ControlOp::reload:
+            return "reload";
     }
     return "unknown";
 }
@@ -254,7 +266,8 @@ ControlResponse ControlResponse::parsed(std::string line) {
 std::string encode_reload_response(const std::vector<std::string>& applied,
                                    const std::vector<std::string>& restart_needed) {
     JsonPtr out = ok_object();
-    for (auto [key, names] : {std::pair{"applied", &applied}, {"restart_needed", &restart_needed}}) {
+    for (auto [key, names] :
+         {std::pair{"applied", &applied}, {"restart_needed", &restart_needed}}) {
         JsonPtr list = make_array();
         for (const std::string& name : *names) {
             cJSON_AddItemToArray(list.get(), cJSON_CreateString(name.c_str()));
@@ -315,8 +328,8 @@ std::string publish_line(std::string_view room, std::string_view event, std::str
 
 }  // namespace
 
-std::string encode_publish_request(std::string_view room, std::string_view event,
-                                   const cJSON* data, std::string_view id) {
+std::string encode_publish_request(std::string_view room, std::string_view event, const cJSON* data,
+                                   std::string_view id) {
     return publish_line(room, event, data ? to_json(data) : std::string("null"), id);
 }
 
@@ -351,8 +364,9 @@ std::string encode_request(ControlOp op, const cJSON* fields) {
 Result<JsonPtr> decode_response(std::string_view line) {
     auto parsed = parse_json(line);
     if (!parsed || !cJSON_IsObject(parsed->get())) {
-        return make_error("bad_response", "the peer did not answer with a control response "
-                                          "(is this the sidecar's control socket?)");
+        return make_error("bad_response",
+                          "the peer did not answer with a control response "
+                          "(is this the sidecar's control socket?)");
     }
     const cJSON* ok = cJSON_GetObjectItemCaseSensitive(parsed->get(), "ok");
     if (!cJSON_IsBool(ok)) {

@@ -140,8 +140,9 @@ TEST(ControlCodec, OnlyThePublishDataIsChecked) {
 TEST(ControlCodec, PublishRequestFromTextRefusesWhatIsNotUtf8) {
     EXPECT_EQ(rp::encode_publish_request_text("A", "e", "\"caf\xE9\"", "").error().code,
               "invalid_utf8");
-    EXPECT_EQ(rp::encode_publish_request_text("A", "e", "{\n \"a\": \"\xFF\"\n}\n", "").error().code,
-              "invalid_utf8");
+    EXPECT_EQ(
+        rp::encode_publish_request_text("A", "e", "{\n \"a\": \"\xFF\"\n}\n", "").error().code,
+        "invalid_utf8");
     EXPECT_EQ(rp::encode_publish_request_text("A", "e", "\xFF", "").error().code, "bad_json");
     EXPECT_TRUE(rp::encode_publish_request_text("A", "e", "\"\xE2\x82\xAC\"", "").ok());
 }
@@ -163,7 +164,8 @@ TEST(ControlCodec, ResponsesDecodeOnTheClientSide) {
 }
 
 TEST(ControlCodec, RoomsRoundTrip) {
-    auto response = rp::decode_response(rp::encode_rooms_response({{"A", 2, 9, 0}, {"B", 0, 1, 0}}));
+    auto response =
+        rp::decode_response(rp::encode_rooms_response({{"A", 2, 9, 0}, {"B", 0, 1, 0}}));
     ASSERT_TRUE(response.ok());
     auto rooms = rp::decode_rooms_response(response->get());
     ASSERT_TRUE(rooms.ok());
@@ -201,13 +203,17 @@ TEST(ControlCodec, InspectionOpsDecodeTheirFields) {
 
 TEST(ControlCodec, InspectionOpsRefuseBadFields) {
     EXPECT_EQ(rp::decode_request(R"({"op":"room"})").error().code, "missing_field");
-    EXPECT_EQ(rp::decode_request(R"({"op":"history","room":"A","since":-1})").error().code, "wrong_type");
-    EXPECT_EQ(rp::decode_request(R"({"op":"history","room":"A","limit":"x"})").error().code, "wrong_type");
+    EXPECT_EQ(rp::decode_request(R"({"op":"history","room":"A","since":-1})").error().code,
+              "wrong_type");
+    EXPECT_EQ(rp::decode_request(R"({"op":"history","room":"A","limit":"x"})").error().code,
+              "wrong_type");
     EXPECT_EQ(rp::decode_request(R"({"op":"tail","rooms":[]})").error().code, "bad_request");
     EXPECT_EQ(rp::decode_request(R"({"op":"tail","rooms":"A"})").error().code, "wrong_type");
-    EXPECT_EQ(rp::decode_request(R"({"op":"tail","rooms":["ok","no way"]})").error().code, "invalid_room");
+    EXPECT_EQ(rp::decode_request(R"({"op":"tail","rooms":["ok","no way"]})").error().code,
+              "invalid_room");
     EXPECT_EQ(rp::decode_request(R"({"op":"kick","room":"A"})").error().code, "missing_field");
-    EXPECT_EQ(rp::decode_request(R"({"op":"kick","room":"A","member":0})").error().code, "wrong_type");
+    EXPECT_EQ(rp::decode_request(R"({"op":"kick","room":"A","member":0})").error().code,
+              "wrong_type");
 }
 
 TEST(ControlCodec, RoomsAndRoomTakeACluster) {
@@ -216,7 +222,8 @@ TEST(ControlCodec, RoomsAndRoomTakeACluster) {
     EXPECT_TRUE(rp::decode_request(R"({"op":"room","room":"A","cluster":true})")->cluster);
     EXPECT_FALSE(rp::decode_request(R"({"op":"room","room":"A","cluster":false})")->cluster);
     EXPECT_EQ(rp::decode_request(R"({"op":"rooms","cluster":"yes"})").error().code, "wrong_type");
-    EXPECT_EQ(rp::decode_request(R"({"op":"room","room":"A","cluster":1})").error().code, "wrong_type");
+    EXPECT_EQ(rp::decode_request(R"({"op":"room","room":"A","cluster":1})").error().code,
+              "wrong_type");
 }
 
 TEST(ControlCodec, EncodeRequestPutsOpFirst) {
@@ -226,7 +233,8 @@ TEST(ControlCodec, EncodeRequestPutsOpFirst) {
 }
 
 TEST(ControlCodec, DuplicateAckRoundTrips) {
-    EXPECT_EQ(rp::encode_publish_response({4, 0, true}), R"({"ok":true,"seq":4,"delivered":0,"duplicate":true})");
+    EXPECT_EQ(rp::encode_publish_response({4, 0, true}),
+              R"({"ok":true,"seq":4,"delivered":0,"duplicate":true})");
     EXPECT_EQ(rp::encode_publish_response({9007199254740991, 12}),
               R"({"ok":true,"seq":9007199254740991,"delivered":12})");
     auto response = rp::decode_response(rp::encode_publish_response({4, 0, true}));

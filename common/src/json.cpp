@@ -27,13 +27,14 @@ Result<JsonPtr> parse_json(std::string_view text) {
     JsonPtr json(cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, false));
     if (!json) {
         size_t offset = end ? static_cast<size_t>(end - text.data()) : 0;
-        return make_error("bad_json", "not valid JSON (error near byte " + std::to_string(offset) + ")");
+        return make_error("bad_json",
+                          "not valid JSON (error near byte " + std::to_string(offset) + ")");
     }
     size_t consumed = static_cast<size_t>(end - text.data());
     while (consumed < text.size() && is_json_space(text[consumed])) ++consumed;
     if (consumed != text.size()) {
-        return make_error("bad_json",
-                          "unexpected data after the JSON value at byte " + std::to_string(consumed));
+        return make_error(
+            "bad_json", "unexpected data after the JSON value at byte " + std::to_string(consumed));
     }
     return json;
 }

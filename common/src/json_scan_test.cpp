@@ -30,11 +30,26 @@ std::string nested(std::size_t depth, const std::string& inner = "1") {
 }
 
 TEST(JsonScan, TakesStrictJson) {
-    for (std::string text :
-         {"null"s, "true"s, "false"s, "0"s, "-0"s, "12345678901234567890"s, "-1.5e+3"s, "1E-2"s,
-          "0.25"s, R"("")"s, R"("a\"\\\/\b\f\n\r\t")"s, "\"caf\xc3\xa9\""s, "[]"s, "{}"s,
-          "[ ]"s, "{ }"s, R"([1,"a",null,[],{}])"s, R"({"a":{"b":[{"c":true}]},"d":false})"s,
-          " \t\n[ 1 ,\n 2 ]"s, R"({ "a" : 1 , "b" : [ ] })"s}) {
+    for (std::string text : {"null"s,
+                             "true"s,
+                             "false"s,
+                             "0"s,
+                             "-0"s,
+                             "12345678901234567890"s,
+                             "-1.5e+3"s,
+                             "1E-2"s,
+                             "0.25"s,
+                             R"("")"s,
+                             R"("a\"\\\/\b\f\n\r\t")"s,
+                             "\"caf\xc3\xa9\""s,
+                             "[]"s,
+                             "{}"s,
+                             "[ ]"s,
+                             "{ }"s,
+                             R"([1,"a",null,[],{}])"s,
+                             R"({"a":{"b":[{"c":true}]},"d":false})"s,
+                             " \t\n[ 1 ,\n 2 ]"s,
+                             R"({ "a" : 1 , "b" : [ ] })"s}) {
         EXPECT_TRUE(is_whole_value(text)) << text;
         EXPECT_TRUE(rp::parse_json(text).ok()) << text;  // and cJSON reads it too
     }
@@ -42,22 +57,61 @@ TEST(JsonScan, TakesStrictJson) {
 
 // Structure too, not only tokens: where the scan stands instead of cJSON, nothing else checks it.
 TEST(JsonScan, RefusesBrokenStructure) {
-    for (std::string text :
-         {""s, "["s, "]"s, "{"s, "}"s, "[1"s, "[1,"s, "[1,]"s, "[,1]"s, "[1 2]"s, "[1:2]"s,
-          "{1:2}"s, R"({"a"})"s, R"({"a":})"s, R"({"a":1,})"s, R"({"a" 1})"s, R"({"a":1 "b":2})"s,
-          R"({,"a":1})"s, "[}"s, "{]"s, R"([{"a":1]})"s, R"({"a":[1}])"s, ","s, ":"s, R"("a)"s,
-          R"("\)"s}) {
+    for (std::string text : {""s,
+                             "["s,
+                             "]"s,
+                             "{"s,
+                             "}"s,
+                             "[1"s,
+                             "[1,"s,
+                             "[1,]"s,
+                             "[,1]"s,
+                             "[1 2]"s,
+                             "[1:2]"s,
+                             "{1:2}"s,
+                             R"({"a"})"s,
+                             R"({"a":})"s,
+                             R"({"a":1,})"s,
+                             R"({"a" 1})"s,
+                             R"({"a":1 "b":2})"s,
+                             R"({,"a":1})"s,
+                             "[}"s,
+                             "{]"s,
+                             R"([{"a":1]})"s,
+                             R"({"a":[1}])"s,
+                             ","s,
+                             ":"s,
+                             R"("a)"s,
+                             R"("\)"s}) {
         EXPECT_EQ(value_end(text), kUnsure) << text;
         EXPECT_EQ(value_end(text, kBesideCJson), kUnsure) << text;
     }
 }
 
 TEST(JsonScan, RefusesWhatOnlyCJsonTakes) {
-    for (std::string text :
-         {"01"s, "1."s, "-.5"s, ".5"s, "+1"s, "-"s, "1e"s, "1e+"s, "1.e5"s, "00"s, "nul"s,
-          "True"s, "NaN"s, "Infinity"s, "\"a\tb\""s, "\"a\x01\""s, "[1,\v2]"s, "\x01[]"s,
-          "\"\\x\""s, "\"\\u12\""s, "\"\\u12g4\""s, std::string("[\0]", 3),
-          std::string("\"a\0b\"", 5)}) {
+    for (std::string text : {"01"s,
+                             "1."s,
+                             "-.5"s,
+                             ".5"s,
+                             "+1"s,
+                             "-"s,
+                             "1e"s,
+                             "1e+"s,
+                             "1.e5"s,
+                             "00"s,
+                             "nul"s,
+                             "True"s,
+                             "NaN"s,
+                             "Infinity"s,
+                             "\"a\tb\""s,
+                             "\"a\x01\""s,
+                             "[1,\v2]"s,
+                             "\x01[]"s,
+                             "\"\\x\""s,
+                             "\"\\u12\""s,
+                             "\"\\u12g4\""s,
+                             std::string("[\0]", 3),
+                             std::string("\"a\0b\"", 5)}) {
         EXPECT_NE(value_end(text), text.size()) << text;
         EXPECT_NE(value_end(text, kBesideCJson), text.size()) << text;
     }

@@ -138,15 +138,15 @@ TEST(JsonText, NeverReadsPastTheEnd) {
 }
 
 TEST(JsonText, VerbatimJsonIsStrictAndBare) {
-    for (const char* text : {"null", "0", "-1.5e+3", R"("a\u00e9")", R"({"a":[1,{"b":"]"}]})",
-                             "\"caf\xc3\xa9 \xe2\x82\xac\"",
-                             R"({ "a" : [ 1 , 2 ] })", "12345678901234567890"}) {
+    for (const char* text :
+         {"null", "0", "-1.5e+3", R"("a\u00e9")", R"({"a":[1,{"b":"]"}]})",
+          "\"caf\xc3\xa9 \xe2\x82\xac\"", R"({ "a" : [ 1 , 2 ] })", "12345678901234567890"}) {
         EXPECT_TRUE(rp::is_verbatim_json(text)) << text;
     }
-    for (std::string text : {""s, " 1"s, "1 "s, "01"s, "\x01{}"s, "{}\x01"s, "\"a\tb\""s, "[1 2]"s,
-                             "{]"s, "[1,]"s, "{\"a\"}"s, "nul"s, "1 2"s, "{} {}"s, "[[]"s,
-                             "\xef\xbb\xbf{}"s, std::string("[\0]", 3), "\"caf\xe9\""s,
-                             "[\"\xed\xa0\x80\"]"s}) {
+    for (std::string text :
+         {""s, " 1"s, "1 "s, "01"s, "\x01{}"s, "{}\x01"s, "\"a\tb\""s, "[1 2]"s, "{]"s, "[1,]"s,
+          "{\"a\"}"s, "nul"s, "1 2"s, "{} {}"s, "[[]"s, "\xef\xbb\xbf{}"s, std::string("[\0]", 3),
+          "\"caf\xe9\""s, "[\"\xed\xa0\x80\"]"s}) {
         EXPECT_FALSE(rp::is_verbatim_json(text)) << text;
     }
 }

@@ -19,10 +19,14 @@ std::string g_program = "roompush";
 
 const char* level_name(LogLevel level) {
     switch (level) {
-        case LogLevel::debug: return "debug";
-        case LogLevel::info: return "info";
-        case LogLevel::warn: return "warn";
-        case LogLevel::error: return "error";
+        case LogLevel::debug:
+            return "debug";
+        case LogLevel::info:
+            return "info";
+        case LogLevel::warn:
+            return "warn";
+        case LogLevel::error:
+            return "error";
     }
     return "info";
 }
@@ -42,10 +46,14 @@ bool stderr_is_journal() {
 
 const char* journal_priority(LogLevel level) {
     switch (level) {
-        case LogLevel::debug: return "<7>";
-        case LogLevel::info: return "<6>";
-        case LogLevel::warn: return "<4>";
-        case LogLevel::error: return "<3>";
+        case LogLevel::debug:
+            return "<7>";
+        case LogLevel::info:
+            return "<6>";
+        case LogLevel::warn:
+            return "<4>";
+        case LogLevel::error:
+            return "<3>";
     }
     return "<6>";
 }
@@ -145,7 +153,9 @@ LogLine& LogLine::kv(std::string_view key, std::string_view value) {
 }
 
 LogLine& LogLine::kv(std::string_view key, int64_t value) { return kv(key, std::to_string(value)); }
-LogLine& LogLine::kv(std::string_view key, uint64_t value) { return kv(key, std::to_string(value)); }
+LogLine& LogLine::kv(std::string_view key, uint64_t value) {
+    return kv(key, std::to_string(value));
+}
 
 LogLine& LogLine::kv(std::string_view key, double value) {
     char buffer[32];

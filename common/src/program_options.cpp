@@ -123,7 +123,8 @@ OptionValues option_values(const CLI::App& app) {
     std::istringstream text(app.config_to_str(true, false));
     std::string line;
     while (std::getline(text, line)) {
-        if (std::string key = line_key(line); !key.empty()) values[key] = line.substr(key.size() + 1);
+        if (std::string key = line_key(line); !key.empty())
+            values[key] = line.substr(key.size() + 1);
     }
     return values;
 }

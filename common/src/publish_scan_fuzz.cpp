@@ -74,7 +74,8 @@ struct Frame {
 constexpr Frame kFrames[] = {
     {R"({"op":"publish","room":"r1","event":"job.done","data":)", "}"},
     {R"({"op":"publish","room":"bench-12","event":"bench","data":{"t":1,"p":")", R"("}})"},
-    {"{\"op\":\"publish\",\"room\":\"A\",\"event\":\"e\",\"data\":\"caf\xC3\xA9 ", "\xE2\x82\xAC\"}"},
+    {"{\"op\":\"publish\",\"room\":\"A\",\"event\":\"e\",\"data\":\"caf\xC3\xA9 ",
+     "\xE2\x82\xAC\"}"},
     {R"({"op":"publish","room":")", R"(","event":"e","data":1})"},
     {R"({"op":"publish","room":"A","event":")", R"(","data":1})"},
     {R"({"op":"publish","room":"A","event":"e","id":")", R"(","data":{}})"},

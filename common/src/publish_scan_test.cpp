@@ -73,8 +73,10 @@ TEST(PublishScan, TakesOtherPlainPublishes) {
           publish(R"("data":-0.5e-3)"), publish(R"("data":12345678901234567890)"),
           publish(R"("data":)" + std::string(100, '9')), publish(R"("data":1e999)"),
           publish(R"("data":"a\"\\\/\b\f\n\r\t")"), publish("\"data\":\"caf\xc3\xa9\""),
-          publish(R"("data":{"s":"}{][\"","a":[[],{}]},"id":"k")"),
-          publish(R"("id":"","data":1)"), publish(R"("id":"caf)" "\xc3\xa9" R"(","data":1)"),
+          publish(R"("data":{"s":"}{][\"","a":[[],{}]},"id":"k")"), publish(R"("id":"","data":1)"),
+          publish(R"("id":"caf)"
+                  "\xc3\xa9"
+                  R"(","data":1)"),
           publish(R"("since":5,"x":{"op":"rooms","data":2},"data":1)"),
           R"({"data":{"a":1},"id":"x:done","event":"job.done","room":"A","op":"publish"})"s,
           " \t{ \"op\" : \"publish\" , \"room\":\"A\",\"event\":\"e\",\"data\": [ 1 ,\n2 ] }\n "s,
@@ -131,7 +133,9 @@ TEST(PublishScan, DeclinesWhatIsUnusual) {
         {"\\u0000 in data", publish(R"("data":"a\u0000b")")},
         {"\\u in another member", publish(R"("x":"\u00e9","data":1)")},
         {"raw tab in data", publish("\"data\":\"a\tb\"")},
-        {"raw control in room", R"({"op":"publish","room":"A)" "\x01" R"(","event":"e","data":1})"},
+        {"raw control in room", R"({"op":"publish","room":"A)"
+                                "\x01"
+                                R"(","event":"e","data":1})"},
         {"raw control in key", publish("\"d\x01\":1,\"data\":1")},
         {"raw control between tokens", publish("\"data\":\x01 1")},
         {"raw CR in data", publish("\"data\":[1,\r2]")},

@@ -9,7 +9,8 @@ namespace {
 TEST(RoomId, AcceptsEveryAllowedCharacter) {
     EXPECT_TRUE(rp::is_valid_room_id("A"));
     EXPECT_TRUE(rp::is_valid_room_id("team-7:drawing_12.v2"));
-    EXPECT_TRUE(rp::is_valid_room_id("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-"));
+    EXPECT_TRUE(
+        rp::is_valid_room_id("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-"));
 }
 
 TEST(RoomId, LengthLimitIsInclusive) {

@@ -6,7 +6,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-
 #include "roompush/json.h"
 #include "roompush/room_id.h"
 
@@ -32,7 +31,9 @@ std::string hmac_sha256(std::string_view secret, std::string_view data) {
     return std::string(reinterpret_cast<char*>(digest), length);
 }
 
-Error malformed(const std::string& why) { return make_error("token_malformed", "room token " + why); }
+Error malformed(const std::string& why) {
+    return make_error("token_malformed", "room token " + why);
+}
 
 Result<TokenClaims> decode_claims(const std::string& payload) {
     auto json = parse_json(payload);
@@ -116,7 +117,8 @@ Result<TokenClaims> verify_token(std::string_view token, const std::vector<std::
             signed_by_us = true;
         }
     }
-    if (!signed_by_us) return make_error("token_bad_signature", "room token signature does not match");
+    if (!signed_by_us)
+        return make_error("token_bad_signature", "room token signature does not match");
     auto decoded = base64url_decode(payload);
     if (!decoded) return decoded.error();
     auto claims = decode_claims(*decoded);
@@ -129,8 +131,8 @@ Result<TokenClaims> verify_token(std::string_view token, const std::vector<std::
 }
 
 Result<std::string> load_secret_file(const std::string& path) {
-    return read_secret_file(path, {.min_bytes = kMinSecretBytes,
-                                   .hint = " (try: head -c 48 /dev/urandom | base64)"});
+    return read_secret_file(
+        path, {.min_bytes = kMinSecretBytes, .hint = " (try: head -c 48 /dev/urandom | base64)"});
 }
 
 }  // namespace rp

@@ -9,7 +9,8 @@ const std::string kOther(40, 'o');
 constexpr int64_t kNow = 1800000000;
 
 TEST(RoomToken, Base64urlRoundTrip) {
-    for (const std::string& bytes : std::vector<std::string>{"", "f", "fo", "foo", "foob", std::string("\xff\x00\xfe", 3)}) {
+    for (const std::string& bytes :
+         std::vector<std::string>{"", "f", "fo", "foo", "foob", std::string("\xff\x00\xfe", 3)}) {
         EXPECT_EQ(*rp::base64url_decode(rp::base64url_encode(bytes)), bytes);
     }
     EXPECT_EQ(rp::base64url_encode("\xfb\xff"), "-_8");
@@ -38,7 +39,11 @@ TEST(RoomToken, EveryWayATokenCanBeWrong) {
         {"wrong secret", good, {kOther}, "A", "token_bad_signature"},
         {"expired", rp::mint_token(kSecret, "A", kNow), {kSecret}, "A", "token_expired"},
         {"another room", good, {kSecret}, "B", "token_wrong_room"},
-        {"tampered payload", forged_payload + "." + signature, {kSecret}, "B", "token_bad_signature"},
+        {"tampered payload",
+         forged_payload + "." + signature,
+         {kSecret},
+         "B",
+         "token_bad_signature"},
         {"tampered signature", payload + "." + flipped, {kSecret}, "A", "token_bad_signature"},
         {"missing", "", {kSecret}, "A", "token_missing"},
         {"no dot", payload, {kSecret}, "A", "token_malformed"},
@@ -46,7 +51,11 @@ TEST(RoomToken, EveryWayATokenCanBeWrong) {
         {"not base64", payload + ".***", {kSecret}, "A", "token_malformed"},
         {"huge", std::string(5000, 'a') + ".b", {kSecret}, "A", "token_malformed"},
         {"prefix grant", rp::mint_token(kSecret, "team-7:*", kNow + 60), {kSecret}, "team-7:x", ""},
-        {"prefix grant, other team", rp::mint_token(kSecret, "team-7:*", kNow + 60), {kSecret}, "team-8:x", "token_wrong_room"},
+        {"prefix grant, other team",
+         rp::mint_token(kSecret, "team-7:*", kNow + 60),
+         {kSecret},
+         "team-8:x",
+         "token_wrong_room"},
     };
     for (const Case& c : cases) {
         auto claims = rp::verify_token(c.token, c.secrets, c.room, kNow);
@@ -55,7 +64,8 @@ TEST(RoomToken, EveryWayATokenCanBeWrong) {
         } else {
             ASSERT_FALSE(claims.ok()) << c.name;
             EXPECT_EQ(claims.error().code, c.code) << c.name;
-            EXPECT_EQ(claims.error().message.find(c.token.empty() ? "\x01" : c.token), std::string::npos)
+            EXPECT_EQ(claims.error().message.find(c.token.empty() ? "\x01" : c.token),
+                      std::string::npos)
                 << c.name << ": the token itself never appears in a message";
         }
     }

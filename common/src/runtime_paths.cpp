@@ -20,7 +20,8 @@ std::string default_run_dir() {
 
 std::string default_fcgi_socket() {
     const char* from_env = run_dir_from_environment();
-    return from_env != nullptr ? std::string(from_env) + "/fcgi.sock" : "/run/roompush-fcgi/fcgi.sock";
+    return from_env != nullptr ? std::string(from_env) + "/fcgi.sock"
+                               : "/run/roompush-fcgi/fcgi.sock";
 }
 
 std::optional<mode_t> parse_file_mode(std::string_view text) {

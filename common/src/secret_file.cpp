@@ -18,15 +18,16 @@ Result<std::string> read_secret_file(const std::string& path, const SecretRules&
     secret.resize(static_cast<std::size_t>(file.gcount()));
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
     if (secret.size() > rules.max_bytes) {
-        return make_error("bad_secret", path + " holds more than " + std::to_string(rules.max_bytes) +
-                                            " bytes");
+        return make_error("bad_secret",
+                          path + " holds more than " + std::to_string(rules.max_bytes) + " bytes");
     }
     if (rules.one_line && secret.find_first_of("\r\n") != std::string::npos) {
         return make_error("bad_secret", path + " must hold one line");
     }
     if (secret.size() < rules.min_bytes) {
         return make_error("bad_secret", "the secret in " + path + " is shorter than " +
-                                            std::to_string(rules.min_bytes) + " bytes" + rules.hint);
+                                            std::to_string(rules.min_bytes) + " bytes" +
+                                            rules.hint);
     }
     return secret;
 }

@@ -35,7 +35,8 @@ TEST_F(SecretFileTest, TheTrailingNewlineIsNotPartOfTheSecret) {
 TEST_F(SecretFileTest, EachRuleIsNamed) {
     auto short_one = rp::read_secret_file(write("abc\n"), {.min_bytes = 32, .hint = " (make one)"});
     ASSERT_FALSE(short_one.ok());
-    EXPECT_NE(short_one.error().message.find("shorter than 32 bytes (make one)"), std::string::npos);
+    EXPECT_NE(short_one.error().message.find("shorter than 32 bytes (make one)"),
+              std::string::npos);
     auto long_one = rp::read_secret_file(write(std::string(513, 'x')), {.max_bytes = 512});
     ASSERT_FALSE(long_one.ok());
     EXPECT_NE(long_one.error().message.find("more than 512"), std::string::npos);

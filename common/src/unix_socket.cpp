@@ -55,10 +55,10 @@ Result<gid_t> lookup_group(const std::string& name_or_gid) {
 
 Status set_socket_access(const std::string& path, const SocketAccess& access) {
     if (access.group && ::chown(path.c_str(), static_cast<uid_t>(-1), *access.group) != 0) {
-        return make_error("listen_failed",
-                          "chgrp " + std::to_string(*access.group) + " " + path + ": " +
-                              errno_text(errno) +
-                              (errno == EPERM ? " (this process must be a member of the group)" : ""));
+        return make_error(
+            "listen_failed",
+            "chgrp " + std::to_string(*access.group) + " " + path + ": " + errno_text(errno) +
+                (errno == EPERM ? " (this process must be a member of the group)" : ""));
     }
     if (::chmod(path.c_str(), access.mode) != 0) {
         return make_error("listen_failed", "chmod " + path + ": " + errno_text(errno));
@@ -74,9 +74,10 @@ void UniqueFd::reset(int fd) {
 Status check_socket_path(const std::string& path) {
     if (path.empty()) return make_error("bad_socket_path", "socket path is empty");
     if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-        return make_error("bad_socket_path", "socket path " + path + " is longer than " +
-                                                 std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
-                                                 " bytes; choose a shorter directory");
+        return make_error("bad_socket_path",
+                          "socket path " + path + " is longer than " +
+                              std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
+                              " bytes; choose a shorter directory");
     }
     return ok_status();
 }

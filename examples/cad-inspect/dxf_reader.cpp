@@ -158,9 +158,14 @@ public:
     DrawingStats finish() { return std::move(stats_); }
 
 private:
-    DrawingStats stats_{0, {}, {std::numeric_limits<double>::max(), std::numeric_limits<double>::max()},
-                        {std::numeric_limits<double>::lowest(), std::numeric_limits<double>::lowest()},
-                        0, {}, false};
+    DrawingStats stats_{
+        0,
+        {},
+        {std::numeric_limits<double>::max(), std::numeric_limits<double>::max()},
+        {std::numeric_limits<double>::lowest(), std::numeric_limits<double>::lowest()},
+        0,
+        {},
+        false};
 };
 
 Status draw_line(const Entity& e, Drawing& drawing) {
@@ -180,7 +185,9 @@ Status draw_circle_or_arc(const Entity& e, Drawing& drawing) {
     for (auto* v : {&x, &y, &r, &start, &end}) {
         if (!*v) return v->error();
     }
-    if (*r < 0) return malformed("line " + std::to_string(e.line) + ": " + e.type + " has a negative radius");
+    if (*r < 0)
+        return malformed("line " + std::to_string(e.line) + ": " + e.type +
+                         " has a negative radius");
     double sweep = 2 * kPi;
     double from = 0;
     if (e.type == "ARC") {
@@ -224,18 +231,21 @@ Status draw_lwpolyline(const Entity& e, Drawing& drawing) {
         if (g.code == 70) closed = (static_cast<long>(*value) & 1) != 0;
         if (g.code == 10) vertices.push_back({{*value, 0}, 0});
         if ((g.code == 20 || g.code == 42) && vertices.empty()) {
-            return malformed("line " + std::to_string(g.line) + ": LWPOLYLINE vertex data before its X");
+            return malformed("line " + std::to_string(g.line) +
+                             ": LWPOLYLINE vertex data before its X");
         }
         if (g.code == 20) vertices.back().at[1] = *value;
         if (g.code == 42) vertices.back().bulge = *value;
     }
-    if (vertices.empty()) return malformed("line " + std::to_string(e.line) + ": LWPOLYLINE without vertices");
+    if (vertices.empty())
+        return malformed("line " + std::to_string(e.line) + ": LWPOLYLINE without vertices");
     draw_vertices(vertices, closed, drawing);
     return ok_status();
 }
 
 // POLYLINE is followed by VERTEX entities and a SEQEND; `vertices` are those entities.
-Status draw_polyline(const Entity& polyline, const std::vector<Entity>& vertices, Drawing& drawing) {
+Status draw_polyline(const Entity& polyline, const std::vector<Entity>& vertices,
+                     Drawing& drawing) {
     auto flags = field(polyline, 70, 0);
     if (!flags) return flags.error();
     std::vector<Vertex> points;
@@ -247,7 +257,8 @@ Status draw_polyline(const Entity& polyline, const std::vector<Entity>& vertices
         if (static_cast<long>(*vflags) & 128) continue;  // a polyface's face record, not a point
         points.push_back({{*x, *y}, *bulge});
     }
-    if (points.empty()) return malformed("line " + std::to_string(polyline.line) + ": POLYLINE without vertices");
+    if (points.empty())
+        return malformed("line " + std::to_string(polyline.line) + ": POLYLINE without vertices");
     draw_vertices(points, (static_cast<long>(*flags) & 1) != 0, drawing);
     return ok_status();
 }
@@ -273,7 +284,8 @@ Result<std::optional<Group>> read_entity(GroupReader& reader, Entity& entity) {
 
 class EntitiesSection {
 public:
-    EntitiesSection(GroupReader& reader, Drawing& drawing, const std::function<void(double)>& on_progress)
+    EntitiesSection(GroupReader& reader, Drawing& drawing,
+                    const std::function<void(double)>& on_progress)
         : reader_(reader), drawing_(drawing), on_progress_(on_progress) {}
 
     // Called after "0 / SECTION, 2 / ENTITIES"; returns after its "0 / ENDSEC".
@@ -285,7 +297,8 @@ public:
         std::vector<Entity> vertices;
         while (current && current->value != "ENDSEC") {
             if (current->code != 0) {
-                return malformed("line " + std::to_string(current->line) + ": expected an entity (group code 0)");
+                return malformed("line " + std::to_string(current->line) +
+                                 ": expected an entity (group code 0)");
             }
             Entity entity{current->value, current->line, {}};
             auto next = read_entity(reader_, entity);
@@ -339,9 +352,11 @@ bool looks_like_dxf(std::string_view bytes) {
     return false;
 }
 
-Result<DrawingStats> read_dxf(std::string_view bytes, const std::function<void(double)>& on_progress) {
+Result<DrawingStats> read_dxf(std::string_view bytes,
+                              const std::function<void(double)>& on_progress) {
     if (!looks_like_dxf(bytes)) {
-        return make_error("unsupported_format", "not an ASCII DXF file (no \"0 / SECTION\" at the start)");
+        return make_error("unsupported_format",
+                          "not an ASCII DXF file (no \"0 / SECTION\" at the start)");
     }
     GroupReader reader(bytes);
     Drawing drawing;
@@ -358,7 +373,8 @@ Result<DrawingStats> read_dxf(std::string_view bytes, const std::function<void(d
         }
         if (section_start && g.code == 2 && g.value == "ENTITIES") {
             saw_entities = true;
-            if (auto ok = EntitiesSection(reader, drawing, on_progress).read(); !ok) return ok.error();
+            if (auto ok = EntitiesSection(reader, drawing, on_progress).read(); !ok)
+                return ok.error();
             section_start = false;
             continue;
         }

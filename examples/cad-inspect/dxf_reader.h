@@ -25,12 +25,12 @@ struct Path2 {
 };
 
 struct DrawingStats {
-    uint64_t entities = 0;                  // every entity in ENTITIES (VERTEX/SEQEND excluded)
+    uint64_t entities = 0;                   // every entity in ENTITIES (VERTEX/SEQEND excluded)
     std::map<std::string, uint64_t> counts;  // per entity type, e.g. {"LINE": 4}
-    Point2 min{};                           // extents of the drawn entities
+    Point2 min{};                            // extents of the drawn entities
     Point2 max{};
-    double length = 0;                      // total length of everything drawn
-    std::vector<Path2> paths;               // at most kMaxPreviewPaths, for the preview
+    double length = 0;         // total length of everything drawn
+    std::vector<Path2> paths;  // at most kMaxPreviewPaths, for the preview
     bool paths_truncated = false;
 };
 

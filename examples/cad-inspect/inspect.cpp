@@ -43,7 +43,9 @@ public:
         int percent = from + static_cast<int>(fraction * (to - from));
         auto now = std::chrono::steady_clock::now();
         bool final_line = percent == 100 && last_ < 100;
-        if (!final_line && (percent < last_ + 5 || now - last_time_ < std::chrono::milliseconds(100))) return;
+        if (!final_line &&
+            (percent < last_ + 5 || now - last_time_ < std::chrono::milliseconds(100)))
+            return;
         last_ = percent;
         last_time_ = now;
         JsonPtr line = make_object();
@@ -69,7 +71,8 @@ Result<std::string> read_input(const InspectOptions& options, Progress& progress
     }
     const auto size = static_cast<uint64_t>(info.st_size);
     if (size > options.max_bytes) {
-        return make_error("too_large", "the file is larger than " + std::to_string(options.max_bytes) + " bytes");
+        return make_error(
+            "too_large", "the file is larger than " + std::to_string(options.max_bytes) + " bytes");
     }
     std::ifstream file(options.input, std::ios::binary);
     if (!file) return make_error("unreadable", "cannot open " + options.input);
@@ -131,8 +134,9 @@ int inspect_stl(const InspectOptions& options, const std::string& bytes, Progres
     set_json(bbox.get(), "min", numbers({stats->min[0], stats->min[1], stats->min[2]}));
     set_json(bbox.get(), "max", numbers({stats->max[0], stats->max[1], stats->max[2]}));
     set_json(out.get(), "bbox", std::move(bbox));
-    set_json(out.get(), "size", numbers({stats->max[0] - stats->min[0], stats->max[1] - stats->min[1],
-                                         stats->max[2] - stats->min[2]}));
+    set_json(out.get(), "size",
+             numbers({stats->max[0] - stats->min[0], stats->max[1] - stats->min[1],
+                      stats->max[2] - stats->min[2]}));
     set_number(out.get(), "area", stats->area);
     set_number(out.get(), "volume", stats->volume);
     if (preview) {
@@ -145,7 +149,8 @@ int inspect_stl(const InspectOptions& options, const std::string& bytes, Progres
 }
 
 int inspect_dxf(const InspectOptions& options, const std::string& bytes, Progress& progress) {
-    auto stats = read_dxf(bytes, [&](double fraction) { progress.report(fraction, 20, 90, "parsing"); });
+    auto stats =
+        read_dxf(bytes, [&](double fraction) { progress.report(fraction, 20, 90, "parsing"); });
     if (!stats) return fail(stats.error());
     progress.report(0, 90, 99, "preview");
     bool preview = write_preview(options.out_dir, drawing_svg(*stats, "DXF drawing"));
@@ -154,13 +159,15 @@ int inspect_dxf(const InspectOptions& options, const std::string& bytes, Progres
     set_string(out.get(), "format", "dxf");
     set_number(out.get(), "entities", static_cast<double>(stats->entities));
     JsonPtr counts = make_object();
-    for (const auto& [type, count] : stats->counts) set_number(counts.get(), type.c_str(), static_cast<double>(count));
+    for (const auto& [type, count] : stats->counts)
+        set_number(counts.get(), type.c_str(), static_cast<double>(count));
     set_json(out.get(), "counts", std::move(counts));
     JsonPtr bbox = make_object();
     set_json(bbox.get(), "min", numbers({tidy(stats->min[0]), tidy(stats->min[1])}));
     set_json(bbox.get(), "max", numbers({tidy(stats->max[0]), tidy(stats->max[1])}));
     set_json(out.get(), "bbox", std::move(bbox));
-    set_json(out.get(), "size", numbers({tidy(stats->max[0] - stats->min[0]), tidy(stats->max[1] - stats->min[1])}));
+    set_json(out.get(), "size",
+             numbers({tidy(stats->max[0] - stats->min[0]), tidy(stats->max[1] - stats->min[1])}));
     set_number(out.get(), "length", tidy(stats->length));
     if (preview) {
         set_string(out.get(), "preview", "preview.svg");
@@ -191,7 +198,9 @@ int inspect(const InspectOptions& options) {
     if (!bytes) return fail(bytes.error());
     if (looks_like_dxf(*bytes)) return inspect_dxf(options, *bytes, progress);
     if (looks_like_other_text(*bytes)) {
-        return fail(make_error("unsupported_format", "not a CAD file cad-inspect reads (ASCII or binary STL, ASCII DXF)"));
+        return fail(
+            make_error("unsupported_format",
+                       "not a CAD file cad-inspect reads (ASCII or binary STL, ASCII DXF)"));
     }
     return inspect_stl(options, *bytes, progress);  // its errors name what an STL file lacks
 }

@@ -39,7 +39,8 @@ protected:
         std::string out = ::testing::internal::GetCapturedStdout();
         ::testing::internal::GetCapturedStderr();
         std::vector<std::string> lines;
-        for (std::size_t start = 0, end; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
+        for (std::size_t start = 0, end; (end = out.find('\n', start)) != std::string::npos;
+             start = end + 1) {
             lines.push_back(out.substr(start, end - start));
         }
         return {code, lines};
@@ -59,7 +60,9 @@ TEST_F(Inspect, DxfResultAndPreview) {
     EXPECT_EQ(lines.front(), R"({"progress":0,"stage":"reading"})");
     EXPECT_EQ(lines[lines.size() - 2], R"({"progress":100,"stage":"done"})");
     const std::string& result = lines.back();
-    EXPECT_NE(result.find(R"("format":"dxf","entities":2,"counts":{"CIRCLE":1,"LINE":1})"), std::string::npos) << result;
+    EXPECT_NE(result.find(R"("format":"dxf","entities":2,"counts":{"CIRCLE":1,"LINE":1})"),
+              std::string::npos)
+        << result;
     EXPECT_NE(result.find(R"("bbox":{"min":[-1,-1],"max":[3,4]})"), std::string::npos) << result;
     EXPECT_NE(result.find(R"("preview":"preview.svg")"), std::string::npos) << result;
     EXPECT_TRUE(fs::exists(dir_ / "preview.svg"));
@@ -89,7 +92,8 @@ TEST_F(Inspect, MalformedInputIsAJsonErrorAndExit2) {
         auto [code, lines] = run(write("input", c.bytes));
         EXPECT_EQ(code, 2) << c.code;
         ASSERT_FALSE(lines.empty()) << c.code;
-        EXPECT_EQ(lines.back().rfind(R"({"error":{"code":")" + c.code + "\"", 0), 0u) << lines.back();
+        EXPECT_EQ(lines.back().rfind(R"({"error":{"code":")" + c.code + "\"", 0), 0u)
+            << lines.back();
         EXPECT_FALSE(fs::exists(dir_ / "preview.svg")) << c.code;
     }
     auto [code, lines] = run((dir_ / "missing").string());

@@ -10,7 +10,8 @@ int main(int argc, char** argv) {
     CLI::App app{"cad-inspect: figures and a preview of a CAD file (STL, DXF), as JSON"};
     app.add_option("--input", options.input, "The file to read")->required();
     app.add_option("--out", options.out_dir, "Work directory: preview.svg is written there");
-    app.add_option("--max-bytes", options.max_bytes, "Largest input accepted")->capture_default_str();
+    app.add_option("--max-bytes", options.max_bytes, "Largest input accepted")
+        ->capture_default_str();
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

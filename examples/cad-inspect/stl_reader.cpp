@@ -26,10 +26,12 @@ public:
         Vec ac{c[0] - a[0], c[1] - a[1], c[2] - a[2]};
         Vec cross{ab[1] * ac[2] - ab[2] * ac[1], ab[2] * ac[0] - ab[0] * ac[2],
                   ab[0] * ac[1] - ab[1] * ac[0]};
-        stats_.area += 0.5 * std::sqrt(cross[0] * cross[0] + cross[1] * cross[1] + cross[2] * cross[2]);
+        stats_.area +=
+            0.5 * std::sqrt(cross[0] * cross[0] + cross[1] * cross[1] + cross[2] * cross[2]);
         // Signed volume of the tetrahedron (origin, a, b, c): summed over a closed mesh, the solid.
         signed_volume_ += (a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0]) +
-                           a[2] * (b[0] * c[1] - b[1] * c[0])) / 6.0;
+                           a[2] * (b[0] * c[1] - b[1] * c[0])) /
+                          6.0;
         ++stats_.triangles;
     }
     MeshStats finish(std::string format, std::string name) {
@@ -40,12 +42,15 @@ public:
     }
 
 private:
-    MeshStats stats_{{}, {}, 0,
+    MeshStats stats_{{},
+                     {},
+                     0,
                      {std::numeric_limits<double>::max(), std::numeric_limits<double>::max(),
                       std::numeric_limits<double>::max()},
                      {std::numeric_limits<double>::lowest(), std::numeric_limits<double>::lowest(),
                       std::numeric_limits<double>::lowest()},
-                     0, 0};
+                     0,
+                     0};
     double signed_volume_ = 0;
 };
 
@@ -70,7 +75,8 @@ float read_float(const char* p) {
 constexpr std::size_t kBinaryHeader = 84;
 constexpr std::size_t kBinaryTriangle = 50;
 
-Result<MeshStats> read_binary(std::string_view bytes, const std::function<void(double)>& on_progress,
+Result<MeshStats> read_binary(std::string_view bytes,
+                              const std::function<void(double)>& on_progress,
                               const TriangleSink& on_triangle) {
     uint32_t count;
     std::memcpy(&count, bytes.data() + 80, sizeof count);
@@ -90,7 +96,8 @@ Result<MeshStats> read_binary(std::string_view bytes, const std::function<void(d
             for (int i = 0; i < 3; ++i) {
                 float value = read_float(p + (k * 3 + i) * 4);
                 if (!std::isfinite(value)) {
-                    return malformed("triangle " + std::to_string(t + 1) + " has a coordinate that is not a finite number");
+                    return malformed("triangle " + std::to_string(t + 1) +
+                                     " has a coordinate that is not a finite number");
                 }
                 v[k][i] = value;
             }
@@ -190,7 +197,8 @@ Result<MeshStats> read_ascii(std::string_view text, const std::function<void(dou
         if (word == "endsolid") break;
         if (word.empty()) return malformed("the file ends without \"endsolid\" (truncated?)");
         if (word != "facet") {
-            return malformed("line " + std::to_string(tokens.line()) + ": expected \"facet\" or \"endsolid\", found \"" +
+            return malformed("line " + std::to_string(tokens.line()) +
+                             ": expected \"facet\" or \"endsolid\", found \"" +
                              std::string(word.substr(0, 32)) + "\"");
         }
         if (auto ok = read_facet(tokens, mesh, on_triangle); !ok) return ok.error();

@@ -28,7 +28,8 @@ std::vector<Tri> unit_cube() {
     return t;
 }
 
-std::string binary_stl(const std::vector<Tri>& triangles, const std::string& header = "binary cube") {
+std::string binary_stl(const std::vector<Tri>& triangles,
+                       const std::string& header = "binary cube") {
     std::string out(80, '\0');
     std::memcpy(out.data(), header.data(), std::min<std::size_t>(header.size(), 80));
     uint32_t count = static_cast<uint32_t>(triangles.size());
@@ -126,14 +127,24 @@ TEST(StlReader, MalformedInputIsACleanError) {
         {"empty", "", "unsupported_format"},
         {"short", "hello", "unsupported_format"},
         {"truncated binary", binary.substr(0, binary.size() - 7), "malformed_stl"},
-        {"count too big", [&] { std::string b = binary; uint32_t c = 0xffffffff; std::memcpy(b.data() + 80, &c, 4); return b; }(), "malformed_stl"},
+        {"count too big",
+         [&] {
+             std::string b = binary;
+             uint32_t c = 0xffffffff;
+             std::memcpy(b.data() + 80, &c, 4);
+             return b;
+         }(),
+         "malformed_stl"},
         {"zero triangles", binary_stl({}), "empty_model"},
         {"nan coordinate", nan_binary, "malformed_stl"},
         {"truncated ascii", ascii.substr(0, ascii.size() / 2), "malformed_stl"},
         {"bad number", "solid x\nfacet normal 0 0 0 outer loop vertex 1 2 zz", "malformed_stl"},
         {"missing endsolid", "solid x\n", "malformed_stl"},
         {"no facets", "solid x\nendsolid x\n", "empty_model"},
-        {"garbage keyword", "solid x\nfacet normal 0 0 0 outer loop vertex 0 0 0 vertex 1 0 0 vertex 0 1 0 endloop endfacet\nbanana\n", "malformed_stl"},
+        {"garbage keyword",
+         "solid x\nfacet normal 0 0 0 outer loop vertex 0 0 0 vertex 1 0 0 vertex 0 1 0 endloop "
+         "endfacet\nbanana\n",
+         "malformed_stl"},
     };
     for (const Bad& bad : cases) {
         auto stats = read_stl(bad.bytes);

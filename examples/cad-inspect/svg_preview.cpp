@@ -14,7 +14,8 @@ constexpr double kMargin = 12;
 
 struct Box2 {
     double min_x = std::numeric_limits<double>::max(), min_y = std::numeric_limits<double>::max();
-    double max_x = std::numeric_limits<double>::lowest(), max_y = std::numeric_limits<double>::lowest();
+    double max_x = std::numeric_limits<double>::lowest(),
+           max_y = std::numeric_limits<double>::lowest();
     void add(double x, double y) {
         min_x = std::min(min_x, x);
         min_y = std::min(min_y, y);
@@ -28,7 +29,8 @@ struct Box2 {
 class Fit {
 public:
     explicit Fit(const Box2& box) : box_(box) {
-        double w = std::max(box.max_x - box.min_x, 1e-12), h = std::max(box.max_y - box.min_y, 1e-12);
+        double w = std::max(box.max_x - box.min_x, 1e-12),
+               h = std::max(box.max_y - box.min_y, 1e-12);
         scale_ = std::min((kWidth - 2 * kMargin) / w, (kHeight - 2 * kMargin) / h);
         offset_x_ = (kWidth - w * scale_) / 2;
         offset_y_ = (kHeight - h * scale_) / 2;
@@ -51,10 +53,18 @@ std::string escape(const std::string& text) {
     std::string out;
     for (char c : text) {
         switch (c) {
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '&': out += "&amp;"; break;
-            case '"': out += "&quot;"; break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '&':
+                out += "&amp;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
             default:
                 if (static_cast<unsigned char>(c) >= ' ') out += c;
         }
@@ -65,7 +75,8 @@ std::string escape(const std::string& text) {
 std::string header(const std::string& title) {
     return "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + number(kWidth) + " " +
            number(kHeight) + "\" width=\"" + number(kWidth) + "\" height=\"" + number(kHeight) +
-           "\">\n<title>" + escape(title) + "</title>\n<rect width=\"100%\" height=\"100%\" fill=\"#f7f8fa\"/>\n";
+           "\">\n<title>" + escape(title) +
+           "</title>\n<rect width=\"100%\" height=\"100%\" fill=\"#f7f8fa\"/>\n";
 }
 
 // The isometric view: the viewer looks along +(x+y), down at atan(1/sqrt 2) (35.26 degrees).
@@ -84,7 +95,8 @@ View project(const Vec3& p) {
 double brightness(const Triangle& t) {
     Vec3 ab{t[1][0] - t[0][0], t[1][1] - t[0][1], t[1][2] - t[0][2]};
     Vec3 ac{t[2][0] - t[0][0], t[2][1] - t[0][1], t[2][2] - t[0][2]};
-    Vec3 n{ab[1] * ac[2] - ab[2] * ac[1], ab[2] * ac[0] - ab[0] * ac[2], ab[0] * ac[1] - ab[1] * ac[0]};
+    Vec3 n{ab[1] * ac[2] - ab[2] * ac[1], ab[2] * ac[0] - ab[0] * ac[2],
+           ab[0] * ac[1] - ab[1] * ac[0]};
     double length = std::sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
     if (length == 0) return 0.5;
     const Vec3 light{-0.48, -0.80, 0.36};  // unit length, pointing at the light
@@ -94,7 +106,9 @@ double brightness(const Triangle& t) {
 
 std::string grey_blue(double light) {
     char buffer[8];
-    auto channel = [&](double base) { return static_cast<int>(std::clamp(base * light, 0.0, 255.0)); };
+    auto channel = [&](double base) {
+        return static_cast<int>(std::clamp(base * light, 0.0, 255.0));
+    };
     std::snprintf(buffer, sizeof buffer, "#%02x%02x%02x", channel(90), channel(150), channel(215));
     return buffer;
 }
@@ -102,7 +116,8 @@ std::string grey_blue(double light) {
 }  // namespace
 
 MeshSampler::MeshSampler(std::size_t expected_triangles)
-    : stride_(std::max<std::size_t>(1, (expected_triangles + kMaxPreviewTriangles - 1) / kMaxPreviewTriangles)) {
+    : stride_(std::max<std::size_t>(
+          1, (expected_triangles + kMaxPreviewTriangles - 1) / kMaxPreviewTriangles)) {
     kept_.reserve(std::min(expected_triangles, kMaxPreviewTriangles));
 }
 
@@ -131,7 +146,8 @@ std::string mesh_svg(const std::vector<Triangle>& triangles, const std::string& 
         faces.push_back(face);
     }
     // Painter's algorithm: the farthest faces first, nearer ones drawn over them.
-    std::sort(faces.begin(), faces.end(), [](const Face& a, const Face& b) { return a.depth > b.depth; });
+    std::sort(faces.begin(), faces.end(),
+              [](const Face& a, const Face& b) { return a.depth > b.depth; });
     std::string svg = header(title);
     if (faces.empty()) return svg + "</svg>\n";
     Fit fit(box);
@@ -140,8 +156,8 @@ std::string mesh_svg(const std::vector<Triangle>& triangles, const std::string& 
         std::string colour = grey_blue(face.light);
         svg += "<path d=\"M" + number(fit.x(face.v[0].x)) + " " + number(fit.y(face.v[0].y)) + "L" +
                number(fit.x(face.v[1].x)) + " " + number(fit.y(face.v[1].y)) + "L" +
-               number(fit.x(face.v[2].x)) + " " + number(fit.y(face.v[2].y)) + "Z\" fill=\"" + colour +
-               "\" stroke=\"" + colour + "\"/>\n";
+               number(fit.x(face.v[2].x)) + " " + number(fit.y(face.v[2].y)) + "Z\" fill=\"" +
+               colour + "\" stroke=\"" + colour + "\"/>\n";
     }
     return svg + "</g>\n</svg>\n";
 }
@@ -152,8 +168,9 @@ std::string drawing_svg(const DrawingStats& drawing, const std::string& title) {
     box.add(drawing.min[0], drawing.min[1]);
     box.add(drawing.max[0], drawing.max[1]);
     Fit fit(box);
-    svg += "<g fill=\"none\" stroke=\"#1d4f91\" stroke-width=\"1.2\" stroke-linejoin=\"round\" "
-           "stroke-linecap=\"round\">\n";
+    svg +=
+        "<g fill=\"none\" stroke=\"#1d4f91\" stroke-width=\"1.2\" stroke-linejoin=\"round\" "
+        "stroke-linecap=\"round\">\n";
     for (const Path2& path : drawing.paths) {
         svg += "<path d=\"";
         for (std::size_t i = 0; i < path.points.size(); ++i) {

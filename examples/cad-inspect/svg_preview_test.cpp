@@ -9,12 +9,15 @@ namespace {
 
 std::size_t count(const std::string& text, const std::string& needle) {
     std::size_t n = 0;
-    for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    for (std::size_t at = text.find(needle); at != std::string::npos;
+         at = text.find(needle, at + 1))
+        ++n;
     return n;
 }
 
 TEST(SvgPreview, MeshIsOnePathPerTriangleAndEscapesTheTitle) {
-    std::vector<Triangle> triangles = {{{{0, 0, 0}, {1, 0, 0}, {0, 1, 0}}}, {{{0, 0, 0}, {0, 0, 1}, {1, 0, 0}}}};
+    std::vector<Triangle> triangles = {{{{0, 0, 0}, {1, 0, 0}, {0, 1, 0}}},
+                                       {{{0, 0, 0}, {0, 0, 1}, {1, 0, 0}}}};
     std::string svg = mesh_svg(triangles, "a <b> & \"c\"");
     EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
     EXPECT_EQ(count(svg, "<path "), 2u);

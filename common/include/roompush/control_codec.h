@@ -98,8 +98,8 @@ std::string encode_reload_response(const std::vector<std::string>& applied,
 std::string encode_rooms_response(const std::vector<RoomSummary>& rooms);
 
 // --- client side ---
-std::string encode_publish_request(std::string_view room, std::string_view event,
-                                   const cJSON* data, std::string_view id);
+std::string encode_publish_request(std::string_view room, std::string_view event, const cJSON* data,
+                                   std::string_view id);
 // The same with `data` as JSON text (pushctl's argument, file or line), which goes into the
 // request as it is written when it is plain JSON on one line (is_verbatim_json, once the
 // whitespace around it is trimmed), else as cJSON prints it (a pretty-printed file); bad_json

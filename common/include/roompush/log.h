@@ -23,15 +23,21 @@ public:
     LogLine& operator=(const LogLine&) = delete;
 
     LogLine& kv(std::string_view key, std::string_view value);
-    LogLine& kv(std::string_view key, const char* value) { return kv(key, std::string_view(value)); }
+    LogLine& kv(std::string_view key, const char* value) {
+        return kv(key, std::string_view(value));
+    }
     LogLine& kv(std::string_view key, const std::string& value) {
         return kv(key, std::string_view(value));
     }
     LogLine& kv(std::string_view key, int64_t value);
     LogLine& kv(std::string_view key, uint64_t value);
     LogLine& kv(std::string_view key, int value) { return kv(key, static_cast<int64_t>(value)); }
-    LogLine& kv(std::string_view key, unsigned value) { return kv(key, static_cast<uint64_t>(value)); }
-    LogLine& kv(std::string_view key, long long value) { return kv(key, static_cast<int64_t>(value)); }
+    LogLine& kv(std::string_view key, unsigned value) {
+        return kv(key, static_cast<uint64_t>(value));
+    }
+    LogLine& kv(std::string_view key, long long value) {
+        return kv(key, static_cast<int64_t>(value));
+    }
     LogLine& kv(std::string_view key, unsigned long long value) {
         return kv(key, static_cast<uint64_t>(value));
     }

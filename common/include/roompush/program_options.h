@@ -40,7 +40,8 @@ CLI::Validator group_validator();
 // Parses the command line and config file. Returns the exit code when the program should stop
 // now (--help, --version, --print-config: 0; bad configuration: 2, after one line naming the
 // option and the reason), nullopt to go on.
-std::optional<int> parse_options(CLI::App& app, const CommonOptions& options, int argc, char** argv);
+std::optional<int> parse_options(CLI::App& app, const CommonOptions& options, int argc,
+                                 char** argv);
 
 // For a reload: the same command line, and so the same --config file, parsed again into `app`
 // (a fresh one, with the same options), printing nothing. Error("bad_config") carries the

@@ -8,12 +8,13 @@
 
 namespace rp {
 
-inline constexpr std::string_view kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr std::string_view kPrometheusContentType =
+    "text/plain; version=0.0.4; charset=utf-8";
 
 enum class MetricType { gauge, counter };
 
 // Appends "# HELP name help", "# TYPE name type" and "name value" lines.
-void append_metric(std::string& out, std::string_view name, MetricType type,
-                   std::string_view help, uint64_t value);
+void append_metric(std::string& out, std::string_view name, MetricType type, std::string_view help,
+                   uint64_t value);
 
 }  // namespace rp
