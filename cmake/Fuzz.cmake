@@ -26,6 +26,6 @@ roompush_fuzz_target(publish_scan_fuzz common/src/publish_scan_fuzz.cpp roompush
 roompush_fuzz_target(room_token_fuzz common/src/room_token_fuzz.cpp roompush-common)
 roompush_fuzz_target(utf8_fuzz common/src/utf8_fuzz.cpp roompush-common)
 roompush_fuzz_target(ws_codec_fuzz ws-sidecar/ws_codec_fuzz.cpp roompush-sidecar-engine)
-roompush_fuzz_target(redis_wire_fuzz ws-sidecar/redis_wire_fuzz.cpp roompush-sidecar-engine)
+roompush_fuzz_target(redis_wire_fuzz ws-sidecar/broker/redis_wire_fuzz.cpp roompush-sidecar-engine)
 roompush_fuzz_target(multipart_parser_fuzz fcgi-app/multipart_parser_fuzz.cpp roompush-fcgi-engine)
 roompush_fuzz_target(stl_reader_fuzz examples/cad-inspect/stl_reader_fuzz.cpp cad-inspect-engine)
