@@ -1,7 +1,7 @@
 #pragma once
-// What happens when a WebSocket opens, speaks or closes, in plain C++ (ws_server.cpp translates
-// the libwebsockets callbacks into these calls). Every call only queues frames on the session;
-// the caller then asks for a writeable callback.
+// What happens when a WebSocket opens, speaks or closes, in plain C++ (ws_engine.cpp calls these
+// for the events ws_server.cpp gets from libwebsockets). Every call only queues frames on the
+// session; the caller then asks for a writeable callback.
 
 #include <string>
 #include <string_view>
