@@ -55,6 +55,8 @@ struct TokenOptions {
     std::string room;  // or a prefix grant "team-7:*"
     std::string ttl = "1h";
     std::string secret_file = "/etc/roompush/auth.secret";
+    std::string user;      // the token's "sub": client messages name their sender with it
+    bool publish = false;  // the "publish" capability: the holder may send to the room
 };
 int token_command(const GlobalOptions& global, const TokenOptions& options);
 

@@ -140,6 +140,10 @@ int main(int argc, char** argv) {
     token_cmd->add_option("room", token.room, "Room id, or a prefix grant such as team-7:*")
         ->required();
     token_cmd->add_option("--ttl", token.ttl, "Lifetime: 90s, 15m, 1h, 7d")->capture_default_str();
+    token_cmd->add_option("--user", token.user,
+                          "Who holds it (the token's sub; at most 128 bytes)");
+    token_cmd->add_flag("--publish", token.publish,
+                        "Let the holder send messages to the room (docs/websocket.md publish)");
     token_cmd
         ->add_option("--secret-file", token.secret_file,
                      "The secret the sidecar checks tokens with")

@@ -46,13 +46,21 @@ int token_command(const GlobalOptions& global, const TokenOptions& options) {
     if (!ttl) return report(global, ttl.error(), kUsage);
     auto secret = load_secret_file(options.secret_file);
     if (!secret) return report(global, secret.error(), kUsage);
-    int64_t expires = now_s() + *ttl;
-    std::string token = mint_token(*secret, options.room, expires);
+    if (options.user.size() > kMaxTokenUserBytes) {
+        return report(global,
+                      make_error("bad_user", "--user may be at most " +
+                                                 std::to_string(kMaxTokenUserBytes) + " bytes"),
+                      kUsage);
+    }
+    TokenClaims claims{options.room, now_s() + *ttl, options.user, options.publish};
+    std::string token = mint_token(*secret, claims);
     if (global.json) {
         JsonPtr out = make_object();
         set_string(out.get(), "token", token);
         set_string(out.get(), "room", options.room);
-        set_number(out.get(), "exp", static_cast<double>(expires));
+        set_number(out.get(), "exp", static_cast<double>(claims.exp));
+        if (!claims.user.empty()) set_string(out.get(), "user", claims.user);
+        set_bool(out.get(), "publish", claims.publish);
         print_json(out.get());
     } else {
         std::cout << token << "\n";

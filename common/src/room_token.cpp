@@ -35,13 +35,34 @@ Error malformed(const std::string& why) {
     return make_error("token_malformed", "room token " + why);
 }
 
+// "caps": an array of strings; true when it holds "publish".
+Result<bool> decode_publish_cap(const cJSON* payload) {
+    const cJSON* caps = cJSON_GetObjectItemCaseSensitive(payload, "caps");
+    if (caps == nullptr) return false;
+    if (!cJSON_IsArray(caps)) return malformed("\"caps\" is not an array of strings");
+    bool publish = false;
+    const cJSON* cap = nullptr;
+    cJSON_ArrayForEach(cap, caps) {
+        if (!cJSON_IsString(cap)) return malformed("\"caps\" is not an array of strings");
+        if (std::string_view(cap->valuestring) == "publish") publish = true;
+    }
+    return publish;
+}
+
 Result<TokenClaims> decode_claims(const std::string& payload) {
     auto json = parse_json(payload);
     if (!json || !cJSON_IsObject(json->get())) return malformed("payload is not a JSON object");
     auto room = require_string(json->get(), "room");
     auto exp = require_integer(json->get(), "exp");
     if (!room || !exp) return malformed("payload needs \"room\" and \"exp\"");
-    return TokenClaims{*room, *exp};
+    auto user = get_string(json->get(), "sub");
+    if (!user || user->value_or("").size() > kMaxTokenUserBytes) {
+        return malformed("\"sub\" is not a string of at most " +
+                         std::to_string(kMaxTokenUserBytes) + " bytes");
+    }
+    auto publish = decode_publish_cap(json->get());
+    if (!publish) return publish.error();
+    return TokenClaims{*room, *exp, user->value_or(""), *publish};
 }
 
 }  // namespace
@@ -82,10 +103,23 @@ Result<std::string> base64url_decode(std::string_view text) {
 }
 
 std::string mint_token(std::string_view secret, std::string_view room, int64_t exp_unix) {
+    return mint_token(secret, TokenClaims{std::string(room), exp_unix});
+}
+
+std::string mint_token(std::string_view secret, const TokenClaims& claims) {
     JsonPtr payload = make_object();
-    set_string(payload.get(), "room", room);
-    set_number(payload.get(), "exp", static_cast<double>(exp_unix));
-    std::string encoded = base64url_encode(to_json(payload.get()));
+    set_string(payload.get(), "room", claims.room);
+    set_number(payload.get(), "exp", static_cast<double>(claims.exp));
+    if (!claims.user.empty()) set_string(payload.get(), "sub", claims.user);
+    if (claims.publish) {
+        cJSON* caps = cJSON_AddArrayToObject(payload.get(), "caps");
+        cJSON_AddItemToArray(caps, cJSON_CreateString("publish"));
+    }
+    return sign_token_payload(secret, to_json(payload.get()));
+}
+
+std::string sign_token_payload(std::string_view secret, std::string_view payload_json) {
+    std::string encoded = base64url_encode(payload_json);
     return encoded + "." + base64url_encode(hmac_sha256(secret, encoded));
 }
 

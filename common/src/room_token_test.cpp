@@ -79,3 +79,41 @@ TEST(RoomToken, GrantCoversExactOrPrefix) {
 }
 
 }  // namespace
+
+TEST(RoomToken, UserAndCapabilitiesRoundTrip) {
+    rp::TokenClaims wanted{"A", kNow + 60, "alice", true};
+    auto claims = rp::verify_token(rp::mint_token(kSecret, wanted), {kSecret}, "A", kNow);
+    ASSERT_TRUE(claims.ok()) << claims.error().message;
+    EXPECT_EQ(claims->user, "alice");
+    EXPECT_TRUE(claims->publish);
+
+    auto plain = rp::verify_token(rp::mint_token(kSecret, "A", kNow + 60), {kSecret}, "A", kNow);
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(plain->user, "");
+    EXPECT_FALSE(plain->publish) << "joining grants no publishing";
+}
+
+TEST(RoomToken, WrongTypedClaimsAreMalformed) {
+    for (const char* payload : {R"({"room":"A","exp":1900000000,"sub":7})",
+                                R"({"room":"A","exp":1900000000,"caps":"publish"})",
+                                R"({"room":"A","exp":1900000000,"caps":[1]})"}) {
+        auto claims =
+            rp::verify_token(rp::sign_token_payload(kSecret, payload), {kSecret}, "A", kNow);
+        ASSERT_FALSE(claims.ok()) << payload;
+        EXPECT_EQ(claims.error().code, "token_malformed") << payload;
+    }
+    std::string long_user(rp::kMaxTokenUserBytes + 1, 'u');
+    auto claims =
+        rp::verify_token(rp::mint_token(kSecret, rp::TokenClaims{"A", kNow + 60, long_user, false}),
+                         {kSecret}, "A", kNow);
+    ASSERT_FALSE(claims.ok());
+    EXPECT_EQ(claims.error().code, "token_malformed");
+}
+
+TEST(RoomToken, UnknownCapabilitiesAreIgnored) {
+    auto claims = rp::verify_token(
+        rp::sign_token_payload(kSecret, R"({"room":"A","exp":1900000000,"caps":["x","publish"]})"),
+        {kSecret}, "A", kNow);
+    ASSERT_TRUE(claims.ok()) << claims.error().message;
+    EXPECT_TRUE(claims->publish);
+}

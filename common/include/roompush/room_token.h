@@ -2,7 +2,9 @@
 // Room tokens: proof that whoever holds one may join a room until a time.
 //
 //   token = base64url(payload) "." base64url(HMAC-SHA256(secret, payload))
-//   payload = {"room":R,"exp":UNIX_SECONDS}      R may be a prefix grant such as "team-7:*"
+//   payload = {"room":R,"exp":UNIX_SECONDS[,"sub":USER][,"caps":["publish"]]}
+//   R may be a prefix grant such as "team-7:*"; "sub" names the user (client messages carry
+//   it); "caps" grants more than joining: "publish" lets the holder send messages to the room.
 //
 // The app and pushctl mint them, the sidecar checks them. See docs/security.md.
 
@@ -18,16 +20,24 @@ namespace rp {
 inline constexpr std::size_t kMinSecretBytes = 32;
 inline constexpr std::size_t kMaxTokenBytes = 1024;
 
+inline constexpr std::size_t kMaxTokenUserBytes = 128;
+
 struct TokenClaims {
     std::string room;  // a room id, or a prefix ending in '*'
     int64_t exp = 0;
+    std::string user;      // "sub"; empty when the token names no one
+    bool publish = false;  // "caps" holds "publish"
 };
 
 std::string mint_token(std::string_view secret, std::string_view room, int64_t exp_unix);
+// With the user and capabilities of `claims` (its room and exp are the token's).
+std::string mint_token(std::string_view secret, const TokenClaims& claims);
+// A token whose payload is `payload_json` as it is (tests use it for payloads no minter writes).
+std::string sign_token_payload(std::string_view secret, std::string_view payload_json);
 
 // Checks the signature against each secret (two during a key rotation) in constant time, then
 // the expiry and the room. Error codes: token_missing, token_malformed, token_bad_signature,
-// token_expired, token_wrong_room.
+// token_expired, token_wrong_room. Unknown capabilities are ignored (a newer minter's).
 Result<TokenClaims> verify_token(std::string_view token, const std::vector<std::string>& secrets,
                                  std::string_view room, int64_t now_unix);
 
