@@ -110,7 +110,8 @@ bool RoomRegistry::is_member(SessionId id, const std::string& room) const {
 }
 
 PublishOutcome RoomRegistry::publish(const std::string& room, std::string_view event,
-                                     std::string_view data, const std::string& id, int64_t now_ms) {
+                                     std::string_view data, const std::string& id, int64_t now_ms,
+                                     std::string_view from) {
     Room& state = room_for(room);
     PublishOutcome outcome;
     if (!id.empty()) {
@@ -124,7 +125,7 @@ PublishOutcome RoomRegistry::publish(const std::string& room, std::string_view e
     metrics_.published++;
     outcome.seq = ++state.seq;
     FramePtr frame =
-        make_frame(encode_message({room, outcome.seq, state.epoch, event, data, now_ms}));
+        make_frame(encode_message({room, outcome.seq, state.epoch, event, data, now_ms, from}));
     deliver(room, state, std::move(frame), outcome.seq, id, now_ms, &outcome.wake,
             &outcome.delivered);
     // A room with neither members nor retained history (--history 0) keeps nothing to resume

@@ -95,8 +95,9 @@ public:
     // Serializes the message once, retains it, and queues the same frame for every member. A
     // repeated idempotency key is acked with the original seq and delivered to no one. `data` is
     // JSON text (ControlRequest::data), spliced into the message as it is.
+    // `from`: a browser's message names its sender (JSON text); empty for the server's.
     PublishOutcome publish(const std::string& room, std::string_view event, std::string_view data,
-                           const std::string& id, int64_t now_ms);
+                           const std::string& id, int64_t now_ms, std::string_view from = {});
 
     // Shared mode, loop thread. Each returns the sessions with something new to write.
     void set_fetcher(RoomFetcher fetcher) { fetcher_ = std::move(fetcher); }

@@ -7,6 +7,11 @@
 
 namespace rp::sidecar {
 
+std::string_view sender_of(const BrokerEntry& entry) {
+    if (entry.from.empty() || is_verbatim_json(entry.from)) return entry.from;
+    return "{}";  // a browser's message still, though not one a sidecar wrote
+}
+
 FramePtr RoomRegistry::frame_of(const std::string& room, const std::string& epoch,
                                 const BrokerEntry& entry) {
     std::string_view data = entry.data;
@@ -16,7 +21,8 @@ FramePtr RoomRegistry::frame_of(const std::string& room, const std::string& epoc
         log_warn("broker_bad_data").kv("room", room).kv("seq", entry.seq);
         data = "null";
     }
-    return make_frame(encode_message({room, entry.seq, epoch, entry.event, data, entry.ts_ms}));
+    return make_frame(
+        encode_message({room, entry.seq, epoch, entry.event, data, entry.ts_ms, sender_of(entry)}));
 }
 
 std::vector<SessionId> RoomRegistry::apply_snapshot(const RoomSnapshot& snapshot, int64_t now_ms) {

@@ -1,5 +1,7 @@
 #include "session.h"
 
+#include <algorithm>
+
 namespace rp::sidecar {
 
 void FrameRing::push_back(FramePtr frame) {
@@ -79,5 +81,37 @@ std::optional<CloseRequest> Session::due_close() const {
     if (close_->after_drain && !queue_.empty()) return std::nullopt;
     return close_;
 }
+
+Session::Grants& Session::grants() {
+    if (!grants_) grants_ = std::make_unique<Grants>();
+    return *grants_;
+}
+
+void Session::set_rights(const std::string& room, RoomRights rights) {
+    bool none = !rights.publish && rights.user.empty();
+    if (!grants_ && none) return;
+    auto& rooms = grants().rooms;
+    auto found = std::find_if(rooms.begin(), rooms.end(),
+                              [&room](const auto& entry) { return entry.first == room; });
+    if (found != rooms.end()) {
+        if (none) {
+            rooms.erase(found);
+        } else {
+            found->second = std::move(rights);
+        }
+    } else if (!none) {
+        rooms.emplace_back(room, std::move(rights));
+    }
+}
+
+const RoomRights* Session::rights(const std::string& room) const {
+    if (!grants_) return nullptr;
+    for (const auto& [name, rights] : grants_->rooms) {
+        if (name == room) return &rights;
+    }
+    return nullptr;
+}
+
+TokenBucket& Session::publish_budget() { return grants().publish_budget; }
 
 }  // namespace rp::sidecar

@@ -7,8 +7,11 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "frame.h"
+#include "token_bucket.h"
 
 namespace rp::sidecar {
 
@@ -47,6 +50,13 @@ private:
     std::size_t count_ = 0;
 };
 
+// What a member may do in a room beyond receiving: granted by its room token (or, in open rooms,
+// by --client-publish). `user` is the token's "sub".
+struct RoomRights {
+    bool publish = false;
+    std::string user;
+};
+
 struct CloseRequest {
     CloseCode code;
     std::string reason;
@@ -77,6 +87,12 @@ public:
     // The close to perform now, if any: immediate ones at once, after_drain ones once empty.
     std::optional<CloseRequest> due_close() const;
     bool closing() const { return close_.has_value(); }
+    // Rights per room; a room without any is left out (most members have none).
+    void set_rights(const std::string& room, RoomRights rights);
+    const RoomRights* rights(const std::string& room) const;
+    // The client-publish budget of this connection, made on first use.
+    TokenBucket& publish_budget();
+
     // True once, right after enqueue() turned this session into a slow consumer.
     bool overflowed_now() {
         bool was = overflowed_now_;
@@ -94,6 +110,13 @@ private:
     FrameRing queue_;
     std::size_t queued_bytes_ = 0;
     std::optional<CloseRequest> close_;
+    // Only a member that was granted something pays for it: 8 bytes for the others.
+    struct Grants {
+        std::vector<std::pair<std::string, RoomRights>> rooms;
+        TokenBucket publish_budget;
+    };
+    std::unique_ptr<Grants> grants_;
+    Grants& grants();
 };
 
 }  // namespace rp::sidecar

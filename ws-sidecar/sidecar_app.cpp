@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "broker_factory.h"
+#include "client_publisher.h"
 #include "control_dispatch.h"
 #include "control_server.h"
 #include "housekeeper.h"
@@ -78,7 +79,8 @@ void announce_ready(const SidecarConfig& config) {
 }  // namespace
 
 // Threads: the event loop (this one, in server.run()), the control socket's (an accept thread
-// and one per connection), the housekeeper's, and a Redis broker's two.
+// and one per connection), the housekeeper's, a Redis broker's two, and with Redis the one
+// that publishes browsers' messages.
 int run(LoadedConfig& start, Reloader::Loader load_again) {
     SidecarConfig& config = start.config;
     sigset_t signals = Housekeeper::block_signals();  // before any thread starts
@@ -88,6 +90,8 @@ int run(LoadedConfig& start, Reloader::Loader load_again) {
     if (!started(server.start())) return 1;
     WsServerLoop loop(server);
     std::unique_ptr<Broker> broker = make_broker(config, registry, metrics, loop);
+    BrokerClientPublisher client_publisher(*broker, registry, loop, metrics);
+    server.set_client_publisher(&client_publisher);
     Reloader reloader(config, std::move(start.values), std::move(load_again), server);
     ControlDispatch dispatch({.loop = loop,
                               .registry = registry,
@@ -110,6 +114,7 @@ int run(LoadedConfig& start, Reloader::Loader load_again) {
     server.run();
     housekeeping.join();
     control.stop();
+    client_publisher.stop();
     broker->stop();
     log_info("stopped");
     return 0;

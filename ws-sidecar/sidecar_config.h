@@ -11,6 +11,7 @@
 #include "broker_url.h"
 #include "room_history.h"
 #include "roompush/control_codec.h"
+#include "token_bucket.h"
 
 namespace rp::sidecar {
 
@@ -45,6 +46,11 @@ struct SidecarConfig {
     unsigned broker_dedupe_ttl_s = 86400;      // idempotency keys kept in Redis
     unsigned broker_room_ttl_s = 7 * 86400;    // an idle room's keys in Redis
     std::string node_id;                       // this sidecar in the cluster view
+    // Messages from browsers (docs/websocket.md `publish`): who may send (a token's "publish"
+    // capability; in open rooms, --client-publish), how large, how often per connection.
+    bool client_publish_open = false;
+    std::size_t client_publish_max_bytes = 2048;
+    TokenRate client_publish_rate;
 };
 
 }  // namespace rp::sidecar

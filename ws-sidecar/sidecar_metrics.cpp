@@ -42,6 +42,12 @@ constexpr MetricSpec kMetrics[] = {
      &M::ping_timeouts},
     {"ws_refused", "ws_refused_total", counter,
      "Connections closed for a protocol or policy error.", &M::ws_refused},
+    {"client_published", "client_messages_published_total", counter,
+     "Messages from browsers (the WebSocket publish command) published.", &M::client_published},
+    {"client_publish_refused", "client_messages_refused_total", counter,
+     "Messages from browsers refused: no right, a server event name, too large, over the rate, "
+     "or the broker unavailable.",
+     &M::client_publish_refused},
     {"control_requests", "control_requests_total", counter, "Control socket requests.",
      &M::control_requests},
     {"control_errors", "control_errors_total", counter,

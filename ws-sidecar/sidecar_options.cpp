@@ -110,6 +110,25 @@ void add_access_options(CLI::App& app, SidecarConfig& config, TextOptions& text)
         ->check(CLI::IsMember({"auto", "epoll", "poll"}));
 }
 
+void add_client_publish_options(CLI::App& app, SidecarConfig& config) {
+    app.add_flag("--client-publish", config.client_publish_open,
+                 "Let members of open rooms (no --auth-secret-file) send messages to their rooms; "
+                 "with secrets, a token's \"publish\" capability decides")
+        ->check(boolean_validator());
+    app.add_option("--client-publish-max-bytes", config.client_publish_max_bytes,
+                   "Largest data of one message from a browser, in bytes (message_too_big)")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{2}, size_t{1} << 20));
+    app.add_option("--client-publish-rate", config.client_publish_rate.per_second,
+                   "Messages per second one connection may send, on average (rate_limited)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.01, 10000.0));
+    app.add_option("--client-publish-burst", config.client_publish_rate.burst,
+                   "Messages one connection may send at once before the rate applies")
+        ->capture_default_str()
+        ->check(CLI::Range(1.0, 10000.0));
+}
+
 void add_broker_options(CLI::App& app, SidecarConfig& config, TextOptions& text) {
     app.add_option("--broker", text.broker_url,
                    "memory, or Redis to share rooms between sidecars: redis://HOST:PORT[/DB] or "
@@ -135,6 +154,7 @@ Parser::Parser() {
     add_socket_options(app, config, text);
     add_limit_options(app, config, text);
     add_access_options(app, config, text);
+    add_client_publish_options(app, config);
     add_broker_options(app, config, text);
     add_common_options(app, common, ROOMPUSH_VERSION);
 }

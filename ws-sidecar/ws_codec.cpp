@@ -43,8 +43,8 @@ void append_number(std::string& out, uint64_t value) {
 // publisher's JSON text, checked by cJSON when it arrived, and not printed again.
 std::string encode_message(const MessageFields& fields) {
     std::string out;
-    out.reserve(96 + fields.room.size() + fields.epoch.size() + fields.event.size() +
-                fields.data.size());
+    out.reserve(104 + fields.room.size() + fields.epoch.size() + fields.event.size() +
+                fields.data.size() + fields.from.size());
     out += "{\"type\":\"message\",\"room\":";
     append_json_string(out, fields.room);
     out += ",\"seq\":";
@@ -55,6 +55,10 @@ std::string encode_message(const MessageFields& fields) {
     append_json_string(out, fields.event);
     out += ",\"data\":";
     out += fields.data;
+    if (!fields.from.empty()) {
+        out += ",\"from\":";
+        out += fields.from;
+    }
     out += ",\"ts\":";
     if (fields.ts_ms < 0) {
         out += '-';
@@ -98,6 +102,26 @@ std::string encode_ws_error(const Error& error) {
     return to_json(object.get());
 }
 
+std::string encode_ws_error(const Error& error, std::string_view room, std::string_view id) {
+    JsonPtr object = make_object();
+    set_string(object.get(), "type", "error");
+    set_string(object.get(), "code", error.code);
+    set_string(object.get(), "message", error.message);
+    set_string(object.get(), "room", room);
+    if (!id.empty()) set_string(object.get(), "id", id);
+    return to_json(object.get());
+}
+
+std::string encode_published(std::string_view room, std::string_view id, const PublishAck& ack) {
+    JsonPtr object = make_object();
+    set_string(object.get(), "type", "published");
+    set_string(object.get(), "room", room);
+    set_number(object.get(), "seq", static_cast<double>(ack.seq));
+    if (!id.empty()) set_string(object.get(), "id", id);
+    if (ack.duplicate) set_bool(object.get(), "duplicate", true);
+    return to_json(object.get());
+}
+
 Result<ClientCommand> decode_client_command(std::string_view text) {
     auto parsed = parse_json(text);
     if (!parsed) return parsed.error();
@@ -112,8 +136,16 @@ Result<ClientCommand> decode_client_command(std::string_view text) {
         command.op = ClientCommand::Op::subscribe;
     } else if (*op == "unsubscribe") {
         command.op = ClientCommand::Op::unsubscribe;
+    } else if (*op == "publish") {
+        command.op = ClientCommand::Op::publish;
+        if (auto fields = decode_publish_fields(object, text, command.publish); !fields) {
+            return fields.error();
+        }
+        command.room = command.publish.room;
+        return command;
     } else {
-        return make_error("unknown_op", "unknown op \"" + *op + "\"; use subscribe or unsubscribe");
+        return make_error("unknown_op",
+                          "unknown op \"" + *op + "\"; use subscribe, unsubscribe or publish");
     }
     auto room = require_string(object, "room");
     if (!room) return room.error();

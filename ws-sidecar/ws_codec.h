@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "roompush/control_codec.h"
 #include "roompush/error.h"
 #include "roompush/json.h"
 
@@ -20,6 +21,7 @@ struct MessageFields {
     std::string_view event;
     std::string_view data = "null";  // JSON text, spliced in as it is: the caller vouches for it
     int64_t ts_ms = 0;
+    std::string_view from;  // a client's message: its sender, a JSON object; empty: the server's
 };
 
 std::string encode_message(const MessageFields& fields);
@@ -27,13 +29,19 @@ std::string encode_subscribed(std::string_view room, uint64_t head_seq, std::str
 std::string encode_unsubscribed(std::string_view room);
 std::string encode_reset(std::string_view room, std::string_view epoch);
 std::string encode_ws_error(const Error& error);
+// A refusal that concerns one room (and, for a publish, the id it was sent with): the
+// connection and its other rooms stay.
+std::string encode_ws_error(const Error& error, std::string_view room, std::string_view id);
+// The ack of a client's publish.
+std::string encode_published(std::string_view room, std::string_view id, const PublishAck& ack);
 
 struct ClientCommand {
-    enum class Op { subscribe, unsubscribe } op = Op::subscribe;
+    enum class Op { subscribe, unsubscribe, publish } op = Op::subscribe;
     std::string room;
     std::optional<uint64_t> since;
     std::string epoch;
     std::string token;
+    ControlRequest publish;  // Op::publish: room, event, id, data
 };
 
 Result<ClientCommand> decode_client_command(std::string_view text);

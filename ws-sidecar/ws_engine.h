@@ -65,6 +65,7 @@ public:
              WsPort& port, std::size_t headroom);
 
     WriteScheduler& scheduler() { return scheduler_; }
+    void set_publisher(ClientPublisher* publisher) { handler_.set_publisher(publisher); }
     TaskQueue& tasks() { return tasks_; }
 
     // Plain HTTP on the socket, and the check before an upgrade.

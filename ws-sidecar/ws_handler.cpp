@@ -37,14 +37,56 @@ void WsHandler::on_text(SessionId id, std::string_view text) {
         fail(id, command.error(), CloseCode::policy);
         return;
     }
-    if (command->op == ClientCommand::Op::subscribe) {
-        subscribe(id, command->room, JoinRequest{command->since, command->epoch, false},
-                  command->token);
-    } else if (registry_.leave(id, command->room)) {
-        registry_.send(id, make_frame(encode_unsubscribed(command->room)));
-    } else {
-        refuse(id, make_error("not_subscribed", "not subscribed to " + command->room));
+    switch (command->op) {
+        case ClientCommand::Op::subscribe:
+            subscribe(id, command->room, JoinRequest{command->since, command->epoch, false},
+                      command->token);
+            break;
+        case ClientCommand::Op::unsubscribe:
+            unsubscribe(id, command->room);
+            break;
+        case ClientCommand::Op::publish:
+            publish(id, std::move(command->publish));
+            break;
     }
+}
+
+void WsHandler::unsubscribe(SessionId id, const std::string& room) {
+    if (!registry_.leave(id, room)) {
+        refuse(id, make_error("not_subscribed", "not subscribed to " + room));
+        return;
+    }
+    if (Session* session = registry_.find(id)) session->set_rights(room, {});
+    registry_.send(id, make_frame(encode_unsubscribed(room)));
+}
+
+ClientPublishRules WsHandler::publish_rules() const {
+    return {.tokens = !config_.auth_secrets.empty(),
+            .open_rooms = config_.client_publish_open,
+            .max_bytes = config_.client_publish_max_bytes,
+            .rate = config_.client_publish_rate,
+            .node_id = config_.node_id};
+}
+
+// A refused message keeps the connection: the `error` names the room and the id it came with.
+void WsHandler::publish(SessionId id, ControlRequest request) {
+    Session* session = registry_.find(id);
+    if (session == nullptr) return;
+    std::string room = request.room;
+    std::string key = request.id;
+    auto admitted = admit_client_publish(*session, registry_.is_member(id, room),
+                                         std::move(request), publish_rules(), now_ms());
+    Error refusal;
+    if (!admitted) {
+        refusal = admitted.error();
+    } else if (publisher_ == nullptr || !publisher_->submit(id, std::move(*admitted))) {
+        refusal = make_error("unavailable", "the sidecar cannot take messages now; send again");
+    } else {
+        return;
+    }
+    metrics_.client_publish_refused++;
+    log_debug("client_publish_refused").kv("session", id).kv("room", room).kv("code", refusal.code);
+    registry_.send(id, make_frame(encode_ws_error(refusal, room, key)));
 }
 
 void WsHandler::on_binary(SessionId id) {
@@ -67,12 +109,13 @@ void WsHandler::begin_shutdown() {
     }
 }
 
-// With secrets configured every join needs a valid token for the room. The log names the room
-// and the reason, never the token.
-Status WsHandler::authorize(SessionId id, const std::string& room, const std::string& token) {
-    if (config_.auth_secrets.empty()) return ok_status();
+// With secrets configured every join needs a valid token for the room, and what it grants beyond
+// joining is the member's in that room. The log names the room and the reason, never the token.
+Result<RoomRights> WsHandler::authorize(SessionId id, const std::string& room,
+                                        const std::string& token) {
+    if (config_.auth_secrets.empty()) return RoomRights{};
     auto claims = verify_token(token, config_.auth_secrets, room, now_s());
-    if (claims) return ok_status();
+    if (claims) return RoomRights{claims->publish, std::move(claims->user)};
     Session* session = registry_.find(id);
     log_warn("auth_refused")
         .kv("session", id)
@@ -84,8 +127,9 @@ Status WsHandler::authorize(SessionId id, const std::string& room, const std::st
 
 void WsHandler::subscribe(SessionId id, const std::string& room, const JoinRequest& request,
                           const std::string& token) {
-    if (auto allowed = authorize(id, room, token); !allowed) {
-        fail(id, allowed.error(), CloseCode::policy);
+    auto rights = authorize(id, room, token);
+    if (!rights) {
+        fail(id, rights.error(), CloseCode::policy);
         return;
     }
     auto joined = registry_.join(id, room, request);
@@ -95,6 +139,8 @@ void WsHandler::subscribe(SessionId id, const std::string& room, const JoinReque
         refuse(id, joined.error());
         return;
     }
+    // A subscribe again (a refreshed token) replaces what the last token granted.
+    if (Session* session = registry_.find(id)) session->set_rights(room, std::move(*rights));
     if (joined->resume.reset || !joined->resume.replay.empty()) {
         log_info("ws_resume")
             .kv("session", id)

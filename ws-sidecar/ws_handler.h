@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "client_publish.h"
 #include "room_registry.h"
 #include "sidecar_config.h"
 #include "sidecar_metrics.h"
@@ -23,6 +24,8 @@ public:
     void on_binary(SessionId id);
     void on_too_big(SessionId id);
     void closed(SessionId id) { registry_.remove_session(id); }
+    // Where admitted `publish` commands go; none (until set): every publish is refused.
+    void set_publisher(ClientPublisher* publisher) { publisher_ = publisher; }
 
     // Every session is closed with 1001.
     void begin_shutdown();
@@ -34,11 +37,15 @@ public:
 private:
     void subscribe(SessionId id, const std::string& room, const JoinRequest& request,
                    const std::string& token);
-    Status authorize(SessionId id, const std::string& room, const std::string& token);
+    void unsubscribe(SessionId id, const std::string& room);
+    void publish(SessionId id, ControlRequest request);
+    Result<RoomRights> authorize(SessionId id, const std::string& room, const std::string& token);
+    ClientPublishRules publish_rules() const;
 
     RoomRegistry& registry_;
     const SidecarConfig& config_;
     SidecarMetrics& metrics_;
+    ClientPublisher* publisher_ = nullptr;
 };
 
 }  // namespace rp::sidecar

@@ -456,6 +456,10 @@ void WsServer::request_stop() {
 
 bool WsServer::finished() const { return impl_->finished; }
 
+void WsServer::set_client_publisher(ClientPublisher* publisher) {
+    impl_->engine.set_publisher(publisher);
+}
+
 void WsServer::wake(const std::vector<SessionId>& ids) { impl_->engine.scheduler().wake(ids); }
 
 void WsServer::attach_sink(SessionId id, std::function<void()> drain) {

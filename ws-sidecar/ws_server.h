@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "client_publish.h"
 #include "room_registry.h"
 #include "roompush/error.h"
 #include "sidecar_config.h"
@@ -36,6 +37,8 @@ public:
     // calling `drain` instead.
     void attach_sink(SessionId id, std::function<void()> drain);
     void detach_sink(SessionId id);
+    // Before run(): where browsers' `publish` commands go (none: they are refused).
+    void set_client_publisher(ClientPublisher* publisher);
     // Loop thread, once a second: closes (1009) every connection whose frame in progress
     // announced more than --max-frame. A frame's first payload bytes are checked as they come;
     // this covers a client that sends a header and then nothing.

@@ -34,7 +34,9 @@ std::string data_text(std::string_view line, const cJSON* data) {
     return to_json(data);
 }
 
-Status decode_publish(const cJSON* object, std::string_view line, ControlRequest& request) {
+}  // namespace
+
+Status decode_publish_fields(const cJSON* object, std::string_view line, ControlRequest& request) {
     auto room = require_string(object, "room");
     if (!room) return room.error();
     if (auto valid = check_room_id(*room); !valid) return valid.error();
@@ -55,6 +57,8 @@ Status decode_publish(const cJSON* object, std::string_view line, ControlRequest
     request.data = data_text(line, data);
     return ok_status();
 }
+
+namespace {
 
 constexpr ControlOp kOps[] = {ControlOp::publish, ControlOp::rooms, ControlOp::room,
                               ControlOp::history, ControlOp::tail,  ControlOp::stats,
@@ -123,7 +127,7 @@ Status decode_cluster(const cJSON* object, ControlRequest& request) {
 Status decode_fields(const cJSON* object, std::string_view line, ControlRequest& request) {
     switch (request.op) {
         case ControlOp::publish:
-            return decode_publish(object, line, request);
+            return decode_publish_fields(object, line, request);
         case ControlOp::rooms:
             return decode_cluster(object, request);
         case ControlOp::stats: {

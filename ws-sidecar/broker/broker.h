@@ -20,7 +20,11 @@ struct BrokerEntry {
     int64_t ts_ms = 0;
     std::string event;
     std::string data;
+    std::string from;  // a browser's message: its sender (JSON text); empty for the server's
 };
+
+// The `from` a message is sent with: the entry's, "{}" when that is not JSON a sidecar wrote.
+std::string_view sender_of(const BrokerEntry& entry);
 
 // A live message from another (or this) node.
 struct BrokerMessage {

@@ -7,8 +7,8 @@ Result<PublishAck> MemoryBroker::publish(const ControlRequest& request, int64_t 
     auto ack = on_loop(
         loop_,
         [this, room = request.room, event = request.event, id = request.id, data = request.data,
-         now_ms] {
-            PublishOutcome outcome = registry_.publish(room, event, data, id, now_ms);
+         from = request.from, now_ms] {
+            PublishOutcome outcome = registry_.publish(room, event, data, id, now_ms, from);
             loop_.wake(outcome.wake);
             return PublishAck{outcome.seq, outcome.delivered, outcome.duplicate};
         },

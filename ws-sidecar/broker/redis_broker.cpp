@@ -40,7 +40,8 @@ std::string node_key(const std::string& node) { return "rp:node:" + node; }
 std::string message_json(const std::string& room, const std::string& epoch,
                          const BrokerEntry& entry) {
     std::string_view data = is_verbatim_json(entry.data) ? std::string_view(entry.data) : "null";
-    return encode_message({room, entry.seq, epoch, entry.event, data, entry.ts_ms});
+    return encode_message(
+        {room, entry.seq, epoch, entry.event, data, entry.ts_ms, sender_of(entry)});
 }
 
 }  // namespace
@@ -246,7 +247,7 @@ Result<PublishAck> RedisBroker::publish(const ControlRequest& request, int64_t n
     for (std::string arg :
          {new_epoch(), request.room, request.event, request.data, std::to_string(now_ms),
           std::to_string(config_.stream_length), std::to_string(config_.dedupe_ttl_s),
-          std::to_string(config_.room_ttl_s), kChannel}) {
+          std::to_string(config_.room_ttl_s), kChannel, request.from}) {
         argv.push_back(std::move(arg));
     }
     auto ack = run_and_wait<PublishAck>([argv](RedisConnection* connection) -> Result<PublishAck> {

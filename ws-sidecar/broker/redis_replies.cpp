@@ -26,6 +26,7 @@ Result<BrokerEntry> parse_entry(const redisReply* reply) {
         std::string name = string_of(key);
         if (name == "e") entry.event = string_of(value);
         if (name == "d") entry.data = string_of(value);
+        if (name == "f") entry.from = string_of(value);
         if (name == "t") {
             auto ts = parse_i64(string_of(value));
             if (!ts) return bad_reply("an entry's ts");

@@ -3,6 +3,7 @@
 // Redis, so every sidecar sees one order of seqs per room.
 //   rp:{ROOM}        hash: epoch, seq
 //   rp:{ROOM}:log    stream: one entry "SEQ-0" per message, fields e (event), d (data), t (ts)
+//                    and, for a browser's message, f (from)
 //   rp:{ROOM}:id:ID  the seq a publish with idempotency key ID got (with a TTL)
 
 namespace rp::sidecar::scripts {
@@ -18,21 +19,30 @@ namespace rp::sidecar::scripts {
     "end\n"
 
 // KEYS: room hash, stream[, idempotency key]. ARGV: new epoch, room, event, data, ts, maxlen,
-// id ttl s, room ttl s, channel. Returns {1, seq, epoch, receivers} or {0, seq, epoch} for a
-// repeated idempotency key.
+// id ttl s, room ttl s, channel, from ("" for the server's). Returns {1, seq, epoch, receivers}
+// or {0, seq, epoch} for a repeated idempotency key. The channel's payload is version 1 for the
+// server's messages (what every sidecar reads) and 2, with the sender, for a browser's.
 inline constexpr const char* kPublish = RP_ENSURE_ROOM
     "if #KEYS == 3 then\n"
     "  local seen = redis.call('GET', KEYS[3])\n"
     "  if seen then return {0, tonumber(seen), epoch} end\n"
     "end\n"
     "local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)\n"
-    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], seq .. '-0', 'e', ARGV[3], 'd', ARGV[4],"
-    " 't', ARGV[5])\n"
+    "if ARGV[10] == '' then\n"
+    "  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], seq .. '-0', 'e', ARGV[3], 'd',"
+    " ARGV[4], 't', ARGV[5])\n"
+    "else\n"
+    "  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], seq .. '-0', 'e', ARGV[3], 'd',"
+    " ARGV[4], 't', ARGV[5], 'f', ARGV[10])\n"
+    "end\n"
     "if #KEYS == 3 then redis.call('SET', KEYS[3], seq, 'EX', ARGV[7]) end\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[8])\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[8])\n"
-    "local n = redis.call('PUBLISH', ARGV[9], '1\\n' .. ARGV[2] .. '\\n' .. epoch .. '\\n' .."
-    " seq .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4])\n"
+    "local head = ARGV[2] .. '\\n' .. epoch .. '\\n' .. seq .. '\\n' .. ARGV[5] .. '\\n' .. "
+    "ARGV[3]\n"
+    "local payload = '1\\n' .. head .. '\\n' .. ARGV[4]\n"
+    "if ARGV[10] ~= '' then payload = '2\\n' .. head .. '\\n' .. ARGV[10] .. '\\n' .. ARGV[4] end\n"
+    "local n = redis.call('PUBLISH', ARGV[9], payload)\n"
     "return {1, seq, epoch, n}\n";
 
 // KEYS: room hash, stream. ARGV: new epoch, mode ("tail": the last COUNT, "after": what

@@ -59,7 +59,7 @@ Result<BrokerMessage> decode_pubsub_payload(std::string_view payload) {
         fields[i] = payload.substr(0, newline);
         payload.remove_prefix(newline + 1);
     }
-    if (fields[0] != "1") return bad_payload("unknown version");
+    if (fields[0] != "1" && fields[0] != "2") return bad_payload("unknown version");
     if (!is_valid_room_id(fields[1])) return bad_payload("invalid room id");
     if (!is_valid_epoch(fields[2])) return bad_payload("invalid epoch");
     auto seq = parse_u64(fields[3]);
@@ -67,15 +67,25 @@ Result<BrokerMessage> decode_pubsub_payload(std::string_view payload) {
     if (!seq || *seq == 0) return bad_payload("invalid seq");
     if (!ts) return bad_payload("invalid ts");
     if (!check_event_name(fields[5])) return bad_payload("invalid event");
+    std::string_view from;
+    if (fields[0] == "2") {  // a browser's message: its sender before the data
+        std::size_t newline = payload.find('\n');
+        if (newline == std::string_view::npos || newline == 0) return bad_payload("no sender");
+        from = payload.substr(0, newline);
+        payload.remove_prefix(newline + 1);
+    }
     if (payload.empty()) return bad_payload("no data");
-    return BrokerMessage{std::string(fields[1]), std::string(fields[2]),
-                         BrokerEntry{*seq, *ts, std::string(fields[5]), std::string(payload)}};
+    return BrokerMessage{
+        std::string(fields[1]), std::string(fields[2]),
+        BrokerEntry{*seq, *ts, std::string(fields[5]), std::string(payload), std::string(from)}};
 }
 
 std::string encode_pubsub_payload(const BrokerMessage& message) {
-    return "1\n" + message.room + "\n" + message.epoch + "\n" + std::to_string(message.entry.seq) +
-           "\n" + std::to_string(message.entry.ts_ms) + "\n" + message.entry.event + "\n" +
-           message.entry.data;
+    const BrokerEntry& entry = message.entry;
+    std::string head = message.room + "\n" + message.epoch + "\n" + std::to_string(entry.seq) +
+                       "\n" + std::to_string(entry.ts_ms) + "\n" + entry.event + "\n";
+    if (entry.from.empty()) return "1\n" + head + entry.data;
+    return "2\n" + head + entry.from + "\n" + entry.data;
 }
 
 }  // namespace rp::sidecar

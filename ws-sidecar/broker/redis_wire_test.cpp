@@ -18,9 +18,24 @@ TEST(RedisWire, PayloadRoundTrips) {
     EXPECT_EQ(decoded->entry.data, R"({"a":"x\ny"})");
 }
 
+TEST(RedisWire, ABrowsersMessageCarriesItsSender) {
+    BrokerMessage message{"room-1",
+                          "0123456789abcdef",
+                          {7, 1700000000000, "chat", R"({"t":"a\nb"})", R"({"conn":"n/3"})"}};
+    std::string payload = encode_pubsub_payload(message);
+    EXPECT_EQ(payload.substr(0, 2), "2\n") << "version 1 stays the server's, as old nodes read it";
+    auto decoded = decode_pubsub_payload(payload);
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    EXPECT_EQ(decoded->entry.from, R"({"conn":"n/3"})");
+    EXPECT_EQ(decoded->entry.data, R"({"t":"a\nb"})");
+    message.entry.from.clear();
+    EXPECT_EQ(encode_pubsub_payload(message).substr(0, 2), "1\n");
+}
+
 TEST(RedisWire, GarbageIsRefused) {
     for (const char* payload :
-         {"", "hello", "2\nr\n0123456789abcdef\n1\n0\ne\n{}",
+         {"", "hello", "3\nr\n0123456789abcdef\n1\n0\ne\n{}", "2\nr\n0123456789abcdef\n1\n0\ne\n{}",
+          "2\nr\n0123456789abcdef\n1\n0\ne\n\n{}", "2\nr\n0123456789abcdef\n1\n0\ne\n{}\n",
           "1\nbad room\n0123456789abcdef\n1\n0\ne\n{}", "1\nr\nNOTHEX\n1\n0\ne\n{}",
           "1\nr\n0123456789abcdef\n0\n0\ne\n{}", "1\nr\n0123456789abcdef\n-1\n0\ne\n{}",
           "1\nr\n0123456789abcdef\n1\nx\ne\n{}", "1\nr\n0123456789abcdef\n1\n0\nbad event\n{}",

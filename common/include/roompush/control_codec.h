@@ -44,6 +44,9 @@ struct ControlRequest {
     uint64_t member = 0;             // kick: the member id `room` lists
     bool prometheus = false;         // stats: {"format":"prometheus"} answers {"ok","text"}
     bool cluster = false;            // rooms, room: every node's members (Redis broker)
+    // publish from a browser (the WebSocket `publish` command): its sender as a JSON object,
+    // set by the sidecar; never read from the control socket.
+    std::string from;
 
     bool operator==(const ControlRequest&) const = default;
 };
@@ -63,6 +66,9 @@ struct RoomSummary {
 
 // [A-Za-z0-9._:-]{1,64}, like room ids but shorter.
 Status check_event_name(std::string_view event);
+// A publish's room, event, id and data from `object`, parsed from `text` (whose data is kept
+// as it was written). The WebSocket `publish` command has the same fields.
+Status decode_publish_fields(const cJSON* object, std::string_view text, ControlRequest& request);
 
 // --- sidecar side ---
 // One response as the sidecar sends it. `ok` is a field, so that whoever counts the errors need

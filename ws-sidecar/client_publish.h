@@ -1,0 +1,47 @@
+#pragma once
+// Messages from browsers (docs/websocket.md, `publish`): whether a member may send one, and the
+// publisher that takes an admitted one to the broker and its ack back to the sender.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "roompush/control_codec.h"
+#include "roompush/error.h"
+#include "session.h"
+#include "token_bucket.h"
+
+namespace rp::sidecar {
+
+struct ClientPublishRules {
+    bool tokens = false;      // rooms need tokens: their "publish" capability decides
+    bool open_rooms = false;  // --client-publish: without tokens, every member may send
+    std::size_t max_bytes = 2048;
+    TokenRate rate;
+    std::string_view node_id;  // names the connection in `from` across sidecars
+};
+
+// Events only the server sends (the jobs' own): a browser's message may not pass as one.
+bool is_server_event(std::string_view event);
+
+// The `from` of a browser's message: {"conn":"NODE/SESSION"} and, when its token named one,
+// "user". JSON text.
+std::string sender_json(std::string_view node_id, SessionId id, std::string_view user);
+
+// Checks a publish in the order a client can act on: membership, the right to send, the event
+// name, the size, then the rate (so that a refused message costs no budget). The admitted
+// request carries its sender in `from`. Every refusal keeps the connection.
+Result<ControlRequest> admit_client_publish(Session& session, bool member, ControlRequest request,
+                                            const ClientPublishRules& rules, int64_t now_ms);
+
+// Takes admitted publishes to the broker; the ack (`published`) or the refusal (`error` with the
+// room and id) reaches the session on the loop. Loop thread.
+class ClientPublisher {
+public:
+    virtual ~ClientPublisher() = default;
+    // False when it cannot take more now; the caller refuses the publish (`unavailable`).
+    virtual bool submit(SessionId id, ControlRequest request) = 0;
+};
+
+}  // namespace rp::sidecar

@@ -1,0 +1,49 @@
+#pragma once
+// The ClientPublisher of the sidecar. With the memory broker a browser's message is published
+// on the loop at once, like a control publish; a shared broker's publish blocks on Redis, so
+// those go to a thread of their own, in the order they came (one connection's messages keep
+// their order), and their acks come back through the loop.
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "broker.h"
+#include "client_publish.h"
+#include "loop_port.h"
+#include "room_registry.h"
+#include "sidecar_metrics.h"
+
+namespace rp::sidecar {
+
+class BrokerClientPublisher final : public ClientPublisher {
+public:
+    // Publishes that may wait for Redis at once; more are refused `unavailable`.
+    static constexpr std::size_t kMaxWaiting = 4096;
+
+    BrokerClientPublisher(Broker& broker, RoomRegistry& registry, LoopPort& loop,
+                          SidecarMetrics& metrics);
+    ~BrokerClientPublisher() override;
+
+    bool submit(SessionId id, ControlRequest request) override;
+    // Any thread but the loop's; what still waits is dropped (its senders are gone by then).
+    void stop();
+
+private:
+    void run();
+    void answer(SessionId id, const ControlRequest& request, const Result<PublishAck>& ack);
+
+    Broker& broker_;
+    RoomRegistry& registry_;
+    LoopPort& loop_;
+    SidecarMetrics& metrics_;
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<std::pair<SessionId, ControlRequest>> waiting_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace rp::sidecar
