@@ -603,7 +603,9 @@ def up(args):
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     lock = hold_lock(args.run_dir)
-    stack = Stack(args.build_dir, args.run_dir, args.port, log_to_files=False, nodes=args.nodes)
+    # Open rooms that take messages from browsers, so that the demo's notes work out of the box.
+    stack = Stack(args.build_dir, args.run_dir, args.port, log_to_files=False, nodes=args.nodes,
+                  sidecar_args=("--client-publish",))
     lock.write(", http://127.0.0.1:%d" % args.port)
     lock.flush()
     try:

@@ -207,6 +207,7 @@ function summary(message) {
             return `${job}${r.format ?? ''} · ${what}`;
         }
         case 'job.failed': return `${job}${data.error?.reason ?? ''}: ${data.error?.message ?? ''}`;
+        case 'chat': return `${message.from?.user ?? message.from?.conn ?? 'server'}: ${data.text ?? ''}`;
         default: return job || JSON.stringify(data);
     }
 }
@@ -238,6 +239,31 @@ function logLocal(what, text, alarming = false) {
     addLogLine([['time', time(Date.now())], ['seq', ''], ['event', what], ['detail', text]],
         { local: what }, alarming ? 'local reset' : 'local');
 }
+
+// -- notes: messages from this page to everyone in the room --------------------------------------
+
+const CHAT_REFUSALS = {
+    publish_forbidden: 'This room does not take messages from browsers (the sidecar needs --client-publish, or a token with "publish").',
+    rate_limited: 'Too many notes at once; wait a moment.',
+    message_too_big: 'That note is too long.',
+    not_connected: 'Not connected; the note was not sent.',
+};
+
+async function sendNote(event) {
+    event.preventDefault();
+    const input = $('chat-text');
+    const text = input.value.trim();
+    if (!text || !room) return;
+    $('chat-error').textContent = '';
+    try {
+        await client.publish(room, 'chat', { text });
+        input.value = '';
+    } catch (error) {
+        $('chat-error').textContent = CHAT_REFUSALS[error.code] ?? `Not sent: ${error.message}`;
+    }
+}
+
+$('chat-form').addEventListener('submit', sendNote);
 
 // -- upload ------------------------------------------------------------------------------------
 

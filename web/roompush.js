@@ -73,6 +73,28 @@ export class Subscription extends Emitter {
     unsubscribe() {
         this.client.unsubscribe(this.room);
     }
+
+    /** Sends a message to this room: RoomPushClient.publish(this.room, ...). */
+    publish(event, data, options) {
+        return this.client.publish(this.room, event, data, options);
+    }
+}
+
+/** What publish() rejects with: the sidecar's `code` (docs/websocket.md), or `disconnected`. */
+export class PublishError extends Error {
+    constructor(code, message, room, id) {
+        super(message);
+        this.name = 'PublishError';
+        this.code = code;
+        this.room = room;
+        this.id = id;
+    }
+}
+
+function randomId() {
+    const bytes = new Uint8Array(12);
+    globalThis.crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** A connection to roompush's `/ws` endpoint that survives drops. See connect(). */
@@ -88,6 +110,7 @@ export class RoomPushClient extends Emitter {
     #timer = null;
     #openedAt = 0;
     #lastError = null;       // the last `error` frame, reported with the close that follows it
+    #pending = new Map();    // publish id -> {resolve, reject, room}: waiting for the ack
 
     constructor(url = '/ws', options = {}) {
         super();
@@ -145,6 +168,28 @@ export class RoomPushClient extends Emitter {
         if (this.#state === 'open') this.#send({ op: 'unsubscribe', room });
     }
 
+    /**
+     * Sends a message to a room this client is in; the room's token must grant `publish` (or the
+     * sidecar runs open rooms with --client-publish). Resolves with the ack {room, seq, id,
+     * duplicate}; rejects with a PublishError: the sidecar's refusal (publish_forbidden,
+     * rate_limited, message_too_big, event_reserved, not_subscribed, unavailable),
+     * `not_connected` when no connection is open, `disconnected` when it dropped before the ack.
+     * The `id` (random by default) is the idempotency key: publishing again with the same id
+     * after `disconnected` or `unavailable` never delivers twice.
+     */
+    publish(room, event, data, { id = randomId() } = {}) {
+        if (this.#state !== 'open') {
+            return Promise.reject(new PublishError('not_connected', 'roompush: the connection is not open', room, id));
+        }
+        if (this.#pending.has(id)) {
+            return Promise.reject(new PublishError('in_flight', `roompush: a publish with id ${id} is waiting for its ack`, room, id));
+        }
+        return new Promise((resolve, reject) => {
+            this.#pending.set(id, { resolve, reject, room });
+            this.#send({ op: 'publish', room, event, data, id });
+        });
+    }
+
     /** The Subscription of a room, or undefined. */
     room(room) {
         return this.#rooms.get(room);
@@ -152,6 +197,7 @@ export class RoomPushClient extends Emitter {
 
     /** Closes for good: no reconnect. */
     close() {
+        this.#failPending('disconnected', 'roompush: the client was closed before the ack');
         clearTimeout(this.#timer);
         this.#timer = null;
         const socket = this.#socket;
@@ -196,6 +242,7 @@ export class RoomPushClient extends Emitter {
         if (this.#socket === null) return;
         detach(this.#socket);
         this.#socket = null;
+        this.#failPending('disconnected', 'roompush: the connection dropped before the ack; publish again with the same id');
         const detail = { code, reason: reason || this.#lastError?.message || '' };
         if (this.#lastError) detail.error = this.#lastError;
         if (FINAL_CLOSE_CODES.has(code)) {
@@ -227,6 +274,24 @@ export class RoomPushClient extends Emitter {
         this.emit('state', { state, previous, ...detail });
     }
 
+    #failPending(code, message) {
+        const pending = [...this.#pending.entries()];
+        this.#pending.clear();
+        for (const [id, { reject, room }] of pending) reject(new PublishError(code, message, room, id));
+    }
+
+    #settle(frame) {
+        const pending = this.#pending.get(frame.id);
+        if (!pending) return false;
+        this.#pending.delete(frame.id);
+        if (frame.type === 'published') {
+            pending.resolve({ room: frame.room, seq: frame.seq, id: frame.id, duplicate: frame.duplicate === true });
+        } else {
+            pending.reject(new PublishError(frame.code, frame.message, frame.room, frame.id));
+        }
+        return true;
+    }
+
     #send(object) {
         if (this.#socket && this.#state === 'open') this.#socket.send(JSON.stringify(object));
     }
@@ -252,10 +317,17 @@ export class RoomPushClient extends Emitter {
         } catch {
             return;  // the sidecar sends JSON only; anything else is not ours to interpret
         }
+        if (frame?.type === 'published') {
+            this.#settle(frame);
+            return undefined;
+        }
+        // A refused publish is its promise's to report.
+        if (frame?.type === 'error' && typeof frame.id === 'string' && this.#settle(frame)) return undefined;
         if (frame?.type === 'error') {
             // Either the reason for the close that follows, or a refused command (e.g.
             // too_many_rooms) on a connection that stays open: reported at once in both cases.
             this.#lastError = { code: frame.code, message: frame.message };
+            if (typeof frame.room === 'string') this.#lastError.room = frame.room;
             this.emit('error', this.#lastError);
             return undefined;
         }

@@ -2,8 +2,9 @@
 // Run: node --experimental-websocket --test tests/browser/client.test.mjs (ROOMPUSH_BUILD_DIR).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 
-import { connect, RoomPushClient } from '../../web/roompush.js';
+import { connect, PublishError, RoomPushClient } from '../../web/roompush.js';
 import { Stack } from './stack.mjs';
 import { CuttableProxy } from './proxy.mjs';
 
@@ -288,5 +289,65 @@ test('a stale epoch or a too old since gets an explicit reset and what is retain
         }
     } finally {
         member.close();
+    }
+});
+
+test('publish() resolves with the ack; every member gets the message with from, once per id', async () => {
+    const writer = connect(stack.wsUrl + '/ws', { backoff: FAST });
+    const reader = connect(stack.wsUrl + '/ws', { backoff: FAST });
+    const seenByWriter = record(writer);
+    const seenByReader = record(reader);
+    try {
+        const room = writer.subscribe('js-chat');
+        reader.subscribe('js-chat');
+        await seenByWriter.until(subscribedTo('js-chat'), 'the writer in the room');
+        await seenByReader.until(subscribedTo('js-chat'), 'the reader in the room');
+        const ack = await room.publish('note', { text: 'hello' }, { id: 'js-note-1' });
+        assert.deepEqual({ room: ack.room, id: ack.id, duplicate: ack.duplicate },
+            { room: 'js-chat', id: 'js-note-1', duplicate: false });
+        await seenByReader.until((s) => s.messages.length === 1, 'the note at the reader');
+        const note = seenByReader.messages[0];
+        assert.equal(note.seq, ack.seq);
+        assert.deepEqual(note.data, { text: 'hello' });
+        assert.match(note.from.conn, /^.+\/\d+$/);
+        const again = await writer.publish('js-chat', 'note', { text: 'hello' }, { id: 'js-note-1' });
+        assert.deepEqual({ seq: again.seq, duplicate: again.duplicate }, { seq: ack.seq, duplicate: true });
+        await sleep(200);
+        assert.equal(seenByReader.messages.length, 1, 'the same id is not delivered twice');
+    } finally {
+        writer.close();
+        reader.close();
+    }
+});
+
+test('a refused publish rejects with the code and the connection stays; none while closed', async () => {
+    const client = connect(stack.wsUrl + '/ws', { backoff: FAST });
+    const seen = record(client);
+    try {
+        await assert.rejects(client.publish('js-chat-2', 'note', 1),
+            (error) => error instanceof PublishError && error.code === 'not_connected');
+        client.subscribe('js-chat-2');
+        await seen.until(subscribedTo('js-chat-2'), 'the room');
+        await assert.rejects(client.publish('js-chat-2', 'job.done', { forged: true }),
+            (error) => error instanceof PublishError && error.code === 'event_reserved' && error.room === 'js-chat-2');
+        await assert.rejects(client.publish('js-elsewhere', 'note', 1),
+            (error) => error.code === 'not_subscribed');
+        assert.equal(client.state, 'open');
+        const ack = await client.publish('js-chat-2', 'note', 'still works');
+        assert.ok(Number.isInteger(ack.seq));
+        assert.deepEqual(seen.errors, [], 'a refused publish is its promise\'s to report');
+    } finally {
+        client.close();
+    }
+});
+
+test('the TypeScript declarations name every export of the module', async () => {
+    const module = await import('../../web/roompush.js');
+    const declarations = await readFile(new URL('../../web/roompush.d.ts', import.meta.url), 'utf8');
+    for (const name of Object.keys(module)) {
+        assert.match(declarations, new RegExp(`export declare (const|class|function) ${name}\\b`), name);
+    }
+    for (const member of ['publish', 'subscribe', 'unsubscribe', 'close']) {
+        assert.match(declarations, new RegExp(`\\n    ${member}\\(`), member);
     }
 });

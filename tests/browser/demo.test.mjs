@@ -188,3 +188,22 @@ test('what was published while the page was away is shown after it reconnects, o
         await page.close();
     }
 });
+
+test('a note typed on one page reaches the other page of the room, with its sender', async () => {
+    const room = 'web-chat';
+    const writer = await openDemo(room);
+    const reader = await openDemo(room);
+    await writer.fill('#chat-text', 'tolerances look fine');
+    await writer.click('#chat-send');
+    await reader.locator('#log li[data-event="chat"]').waitFor();
+    const [note] = (await logged(reader)).filter((m) => m.event === 'chat');
+    assert.match(note.detail, /^.+\/\d+: tolerances look fine$/, 'NODE/CONNECTION: text');
+    assert.equal(await writer.inputValue('#chat-text'), '', 'the box empties once the note is acked');
+    assert.equal(await writer.locator('#chat-error').textContent(), '');
+    await writer.fill('#chat-text', 'x'.repeat(3000));  // the input holds 500; data still small
+    assert.equal((await writer.inputValue('#chat-text')).length, 500);
+    await screenshot(reader, 'chat');
+    assert.deepEqual([...writer.problems, ...reader.problems], []);
+    await writer.close();
+    await reader.close();
+});

@@ -78,7 +78,9 @@ def main():
     # A SIGTERM from the test runner's timeout must still stop the stack.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     run_dir = tempfile.mkdtemp(prefix="rp-js-", dir="/tmp")
-    stack = devstack.Stack(args.build_dir, run_dir, devstack.free_port(), max_upload=args.max_upload)
+    # Open rooms, as ./dev up runs them, with messages from browsers allowed (the demo's notes).
+    stack = devstack.Stack(args.build_dir, run_dir, devstack.free_port(), max_upload=args.max_upload,
+                           sidecar_args=("--client-publish",))
     try:
         stack.start()
         reply({"ok": True, "url": stack.url, "wsUrl": stack.ws_url, "runDir": run_dir,

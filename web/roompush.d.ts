@@ -1,0 +1,135 @@
+// Types of roompush.js (docs/browser.md). Checked against the module's exports by
+// tests/browser/client.test.mjs.
+
+export declare const DEFAULT_BACKOFF: Readonly<Backoff>;
+
+export interface Backoff {
+    initial: number;
+    max: number;
+    factor: number;
+    jitter: number;
+    stableAfter: number;
+}
+
+export interface ClientOptions {
+    WebSocket?: typeof WebSocket;
+    backoff?: Partial<Backoff>;
+    random?: () => number;
+}
+
+export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'stopped' | 'closed';
+
+export interface Sender {
+    conn: string;
+    user?: string;
+}
+
+export interface Message<Data = unknown> {
+    type: 'message';
+    room: string;
+    seq: number;
+    epoch: string;
+    event: string;
+    data: Data;
+    ts: number;
+    from?: Sender; // a browser's message; absent on the server's
+}
+
+export interface ServerError {
+    code: string;
+    message: string;
+    room?: string;
+}
+
+export interface StateChange {
+    state: ClientState;
+    previous: ClientState;
+    code?: number;
+    reason?: string;
+    attempt?: number;
+    delay?: number;
+    error?: ServerError;
+}
+
+export interface Reset {
+    room: string;
+    epoch: string;
+    reason: 'reset' | 'epoch' | 'gap';
+    previous: { seq: number | null; epoch: string | null };
+}
+
+export interface PublishAck {
+    room: string;
+    seq: number;
+    id: string;
+    duplicate: boolean;
+}
+
+export interface ClientEvents {
+    state: StateChange;
+    message: Message;
+    subscribed: { room: string; seq: number; epoch: string };
+    reset: Reset;
+    error: ServerError;
+}
+
+declare class Emitter<Events> {
+    on<K extends keyof Events>(type: K, handler: (detail: Events[K]) => void): () => void;
+    off<K extends keyof Events>(type: K, handler: (detail: Events[K]) => void): void;
+}
+
+export interface SubscribeOptions {
+    since?: number;
+    epoch?: string;
+    token?: string;
+}
+
+export declare class Subscription extends Emitter<{ message: Message; reset: Reset }> {
+    readonly client: RoomPushClient;
+    readonly room: string;
+    readonly position: { seq: number | null; epoch: string | null };
+    unsubscribe(): void;
+    publish(event: string, data: unknown, options?: { id?: string }): Promise<PublishAck>;
+}
+
+export declare class PublishError extends Error {
+    readonly code: string;
+    readonly room: string;
+    readonly id: string;
+}
+
+export declare class RoomPushClient extends Emitter<ClientEvents> {
+    constructor(url?: string, options?: ClientOptions);
+    readonly state: ClientState;
+    readonly url: string;
+    open(): this;
+    subscribe(room: string, options?: SubscribeOptions): Subscription;
+    unsubscribe(room: string): void;
+    publish(room: string, event: string, data: unknown, options?: { id?: string }): Promise<PublishAck>;
+    room(room: string): Subscription | undefined;
+    close(): void;
+    nextDelay(attempt: number): number;
+}
+
+export declare function connect(url?: string, options?: ClientOptions): RoomPushClient;
+
+export declare class UploadError extends Error {
+    readonly status: number;
+    readonly code: string;
+    readonly retryAfter: string | null;
+}
+
+export interface UploadOptions {
+    url?: string;
+    file: Blob;
+    filename?: string;
+    roomId: string;
+    itemId?: string | number;
+    fields?: Record<string, string>;
+    wait?: number;
+    onProgress?: (progress: { loaded: number; total: number; fraction: number }) => void;
+    signal?: AbortSignal;
+}
+
+export declare function upload(options: UploadOptions): Promise<Record<string, unknown>>;
+export declare function fetchJob(jobId: string, options?: { base?: string }): Promise<Record<string, unknown>>;
