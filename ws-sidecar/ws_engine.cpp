@@ -113,8 +113,20 @@ Reply WsEngine::received(Wire* wire, WsConnection* connection, const Fragment& f
     return Reply::go_on;
 }
 
+// Once this callback has answered `close`, libwebsockets is in the close handshake: it sends
+// our close frame, then waits (up to 5 s) for the peer's, reading and dropping what the peer
+// still sends meanwhile, such as the rest of a frame refused as too big. lws 4.1 leaves POLLOUT
+// on after the close frame, so this callback comes once more during that wait. Answering
+// `close` again there (the session's close is still due) made lws drop the handshake and hang
+// up at once, with the rest of the client's frame unread on the socket; nginx's next send() of
+// it to us then failed (EPIPE), and nginx ended the request without forwarding the error and
+// close frames still waiting on its end of the socket: the client's connection ended with
+// nothing. Now lws closes the socket when the peer's close frame arrives, all of its bytes read.
 Reply WsEngine::writeable(Wire* wire, WsConnection* connection) {
-    return scheduler_.on_writeable(wire, connection->id) ? Reply::go_on : Reply::close;
+    if (connection->close_begun) return Reply::go_on;
+    if (scheduler_.on_writeable(wire, connection->id)) return Reply::go_on;
+    connection->close_begun = true;
+    return Reply::close;
 }
 
 // lws would echo any payload; a close RFC 6455 does not allow fails the connection.

@@ -31,6 +31,7 @@ struct WsConnection {
     std::string* http_body;    // a plain HTTP answer (/metrics) waiting to be written
     int64_t last_rx_ms;        // last frame or pong from the peer
     bool peer_closed;          // the peer sent a close frame
+    bool close_begun;          // we answered `close`: lws is in the close handshake
 };
 
 enum class RequestHeader { path, query, origin, forwarded_for };

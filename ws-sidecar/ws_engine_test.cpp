@@ -195,6 +195,21 @@ TEST_F(Engine, TheWriteableCallbackSendsTheQueueThenTheClose) {
     EXPECT_EQ(port.take(), (std::vector<std::string>{"writeable", "close 1008 bad_json"}));
 }
 
+// After the close frame lws awaits the client's, reading and dropping the rest of a refused
+// frame; a writeable callback meanwhile must not hang up, or the socket closes with those bytes
+// unread and nginx drops the error and close frames on their way to the client.
+TEST_F(Engine, OnceTheCloseIsHandedToLibwebsocketsItsHandshakeIsLeftToRunItsCourse) {
+    FakeConnection& connection = open("/ws");
+    send(connection, "{", false, 5000);
+    EXPECT_EQ(engine.writeable(wire_of(connection), &connection.state), Reply::go_on);
+    EXPECT_EQ(engine.writeable(wire_of(connection), &connection.state), Reply::close);
+    port.take();
+    EXPECT_EQ(engine.writeable(wire_of(connection), &connection.state), Reply::go_on);
+    EXPECT_TRUE(port.take().empty()) << "no second close";
+    ASSERT_EQ(port.written.size(), 1u);
+    EXPECT_NE(port.written[0].find("frame_too_big"), std::string::npos);
+}
+
 TEST_F(Engine, ACloseFromThePeerIsCheckedAgainstRfc6455) {
     FakeConnection& connection = open("/ws");
     EXPECT_EQ(engine.peer_closing(&connection.state, std::string_view("\x03\xe8", 2)),
