@@ -13,6 +13,9 @@ export interface Backoff {
 
 export interface ClientOptions {
     WebSocket?: typeof WebSocket;
+    /** A room's token, asked for at (re)subscribe when the one held is missing or expiring, and
+     *  again before it expires; a rejection is reported as `token_unavailable` for the room. */
+    getToken?: (room: string) => Promise<string> | string;
     backoff?: Partial<Backoff>;
     random?: () => number;
 }
@@ -84,7 +87,7 @@ export interface SubscribeOptions {
     token?: string;
 }
 
-export declare class Subscription extends Emitter<{ message: Message; reset: Reset }> {
+export declare class Subscription extends Emitter<{ message: Message; reset: Reset; error: ServerError }> {
     readonly client: RoomPushClient;
     readonly room: string;
     readonly position: { seq: number | null; epoch: string | null };
@@ -110,6 +113,9 @@ export declare class RoomPushClient extends Emitter<ClientEvents> {
     close(): void;
     nextDelay(attempt: number): number;
 }
+
+/** The `exp` of a room token in ms, or null when it cannot be read. */
+export declare function tokenExpiry(token: string): number | null;
 
 export declare function connect(url?: string, options?: ClientOptions): RoomPushClient;
 

@@ -13,6 +13,22 @@
 
 const ROOM_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+// A token is renewed once this share of its life is over, and asked for again at (re)subscribe
+// when less than REFRESH_MARGIN_MS of it is left.
+const REFRESH_AT = 0.75;
+const REFRESH_MARGIN_MS = 5000;
+
+/** The `exp` of a room token (docs/security.md), in ms; null when it cannot be read. */
+export function tokenExpiry(token) {
+    try {
+        const payload = token.split('.')[0].replace(/-/g, '+').replace(/_/g, '/');
+        const exp = JSON.parse(globalThis.atob(payload + '='.repeat((4 - payload.length % 4) % 4))).exp;
+        return Number.isFinite(exp) ? exp * 1000 : null;
+    } catch {
+        return null;
+    }
+}
+
 // Close codes after which trying again would only repeat the refusal (docs/websocket.md):
 // policy or auth (1008), and frames this client should never have sent.
 const FINAL_CLOSE_CODES = new Set([1002, 1003, 1007, 1008, 1009, 1010]);
@@ -63,6 +79,10 @@ export class Subscription extends Emitter {
         this.subscribed = false;       // `subscribed` seen on the current connection
         this.head = null;              // the head that `subscribed` named on this connection
         this.resetOnThisConnection = null;  // epoch a reset was already reported for
+        this.refreshTimer = null;      // renews the token before it expires (getToken)
+        this.retryTimer = null;        // asks for a token again after a refusal (getToken)
+        this.refusals = 0;             // token refusals in a row, for the backoff
+        this.tokenRequest = null;      // the getToken() call under way, if any
     }
 
     /** Where to resume from later (e.g. after a page reload): {seq, epoch}. */
@@ -110,6 +130,7 @@ export class RoomPushClient extends Emitter {
     #timer = null;
     #openedAt = 0;
     #lastError = null;       // the last `error` frame, reported with the close that follows it
+    #getToken;               // async (room) => token, or undefined: the rooms' tokens are fixed
     #pending = new Map();    // publish id -> {resolve, reject, room}: waiting for the ack
 
     constructor(url = '/ws', options = {}) {
@@ -121,6 +142,7 @@ export class RoomPushClient extends Emitter {
         }
         this.#backoff = { ...DEFAULT_BACKOFF, ...(options.backoff ?? {}) };
         this.#random = options.random ?? Math.random;
+        this.#getToken = options.getToken;
     }
 
     /** idle | connecting | open | reconnecting | stopped (refused, will not retry) | closed */
@@ -158,13 +180,17 @@ export class RoomPushClient extends Emitter {
         if (!subscription) {
             subscription = new Subscription(this, room, options);
             this.#rooms.set(room, subscription);
-            if (this.#state === 'open') this.#sendSubscribe(subscription);
+            if (this.#state === 'open' || this.#getToken) this.#subscribeWithToken(subscription);
         }
         return subscription;
     }
 
     unsubscribe(room) {
-        if (!this.#rooms.delete(room)) return;
+        const subscription = this.#rooms.get(room);
+        if (!subscription) return;
+        this.#rooms.delete(room);
+        clearTimeout(subscription.refreshTimer);
+        clearTimeout(subscription.retryTimer);
         if (this.#state === 'open') this.#send({ op: 'unsubscribe', room });
     }
 
@@ -198,6 +224,10 @@ export class RoomPushClient extends Emitter {
     /** Closes for good: no reconnect. */
     close() {
         this.#failPending('disconnected', 'roompush: the client was closed before the ack');
+        for (const subscription of this.#rooms.values()) {
+            clearTimeout(subscription.refreshTimer);
+            clearTimeout(subscription.retryTimer);
+        }
         clearTimeout(this.#timer);
         this.#timer = null;
         const socket = this.#socket;
@@ -227,7 +257,7 @@ export class RoomPushClient extends Emitter {
             this.#openedAt = Date.now();
             for (const subscription of this.#rooms.values()) subscription.subscribed = false;
             this.#setState('open', {});
-            for (const subscription of this.#rooms.values()) this.#sendSubscribe(subscription);
+            for (const subscription of this.#rooms.values()) this.#subscribeWithToken(subscription);
         };
         socket.onmessage = (event) => this.#receive(event.data);
         socket.onclose = (event) => this.#closed(event.code, event.reason);
@@ -296,6 +326,66 @@ export class RoomPushClient extends Emitter {
         if (this.#socket && this.#state === 'open') this.#socket.send(JSON.stringify(object));
     }
 
+    /**
+     * Subscribes with a token that will still be valid: with getToken, a new one is asked for
+     * first when the one held is missing or about to expire (or `fresh` is asked for).
+     */
+    async #subscribeWithToken(subscription, fresh = false) {
+        if (this.#getToken) {
+            const expiry = subscription.token ? tokenExpiry(subscription.token) : null;
+            const stale = !subscription.token || (expiry !== null && expiry - Date.now() < REFRESH_MARGIN_MS);
+            // One request at a time per room: whoever asked subscribes once it is answered (if
+            // the connection is open by then; else the open does).
+            if (subscription.tokenRequest) return;
+            if (fresh || stale) {
+                let token;
+                try {
+                    subscription.tokenRequest = Promise.resolve(this.#getToken(subscription.room));
+                    token = await subscription.tokenRequest;
+                } catch (error) {
+                    this.#roomRefused(subscription, { code: 'token_unavailable', message: String(error?.message ?? error) });
+                    return;
+                } finally {
+                    subscription.tokenRequest = null;
+                }
+                if (this.#rooms.get(subscription.room) !== subscription) return;  // left meanwhile
+                subscription.token = token;
+            }
+            this.#scheduleRefresh(subscription);
+        }
+        if (this.#state === 'open') this.#sendSubscribe(subscription);
+    }
+
+    // Renewed while the connection is open: subscribing again with the new token changes nothing
+    // for the room (the sidecar replays nothing past the position sent) and keeps the room's
+    // rights current; the connection is never dropped for it.
+    #scheduleRefresh(subscription) {
+        clearTimeout(subscription.refreshTimer);
+        const expiry = subscription.token ? tokenExpiry(subscription.token) : null;
+        if (expiry === null) return;
+        const wait = Math.max(500, (expiry - Date.now()) * REFRESH_AT);
+        subscription.refreshTimer = setTimeout(() => {
+            if (this.#rooms.get(subscription.room) === subscription) this.#subscribeWithToken(subscription, true);
+        }, wait);
+    }
+
+    // A room whose token was refused (or could not be had) is left on this connection; the
+    // other rooms go on. With getToken a new token is asked for after a backoff; without it the
+    // token would only be refused again.
+    #roomRefused(subscription, error) {
+        subscription.subscribed = false;
+        const detail = { ...error, room: subscription.room };
+        subscription.emit('error', detail);
+        this.emit('error', detail);
+        if (!this.#getToken || this.#rooms.get(subscription.room) !== subscription) return;
+        const delay = this.nextDelay(subscription.refusals);
+        subscription.refusals += 1;
+        clearTimeout(subscription.retryTimer);
+        subscription.retryTimer = setTimeout(() => {
+            if (this.#rooms.get(subscription.room) === subscription) this.#subscribeWithToken(subscription, true);
+        }, delay);
+    }
+
     #sendSubscribe(subscription) {
         const command = { op: 'subscribe', room: subscription.room };
         // After a reset that replayed nothing, the position is the head `subscribed` named:
@@ -323,6 +413,12 @@ export class RoomPushClient extends Emitter {
         }
         // A refused publish is its promise's to report.
         if (frame?.type === 'error' && typeof frame.id === 'string' && this.#settle(frame)) return undefined;
+        const refusedRoom = frame?.type === 'error' && typeof frame.room === 'string' &&
+            String(frame.code).startsWith('token_') ? this.#rooms.get(frame.room) : undefined;
+        if (refusedRoom) {
+            this.#roomRefused(refusedRoom, { code: frame.code, message: frame.message });
+            return undefined;
+        }
         if (frame?.type === 'error') {
             // Either the reason for the close that follows, or a refused command (e.g.
             // too_many_rooms) on a connection that stays open: reported at once in both cases.
@@ -344,6 +440,7 @@ export class RoomPushClient extends Emitter {
         const subscription = this.#rooms.get(frame.room);
         if (!subscription) return;
         subscription.subscribed = true;
+        subscription.refusals = 0;
         subscription.head = Number.isInteger(frame.seq) ? frame.seq : null;
         if (subscription.epoch !== null && subscription.epoch !== frame.epoch) {
             // The room started afresh (e.g. the sidecar restarted). A sidecar that knows it sends

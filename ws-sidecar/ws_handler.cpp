@@ -25,8 +25,8 @@ SessionId WsHandler::open(std::string_view path, std::string_view query, std::st
         return id;
     }
     if (target->kind == WsTarget::Kind::room) {
-        subscribe(id, target->room, JoinRequest{resume->since, resume->epoch, false},
-                  resume->token);
+        subscribe(id, target->room, JoinRequest{resume->since, resume->epoch, false}, resume->token,
+                  false);
     }
     return id;
 }
@@ -40,7 +40,7 @@ void WsHandler::on_text(SessionId id, std::string_view text) {
     switch (command->op) {
         case ClientCommand::Op::subscribe:
             subscribe(id, command->room, JoinRequest{command->since, command->epoch, false},
-                      command->token);
+                      command->token, true);
             break;
         case ClientCommand::Op::unsubscribe:
             unsubscribe(id, command->room);
@@ -53,7 +53,7 @@ void WsHandler::on_text(SessionId id, std::string_view text) {
 
 void WsHandler::unsubscribe(SessionId id, const std::string& room) {
     if (!registry_.leave(id, room)) {
-        refuse(id, make_error("not_subscribed", "not subscribed to " + room));
+        refuse(id, make_error("not_subscribed", "not subscribed to " + room), room);
         return;
     }
     if (Session* session = registry_.find(id)) session->set_rights(room, {});
@@ -125,9 +125,15 @@ Result<RoomRights> WsHandler::authorize(SessionId id, const std::string& room,
     return claims.error();
 }
 
+// A token refused on /ws costs that room only: a page whose token expired while it was away
+// asks for a new one and subscribes again, and its other rooms never stop.
 void WsHandler::subscribe(SessionId id, const std::string& room, const JoinRequest& request,
-                          const std::string& token) {
+                          const std::string& token, bool command) {
     auto rights = authorize(id, room, token);
+    if (!rights && command) {
+        refuse(id, rights.error(), room);
+        return;
+    }
     if (!rights) {
         fail(id, rights.error(), CloseCode::policy);
         return;
@@ -136,7 +142,7 @@ void WsHandler::subscribe(SessionId id, const std::string& room, const JoinReque
     if (!joined) {
         // Over the room limit the subscribe is refused, not the connection: its other rooms
         // keep working.
-        refuse(id, joined.error());
+        refuse(id, joined.error(), room);
         return;
     }
     // A subscribe again (a refreshed token) replaces what the last token granted.
@@ -150,11 +156,12 @@ void WsHandler::subscribe(SessionId id, const std::string& room, const JoinReque
     }
 }
 
-void WsHandler::refuse(SessionId id, const Error& error) {
+void WsHandler::refuse(SessionId id, const Error& error, const std::string& room) {
     Session* session = registry_.find(id);
     if (session == nullptr || session->closing()) return;
-    log_debug("ws_command_refused").kv("session", id).kv("code", error.code);
-    registry_.send(id, make_frame(encode_ws_error(error)));
+    log_debug("ws_command_refused").kv("session", id).kv("room", room).kv("code", error.code);
+    std::string frame = room.empty() ? encode_ws_error(error) : encode_ws_error(error, room, "");
+    registry_.send(id, make_frame(frame));
 }
 
 // The client hears why before the close: an `error` frame, then the close code.

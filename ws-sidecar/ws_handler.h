@@ -31,12 +31,15 @@ public:
     void begin_shutdown();
     // Sends an `error` frame, then closes with `code` once it is written.
     void fail(SessionId id, const Error& error, CloseCode code);
-    // Sends an `error` frame for a refused command; the connection and its rooms stay.
-    void refuse(SessionId id, const Error& error);
+    // Sends an `error` frame for a refused command (naming its room); the connection and its
+    // rooms stay.
+    void refuse(SessionId id, const Error& error, const std::string& room = {});
 
 private:
+    // `command`: a subscribe sent on /ws, whose refusal keeps the connection and its other
+    // rooms; a /ws/rooms/ROOM connection has no other room and is closed (1008).
     void subscribe(SessionId id, const std::string& room, const JoinRequest& request,
-                   const std::string& token);
+                   const std::string& token, bool command);
     void unsubscribe(SessionId id, const std::string& room);
     void publish(SessionId id, ControlRequest request);
     Result<RoomRights> authorize(SessionId id, const std::string& room, const std::string& token);

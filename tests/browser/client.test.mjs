@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 
-import { connect, PublishError, RoomPushClient } from '../../web/roompush.js';
+import { connect, PublishError, RoomPushClient, tokenExpiry } from '../../web/roompush.js';
 import { Stack } from './stack.mjs';
 import { CuttableProxy } from './proxy.mjs';
 
@@ -350,4 +350,85 @@ test('the TypeScript declarations name every export of the module', async () => 
     for (const member of ['publish', 'subscribe', 'unsubscribe', 'close']) {
         assert.match(declarations, new RegExp(`\\n    ${member}\\(`), member);
     }
+});
+
+// -- tokens that refresh (a stack whose rooms need tokens) --------------------------------------
+
+test('with 2-second tokens and getToken, a room stays subscribed for 30 s through two sidecar restarts', { timeout: 90000 }, async () => {
+    const authStack = await Stack.start({ auth: true });
+    let asked = 0;
+    const client = connect(authStack.wsUrl + '/ws', {
+        backoff: FAST,
+        getToken: async (room) => { asked += 1; return authStack.token(room, '2s'); },
+    });
+    const seen = record(client);
+    try {
+        client.subscribe('js-auth-A');
+        await seen.until(subscribedTo('js-auth-A'), 'the first subscribe');
+        const started = Date.now();
+        let n = 0;
+        for (const restartAt of [10000, 20000, 30000]) {
+            while (Date.now() - started < restartAt) {
+                n += 1;
+                await authStack.publish('js-auth-A', 'tick', { n });
+                await seen.until((s) => s.messages.some((m) => m.data.n === n), `tick ${n}`);
+                await sleep(500);
+            }
+            if (restartAt < 30000) await authStack.restartSidecar();
+        }
+        const ticks = seen.messages.map((m) => m.data.n);
+        assert.deepEqual(ticks, Array.from({ length: n }, (_, i) => i + 1), 'every tick once, in order');
+        assert.equal(client.state, 'open');
+        assert.ok(!seen.states.some((s) => s.state === 'stopped'), 'never stopped');
+        assert.deepEqual(seen.errors.filter((e) => e.code === 'token_expired'), [],
+            'tokens were renewed before they expired');
+        assert.ok(asked >= 15, `getToken asked ${asked} times in 30 s of 2-second tokens`);
+        const opened = seen.states.filter((s) => s.state === 'open').length;
+        assert.equal(opened, 3, 'only the two restarts dropped the connection');
+    } finally {
+        client.close();
+        await authStack.stop();
+    }
+});
+
+test('a room whose getToken fails reports it and asks again; the other rooms keep working', { timeout: 60000 }, async () => {
+    const authStack = await Stack.start({ auth: true });
+    const asked = { good: 0, broken: 0, forged: 0 };
+    const client = connect(authStack.wsUrl + '/ws', {
+        backoff: FAST,
+        getToken: async (room) => {
+            if (room === 'js-auth-broken') { asked.broken += 1; throw new Error('the app said no'); }
+            if (room === 'js-auth-forged') { asked.forged += 1; return (await authStack.token('js-auth-other')); }
+            asked.good += 1;
+            return authStack.token(room);
+        },
+    });
+    const seen = record(client);
+    const brokenErrors = [];
+    try {
+        client.subscribe('js-auth-good');
+        client.subscribe('js-auth-broken').on('error', (e) => brokenErrors.push(e));
+        client.subscribe('js-auth-forged');
+        await seen.until(subscribedTo('js-auth-good'), 'the good room');
+        await seen.until((s) => s.errors.filter((e) => e.room === 'js-auth-broken').length >= 2 &&
+            s.errors.filter((e) => e.room === 'js-auth-forged').length >= 2, 'two refusals of each');
+        await authStack.publish('js-auth-good', 'still', { ok: true });
+        await seen.until((s) => s.messages.some((m) => m.room === 'js-auth-good'), 'the good room\'s message');
+        assert.equal(client.state, 'open');
+        assert.equal(brokenErrors[0].code, 'token_unavailable');
+        assert.equal(seen.errors.find((e) => e.room === 'js-auth-forged').code, 'token_wrong_room');
+        assert.ok(asked.broken >= 2 && asked.forged >= 2, 'asked again after each refusal');
+        assert.equal(asked.good, 1, 'a valid token is not asked for again before it has to be');
+        assert.equal(client.room('js-auth-broken').subscribed, false);
+    } finally {
+        client.close();
+        await authStack.stop();
+    }
+});
+
+test('tokenExpiry reads exp, and nothing from what is not a token', () => {
+    const payload = Buffer.from(JSON.stringify({ room: 'a', exp: 1800000000 })).toString('base64url');
+    assert.equal(tokenExpiry(`${payload}.sig`), 1800000000 * 1000);
+    assert.equal(tokenExpiry('not a token'), null);
+    assert.equal(tokenExpiry(''), null);
 });

@@ -19,9 +19,10 @@ export class Stack {
         return stack;
     }
 
-    async #start({ maxUpload } = {}) {
+    async #start({ maxUpload, auth } = {}) {
         const args = [path.join(HERE, 'stack.py'), '--build-dir', BUILD_DIR];
         if (maxUpload) args.push('--max-upload', maxUpload);
+        if (auth) args.push('--auth');
         this.#process = spawn('/usr/bin/python3', args, { stdio: ['pipe', 'pipe', 'inherit'] });
         this.#lines = createInterface({ input: this.#process.stdout });
         this.#lines.on('line', (line) => this.#pending.shift()?.resolve(JSON.parse(line)));
@@ -47,6 +48,11 @@ export class Stack {
 
     publish(room, event, data = {}) {
         return this.command({ cmd: 'publish', room, event, data });
+    }
+
+    /** A room token from `pushctl token` (a stack started with {auth: true}). */
+    async token(room, ttl = '1h') {
+        return (await this.command({ cmd: 'token', room, ttl })).token;
     }
 
     stopSidecar() { return this.command({ cmd: 'stop-sidecar' }); }

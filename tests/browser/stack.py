@@ -8,18 +8,21 @@ integration tests use) and answers one JSON line per command line:
     -> (at start)                          <- {"ok":true,"url":..,"wsUrl":..,"controlSocket":..}
     {"cmd":"publish","room":R,"event":E,"data":D}   <- {"ok":true,"seq":N,"delivered":M}
     {"cmd":"stop-sidecar"} / {"cmd":"start-sidecar"} / {"cmd":"restart-sidecar"}  <- {"ok":true}
+    {"cmd":"token","room":R,"ttl":"2s"}    <- {"ok":true,"token":T}   (with --auth)
     {"cmd":"stop"}                         <- {"ok":true,"exitCodes":{...}}, then it exits
 
 When stdin closes (the test process died) the stack is stopped too: nothing is left running.
-Usage: stack.py --build-dir BUILD
+Usage: stack.py --build-dir BUILD [--auth]   (--auth: rooms need tokens, minted by "token")
 """
 
 import argparse
 import json
 import os
 import shutil
+import base64
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 
@@ -57,6 +60,14 @@ def handle(stack, command):
         if "id" in command:
             request["id"] = command["id"]
         return control(stack, request)
+    if name == "token":
+        minted = subprocess.run(
+            [os.path.join(stack.build_dir, "cli", "pushctl"), "token", command["room"], "--ttl",
+             command.get("ttl", "1h"), "--secret-file", stack.secret_file],
+            capture_output=True, text=True, timeout=10)
+        if minted.returncode != 0:
+            return {"ok": False, "error": {"code": "token_failed", "message": minted.stderr}}
+        return {"ok": True, "token": minted.stdout.strip()}
     if name == "stop-sidecar":
         code = stack.stop_process("sidecar")
         return {"ok": True, "exitCode": code}
@@ -74,13 +85,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--build-dir", required=True)
     parser.add_argument("--max-upload", default="64m")
+    parser.add_argument("--auth", action="store_true", help="rooms need tokens")
     args = parser.parse_args()
     # A SIGTERM from the test runner's timeout must still stop the stack.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     run_dir = tempfile.mkdtemp(prefix="rp-js-", dir="/tmp")
     # Open rooms, as ./dev up runs them, with messages from browsers allowed (the demo's notes).
+    sidecar_args = ["--client-publish"]
+    secret_file = None
+    if args.auth:
+        secret_file = os.path.join(run_dir, "room.secret")
+        with open(secret_file, "w") as out:
+            out.write(base64.b64encode(os.urandom(48)).decode() + "\n")
+        devstack.give_to_daemons(run_dir)
+        devstack.give_to_daemons(secret_file)
+        sidecar_args += ["--auth-secret-file", secret_file]
     stack = devstack.Stack(args.build_dir, run_dir, devstack.free_port(), max_upload=args.max_upload,
-                           sidecar_args=("--client-publish",))
+                           sidecar_args=sidecar_args)
+    stack.secret_file = secret_file
     try:
         stack.start()
         reply({"ok": True, "url": stack.url, "wsUrl": stack.ws_url, "runDir": run_dir,

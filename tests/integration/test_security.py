@@ -116,10 +116,16 @@ class Tokens(harness.StackTestCase):
                 await ws.send(json.dumps({"op": "subscribe", "room": "D",
                                           "token": self.token("C", self.new_secret)}))
                 refused = json.loads(await ws.recv())
-                return ok, refused
-        ok, refused = self.run_async(scenario())
+                await ws.send(json.dumps({"op": "subscribe", "room": "D",
+                                          "token": self.token("D", self.new_secret)}))
+                again = json.loads(await ws.recv())
+                return ok, refused, again
+        ok, refused, again = self.run_async(scenario())
         self.assertEqual(ok["type"], "subscribed")
-        self.assertEqual(refused["code"], "token_wrong_room")
+        self.assertEqual((refused["type"], refused["code"], refused["room"]),
+                         ("error", "token_wrong_room", "D"))
+        self.assertEqual((again["type"], again["room"]), ("subscribed", "D"),
+                         "a refused token costs the room, not the connection: a new token joins")
 
     def test_origin_not_on_the_list_gets_403(self):
         allowed = self.join("/ws/rooms/A?token=" + self.token("A", self.new_secret))
