@@ -22,9 +22,10 @@ ControlRequest message(std::string room = "chat", std::string event = "note",
 class ClientPublishTest : public ::testing::Test {
 protected:
     Session session{7, "peer", 1 << 20, kNow};
-    ClientPublishRules tokens{.tokens = true, .rate = {.per_second = 1, .burst = 2}, .node_id = "n1"};
-    ClientPublishRules open{.open_rooms = true, .rate = {.per_second = 1, .burst = 2},
-                            .node_id = "n1"};
+    ClientPublishRules tokens{
+        .tokens = true, .rate = {.per_second = 1, .burst = 2}, .node_id = "n1"};
+    ClientPublishRules open{
+        .open_rooms = true, .rate = {.per_second = 1, .burst = 2}, .node_id = "n1"};
 
     std::string refusal(bool member, ControlRequest request, const ClientPublishRules& rules) {
         auto admitted = admit_client_publish(session, member, std::move(request), rules, kNow);
@@ -56,7 +57,8 @@ TEST_F(ClientPublishTest, EveryRefusalHasItsCode) {
 
 TEST_F(ClientPublishTest, RefusedMessagesCostNoBudgetAndTheRateHolds) {
     session.set_rights("chat", {.publish = true});
-    for (int i = 0; i < 5; ++i) EXPECT_EQ(refusal(true, message("chat", "job.x"), tokens), "event_reserved");
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(refusal(true, message("chat", "job.x"), tokens), "event_reserved");
     EXPECT_EQ(refusal(true, message(), tokens), "");
     EXPECT_EQ(refusal(true, message(), tokens), "");
     EXPECT_EQ(refusal(true, message(), tokens), "rate_limited");

@@ -6,8 +6,8 @@
 
 namespace rp::sidecar {
 
-BrokerClientPublisher::BrokerClientPublisher(Broker& broker, RoomRegistry& registry,
-                                             LoopPort& loop, SidecarMetrics& metrics)
+BrokerClientPublisher::BrokerClientPublisher(Broker& broker, RoomRegistry& registry, LoopPort& loop,
+                                             SidecarMetrics& metrics)
     : broker_(broker), registry_(registry), loop_(loop), metrics_(metrics) {
     if (broker_.shared()) thread_ = std::thread([this] { run(); });
 }
