@@ -55,8 +55,10 @@ struct TokenOptions {
     std::string room;  // or a prefix grant "team-7:*"
     std::string ttl = "1h";
     std::string secret_file = "/etc/roompush/auth.secret";
-    std::string user;      // the token's "sub": client messages name their sender with it
-    bool publish = false;  // the "publish" capability: the holder may send to the room
+    std::string user;       // the token's "sub": client messages name their sender with it
+    bool publish = false;   // the "publish" capability: the holder may send to the room
+    bool presence = false;  // the "presence" capability: seen by the room, and sees it
+    std::string info;       // presence's "info": a JSON object
 };
 int token_command(const GlobalOptions& global, const TokenOptions& options);
 

@@ -144,6 +144,10 @@ int main(int argc, char** argv) {
                           "Who holds it (the token's sub; at most 128 bytes)");
     token_cmd->add_flag("--publish", token.publish,
                         "Let the holder send messages to the room (docs/websocket.md publish)");
+    token_cmd->add_flag("--presence", token.presence,
+                        "Show the holder to the room's other members, and them to it");
+    token_cmd->add_option("--info", token.info,
+                          "What presence tells about the holder: a JSON object, at most 512 bytes");
     token_cmd
         ->add_option("--secret-file", token.secret_file,
                      "The secret the sidecar checks tokens with")

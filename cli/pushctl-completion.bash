@@ -9,7 +9,7 @@
 _pushctl_globals="--help --version --config --socket --json --timeout"
 _pushctl_subcommands="publish rooms room history tail stats kick reload token"
 # Options that take a value: the word after them is that value, not a subcommand or room.
-_pushctl_valued="--config --socket --timeout --event --data --id --since --limit --count --ttl --secret-file --user"
+_pushctl_valued="--config --socket --timeout --event --data --id --since --limit --count --ttl --secret-file --user --info"
 
 _pushctl_options() {
     case $1 in
@@ -19,7 +19,7 @@ _pushctl_options() {
         tail) echo "--since --count" ;;
         stats) echo "--prometheus" ;;
         kick | reload) ;;
-        token) echo "--ttl --secret-file --user --publish" ;;
+        token) echo "--ttl --secret-file --user --publish --presence --info" ;;
     esac
 }
 

@@ -52,7 +52,18 @@ int token_command(const GlobalOptions& global, const TokenOptions& options) {
                                                  std::to_string(kMaxTokenUserBytes) + " bytes"),
                       kUsage);
     }
-    TokenClaims claims{options.room, now_s() + *ttl, options.user, options.publish};
+    if (!options.info.empty()) {
+        auto info = parse_json(options.info);
+        if (!info || !cJSON_IsObject(info->get()) ||
+            to_json(info->get()).size() > kMaxTokenInfoBytes) {
+            return report(global,
+                          make_error("bad_info", "--info must be a JSON object of at most " +
+                                                     std::to_string(kMaxTokenInfoBytes) + " bytes"),
+                          kUsage);
+        }
+    }
+    TokenClaims claims{options.room,    now_s() + *ttl,   options.user,
+                       options.publish, options.presence, options.info};
     std::string token = mint_token(*secret, claims);
     if (global.json) {
         JsonPtr out = make_object();
@@ -61,6 +72,7 @@ int token_command(const GlobalOptions& global, const TokenOptions& options) {
         set_number(out.get(), "exp", static_cast<double>(claims.exp));
         if (!claims.user.empty()) set_string(out.get(), "user", claims.user);
         set_bool(out.get(), "publish", claims.publish);
+        set_bool(out.get(), "presence", claims.presence);
         print_json(out.get());
     } else {
         std::cout << token << "\n";

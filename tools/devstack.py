@@ -603,9 +603,10 @@ def up(args):
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     lock = hold_lock(args.run_dir)
-    # Open rooms that take messages from browsers, so that the demo's notes work out of the box.
+    # Open rooms that take messages from browsers and show who is in them, so that the demo's
+    # notes and member list work out of the box.
     stack = Stack(args.build_dir, args.run_dir, args.port, log_to_files=False, nodes=args.nodes,
-                  sidecar_args=("--client-publish",))
+                  sidecar_args=("--client-publish", "--presence"))
     lock.write(", http://127.0.0.1:%d" % args.port)
     lock.flush()
     try:

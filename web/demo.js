@@ -66,8 +66,36 @@ function join(name) {
 }
 
 client.on('subscribed', (s) => {
-    if (s.room === room) logLocal('subscribed', `room ${s.room}, seq ${s.seq}, epoch ${s.epoch}`);
+    if (s.room !== room) return;
+    logLocal('subscribed', `room ${s.room}, seq ${s.seq}, epoch ${s.epoch}`);
+    refreshPeople();
 });
+
+// -- who is in the room (presence) -------------------------------------------------------------
+
+let people = new Map();   // conn -> member
+
+function renderPeople(count = people.size) {
+    const names = [...people.values()].map((m) => m.user ?? m.conn);
+    $('people').textContent = count > names.length
+        ? `${count} here`
+        : `${count} here: ${names.join(', ')}`;
+    $('people').dataset.count = String(count);
+}
+
+async function refreshPeople() {
+    try {
+        const answer = await client.presence(room);
+        people = new Map(answer.members.map((m) => [m.conn, m]));
+        renderPeople(answer.count);
+    } catch (error) {
+        $('people').textContent = error.code === 'presence_forbidden' ? 'presence is off for this room' : '';
+    }
+}
+
+client.on('join', (e) => { if (e.room === room) { people.set(e.member.conn, e.member); renderPeople(); } });
+client.on('leave', (e) => { if (e.room === room) { people.delete(e.member.conn); renderPeople(); } });
+client.on('presence_count', (e) => { if (e.room === room) renderPeople(e.count); });
 
 function onMessage(message) {
     logMessage(message);

@@ -68,7 +68,25 @@ export interface PublishAck {
     duplicate: boolean;
 }
 
-export interface ClientEvents {
+export interface Member {
+    conn: string;
+    user?: string;
+    info?: Record<string, unknown>;
+}
+
+export interface PresenceAnswer {
+    room: string;
+    count: number;
+    members: Member[];
+}
+
+export interface PresenceEvents {
+    join: { room: string; member: Member };
+    leave: { room: string; member: Member };
+    presence_count: { room: string; count: number };
+}
+
+export interface ClientEvents extends PresenceEvents {
     state: StateChange;
     message: Message;
     subscribed: { room: string; seq: number; epoch: string };
@@ -87,12 +105,13 @@ export interface SubscribeOptions {
     token?: string;
 }
 
-export declare class Subscription extends Emitter<{ message: Message; reset: Reset; error: ServerError }> {
+export declare class Subscription extends Emitter<PresenceEvents & { message: Message; reset: Reset; error: ServerError }> {
     readonly client: RoomPushClient;
     readonly room: string;
     readonly position: { seq: number | null; epoch: string | null };
     unsubscribe(): void;
     publish(event: string, data: unknown, options?: { id?: string }): Promise<PublishAck>;
+    presence(): Promise<PresenceAnswer>;
 }
 
 export declare class PublishError extends Error {
@@ -109,6 +128,7 @@ export declare class RoomPushClient extends Emitter<ClientEvents> {
     subscribe(room: string, options?: SubscribeOptions): Subscription;
     unsubscribe(room: string): void;
     publish(room: string, event: string, data: unknown, options?: { id?: string }): Promise<PublishAck>;
+    presence(room: string): Promise<PresenceAnswer>;
     room(room: string): Subscription | undefined;
     close(): void;
     nextDelay(attempt: number): number;

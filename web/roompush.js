@@ -94,6 +94,11 @@ export class Subscription extends Emitter {
         this.client.unsubscribe(this.room);
     }
 
+    /** Who is in this room: RoomPushClient.presence(this.room). */
+    presence() {
+        return this.client.presence(this.room);
+    }
+
     /** Sends a message to this room: RoomPushClient.publish(this.room, ...). */
     publish(event, data, options) {
         return this.client.publish(this.room, event, data, options);
@@ -132,6 +137,7 @@ export class RoomPushClient extends Emitter {
     #lastError = null;       // the last `error` frame, reported with the close that follows it
     #getToken;               // async (room) => token, or undefined: the rooms' tokens are fixed
     #pending = new Map();    // publish id -> {resolve, reject, room}: waiting for the ack
+    #presenceAsked = new Map();  // room -> [{resolve, reject}]: presence answers, in order
 
     constructor(url = '/ws', options = {}) {
         super();
@@ -213,6 +219,23 @@ export class RoomPushClient extends Emitter {
         return new Promise((resolve, reject) => {
             this.#pending.set(id, { resolve, reject, room });
             this.#send({ op: 'publish', room, event, data, id });
+        });
+    }
+
+    /**
+     * Who is in a room this client is in (its token must grant `presence`, or open rooms with
+     * --presence): resolves with {room, count, members: [{conn, user, info}]} (at most
+     * --presence-max-members named); rejects with a PublishError-like error whose `code` is
+     * presence_forbidden, not_subscribed, not_connected or disconnected.
+     */
+    presence(room) {
+        if (this.#state !== 'open') {
+            return Promise.reject(new PublishError('not_connected', 'roompush: the connection is not open', room, ''));
+        }
+        return new Promise((resolve, reject) => {
+            if (!this.#presenceAsked.has(room)) this.#presenceAsked.set(room, []);
+            this.#presenceAsked.get(room).push({ resolve, reject });
+            this.#send({ op: 'presence', room });
         });
     }
 
@@ -308,6 +331,28 @@ export class RoomPushClient extends Emitter {
         const pending = [...this.#pending.entries()];
         this.#pending.clear();
         for (const [id, { reject, room }] of pending) reject(new PublishError(code, message, room, id));
+        const asked = [...this.#presenceAsked.entries()];
+        this.#presenceAsked.clear();
+        for (const [room, waiting] of asked) {
+            for (const { reject } of waiting) reject(new PublishError(code, message, room, ''));
+        }
+    }
+
+    // The oldest presence() of `room` gets this answer or refusal; true when there was one.
+    #answerPresence(room, settle) {
+        const waiting = this.#presenceAsked.get(room);
+        if (!waiting?.length) return false;
+        settle(waiting.shift());
+        if (!waiting.length) this.#presenceAsked.delete(room);
+        return true;
+    }
+
+    #presenceChange(frame) {
+        const detail = frame.type === 'presence_count'
+            ? { room: frame.room, count: frame.count }
+            : { room: frame.room, member: frame.member };
+        this.#rooms.get(frame.room)?.emit(frame.type, detail);
+        this.emit(frame.type, detail);
     }
 
     #settle(frame) {
@@ -413,6 +458,18 @@ export class RoomPushClient extends Emitter {
         }
         // A refused publish is its promise's to report.
         if (frame?.type === 'error' && typeof frame.id === 'string' && this.#settle(frame)) return undefined;
+        if (frame?.type === 'presence') {
+            this.#answerPresence(frame.room, ({ resolve }) => resolve({ room: frame.room, count: frame.count, members: frame.members }));
+            return undefined;
+        }
+        if (frame?.type === 'join' || frame?.type === 'leave' || frame?.type === 'presence_count') {
+            this.#presenceChange(frame);
+            return undefined;
+        }
+        if (frame?.type === 'error' && (frame.code === 'presence_forbidden' || frame.code === 'not_subscribed') &&
+            this.#answerPresence(frame.room, ({ reject }) => reject(new PublishError(frame.code, frame.message, frame.room, '')))) {
+            return undefined;
+        }
         const refusedRoom = frame?.type === 'error' && typeof frame.room === 'string' &&
             String(frame.code).startsWith('token_') ? this.#rooms.get(frame.room) : undefined;
         if (refusedRoom) {

@@ -6,10 +6,14 @@ namespace rp::sidecar {
 
 bool is_server_event(std::string_view event) { return event.substr(0, 4) == "job."; }
 
-std::string sender_json(std::string_view node_id, SessionId id, std::string_view user) {
+std::string sender_json(std::string_view node_id, SessionId id, std::string_view user,
+                        std::string_view info) {
     JsonPtr from = make_object();
     set_string(from.get(), "conn", std::string(node_id) + "/" + std::to_string(id));
     if (!user.empty()) set_string(from.get(), "user", user);
+    if (auto parsed = parse_json(info); !info.empty() && parsed) {
+        cJSON_AddItemToObject(from.get(), "info", cJSON_Duplicate(parsed->get(), true));
+    }
     return to_json(from.get());
 }
 

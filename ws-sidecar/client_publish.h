@@ -26,8 +26,9 @@ struct ClientPublishRules {
 bool is_server_event(std::string_view event);
 
 // The `from` of a browser's message: {"conn":"NODE/SESSION"} and, when its token named one,
-// "user". JSON text.
-std::string sender_json(std::string_view node_id, SessionId id, std::string_view user);
+// "user"; a presence member also has its token's "info" (a JSON object's text). JSON text.
+std::string sender_json(std::string_view node_id, SessionId id, std::string_view user,
+                        std::string_view info = {});
 
 // Checks a publish in the order a client can act on: membership, the right to send, the event
 // name, the size, then the rate (so that a refused message costs no budget). The admitted

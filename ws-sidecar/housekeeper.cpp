@@ -60,6 +60,7 @@ void Housekeeper::run(const sigset_t& signals, std::function<void()> reload,
 void Housekeeper::every_second() {
     if (!expiring_) expire_step();
     server_.refuse_oversized_frames();
+    server_.flush_presence_counts();
     if (broker_.shared()) broker_.report_members(members_report(node_id_, registry_));
     if (watchdog_) sd_notify(0, "WATCHDOG=1");
 }

@@ -88,7 +88,7 @@ Session::Grants& Session::grants() {
 }
 
 void Session::set_rights(const std::string& room, RoomRights rights) {
-    bool none = !rights.publish && rights.user.empty();
+    bool none = !rights.publish && !rights.presence && rights.user.empty() && rights.info.empty();
     if (!grants_ && none) return;
     auto& rooms = grants().rooms;
     auto found = std::find_if(rooms.begin(), rooms.end(),

@@ -55,6 +55,8 @@ private:
 struct RoomRights {
     bool publish = false;
     std::string user;
+    bool presence = false;
+    std::string info;  // presence's JSON object about the member; empty: none
 };
 
 struct CloseRequest {

@@ -51,6 +51,10 @@ struct SidecarConfig {
     bool client_publish_open = false;
     std::size_t client_publish_max_bytes = 2048;
     TokenRate client_publish_rate;
+    // Presence (docs/websocket.md): who may be seen (a token's "presence"; in open rooms,
+    // --presence), and how many a room names before it counts instead.
+    bool presence_open = false;
+    std::size_t presence_max_members = 100;
 };
 
 }  // namespace rp::sidecar

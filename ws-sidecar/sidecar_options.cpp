@@ -129,6 +129,18 @@ void add_client_publish_options(CLI::App& app, SidecarConfig& config) {
         ->check(CLI::Range(1.0, 10000.0));
 }
 
+void add_presence_options(CLI::App& app, SidecarConfig& config) {
+    app.add_flag("--presence", config.presence_open,
+                 "Show every member of an open room (no --auth-secret-file) to the others: "
+                 "presence answers, join and leave; with secrets, a token's \"presence\" decides")
+        ->check(boolean_validator());
+    app.add_option("--presence-max-members", config.presence_max_members,
+                   "Members a room's presence names; past that it sends its count instead, at "
+                   "most once a second")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1}, size_t{100000}));
+}
+
 void add_broker_options(CLI::App& app, SidecarConfig& config, TextOptions& text) {
     app.add_option("--broker", text.broker_url,
                    "memory, or Redis to share rooms between sidecars: redis://HOST:PORT[/DB] or "
@@ -155,6 +167,7 @@ Parser::Parser() {
     add_limit_options(app, config, text);
     add_access_options(app, config, text);
     add_client_publish_options(app, config);
+    add_presence_options(app, config);
     add_broker_options(app, config, text);
     add_common_options(app, common, ROOMPUSH_VERSION);
 }

@@ -112,6 +112,42 @@ std::string encode_ws_error(const Error& error, std::string_view room, std::stri
     return to_json(object.get());
 }
 
+std::string encode_presence_change(std::string_view type, std::string_view room,
+                                   std::string_view member) {
+    std::string out = "{\"type\":";
+    append_json_string(out, type);
+    out += ",\"room\":";
+    append_json_string(out, room);
+    out += ",\"member\":";
+    out += member;
+    out += '}';
+    return out;
+}
+
+std::string encode_presence(std::string_view room, const std::vector<std::string_view>& members,
+                            std::size_t count) {
+    std::string out = "{\"type\":\"presence\",\"room\":";
+    append_json_string(out, room);
+    out += ",\"count\":";
+    append_number(out, count);
+    out += ",\"members\":[";
+    for (std::size_t i = 0; i < members.size(); ++i) {
+        if (i > 0) out += ',';
+        out += members[i];
+    }
+    out += "]}";
+    return out;
+}
+
+std::string encode_presence_count(std::string_view room, std::size_t count) {
+    std::string out = "{\"type\":\"presence_count\",\"room\":";
+    append_json_string(out, room);
+    out += ",\"count\":";
+    append_number(out, count);
+    out += '}';
+    return out;
+}
+
 std::string encode_published(std::string_view room, std::string_view id, const PublishAck& ack) {
     JsonPtr object = make_object();
     set_string(object.get(), "type", "published");
@@ -143,9 +179,11 @@ Result<ClientCommand> decode_client_command(std::string_view text) {
         }
         command.room = command.publish.room;
         return command;
+    } else if (*op == "presence") {
+        command.op = ClientCommand::Op::presence;
     } else {
-        return make_error("unknown_op",
-                          "unknown op \"" + *op + "\"; use subscribe, unsubscribe or publish");
+        return make_error("unknown_op", "unknown op \"" + *op +
+                                            "\"; use subscribe, unsubscribe, publish or presence");
     }
     auto room = require_string(object, "room");
     if (!room) return room.error();

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "roompush/control_codec.h"
 #include "roompush/error.h"
@@ -32,11 +33,17 @@ std::string encode_ws_error(const Error& error);
 // A refusal that concerns one room (and, for a publish, the id it was sent with): the
 // connection and its other rooms stay.
 std::string encode_ws_error(const Error& error, std::string_view room, std::string_view id);
+// Presence (room_presence.h): `member` is a member's JSON object, spliced in as it is.
+std::string encode_presence_change(std::string_view type, std::string_view room,
+                                   std::string_view member);
+std::string encode_presence(std::string_view room, const std::vector<std::string_view>& members,
+                            std::size_t count);
+std::string encode_presence_count(std::string_view room, std::size_t count);
 // The ack of a client's publish.
 std::string encode_published(std::string_view room, std::string_view id, const PublishAck& ack);
 
 struct ClientCommand {
-    enum class Op { subscribe, unsubscribe, publish } op = Op::subscribe;
+    enum class Op { subscribe, unsubscribe, publish, presence } op = Op::subscribe;
     std::string room;
     std::optional<uint64_t> since;
     std::string epoch;

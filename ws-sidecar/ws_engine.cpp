@@ -17,7 +17,8 @@ WsEngine::WsEngine(const SidecarConfig& config, RoomRegistry& registry, SidecarM
       registry_(registry),
       metrics_(metrics),
       port_(port),
-      handler_(registry, config, metrics),
+      handler_(registry, config, metrics,
+               [this](const std::vector<SessionId>& ids) { scheduler_.wake(ids); }),
       scheduler_(registry, port, headroom) {}
 
 /* ---------------------------------------------------------------------------------------------
@@ -173,6 +174,8 @@ void WsEngine::woken() {
     scheduler_.end_batch();
     if (stop_requested_ && !stopping_) begin_shutdown();
 }
+
+void WsEngine::flush_presence_counts() { handler_.flush_presence_counts(); }
 
 void WsEngine::refuse_oversized_frames() {
     for (const auto& [id, wire] : scheduler_.connections()) {

@@ -91,6 +91,8 @@ public:
     // Once a second: closes (1009) every connection whose frame in progress announced more than
     // --max-frame (a client that sends a header and then nothing).
     void refuse_oversized_frames();
+    // Once a second: rooms too large to name who comes and goes send their count.
+    void flush_presence_counts();
     // After a turn of the loop: the shutdown is over (every client gone, or the grace ran out).
     bool shut_down(Clock::time_point now) const;
 

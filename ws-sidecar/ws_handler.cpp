@@ -48,7 +48,59 @@ void WsHandler::on_text(SessionId id, std::string_view text) {
         case ClientCommand::Op::publish:
             publish(id, std::move(command->publish));
             break;
+        case ClientCommand::Op::presence:
+            presence(id, command->room);
+            break;
     }
+}
+
+// -------- presence --------
+
+void WsHandler::closed(SessionId id) {
+    if (Session* session = registry_.find(id)) {
+        for (const std::string& room : session->rooms()) tell(presence_.leave(room, id));
+    }
+    registry_.remove_session(id);
+}
+
+void WsHandler::tell(const PresenceNotice& notice) {
+    if (notice.to.empty()) return;
+    FramePtr frame = make_frame(notice.frame);
+    for (SessionId to : notice.to) registry_.send(to, frame);
+    wake_(notice.to);
+}
+
+void WsHandler::flush_presence_counts() {
+    presence_.set_max_announced(config_.presence_max_members);
+    for (const PresenceNotice& notice : presence_.flush_counts()) tell(notice);
+}
+
+// A member is seen when its token grants presence, or in open rooms with --presence.
+void WsHandler::show(SessionId id, const std::string& room, const RoomRights& rights) {
+    bool seen = config_.auth_secrets.empty() ? config_.presence_open : rights.presence;
+    if (!seen) {
+        tell(presence_.leave(room, id));  // a refreshed token may take it away
+        return;
+    }
+    tell(presence_.join(room, id, sender_json(config_.node_id, id, rights.user, rights.info)));
+}
+
+void WsHandler::presence(SessionId id, const std::string& room) {
+    if (!registry_.is_member(id, room)) {
+        refuse(id, make_error("not_subscribed", "subscribe to " + room + " to see who is in it"),
+               room);
+        return;
+    }
+    if (!presence_.present(room, id)) {
+        refuse(
+            id,
+            make_error("presence_forbidden", config_.auth_secrets.empty()
+                                                 ? "presence is off in open rooms (--presence)"
+                                                 : "this room's token does not grant \"presence\""),
+            room);
+        return;
+    }
+    registry_.send(id, make_frame(presence_.answer(room)));
 }
 
 void WsHandler::unsubscribe(SessionId id, const std::string& room) {
@@ -57,6 +109,7 @@ void WsHandler::unsubscribe(SessionId id, const std::string& room) {
         return;
     }
     if (Session* session = registry_.find(id)) session->set_rights(room, {});
+    tell(presence_.leave(room, id));
     registry_.send(id, make_frame(encode_unsubscribed(room)));
 }
 
@@ -115,7 +168,12 @@ Result<RoomRights> WsHandler::authorize(SessionId id, const std::string& room,
                                         const std::string& token) {
     if (config_.auth_secrets.empty()) return RoomRights{};
     auto claims = verify_token(token, config_.auth_secrets, room, now_s());
-    if (claims) return RoomRights{claims->publish, std::move(claims->user)};
+    if (claims) {
+        return RoomRights{.publish = claims->publish,
+                          .user = std::move(claims->user),
+                          .presence = claims->presence,
+                          .info = std::move(claims->info)};
+    }
     Session* session = registry_.find(id);
     log_warn("auth_refused")
         .kv("session", id)
@@ -146,6 +204,7 @@ void WsHandler::subscribe(SessionId id, const std::string& room, const JoinReque
         return;
     }
     // A subscribe again (a refreshed token) replaces what the last token granted.
+    show(id, room, *rights);
     if (Session* session = registry_.find(id)) session->set_rights(room, std::move(*rights));
     if (joined->resume.reset || !joined->resume.replay.empty()) {
         log_info("ws_resume")

@@ -3,10 +3,13 @@
 // for the events ws_server.cpp gets from libwebsockets). Every call only queues frames on the
 // session; the caller then asks for a writeable callback.
 
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "client_publish.h"
+#include "room_presence.h"
 #include "room_registry.h"
 #include "sidecar_config.h"
 #include "sidecar_metrics.h"
@@ -15,15 +18,25 @@ namespace rp::sidecar {
 
 class WsHandler {
 public:
-    WsHandler(RoomRegistry& registry, const SidecarConfig& config, SidecarMetrics& metrics)
-        : registry_(registry), config_(config), metrics_(metrics) {}
+    using Waker = std::function<void(const std::vector<SessionId>&)>;
+
+    // `wake`: sessions other than the one a call is about got frames (presence's join/leave).
+    WsHandler(RoomRegistry& registry, const SidecarConfig& config, SidecarMetrics& metrics,
+              Waker wake)
+        : registry_(registry),
+          config_(config),
+          metrics_(metrics),
+          wake_(std::move(wake)),
+          presence_(config.presence_max_members) {}
 
     // `path` without the query; `query` without the '?'.
     SessionId open(std::string_view path, std::string_view query, std::string peer, int64_t now_ms);
     void on_text(SessionId id, std::string_view text);
     void on_binary(SessionId id);
     void on_too_big(SessionId id);
-    void closed(SessionId id) { registry_.remove_session(id); }
+    void closed(SessionId id);
+    // Once a second: the counts of rooms too large to name their members.
+    void flush_presence_counts();
     // Where admitted `publish` commands go; none (until set): every publish is refused.
     void set_publisher(ClientPublisher* publisher) { publisher_ = publisher; }
 
@@ -42,13 +55,18 @@ private:
                    const std::string& token, bool command);
     void unsubscribe(SessionId id, const std::string& room);
     void publish(SessionId id, ControlRequest request);
+    void presence(SessionId id, const std::string& room);
+    void show(SessionId id, const std::string& room, const RoomRights& rights);
+    void tell(const PresenceNotice& notice);
     Result<RoomRights> authorize(SessionId id, const std::string& room, const std::string& token);
     ClientPublishRules publish_rules() const;
 
     RoomRegistry& registry_;
     const SidecarConfig& config_;
     SidecarMetrics& metrics_;
+    Waker wake_;
     ClientPublisher* publisher_ = nullptr;
+    RoomPresence presence_;
 };
 
 }  // namespace rp::sidecar

@@ -470,4 +470,6 @@ void WsServer::detach_sink(SessionId id) { impl_->engine.scheduler().detach_sink
 
 void WsServer::refuse_oversized_frames() { impl_->engine.refuse_oversized_frames(); }
 
+void WsServer::flush_presence_counts() { impl_->engine.flush_presence_counts(); }
+
 }  // namespace rp::sidecar

@@ -43,6 +43,8 @@ public:
     // announced more than --max-frame. A frame's first payload bytes are checked as they come;
     // this covers a client that sends a header and then nothing.
     void refuse_oversized_frames();
+    // Loop thread, once a second: the counts of rooms too large for join/leave (room_presence.h).
+    void flush_presence_counts();
 
     struct Impl;  // public so the C callback can reach it; defined in ws_server.cpp
 

@@ -35,18 +35,32 @@ Error malformed(const std::string& why) {
     return make_error("token_malformed", "room token " + why);
 }
 
-// "caps": an array of strings; true when it holds "publish".
-Result<bool> decode_publish_cap(const cJSON* payload) {
+// "caps": an array of strings; the ones this version knows set their flag.
+Status decode_caps(const cJSON* payload, TokenClaims& claims) {
     const cJSON* caps = cJSON_GetObjectItemCaseSensitive(payload, "caps");
-    if (caps == nullptr) return false;
+    if (caps == nullptr) return ok_status();
     if (!cJSON_IsArray(caps)) return malformed("\"caps\" is not an array of strings");
-    bool publish = false;
     const cJSON* cap = nullptr;
     cJSON_ArrayForEach(cap, caps) {
         if (!cJSON_IsString(cap)) return malformed("\"caps\" is not an array of strings");
-        if (std::string_view(cap->valuestring) == "publish") publish = true;
+        std::string_view name = cap->valuestring;
+        if (name == "publish") claims.publish = true;
+        if (name == "presence") claims.presence = true;
     }
-    return publish;
+    return ok_status();
+}
+
+// "info": a JSON object, kept as compact text.
+Status decode_info(const cJSON* payload, TokenClaims& claims) {
+    const cJSON* info = cJSON_GetObjectItemCaseSensitive(payload, "info");
+    if (info == nullptr) return ok_status();
+    if (!cJSON_IsObject(info)) return malformed("\"info\" is not a JSON object");
+    claims.info = to_json(info);
+    if (claims.info.size() > kMaxTokenInfoBytes) {
+        return malformed("\"info\" is longer than " + std::to_string(kMaxTokenInfoBytes) +
+                         " bytes");
+    }
+    return ok_status();
 }
 
 Result<TokenClaims> decode_claims(const std::string& payload) {
@@ -60,9 +74,10 @@ Result<TokenClaims> decode_claims(const std::string& payload) {
         return malformed("\"sub\" is not a string of at most " +
                          std::to_string(kMaxTokenUserBytes) + " bytes");
     }
-    auto publish = decode_publish_cap(json->get());
-    if (!publish) return publish.error();
-    return TokenClaims{*room, *exp, user->value_or(""), *publish};
+    TokenClaims claims{*room, *exp, user->value_or("")};
+    if (auto caps = decode_caps(json->get(), claims); !caps) return caps.error();
+    if (auto info = decode_info(json->get(), claims); !info) return info.error();
+    return claims;
 }
 
 }  // namespace
@@ -111,9 +126,15 @@ std::string mint_token(std::string_view secret, const TokenClaims& claims) {
     set_string(payload.get(), "room", claims.room);
     set_number(payload.get(), "exp", static_cast<double>(claims.exp));
     if (!claims.user.empty()) set_string(payload.get(), "sub", claims.user);
-    if (claims.publish) {
+    if (claims.publish || claims.presence) {
         cJSON* caps = cJSON_AddArrayToObject(payload.get(), "caps");
-        cJSON_AddItemToArray(caps, cJSON_CreateString("publish"));
+        if (claims.publish) cJSON_AddItemToArray(caps, cJSON_CreateString("publish"));
+        if (claims.presence) cJSON_AddItemToArray(caps, cJSON_CreateString("presence"));
+    }
+    if (!claims.info.empty()) {
+        if (auto info = parse_json(claims.info); info && cJSON_IsObject(info->get())) {
+            cJSON_AddItemToObject(payload.get(), "info", cJSON_Duplicate(info->get(), true));
+        }
     }
     return sign_token_payload(secret, to_json(payload.get()));
 }

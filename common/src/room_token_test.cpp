@@ -81,27 +81,39 @@ TEST(RoomToken, GrantCoversExactOrPrefix) {
 }  // namespace
 
 TEST(RoomToken, UserAndCapabilitiesRoundTrip) {
-    rp::TokenClaims wanted{"A", kNow + 60, "alice", true};
+    rp::TokenClaims wanted{"A", kNow + 60, "alice", true, true, R"({"color":"red"})"};
     auto claims = rp::verify_token(rp::mint_token(kSecret, wanted), {kSecret}, "A", kNow);
     ASSERT_TRUE(claims.ok()) << claims.error().message;
     EXPECT_EQ(claims->user, "alice");
     EXPECT_TRUE(claims->publish);
+    EXPECT_TRUE(claims->presence);
+    EXPECT_EQ(claims->info, R"({"color":"red"})");
 
     auto plain = rp::verify_token(rp::mint_token(kSecret, "A", kNow + 60), {kSecret}, "A", kNow);
     ASSERT_TRUE(plain.ok());
     EXPECT_EQ(plain->user, "");
     EXPECT_FALSE(plain->publish) << "joining grants no publishing";
+    EXPECT_FALSE(plain->presence);
+    EXPECT_EQ(plain->info, "");
 }
 
 TEST(RoomToken, WrongTypedClaimsAreMalformed) {
     for (const char* payload : {R"({"room":"A","exp":1900000000,"sub":7})",
                                 R"({"room":"A","exp":1900000000,"caps":"publish"})",
-                                R"({"room":"A","exp":1900000000,"caps":[1]})"}) {
+                                R"({"room":"A","exp":1900000000,"caps":[1]})",
+                                R"({"room":"A","exp":1900000000,"info":"x"})"}) {
         auto claims =
             rp::verify_token(rp::sign_token_payload(kSecret, payload), {kSecret}, "A", kNow);
         ASSERT_FALSE(claims.ok()) << payload;
         EXPECT_EQ(claims.error().code, "token_malformed") << payload;
     }
+    std::string long_info = R"({"a":")" + std::string(rp::kMaxTokenInfoBytes, 'i') + "\"}";
+    auto too_much =
+        rp::verify_token(rp::sign_token_payload(
+                             kSecret, R"({"room":"A","exp":1900000000,"info":)" + long_info + "}"),
+                         {kSecret}, "A", kNow);
+    ASSERT_FALSE(too_much.ok());
+    EXPECT_EQ(too_much.error().code, "token_malformed");
     std::string long_user(rp::kMaxTokenUserBytes + 1, 'u');
     auto claims =
         rp::verify_token(rp::mint_token(kSecret, rp::TokenClaims{"A", kNow + 60, long_user, false}),

@@ -347,8 +347,38 @@ test('the TypeScript declarations name every export of the module', async () => 
     for (const name of Object.keys(module)) {
         assert.match(declarations, new RegExp(`export declare (const|class|function) ${name}\\b`), name);
     }
-    for (const member of ['publish', 'subscribe', 'unsubscribe', 'close']) {
+    for (const member of ['publish', 'presence', 'subscribe', 'unsubscribe', 'close']) {
         assert.match(declarations, new RegExp(`\\n    ${member}\\(`), member);
+    }
+});
+
+test('presence: three clients join and leave; each sees the others come and go, presence() lists them', async () => {
+    const clients = [0, 1, 2].map(() => connect(stack.wsUrl + '/ws', { backoff: FAST }));
+    const changes = clients.map(() => []);
+    clients.forEach((client, n) => {
+        client.on('join', (e) => changes[n].push(`join ${e.member.conn}`));
+        client.on('leave', (e) => changes[n].push(`leave ${e.member.conn}`));
+    });
+    const seen = clients.map(record);
+    try {
+        const conns = [];
+        for (const [n, client] of clients.entries()) {
+            client.subscribe('js-people');
+            await seen[n].until(subscribedTo('js-people'), `client ${n} in the room`);
+            const answer = await client.room('js-people').presence();
+            conns.push(answer.members.find((m) => !conns.includes(m.conn)).conn);  // this client
+            assert.equal(answer.count, n + 1);
+        }
+        clients[2].unsubscribe('js-people');
+        await seen[0].until(() => changes[0].length === 3, 'the third leaving, at the first');
+        assert.deepEqual(changes[0], [`join ${conns[1]}`, `join ${conns[2]}`, `leave ${conns[2]}`]);
+        assert.deepEqual(changes[1], [`join ${conns[2]}`, `leave ${conns[2]}`]);
+        assert.deepEqual(changes[2], []);
+        const after = await clients[1].presence('js-people');
+        assert.deepEqual(after.members.map((m) => m.conn).sort(), conns.slice(0, 2).sort());
+        await assert.rejects(clients[2].presence('js-people'), (e) => e.code === 'not_subscribed');
+    } finally {
+        for (const client of clients) client.close();
     }
 });
 

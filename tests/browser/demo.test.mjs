@@ -198,7 +198,8 @@ test('a note typed on one page reaches the other page of the room, with its send
     await reader.locator('#log li[data-event="chat"]').waitFor();
     const [note] = (await logged(reader)).filter((m) => m.event === 'chat');
     assert.match(note.detail, /^.+\/\d+: tolerances look fine$/, 'NODE/CONNECTION: text');
-    assert.equal(await writer.inputValue('#chat-text'), '', 'the box empties once the note is acked');
+    // The box empties once the note is acked (which may come after the reader has it).
+    await writer.waitForFunction(() => document.getElementById('chat-text').value === '');
     assert.equal(await writer.locator('#chat-error').textContent(), '');
     await writer.fill('#chat-text', 'x'.repeat(3000));  // the input holds 500; data still small
     assert.equal((await writer.inputValue('#chat-text')).length, 500);
@@ -206,4 +207,18 @@ test('a note typed on one page reaches the other page of the room, with its send
     assert.deepEqual([...writer.problems, ...reader.problems], []);
     await writer.close();
     await reader.close();
+});
+
+test('the page shows who is in the room, and follows them coming and going', async () => {
+    const room = 'web-people';
+    const first = await openDemo(room);
+    await first.locator('#people[data-count="1"]').waitFor();
+    const second = await openDemo(room);
+    await first.locator('#people[data-count="2"]').waitFor();
+    await second.locator('#people[data-count="2"]').waitFor();
+    assert.match(await first.locator('#people').textContent(), /^2 here: .+\/\d+, .+\/\d+$/);
+    await second.close();
+    await first.locator('#people[data-count="1"]').waitFor();
+    assert.deepEqual(first.problems, []);
+    await first.close();
 });

@@ -90,8 +90,9 @@ def main():
     # A SIGTERM from the test runner's timeout must still stop the stack.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     run_dir = tempfile.mkdtemp(prefix="rp-js-", dir="/tmp")
-    # Open rooms, as ./dev up runs them, with messages from browsers allowed (the demo's notes).
-    sidecar_args = ["--client-publish"]
+    # Open rooms, as ./dev up runs them: messages from browsers and presence (the demo's notes and
+    # who is in the room).
+    sidecar_args = ["--client-publish", "--presence"]
     secret_file = None
     if args.auth:
         secret_file = os.path.join(run_dir, "room.secret")

@@ -2,9 +2,11 @@
 // Room tokens: proof that whoever holds one may join a room until a time.
 //
 //   token = base64url(payload) "." base64url(HMAC-SHA256(secret, payload))
-//   payload = {"room":R,"exp":UNIX_SECONDS[,"sub":USER][,"caps":["publish"]]}
-//   R may be a prefix grant such as "team-7:*"; "sub" names the user (client messages carry
-//   it); "caps" grants more than joining: "publish" lets the holder send messages to the room.
+//   payload = {"room":R,"exp":UNIX_SECONDS[,"sub":USER][,"caps":[...]][,"info":{...}]}
+//   R may be a prefix grant such as "team-7:*"; "sub" names the user (client messages and
+//   presence carry it); "caps" grants more than joining: "publish" lets the holder send messages
+//   to the room, "presence" shows it to the room's other members and them to it; "info" is what
+//   presence tells about it.
 //
 // The app and pushctl mint them, the sidecar checks them. See docs/security.md.
 
@@ -21,12 +23,15 @@ inline constexpr std::size_t kMinSecretBytes = 32;
 inline constexpr std::size_t kMaxTokenBytes = 1024;
 
 inline constexpr std::size_t kMaxTokenUserBytes = 128;
+inline constexpr std::size_t kMaxTokenInfoBytes = 512;
 
 struct TokenClaims {
     std::string room;  // a room id, or a prefix ending in '*'
     int64_t exp = 0;
-    std::string user;      // "sub"; empty when the token names no one
-    bool publish = false;  // "caps" holds "publish"
+    std::string user;       // "sub"; empty when the token names no one
+    bool publish = false;   // "caps" holds "publish"
+    bool presence = false;  // "caps" holds "presence"
+    std::string info;       // "info": a JSON object's text; empty when there is none
 };
 
 std::string mint_token(std::string_view secret, std::string_view room, int64_t exp_unix);

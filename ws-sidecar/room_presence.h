@@ -1,0 +1,53 @@
+#pragma once
+// Who is visibly in which room (docs/websocket.md, presence): the members whose token grants
+// "presence" (or every member of an open room with --presence). Each joins and leaves in front of
+// the room's other visible members; past `max_announced` of them a room announces its count
+// instead, at most once per flush_counts() (the housekeeper's second), so that a room of 10,000
+// does not send 10,000 frames for every arrival. Loop thread only; this sidecar's members only.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "session.h"
+
+namespace rp::sidecar {
+
+// A frame for some sessions.
+struct PresenceNotice {
+    std::vector<SessionId> to;
+    std::string frame;
+};
+
+class RoomPresence {
+public:
+    explicit RoomPresence(std::size_t max_announced) : max_announced_(max_announced) {}
+
+    // `member`: the member's JSON object ({"conn","user","info"}). Joining again (a refreshed
+    // token) updates it without a notice.
+    PresenceNotice join(const std::string& room, SessionId id, std::string member);
+    PresenceNotice leave(const std::string& room, SessionId id);
+    bool present(const std::string& room, SessionId id) const;
+    // The `presence` frame: the first `max_announced` members and the count.
+    std::string answer(const std::string& room) const;
+    // A `presence_count` for every room past the bound whose count changed since the last call.
+    std::vector<PresenceNotice> flush_counts();
+    void set_max_announced(std::size_t max) { max_announced_ = max; }
+
+private:
+    struct Room {
+        std::map<SessionId, std::string> members;  // answers list them by connection, oldest first
+        bool count_changed = false;
+    };
+    PresenceNotice announce(const std::string& room, Room& state, SessionId about,
+                            const char* type, const std::string& member);
+    static std::vector<SessionId> others(const Room& state, SessionId except);
+
+    std::unordered_map<std::string, Room> rooms_;
+    std::size_t max_announced_;
+};
+
+}  // namespace rp::sidecar
