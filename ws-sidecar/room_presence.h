@@ -42,8 +42,8 @@ private:
         std::map<SessionId, std::string> members;  // answers list them by connection, oldest first
         bool count_changed = false;
     };
-    PresenceNotice announce(const std::string& room, Room& state, SessionId about,
-                            const char* type, const std::string& member);
+    PresenceNotice announce(const std::string& room, Room& state, SessionId about, const char* type,
+                            const std::string& member);
     static std::vector<SessionId> others(const Room& state, SessionId except);
 
     std::unordered_map<std::string, Room> rooms_;

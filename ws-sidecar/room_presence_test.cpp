@@ -55,7 +55,8 @@ TEST(RoomPresence, PastTheBoundRoomsCountOncePerFlush) {
 
 TEST(RoomPresence, AnEmptyRoomAnswersNobody) {
     RoomPresence presence(5);
-    EXPECT_EQ(presence.answer("none"), R"({"type":"presence","room":"none","count":0,"members":[]})");
+    EXPECT_EQ(presence.answer("none"),
+              R"({"type":"presence","room":"none","count":0,"members":[]})");
     EXPECT_FALSE(presence.present("none", 1));
 }
 
