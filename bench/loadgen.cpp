@@ -1,7 +1,8 @@
 // roompush-loadgen: the benchmark's load generator. One thread, epoll, loopback only. It opens
-// WebSocket subscribers itself (handshake and frame parsing by hand, cheaply), publishes either
-// through roompush's control socket (pipelined NDJSON, the shared control codec) or over HTTP
-// (nchan's publisher location), and measures deliveries, publish→receive latency from a
+// WebSocket subscribers itself (handshake and frame parsing by hand, cheaply), publishes through
+// roompush's control socket (pipelined NDJSON, the shared control codec), over HTTP (nchan's
+// publisher location), or as a browser would (`publish` commands on a WebSocket of its own, a
+// member of the rooms: ws:PATH), and measures deliveries, publish→receive latency from a
 // timestamp inside each payload, loss, its own CPU and the server processes' CPU and memory.
 // Every loop is bounded in count and in time; the whole run ends by --timeout at the latest.
 // The result is one JSON object on stdout.
@@ -49,7 +50,7 @@ struct Options {
     std::string mode = "fanout";  // fanout | rate | idle | upload
     std::string ws;               // tcp:HOST:PORT or unix:PATH
     std::string ws_prefix = "/ws/rooms/";
-    std::string publish;  // control:PATH or http:HOST:PORT/PATH-PREFIX/
+    std::string publish;  // control:PATH, http:HOST:PORT/PATH-PREFIX/ or ws:PATH (on --ws)
     std::string upload;   // tcp:HOST:PORT (POST /cad)
     std::string upload_file;
     std::string room_prefix = "bench";
@@ -101,7 +102,7 @@ Endpoint parse_endpoint(const std::string& spec) {
     return out;
 }
 
-enum class Kind { sub, control, http_pub, upload };
+enum class Kind { sub, control, http_pub, ws_pub, upload };
 enum class State { connecting, handshake, open, closed };
 
 struct Conn {
@@ -144,6 +145,7 @@ private:
     void on_readable(Conn& conn);
     void on_sub_bytes(Conn& conn, std::string_view bytes);
     void on_frame(Conn& conn, const WsFrame& frame);
+    void on_publisher_frame(Conn& conn, std::string_view payload);
     void on_control_bytes(Conn& conn);
     void on_http_bytes(Conn& conn);
     void flush(std::size_t index);
@@ -281,6 +283,9 @@ void LoadGen::on_connected(Conn& conn) {
         std::string path = o_.ws_prefix + o_.room_prefix + std::to_string(conn.room);
         conn.out += ws_handshake_request(path, "127.0.0.1");
         conn.state = State::handshake;
+    } else if (conn.kind == Kind::ws_pub) {
+        conn.out += ws_handshake_request(pub_.path, "127.0.0.1");
+        conn.state = State::handshake;
     } else {
         conn.state = State::open;
     }
@@ -307,7 +312,7 @@ void LoadGen::on_readable(Conn& conn) {
             return;
         }
         std::string_view bytes(buffer_.data(), static_cast<std::size_t>(got));
-        if (conn.kind == Kind::sub) {
+        if (conn.kind == Kind::sub || conn.kind == Kind::ws_pub) {
             on_sub_bytes(conn, bytes);
         } else {
             conn.in.append(bytes);
@@ -340,9 +345,17 @@ void LoadGen::on_sub_bytes(Conn& conn, std::string_view bytes) {
         }
         used = static_cast<std::size_t>(end);
         conn.state = State::open;
-        --subs_pending_;
-        ++c_.connected;
-        if (!o_.expect_subscribed) conn.subscribed = true;
+        if (conn.kind == Kind::ws_pub) {
+            // A browser's message needs a member: the publisher joins every room first.
+            for (int room = 0; room < o_.rooms; ++room) {
+                conn.out += ws_client_frame(1, "{\"op\":\"subscribe\",\"room\":\"" +
+                                                   o_.room_prefix + std::to_string(room) + "\"}");
+            }
+        } else {
+            --subs_pending_;
+            ++c_.connected;
+            if (!o_.expect_subscribed) conn.subscribed = true;
+        }
     }
     for (int count = 0; count < 100000; ++count) {
         auto frame = parse_ws_frame(view.substr(used));
@@ -368,6 +381,10 @@ void LoadGen::on_frame(Conn& conn, const WsFrame& frame) {
         return;
     }
     if (frame.opcode != 1 && frame.opcode != 0) return;
+    if (conn.kind == Kind::ws_pub) {
+        on_publisher_frame(conn, frame.payload);
+        return;
+    }
     uint64_t now = now_ns();
     if (o_.mode == "upload") {
         if (frame.payload.find("\"event\":\"job.done\"") == std::string_view::npos) {
@@ -401,6 +418,20 @@ void LoadGen::on_frame(Conn& conn, const WsFrame& frame) {
     if (index) {
         if (*index <= conn.last_index && conn.received > 1) ++c_.out_of_order;
         conn.last_index = *index;
+    }
+}
+
+// The browser-like publisher: its rooms' `subscribed`, an ack or a refusal per publish; the
+// messages themselves, which it gets as a member, are not counted as deliveries.
+void LoadGen::on_publisher_frame(Conn& conn, std::string_view payload) {
+    if (payload.find("\"type\":\"published\"") != std::string_view::npos) {
+        --conn.pending;
+        ++c_.acked;
+    } else if (payload.find("\"type\":\"error\"") != std::string_view::npos) {
+        --conn.pending;
+        ++c_.publish_failed;
+    } else if (payload.find("\"type\":\"subscribed\"") != std::string_view::npos) {
+        if (++conn.received == static_cast<uint64_t>(o_.rooms)) conn.subscribed = true;
     }
 }
 
@@ -469,6 +500,7 @@ const std::string& LoadGen::publish_head(uint64_t room) {
 void LoadGen::publish_one() {
     Conn& conn = conns_[publisher_];
     if (conn.fd < 0 || conn.state != State::open) return;
+    if (conn.kind == Kind::ws_pub && !conn.subscribed) return;
     uint64_t index = c_.published + 1;
     uint64_t room = c_.published % static_cast<uint64_t>(o_.rooms);
     std::string body = payload(index);
@@ -476,6 +508,10 @@ void LoadGen::publish_one() {
         conn.out += publish_head(room);
         conn.out += body;
         conn.out += "}\n";
+    } else if (conn.kind == Kind::ws_pub) {
+        conn.out += ws_client_frame(1, "{\"op\":\"publish\",\"room\":\"" + o_.room_prefix +
+                                           std::to_string(room) +
+                                           "\",\"event\":\"bench\",\"data\":" + body + "}");
     } else {
         conn.out +=
             "POST " + pub_.prefix + o_.room_prefix + std::to_string(room) +
@@ -713,10 +749,14 @@ int LoadGen::run() {
         std::min(deadline, connect_start + static_cast<uint64_t>(o_.connect_timeout_s * 1e9)));
     double connect_s = static_cast<double>(now_ns() - connect_start) / 1e9;
     if (!o_.publish.empty() && o_.mode != "idle" && o_.mode != "upload") {
-        pub_ = parse_endpoint(o_.publish);
+        bool ws_publisher = o_.publish.rfind("ws:", 0) == 0;
+        pub_ = ws_publisher ? ws_ : parse_endpoint(o_.publish);
+        if (ws_publisher) pub_.path = o_.publish.substr(3);  // the WebSocket path on --ws
         Conn conn;
-        conn.kind = o_.publish.rfind("control:", 0) == 0 ? Kind::control : Kind::http_pub;
-        conn.fd = open_socket(pub_, 0);
+        conn.kind = ws_publisher                           ? Kind::ws_pub
+                    : o_.publish.rfind("control:", 0) == 0 ? Kind::control
+                                                           : Kind::http_pub;
+        conn.fd = open_socket(ws_publisher ? ws_ : pub_, 0);
         if (conn.fd >= 0) {
             add(std::move(conn));
             publisher_ = conns_.size() - 1;
@@ -768,7 +808,8 @@ int main(int argc, char** argv) {
     app.add_option("--ws", o.ws, "subscribers connect here: tcp:HOST:PORT or unix:PATH");
     app.add_option("--ws-prefix", o.ws_prefix, "the WebSocket path; the room id is appended");
     app.add_option("--publish", o.publish,
-                   "control:PATH (roompush) or http:HOST:PORT/PREFIX/ (nchan)");
+                   "control:PATH (roompush), http:HOST:PORT/PREFIX/ (nchan), or ws:PATH: "
+                   "publish commands on a WebSocket to PATH on --ws, as a browser sends them");
     app.add_option("--upload", o.upload, "upload mode: tcp:HOST:PORT taking POST /cad");
     app.add_option("--upload-file", o.upload_file, "upload mode: the file to upload");
     app.add_option("--room-prefix", o.room_prefix, "rooms are PREFIX0, PREFIX1, ...");

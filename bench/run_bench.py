@@ -123,10 +123,13 @@ class Systems:
         # memory of the load comes back once what is retained has expired (nchan's messages
         # time out after 5 s as well). --event-loop epoll: measure the loop the package ships,
         # or fail, rather than fall back quietly.
-        def stack(build, name):
+        def stack(build, name, extra=()):
             return devstack.Stack(build, os.path.join(base_dir, name), devstack.free_port(),
-                                  sidecar_args=["--history-ttl", "5", "--event-loop", "epoll"])
-        self.stack = stack(build_dir, "roompush")
+                                  sidecar_args=["--history-ttl", "5", "--event-loop", "epoll"]
+                                  + list(extra))
+        # Messages from browsers on, without the per-connection rate limit: the client-publish
+        # scenario measures the path, not the limit. (Not for a baseline, which may predate it.)
+        self.stack = stack(build_dir, "roompush", CLIENT_PUBLISH_ARGS)
         # --baseline: the same stack built from another commit, measured in turn with this one.
         self.baseline = stack(baseline_build_dir, "roompush-baseline") if baseline_build_dir else None
         self.nchans = [nchan(w, base_dir) for w in nchan_workers] if with_nchan else []
@@ -192,6 +195,13 @@ class Systems:
         }
 
 
+CLIENT_PUBLISH_ARGS = ("--client-publish", "--client-publish-rate", "10000",
+                       "--client-publish-burst", "10000")
+# A scenario whose generator arguments hold this publishes as a browser does: `publish` commands
+# on a WebSocket of its own through the same nginx (loadgen --publish ws:/ws).
+AS_BROWSER = "--as-browser"
+
+
 def scenarios(smoke):
     """(name, what it shows, generator arguments, systems filter)."""
     if smoke:
@@ -205,6 +215,8 @@ def scenarios(smoke):
                                    "--hold", "0.3"], None),
             ("upload-5", "upload", ["--mode", "upload", "--messages", "5", "--window", "2"],
              ["roompush"]),
+            ("client-publish-1x20", "client publish", [AS_BROWSER, "--mode", "fanout", "--subs",
+                                                       "20", "--messages", "50"], ["roompush"]),
         ]
     # Fanout publishes as fast as they are acknowledged, with at most --inflight messages not
     # yet received by every subscriber (the same flow control for every system). idle-10000
@@ -215,6 +227,11 @@ def scenarios(smoke):
                                     "--inflight", "32", "--window", "32"], None),
         ("fanout-1x1000", "fanout", ["--mode", "fanout", "--subs", "1000", "--messages", "1000",
                                      "--inflight", "32", "--window", "32"], None),
+        # The same fanout, published by a browser (a WebSocket member of the room) instead of
+        # the control socket: the figure to read is its ratio to fanout-1x1000 in the same run.
+        ("client-publish-1x1000", "client publish", [AS_BROWSER, "--mode", "fanout", "--subs",
+                                                     "1000", "--messages", "1000", "--inflight",
+                                                     "32", "--window", "32"], ["roompush"]),
         ("fanout-1x5000", "fanout", ["--mode", "fanout", "--subs", "5000", "--messages", "80",
                                      "--inflight", "16", "--window", "16"], None),
         # 200 messages (10 s): with fewer, one message held up by a hiccup of the machine was
@@ -236,6 +253,8 @@ def scenarios(smoke):
 
 def run_generator(loadgen, systems, system, scenario_args, room_prefix, upload_file, timeout):
     target = systems.target(system)
+    as_browser = AS_BROWSER in scenario_args
+    scenario_args = [arg for arg in scenario_args if arg != AS_BROWSER]
     argv = [loadgen, "--ws", target["ws"], "--ws-prefix", target["prefix"],
             "--room-prefix", room_prefix,
             "--server-pids", ",".join(str(p) for p in target["pids"]),
@@ -243,7 +262,7 @@ def run_generator(loadgen, systems, system, scenario_args, room_prefix, upload_f
     if "upload" in scenario_args:
         argv += ["--upload", target["upload"], "--upload-file", upload_file]
     else:
-        argv += ["--publish", target["publish"]]
+        argv += ["--publish", "ws:/ws" if as_browser else target["publish"]]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30)
     if done.returncode != 0:
         raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), done.returncode, done.stderr))
@@ -434,6 +453,14 @@ def targets(summary, extra):
     if alone:
         rows.append(("10,000 idle: sidecar alone ≤ 4 KB/conn", "sidecar KB/conn", fmt(alone, 2),
                      "", "", "", "", "yes" if alone <= 4 else "**no**"))
+    # Not against nchan (it has no messages from subscribers): a browser's publish against the
+    # control socket's, the same fanout in the same run.
+    browser = get("client-publish-1x1000", "roompush", "deliveries_per_s")
+    control = get("fanout-1x1000", "roompush", "deliveries_per_s")
+    if browser and control:
+        rows.append(("client publish 1×1,000 (browser → room): deliveries/s, of the control "
+                     "socket's fanout 1×1,000", "deliveries_per_s", fmt(browser, 0), "", "",
+                     ratio(browser, control), "", "ratio"))
     lost = sum(s["lost_total"] for by in summary.values() for s in by.values())
     rows.append(("nothing lost, any scenario or system", "lost", str(lost), "", "", "", "",
                  "yes" if lost == 0 else "**no**"))
@@ -518,6 +545,8 @@ def main():
                         continue
                     if system == systems.floor.name and not fresh:
                         continue  # a memory figure only
+                    if system == "roompush-baseline" and AS_BROWSER in scenario_args:
+                        continue  # a baseline may predate messages from browsers
                     prefix = "%s-%s-%d-" % (name, system, rep)
                     timeout = 60 if args.smoke else 120
                     result = run_generator(loadgen, systems, system, scenario_args, prefix,

@@ -1,5 +1,6 @@
 #include "wire.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace rp::bench {
@@ -53,9 +54,15 @@ std::optional<WsFrame> parse_ws_frame(std::string_view bytes) {
 
 std::string ws_client_frame(int opcode, std::string_view payload) {
     std::string out;
-    std::size_t length = payload.size() > 125 ? 125 : payload.size();
+    std::size_t length = std::min<std::size_t>(payload.size(), 0xffff);
     out.push_back(static_cast<char>(0x80 | opcode));
-    out.push_back(static_cast<char>(0x80 | length));
+    if (length < 126) {
+        out.push_back(static_cast<char>(0x80 | length));
+    } else {  // the 16-bit extended length: a publish command is longer than a pong
+        out.push_back(static_cast<char>(0x80 | 126));
+        out.push_back(static_cast<char>(length >> 8));
+        out.push_back(static_cast<char>(length & 0xff));
+    }
     const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
     out.append(reinterpret_cast<const char*>(mask), 4);
     for (std::size_t i = 0; i < length; ++i)

@@ -25,7 +25,8 @@ struct WsFrame {
 // One complete frame at the start of `bytes`, or nullopt when more bytes are needed.
 std::optional<WsFrame> parse_ws_frame(std::string_view bytes);
 
-// A masked client frame (clients must mask): pong replies and close.
+// A masked client frame (clients must mask): pongs, closes, and a browser's commands (up to
+// 64 KiB: the 16-bit extended length).
 std::string ws_client_frame(int opcode, std::string_view payload);
 
 struct HttpResponse {
