@@ -4,8 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "roompush/control_codec.h"
 #include "roompush/error.h"
@@ -36,13 +38,21 @@ std::string sender_json(std::string_view node_id, SessionId id, std::string_view
 Result<ControlRequest> admit_client_publish(Session& session, bool member, ControlRequest request,
                                             const ClientPublishRules& rules, int64_t now_ms);
 
-// Takes admitted publishes to the broker; the ack (`published`) or the refusal (`error` with the
-// room and id) reaches the session on the loop. Loop thread.
+// What browsers ask of the broker. Takes admitted publishes to it: the ack (`published`) or the
+// refusal (`error` with the room and id) reaches the session on the loop. With a shared broker
+// also carries presence across nodes. Loop thread.
 class ClientPublisher {
 public:
+    using Reports = Result<std::vector<std::string>>;
     virtual ~ClientPublisher() = default;
     // False when it cannot take more now; the caller refuses the publish (`unavailable`).
     virtual bool submit(SessionId id, ControlRequest request) = 0;
+    // A visible member of this node joined or left (`type`): the other nodes hear it.
+    virtual void presence_changed(const std::string& room, const char* type,
+                                  const std::string& member) = 0;
+    // Shared broker: every node's report (cluster_view.h) comes to `answer`, on the loop. False
+    // with the memory broker (this node is the whole truth) or when it cannot take more now.
+    virtual bool ask_cluster(std::function<void(Reports)> answer) = 0;
 };
 
 }  // namespace rp::sidecar

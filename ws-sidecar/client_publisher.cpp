@@ -31,10 +31,35 @@ bool BrokerClientPublisher::submit(SessionId id, ControlRequest request) {
         answer(id, request, PublishAck{outcome.seq, outcome.delivered, outcome.duplicate});
         return true;
     }
+    return enqueue([this, id, request = std::move(request)]() mutable {
+        auto ack = broker_.publish(request, now_ms());
+        loop_.post([this, id, request = std::move(request), ack = std::move(ack)] {
+            answer(id, request, ack);
+        });
+    });
+}
+
+// Only what a broker does without blocking: Redis sends it on its own worker.
+void BrokerClientPublisher::presence_changed(const std::string& room, const char* type,
+                                             const std::string& member) {
+    if (broker_.shared()) broker_.announce_presence(room, type, member);
+}
+
+bool BrokerClientPublisher::ask_cluster(std::function<void(Reports)> answer) {
+    if (!broker_.shared()) return false;
+    return enqueue([this, answer = std::move(answer)]() mutable {
+        Reports reports = broker_.cluster_reports();
+        loop_.post([answer = std::move(answer), reports = std::move(reports)]() mutable {
+            answer(std::move(reports));
+        });
+    });
+}
+
+bool BrokerClientPublisher::enqueue(std::function<void()> job) {
     {
         std::lock_guard lock(mutex_);
         if (stopping_ || waiting_.size() >= kMaxWaiting) return false;
-        waiting_.emplace_back(id, std::move(request));
+        waiting_.push_back(std::move(job));
     }
     ready_.notify_one();
     return true;
@@ -45,13 +70,10 @@ void BrokerClientPublisher::run() {
     while (true) {
         ready_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
         if (stopping_) return;
-        auto [id, request] = std::move(waiting_.front());
+        std::function<void()> job = std::move(waiting_.front());
         waiting_.pop_front();
         lock.unlock();
-        auto ack = broker_.publish(request, now_ms());
-        loop_.post([this, id, request = std::move(request), ack = std::move(ack)] {
-            answer(id, request, ack);
-        });
+        job();
         lock.lock();
     }
 }

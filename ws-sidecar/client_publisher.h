@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -28,10 +29,14 @@ public:
     ~BrokerClientPublisher() override;
 
     bool submit(SessionId id, ControlRequest request) override;
+    void presence_changed(const std::string& room, const char* type,
+                          const std::string& member) override;
+    bool ask_cluster(std::function<void(Reports)> answer) override;
     // Any thread but the loop's; what still waits is dropped (its senders are gone by then).
     void stop();
 
 private:
+    bool enqueue(std::function<void()> job);
     void run();
     void answer(SessionId id, const ControlRequest& request, const Result<PublishAck>& ack);
 
@@ -41,7 +46,7 @@ private:
     SidecarMetrics& metrics_;
     std::mutex mutex_;
     std::condition_variable ready_;
-    std::deque<std::pair<SessionId, ControlRequest>> waiting_;
+    std::deque<std::function<void()>> waiting_;  // run on thread_, in order
     bool stopping_ = false;
     std::thread thread_;
 };

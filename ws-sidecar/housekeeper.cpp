@@ -61,7 +61,9 @@ void Housekeeper::every_second() {
     if (!expiring_) expire_step();
     server_.refuse_oversized_frames();
     server_.flush_presence_counts();
-    if (broker_.shared()) broker_.report_members(members_report(node_id_, registry_));
+    if (broker_.shared()) {
+        broker_.report_members(members_report(node_id_, registry_, server_.room_presence()));
+    }
     if (watchdog_) sd_notify(0, "WATCHDOG=1");
 }
 

@@ -1,5 +1,6 @@
 #include "room_presence.h"
 
+#include "room_registry.h"
 #include "ws_codec.h"
 
 namespace rp::sidecar {
@@ -28,7 +29,9 @@ PresenceNotice RoomPresence::join(const std::string& room, SessionId id, std::st
     Room& state = rooms_[room];
     auto [at, added] = state.members.insert_or_assign(id, std::move(member));
     if (!added) return {};
-    return announce(room, state, id, "join", at->second);
+    PresenceNotice notice = announce(room, state, id, "join", at->second);
+    notice.member = at->second;
+    return notice;
 }
 
 PresenceNotice RoomPresence::leave(const std::string& room, SessionId id) {
@@ -46,6 +49,7 @@ PresenceNotice RoomPresence::leave(const std::string& room, SessionId id) {
     } else {
         notice = {others(state, id), encode_presence_change("leave", room, member)};
     }
+    notice.member = std::move(member);
     if (state.members.empty()) rooms_.erase(in);
     return notice;
 }
@@ -66,6 +70,29 @@ std::string RoomPresence::answer(const std::string& room) const {
         }
     }
     return encode_presence(room, listed, count);
+}
+
+std::vector<std::string_view> RoomPresence::members(const std::string& room) const {
+    std::vector<std::string_view> out;
+    auto in = rooms_.find(room);
+    if (in == rooms_.end()) return out;
+    for (const auto& [id, member] : in->second.members) out.push_back(member);
+    return out;
+}
+
+PresenceNotice RoomPresence::relay(const std::string& room, const std::string& type,
+                                   const std::string& member) const {
+    auto in = rooms_.find(room);
+    if (in == rooms_.end() || in->second.members.size() > max_announced_) return {};
+    return {others(in->second, 0), encode_presence_change(type, room, member)};
+}
+
+const std::vector<SessionId>& send_notice(RoomRegistry& registry, const PresenceNotice& notice) {
+    if (!notice.to.empty()) {
+        FramePtr frame = make_frame(notice.frame);
+        for (SessionId to : notice.to) registry.send(to, frame);
+    }
+    return notice.to;
 }
 
 std::vector<PresenceNotice> RoomPresence::flush_counts() {

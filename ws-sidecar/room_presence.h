@@ -20,7 +20,12 @@ namespace rp::sidecar {
 struct PresenceNotice {
     std::vector<SessionId> to;
     std::string frame;
+    std::string member;  // join and leave: who, when it changed anything (for the other nodes)
 };
+
+// Queues the notice's frame (one shared frame) for each of its sessions; returns them, to wake.
+class RoomRegistry;
+const std::vector<SessionId>& send_notice(RoomRegistry& registry, const PresenceNotice& notice);
 
 class RoomPresence {
 public:
@@ -33,6 +38,13 @@ public:
     bool present(const std::string& room, SessionId id) const;
     // The `presence` frame: the first `max_announced` members and the count.
     std::string answer(const std::string& room) const;
+    // This node's visible members of the room, each a JSON object (for the cluster report).
+    std::vector<std::string_view> members(const std::string& room) const;
+    // Another node's member came or went: the notice for this node's visible members (none in
+    // a room past the bound, which counts only its own).
+    PresenceNotice relay(const std::string& room, const std::string& type,
+                         const std::string& member) const;
+    std::size_t max_announced() const { return max_announced_; }
     // A `presence_count` for every room past the bound whose count changed since the last call.
     std::vector<PresenceNotice> flush_counts();
     void set_max_announced(std::size_t max) { max_announced_ = max; }

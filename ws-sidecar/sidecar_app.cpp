@@ -89,7 +89,8 @@ int run(LoadedConfig& start, Reloader::Loader load_again) {
     WsServer server(config, registry, metrics);
     if (!started(server.start())) return 1;
     WsServerLoop loop(server);
-    std::unique_ptr<Broker> broker = make_broker(config, registry, metrics, loop);
+    std::unique_ptr<Broker> broker =
+        make_broker(config, registry, metrics, loop, server.room_presence());
     BrokerClientPublisher client_publisher(*broker, registry, loop, metrics);
     server.set_client_publisher(&client_publisher);
     Reloader reloader(config, std::move(start.values), std::move(load_again), server);

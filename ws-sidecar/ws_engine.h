@@ -93,6 +93,7 @@ public:
     void refuse_oversized_frames();
     // Once a second: rooms too large to name who comes and goes send their count.
     void flush_presence_counts();
+    RoomPresence& room_presence() { return handler_.room_presence(); }
     // After a turn of the loop: the shutdown is over (every client gone, or the grace ran out).
     bool shut_down(Clock::time_point now) const;
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "cluster_view.h"
 #include "roompush/log.h"
 #include "roompush/room_token.h"
 #include "roompush/wall_clock.h"
@@ -58,16 +59,23 @@ void WsHandler::on_text(SessionId id, std::string_view text) {
 
 void WsHandler::closed(SessionId id) {
     if (Session* session = registry_.find(id)) {
-        for (const std::string& room : session->rooms()) tell(presence_.leave(room, id));
+        for (const std::string& room : session->rooms()) {
+            changed(room, "leave", presence_.leave(room, id));
+        }
     }
     registry_.remove_session(id);
 }
 
+// This node's members hear it at once; with Redis the other nodes' members through it.
+void WsHandler::changed(const std::string& room, const char* type, const PresenceNotice& notice) {
+    tell(notice);
+    if (!notice.member.empty() && publisher_ != nullptr) {
+        publisher_->presence_changed(room, type, notice.member);
+    }
+}
+
 void WsHandler::tell(const PresenceNotice& notice) {
-    if (notice.to.empty()) return;
-    FramePtr frame = make_frame(notice.frame);
-    for (SessionId to : notice.to) registry_.send(to, frame);
-    wake_(notice.to);
+    if (!send_notice(registry_, notice).empty()) wake_(notice.to);
 }
 
 void WsHandler::flush_presence_counts() {
@@ -79,10 +87,11 @@ void WsHandler::flush_presence_counts() {
 void WsHandler::show(SessionId id, const std::string& room, const RoomRights& rights) {
     bool seen = config_.auth_secrets.empty() ? config_.presence_open : rights.presence;
     if (!seen) {
-        tell(presence_.leave(room, id));  // a refreshed token may take it away
+        changed(room, "leave", presence_.leave(room, id));  // a refreshed token may take it away
         return;
     }
-    tell(presence_.join(room, id, sender_json(config_.node_id, id, rights.user, rights.info)));
+    changed(room, "join",
+            presence_.join(room, id, sender_json(config_.node_id, id, rights.user, rights.info)));
 }
 
 void WsHandler::presence(SessionId id, const std::string& room) {
@@ -100,7 +109,27 @@ void WsHandler::presence(SessionId id, const std::string& room) {
             room);
         return;
     }
-    registry_.send(id, make_frame(presence_.answer(room)));
+    // With Redis the answer is the cluster's: every node's report, this node's members as they
+    // are now. Asked off the loop; the answer comes back to it.
+    bool asked = publisher_ != nullptr &&
+                 publisher_->ask_cluster([this, id, room](ClientPublisher::Reports reports) {
+                     answer_cluster(id, room, std::move(reports));
+                 });
+    if (!asked) registry_.send(id, make_frame(presence_.answer(room)));
+}
+
+void WsHandler::answer_cluster(SessionId id, const std::string& room,
+                               ClientPublisher::Reports reports) {
+    Session* session = registry_.find(id);
+    if (session == nullptr || session->closing()) return;
+    if (!reports) {
+        refuse(id, reports.error(), room);
+    } else {
+        registry_.send(id, make_frame(encode_cluster_presence(room, *reports, config_.node_id,
+                                                              presence_.members(room),
+                                                              presence_.max_announced())));
+    }
+    wake_({id});
 }
 
 void WsHandler::unsubscribe(SessionId id, const std::string& room) {
@@ -109,7 +138,7 @@ void WsHandler::unsubscribe(SessionId id, const std::string& room) {
         return;
     }
     if (Session* session = registry_.find(id)) session->set_rights(room, {});
-    tell(presence_.leave(room, id));
+    changed(room, "leave", presence_.leave(room, id));
     registry_.send(id, make_frame(encode_unsubscribed(room)));
 }
 

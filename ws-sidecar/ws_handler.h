@@ -37,6 +37,8 @@ public:
     void closed(SessionId id);
     // Once a second: the counts of rooms too large to name their members.
     void flush_presence_counts();
+    // Who is visible here (the cluster report and other nodes' joins read it). Loop thread.
+    RoomPresence& room_presence() { return presence_; }
     // Where admitted `publish` commands go; none (until set): every publish is refused.
     void set_publisher(ClientPublisher* publisher) { publisher_ = publisher; }
 
@@ -58,6 +60,8 @@ private:
     void presence(SessionId id, const std::string& room);
     void show(SessionId id, const std::string& room, const RoomRights& rights);
     void tell(const PresenceNotice& notice);
+    void changed(const std::string& room, const char* type, const PresenceNotice& notice);
+    void answer_cluster(SessionId id, const std::string& room, ClientPublisher::Reports reports);
     Result<RoomRights> authorize(SessionId id, const std::string& room, const std::string& token);
     ClientPublishRules publish_rules() const;
 

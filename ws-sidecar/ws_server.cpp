@@ -472,4 +472,6 @@ void WsServer::refuse_oversized_frames() { impl_->engine.refuse_oversized_frames
 
 void WsServer::flush_presence_counts() { impl_->engine.flush_presence_counts(); }
 
+RoomPresence& WsServer::room_presence() { return impl_->engine.room_presence(); }
+
 }  // namespace rp::sidecar

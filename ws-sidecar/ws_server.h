@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "client_publish.h"
+#include "room_presence.h"
 #include "room_registry.h"
 #include "roompush/error.h"
 #include "sidecar_config.h"
@@ -45,6 +46,8 @@ public:
     void refuse_oversized_frames();
     // Loop thread, once a second: the counts of rooms too large for join/leave (room_presence.h).
     void flush_presence_counts();
+    // Loop thread: who is visible in which room on this node.
+    RoomPresence& room_presence();
 
     struct Impl;  // public so the C callback can reach it; defined in ws_server.cpp
 

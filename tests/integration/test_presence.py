@@ -8,7 +8,9 @@ import tempfile
 
 import harness
 from harness import devstack
-from test_client_publish import Commands, tokens_with
+import time
+
+from test_client_publish import Commands, NodeCommands
 from test_security import write_secret
 
 
@@ -154,6 +156,49 @@ class OpenRoomsWithPresence(harness.StackTestCase):
         joined, answer = self.run_async(scenario())
         self.assertNotIn("user", joined["member"])
         self.assertEqual(answer["count"], 2)
+
+
+class AcrossTwoSidecars(harness.StackTestCase):
+    """On Redis, join and leave cross nodes, and `presence` answers for the whole cluster."""
+    NODES = 2
+    SIDECAR_ARGS = ("--presence",)
+
+    def on(self, node):
+        return NodeCommands(self.stack.node_ws_socket(node), "/ws")
+
+    async def cluster_answer(self, client, room, count, timeout=10):
+        """Reports travel with the 2-second heartbeat: ask until the count is reached."""
+        deadline = time.monotonic() + timeout
+        while True:
+            await client.send({"op": "presence", "room": room})
+            answer = (await client.until(lambda f: f["type"] in ("presence", "error")))[-1]
+            if answer.get("count") == count or time.monotonic() > deadline:
+                return answer
+            await __import__("asyncio").sleep(0.3)
+
+    def test_members_on_two_nodes_see_each_other(self):
+        async def scenario():
+            async with self.on(0) as a, self.on(1) as b:
+                await a.subscribe("p-cross")
+                await b.subscribe("p-cross")
+                joined = await a.until(lambda f: f["type"] == "join")
+                both = await self.cluster_answer(a, "p-cross", 2)
+                from_b = await self.cluster_answer(b, "p-cross", 2)
+                async with self.on(1) as c:
+                    await c.subscribe("p-cross")
+                    third = await a.until(lambda f: f["type"] == "join")
+                left = await a.until(lambda f: f["type"] == "leave")
+                after = await self.cluster_answer(a, "p-cross", 2)
+            return joined[-1], both, from_b, third[-1], left[-1], after
+
+        joined, both, from_b, third, left, after = self.run_async(scenario(), timeout=90)
+        self.assertTrue(joined["member"]["conn"].startswith("node1/"), joined)
+        self.assertEqual(both["count"], 2)
+        self.assertEqual(sorted(m["conn"].split("/")[0] for m in both["members"]),
+                         ["node0", "node1"])
+        self.assertEqual(from_b["count"], 2)
+        self.assertEqual(left["member"], third["member"], "the third member left, from node1")
+        self.assertEqual(after["count"], 2)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,14 @@ struct HistoryPage {
     std::vector<std::string> messages;  // `message` JSON objects
 };
 
+// A visible member of a room joined or left on another node (presence, docs/websocket.md).
+struct PresenceChange {
+    std::string room;
+    std::string node;
+    std::string type;    // join | leave
+    std::string member;  // its JSON object
+};
+
 // Where a shared broker's answers go; called on the event-loop thread.
 struct BrokerListener {
     std::function<void(BrokerMessage)> message;
@@ -57,6 +65,7 @@ struct BrokerListener {
     std::function<void()> resubscribed;          // pub/sub was (re)established
     // A fetch that Redis refused (not one that waits for a connection): room, load?, why.
     std::function<void(const std::string&, bool, const Error&)> fetch_failed;
+    std::function<void(PresenceChange)> presence;  // another node's join or leave
 };
 
 class Broker {
@@ -80,6 +89,11 @@ public:
     virtual void report_members(std::string json) = 0;
     // Any thread except the loop's: every live node's last report.
     virtual Result<std::vector<std::string>> cluster_reports() = 0;
+    // Any thread, never blocks: tells the other nodes (shared brokers; a no-op in memory).
+    virtual void announce_presence(const std::string& room, const std::string& type,
+                                   const std::string& member) {
+        (void)room, (void)type, (void)member;
+    }
 };
 
 }  // namespace rp::sidecar

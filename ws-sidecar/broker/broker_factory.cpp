@@ -9,7 +9,7 @@ namespace rp::sidecar {
 namespace {
 
 // Loop thread: what a shared broker hears becomes frames for this node's members.
-BrokerListener registry_listener(RoomRegistry& registry, LoopPort& loop) {
+BrokerListener registry_listener(RoomRegistry& registry, LoopPort& loop, RoomPresence& presence) {
     return {
         .message =
             [&registry, &loop](BrokerMessage message) {
@@ -24,11 +24,17 @@ BrokerListener registry_listener(RoomRegistry& registry, LoopPort& loop) {
             [&registry, &loop](const std::string& room, bool load, const Error& error) {
                 loop.wake(registry.fetch_failed(room, load, error));
             },
+        .presence =
+            [&registry, &loop, &presence](const PresenceChange& change) {
+                loop.wake(
+                    send_notice(registry, presence.relay(change.room, change.type, change.member)));
+            },
     };
 }
 
 std::unique_ptr<Broker> make_redis_broker(const SidecarConfig& config, RoomRegistry& registry,
-                                          SidecarMetrics& metrics, LoopPort& loop) {
+                                          SidecarMetrics& metrics, LoopPort& loop,
+                                          RoomPresence& presence) {
     RedisBrokerConfig redis{
         .url = config.broker,
         .password = config.broker_password,
@@ -44,7 +50,7 @@ std::unique_ptr<Broker> make_redis_broker(const SidecarConfig& config, RoomRegis
     registry.set_fetcher([shared](const std::string& room, std::optional<uint64_t> after) {
         shared->fetch(room, after);
     });
-    (void)broker->start(registry_listener(registry, loop));
+    (void)broker->start(registry_listener(registry, loop, presence));
     log_info("broker").kv("broker", config.broker.describe()).kv("node", config.node_id);
     return broker;
 }
@@ -52,8 +58,9 @@ std::unique_ptr<Broker> make_redis_broker(const SidecarConfig& config, RoomRegis
 }  // namespace
 
 std::unique_ptr<Broker> make_broker(const SidecarConfig& config, RoomRegistry& registry,
-                                    SidecarMetrics& metrics, LoopPort& loop) {
-    if (config.broker.redis()) return make_redis_broker(config, registry, metrics, loop);
+                                    SidecarMetrics& metrics, LoopPort& loop,
+                                    RoomPresence& presence) {
+    if (config.broker.redis()) return make_redis_broker(config, registry, metrics, loop, presence);
     auto broker = std::make_unique<MemoryBroker>(loop, registry);
     (void)broker->start({});
     return broker;

@@ -7,6 +7,7 @@
 
 #include "broker.h"
 #include "loop_port.h"
+#include "room_presence.h"
 #include "room_registry.h"
 #include "sidecar_config.h"
 #include "sidecar_metrics.h"
@@ -14,7 +15,9 @@
 namespace rp::sidecar {
 
 // Started already. A Redis broker that cannot reach Redis yet keeps trying in its own threads.
+// `presence`: where other nodes' joins and leaves go (a shared broker's).
 std::unique_ptr<Broker> make_broker(const SidecarConfig& config, RoomRegistry& registry,
-                                    SidecarMetrics& metrics, LoopPort& loop);
+                                    SidecarMetrics& metrics, LoopPort& loop,
+                                    RoomPresence& presence);
 
 }  // namespace rp::sidecar

@@ -5,6 +5,7 @@
 
 #include "roompush/control_codec.h"
 #include "roompush/json.h"
+#include "ws_codec.h"
 
 namespace rp::sidecar {
 namespace {
@@ -47,7 +48,8 @@ void for_each_room(const std::vector<std::string>& reports, Visit visit) {
 
 }  // namespace
 
-std::string members_report(const std::string& node, const RoomRegistry& registry) {
+std::string members_report(const std::string& node, const RoomRegistry& registry,
+                           const RoomPresence& presence) {
     JsonPtr out = make_object();
     set_string(out.get(), "node", node);
     JsonPtr rooms = make_array();
@@ -64,10 +66,37 @@ std::string members_report(const std::string& node, const RoomRegistry& registry
             cJSON_AddItemToArray(members.get(), member_json(member).release());
         }
         set_json(room.get(), "members", std::move(members));
+        JsonPtr present = make_array();
+        for (std::string_view member : presence.members(summary.room)) {
+            if (auto parsed = parse_json(member)) {
+                cJSON_AddItemToArray(present.get(), cJSON_Duplicate(parsed->get(), true));
+            }
+        }
+        if (cJSON_GetArraySize(present.get()) > 0)
+            set_json(room.get(), "present", std::move(present));
         cJSON_AddItemToArray(rooms.get(), room.release());
     }
     set_json(out.get(), "rooms", std::move(rooms));
     return to_json(out.get());
+}
+
+std::string encode_cluster_presence(const std::string& room,
+                                    const std::vector<std::string>& reports, const std::string& own,
+                                    const std::vector<std::string_view>& mine, std::size_t max) {
+    std::vector<std::string> listed(mine.begin(), mine.begin() + std::min(max, mine.size()));
+    std::size_t count = mine.size();
+    for_each_room(reports, [&](const std::string& node, const cJSON* entry) {
+        if (node == own || string_of(entry, "room") != room) return;
+        const cJSON* present = cJSON_GetObjectItemCaseSensitive(entry, "present");
+        const cJSON* member = nullptr;
+        cJSON_ArrayForEach(member, present) {
+            if (!cJSON_IsObject(member)) continue;
+            ++count;
+            if (listed.size() < max) listed.push_back(to_json(member));
+        }
+    });
+    std::vector<std::string_view> views(listed.begin(), listed.end());
+    return encode_presence(room, views, count);
 }
 
 std::string encode_cluster_rooms(const std::vector<std::string>& reports) {

@@ -18,7 +18,9 @@ TEST(ClusterView, AReportHasTheRoomsWithMembersOnly) {
     ASSERT_TRUE(registry.join(member, "A", {}).ok());
     registry.publish("A", "e", "null", "", 0);
     registry.publish("B", "e", "null", "", 0);  // retained, but nobody in it
-    JsonPtr report = parsed(members_report("n1", registry));
+    RoomPresence presence(10);
+    presence.join("A", member, R"({"conn":"n1/1","user":"ann"})");
+    JsonPtr report = parsed(members_report("n1", registry, presence));
     EXPECT_EQ(*require_string(report.get(), "node"), "n1");
     const cJSON* rooms = cJSON_GetObjectItemCaseSensitive(report.get(), "rooms");
     ASSERT_EQ(cJSON_GetArraySize(rooms), 1);
@@ -28,6 +30,27 @@ TEST(ClusterView, AReportHasTheRoomsWithMembersOnly) {
     const cJSON* members = cJSON_GetObjectItemCaseSensitive(room, "members");
     ASSERT_EQ(cJSON_GetArraySize(members), 1);
     EXPECT_EQ(*require_string(cJSON_GetArrayItem(members, 0), "peer"), "10.0.0.1");
+    const cJSON* present = cJSON_GetObjectItemCaseSensitive(room, "present");
+    ASSERT_EQ(cJSON_GetArraySize(present), 1);
+    EXPECT_EQ(*require_string(cJSON_GetArrayItem(present, 0), "user"), "ann");
+}
+
+TEST(ClusterView, PresenceMergesTheOtherNodesReportsWithThisNodeAsItIsNow) {
+    const std::vector<std::string> reports = {
+        R"({"node":"n1","rooms":[{"room":"A","present":[{"conn":"n1/1","user":"stale"}]}]})",
+        R"({"node":"n2","rooms":[{"room":"A","present":[{"conn":"n2/4","user":"bo"},7]},
+                                 {"room":"B","present":[{"conn":"n2/5"}]}]})",
+        "garbage",
+    };
+    std::vector<std::string_view> mine = {R"({"conn":"n1/2","user":"ann"})"};
+    EXPECT_EQ(encode_cluster_presence("A", reports, "n1", mine, 10),
+              R"({"type":"presence","room":"A","count":2,"members":[{"conn":"n1/2","user":"ann"},)"
+              R"({"conn":"n2/4","user":"bo"}]})");
+    EXPECT_EQ(
+        encode_cluster_presence("A", reports, "n1", mine, 1),
+        R"({"type":"presence","room":"A","count":2,"members":[{"conn":"n1/2","user":"ann"}]})");
+    EXPECT_EQ(encode_cluster_presence("C", reports, "n1", {}, 10),
+              R"({"type":"presence","room":"C","count":0,"members":[]})");
 }
 
 const std::vector<std::string> kReports = {

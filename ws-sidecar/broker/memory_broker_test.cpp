@@ -67,7 +67,8 @@ TEST_F(MemoryBrokerTest, HasNoClusterNoStreamAndNothingToStart) {
 
 TEST_F(MemoryBrokerTest, TheFactoryChoosesMemoryUnlessTheUrlIsRedis) {
     SidecarConfig config;  // --broker memory, the default
-    std::unique_ptr<Broker> broker = make_broker(config, registry, metrics, loop);
+    RoomPresence presence(10);
+    std::unique_ptr<Broker> broker = make_broker(config, registry, metrics, loop, presence);
     EXPECT_NE(dynamic_cast<MemoryBroker*>(broker.get()), nullptr);
 }
 

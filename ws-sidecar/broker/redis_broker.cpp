@@ -363,6 +363,31 @@ void RedisBroker::heartbeat(RedisConnection& connection) {
     if (!added) log_warn("broker_heartbeat_failed").kv("error", added.error().message);
 }
 
+// Presence is live only: a join or leave missed while Redis is away is made good by the next
+// `presence` answer, which comes from the nodes' reports.
+void RedisBroker::announce_presence(const std::string& room, const std::string& type,
+                                    const std::string& member) {
+    std::string payload = encode_presence_payload({room, config_.node_id, type, member});
+    enqueue([this, payload = std::move(payload)](RedisConnection* connection) {
+        if (connection == nullptr) return;
+        if (auto sent = connection->command({"PUBLISH", kChannel, payload}); !sent) {
+            log_warn("broker_presence_failed").kv("error", sent.error().message);
+        }
+    });
+}
+
+// Subscriber thread. A node hears its own announcements too; it told its members already.
+void RedisBroker::hear_presence(const std::string& payload) {
+    auto change = decode_presence_payload(payload);
+    if (!change) {
+        metrics_.broker_bad_messages++;
+        log_warn("broker_bad_message").kv("error", change.error().message);
+        return;
+    }
+    if (change->node == config_.node_id || !listener_.presence) return;
+    post_([tell = listener_.presence, change = std::move(*change)] { tell(change); });
+}
+
 Result<std::vector<std::string>> RedisBroker::cluster_reports() {
     using Reports = std::vector<std::string>;
     return run_and_wait<Reports>([](RedisConnection* connection) -> Result<Reports> {
@@ -424,6 +449,10 @@ void RedisBroker::subscriber_loop() {
             const redisReply* kind = element(reply->get(), 0);
             const redisReply* payload = element(reply->get(), 2);
             if (!is_string(kind) || string_of(kind) != "message") continue;
+            if (is_string(payload) && is_presence_payload(string_of(payload))) {
+                hear_presence(string_of(payload));
+                continue;
+            }
             auto message = is_string(payload) ? decode_pubsub_payload(string_of(payload))
                                               : Result<BrokerMessage>(bad_reply("pub/sub"));
             if (!message) {

@@ -47,6 +47,8 @@ public:
     void fetch(const std::string& room, std::optional<uint64_t> after) override;
     void report_members(std::string json) override;
     Result<std::vector<std::string>> cluster_reports() override;
+    void announce_presence(const std::string& room, const std::string& type,
+                           const std::string& member) override;
 
 private:
     // A job runs on the worker with the connection (null while Redis is away).
@@ -61,6 +63,7 @@ private:
     void heartbeat(RedisConnection& connection);
     void run_fetch(RedisConnection* connection, const std::string& room,
                    std::optional<uint64_t> after);
+    void hear_presence(const std::string& payload);
     void set_state(bool worker_up, bool subscriber_up);
     void pause(std::chrono::milliseconds duration);
     Error unavailable() const;

@@ -1,5 +1,7 @@
 #include "redis_wire.h"
 
+#include "roompush/json_text.h"
+
 #include <array>
 #include <charconv>
 
@@ -78,6 +80,30 @@ Result<BrokerMessage> decode_pubsub_payload(std::string_view payload) {
     return BrokerMessage{
         std::string(fields[1]), std::string(fields[2]),
         BrokerEntry{*seq, *ts, std::string(fields[5]), std::string(payload), std::string(from)}};
+}
+
+Result<PresenceChange> decode_presence_payload(std::string_view payload) {
+    std::array<std::string_view, 4> fields;
+    for (std::string_view& field : fields) {
+        std::size_t newline = payload.find('\n');
+        if (newline == std::string_view::npos) return bad_payload("too few presence fields");
+        field = payload.substr(0, newline);
+        payload.remove_prefix(newline + 1);
+    }
+    if (fields[0] != "3") return bad_payload("unknown version");
+    if (!is_valid_room_id(fields[1])) return bad_payload("invalid room id");
+    if (fields[2].empty()) return bad_payload("no node");
+    if (fields[3] != "join" && fields[3] != "leave") return bad_payload("unknown presence type");
+    if (payload.empty() || payload.front() != '{' || payload.find('\n') != std::string_view::npos ||
+        !is_verbatim_json(payload)) {
+        return bad_payload("a member that is not a JSON object");
+    }
+    return PresenceChange{std::string(fields[1]), std::string(fields[2]), std::string(fields[3]),
+                          std::string(payload)};
+}
+
+std::string encode_presence_payload(const PresenceChange& change) {
+    return "3\n" + change.room + "\n" + change.node + "\n" + change.type + "\n" + change.member;
 }
 
 std::string encode_pubsub_payload(const BrokerMessage& message) {

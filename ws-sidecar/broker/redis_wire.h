@@ -14,9 +14,16 @@
 namespace rp::sidecar {
 
 // "1\nROOM\nEPOCH\nSEQ\nTS\nEVENT\nDATA": room, epoch and event cannot hold a newline, DATA is
-// unformatted JSON (no raw newlines either) and comes last. The Lua script writes it.
+// unformatted JSON (no raw newlines either) and comes last. The Lua script writes it; a
+// browser's message is "2\n…\nEVENT\nFROM\nDATA".
 Result<BrokerMessage> decode_pubsub_payload(std::string_view payload);
 std::string encode_pubsub_payload(const BrokerMessage& message);  // for tests and tools
+
+// Presence on the same channel, sent by a node itself (not by a script):
+// "3\nROOM\nNODE\nTYPE\nMEMBER", TYPE join or leave, MEMBER a JSON object on one line.
+inline bool is_presence_payload(std::string_view payload) { return payload.starts_with("3\n"); }
+Result<PresenceChange> decode_presence_payload(std::string_view payload);
+std::string encode_presence_payload(const PresenceChange& change);
 
 // Stream entries are added with the id "SEQ-0", so a seq range is an id range.
 std::optional<uint64_t> seq_of_stream_id(std::string_view id);

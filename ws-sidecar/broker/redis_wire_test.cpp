@@ -32,6 +32,22 @@ TEST(RedisWire, ABrowsersMessageCarriesItsSender) {
     EXPECT_EQ(encode_pubsub_payload(message).substr(0, 2), "1\n");
 }
 
+TEST(RedisWire, PresenceRoundTripsAndGarbageIsRefused) {
+    PresenceChange change{"room-1", "node-a:7", "join", R"({"conn":"node-a:7/3","user":"a"})"};
+    std::string payload = encode_presence_payload(change);
+    EXPECT_TRUE(is_presence_payload(payload));
+    EXPECT_FALSE(is_presence_payload("1\nroom"));
+    auto decoded = decode_presence_payload(payload);
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    EXPECT_EQ(decoded->member, change.member);
+    EXPECT_EQ(decoded->type, "join");
+    for (const char* bad :
+         {"3\nr\nn\njoin\n", "3\nr\nn\nwave\n{}", "3\nbad room\nn\njoin\n{}", "3\nr\n\njoin\n{}",
+          "3\nr\nn\njoin\n[1]", "3\nr\nn\njoin\n{\"a\":", "3\nr\nn\njoin\n{}\n{}", "3\nr\nn"}) {
+        EXPECT_FALSE(decode_presence_payload(bad).ok()) << bad;
+    }
+}
+
 TEST(RedisWire, GarbageIsRefused) {
     for (const char* payload :
          {"", "hello", "3\nr\n0123456789abcdef\n1\n0\ne\n{}", "2\nr\n0123456789abcdef\n1\n0\ne\n{}",
