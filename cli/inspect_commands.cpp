@@ -58,6 +58,18 @@ int rooms_command(const GlobalOptions& global, bool cluster) {
         });
 }
 
+namespace {
+
+// A visible member (presence): its user, or "yes" when its token names no one; else "-".
+std::string presence_cell(const cJSON* member) {
+    const cJSON* present = cJSON_GetObjectItemCaseSensitive(member, "present");
+    if (!cJSON_IsObject(present)) return "-";
+    std::string user = text_field(present, "user");
+    return user.empty() ? "yes" : user;
+}
+
+}  // namespace
+
 int room_command(const GlobalOptions& global, const std::string& room, bool cluster) {
     if (auto valid = check_room_id(room); !valid) return report(global, valid.error(), kUsage);
     JsonPtr fields = room_fields(room);
@@ -66,14 +78,15 @@ int room_command(const GlobalOptions& global, const std::string& room, bool clus
         std::cout << "room " << room << "  epoch " << text_field(response, "epoch") << "  seq "
                   << text_field(response, "seq") << "  retained "
                   << text_field(response, "retained") << "\n\n";
-        Table table(cluster
-                        ? std::vector<std::string>{"NODE", "MEMBER", "PEER", "CONNECTED", "QUEUED"}
-                        : std::vector<std::string>{"MEMBER", "PEER", "CONNECTED", "QUEUED"});
+        Table table(
+            cluster ? std::vector<std::string>{"NODE", "MEMBER", "PEER", "CONNECTED", "QUEUED",
+                                               "PRESENT"}
+                    : std::vector<std::string>{"MEMBER", "PEER", "CONNECTED", "QUEUED", "PRESENT"});
         const cJSON* member = nullptr;
         cJSON_ArrayForEach(member, cJSON_GetObjectItemCaseSensitive(response, "members")) {
             std::vector<std::string> row{text_field(member, "id"), text_field(member, "peer"),
                                          local_time(number_field(member, "since")),
-                                         text_field(member, "queued_bytes")};
+                                         text_field(member, "queued_bytes"), presence_cell(member)};
             if (cluster) row.insert(row.begin(), text_field(member, "node"));
             table.add_row(row);
         }

@@ -18,7 +18,8 @@ install(FILES nginx/roompush.conf DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/n
 # Served by nginx as they are: only what a browser needs (not the script that made the samples).
 install(DIRECTORY web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/roompush/web
         PATTERN "node_modules" EXCLUDE PATTERN "package-lock.json" EXCLUDE
-        PATTERN "package.json" EXCLUDE PATTERN "*.py" EXCLUDE)
+        PATTERN "package.json" EXCLUDE PATTERN "*.py" EXCLUDE
+        PATTERN "*.d.ts" EXCLUDE)  # the npm package's types, not the page's
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # What Debian wants beside every package's docs: the licence (DEP-5) and, for a native package,

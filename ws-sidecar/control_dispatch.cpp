@@ -23,7 +23,8 @@ Route route_of(const Result<ControlRequest>& request, bool shared_broker) {
 }
 
 ControlDispatch::ControlDispatch(Parts parts)
-    : parts_(std::move(parts)), context_{parts_.registry, parts_.metrics, parts_.started_ms} {}
+    : parts_(std::move(parts)),
+      context_{parts_.registry, parts_.metrics, parts_.started_ms, parts_.presence} {}
 
 ControlAnswers ControlDispatch::answer(std::vector<Result<ControlRequest>> requests) {
     ControlAnswers out;

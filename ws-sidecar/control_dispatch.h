@@ -48,6 +48,7 @@ public:
         std::size_t max_tail_bytes = 8 << 20;           // a `tail` further behind is ended
         int64_t started_ms = 0;                         // `stats`' uptime counts from here
         std::chrono::milliseconds patience = kLoopPatience;
+        const RoomPresence* presence = nullptr;  // the loop's; `room` shows who is visible
     };
     explicit ControlDispatch(Parts parts);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cluster_view.h"
 #include "roompush/log.h"
 #include "ws_codec.h"
 
@@ -37,12 +38,8 @@ ControlReply room(ControlContext& context, const ControlRequest& request) {
     set_number(out.get(), "retained", static_cast<double>(detail->retained));
     JsonPtr members = make_array();
     for (const MemberInfo& member : detail->members) {
-        JsonPtr entry = make_object();
-        set_number(entry.get(), "id", static_cast<double>(member.id));
-        set_string(entry.get(), "peer", member.peer);
-        set_number(entry.get(), "since", static_cast<double>(member.connected_ms));
-        set_number(entry.get(), "queued_bytes", static_cast<double>(member.queued_bytes));
-        cJSON_AddItemToArray(members.get(), entry.release());
+        cJSON_AddItemToArray(members.get(),
+                             member_entry(request.room, member, context.presence).release());
     }
     set_json(out.get(), "members", std::move(members));
     return {ControlResponse::success(to_json(out.get())), {}};

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "broker.h"
+#include "room_presence.h"
 #include "room_registry.h"
 #include "roompush/control_codec.h"
 #include "sidecar_metrics.h"
@@ -23,6 +24,7 @@ struct ControlContext {
     RoomRegistry& registry;
     SidecarMetrics& metrics;
     int64_t started_ms;
+    const RoomPresence* presence = nullptr;  // who is visible: `room` says so per member
 };
 
 // The `history` response for messages a shared broker read from Redis.

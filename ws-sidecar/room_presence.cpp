@@ -59,6 +59,13 @@ bool RoomPresence::present(const std::string& room, SessionId id) const {
     return in != rooms_.end() && in->second.members.contains(id);
 }
 
+const std::string* RoomPresence::member(const std::string& room, SessionId id) const {
+    auto in = rooms_.find(room);
+    if (in == rooms_.end()) return nullptr;
+    auto at = in->second.members.find(id);
+    return at == in->second.members.end() ? nullptr : &at->second;
+}
+
 std::string RoomPresence::answer(const std::string& room) const {
     std::vector<std::string_view> listed;
     auto in = rooms_.find(room);

@@ -36,6 +36,8 @@ public:
     PresenceNotice join(const std::string& room, SessionId id, std::string member);
     PresenceNotice leave(const std::string& room, SessionId id);
     bool present(const std::string& room, SessionId id) const;
+    // The member's JSON object, or nullptr when it is not visible in the room.
+    const std::string* member(const std::string& room, SessionId id) const;
     // The `presence` frame: the first `max_announced` members and the count.
     std::string answer(const std::string& room) const;
     // This node's visible members of the room, each a JSON object (for the cluster report).

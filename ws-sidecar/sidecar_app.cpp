@@ -100,7 +100,8 @@ int run(LoadedConfig& start, Reloader::Loader load_again) {
                               .broker = *broker,
                               .reload = [&reloader] { return reload(reloader); },
                               .max_tail_bytes = config.max_tail_bytes,
-                              .started_ms = now_ms()});
+                              .started_ms = now_ms(),
+                              .presence = &server.room_presence()});
     ControlServer control(control_config(config), metrics, [&dispatch](auto requests) {
         return dispatch.answer(std::move(requests));
     });

@@ -3,6 +3,8 @@ sees the right join/leave sequence, `presence` answers the right members with th
 info of their tokens, members without the capability are neither seen nor answered, and a room
 past --presence-max-members sends its count instead."""
 
+import json
+import re
 import shutil
 import tempfile
 
@@ -55,14 +57,22 @@ class Presence(harness.StackTestCase):
                     async with Commands(url) as cat:
                         await cat.subscribe("p-1", self.token("p-1", "cat"))
                         full = await self.ask(cat, "p-1")
+                        table = self.pushctl("room", "p-1").stdout
+                        listed = json.loads(self.pushctl("--json", "room", "p-1").stdout)
                     # cat has left: ben sees it go
                     at_ben = await ben.until(lambda f: f["type"] == "leave")
                 at_ann = await ann.until(lambda f: f["type"] == "leave" and
                                          f["member"]["user"] == "ben")
                 alone = await self.ask(ann, "p-1")
-            return full, at_ben, at_ann, alone
+            return full, at_ben, at_ann, alone, table, listed
 
-        full, at_ben, at_ann, alone = self.run_async(scenario())
+        full, at_ben, at_ann, alone, table, listed = self.run_async(scenario())
+        self.assertEqual(sorted(m["present"]["user"] for m in listed["members"]),
+                         ["ann", "ben", "cat"], "pushctl room shows who is visible")
+        self.assertEqual(listed["members"][0]["present"].get("info"), {"color": "red"})
+        self.assertIn("PRESENT", table)
+        for user in ("ann", "ben", "cat"):
+            self.assertRegex(table, re.compile(r"\s%s$" % user, re.M), "a row ends in its user")
         self.assertEqual(full["count"], 3)
         self.assertEqual([m["user"] for m in full["members"]], ["ann", "ben", "cat"])
         self.assertEqual(full["members"][0]["info"], {"color": "red"})

@@ -120,8 +120,9 @@ class Pushctl(harness.StackTestCase):
         self.assertEqual(len(room_json["members"]), 1)
         self.assertIsInstance(room_json["members"][0]["since"], int)  # epoch ms in JSON
         header = room_table.splitlines()[2].split()
-        self.assertEqual(header, ["MEMBER", "PEER", "CONNECTED", "QUEUED"])
+        self.assertEqual(header, ["MEMBER", "PEER", "CONNECTED", "QUEUED", "PRESENT"])
         row = room_table.splitlines()[3].split()
+        self.assertEqual(row[-1], "-", "no presence in this stack: not visible")
         self.assertEqual(row[1], "127.0.0.1")
         self.assertRegex(room_table.splitlines()[3], r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")  # local time
         self.assertEqual(history_table.splitlines()[0].split(), ["SEQ", "TIME", "EVENT", "DATA"])

@@ -20,15 +20,6 @@ std::string string_of(const cJSON* object, const char* key) {
     return cJSON_IsString(item) ? item->valuestring : "";
 }
 
-JsonPtr member_json(const MemberInfo& member) {
-    JsonPtr entry = make_object();
-    set_number(entry.get(), "id", static_cast<double>(member.id));
-    set_string(entry.get(), "peer", member.peer);
-    set_number(entry.get(), "since", static_cast<double>(member.connected_ms));
-    set_number(entry.get(), "queued_bytes", static_cast<double>(member.queued_bytes));
-    return entry;
-}
-
 // Calls `visit(node, room_object)` for every room of every report that parses; a report that
 // does not (another version, garbage in Redis) is skipped.
 template <class Visit>
@@ -48,6 +39,21 @@ void for_each_room(const std::vector<std::string>& reports, Visit visit) {
 
 }  // namespace
 
+JsonPtr member_entry(const std::string& room, const MemberInfo& member,
+                     const RoomPresence* presence) {
+    JsonPtr entry = make_object();
+    set_number(entry.get(), "id", static_cast<double>(member.id));
+    set_string(entry.get(), "peer", member.peer);
+    set_number(entry.get(), "since", static_cast<double>(member.connected_ms));
+    set_number(entry.get(), "queued_bytes", static_cast<double>(member.queued_bytes));
+    const std::string* seen = presence ? presence->member(room, member.id) : nullptr;
+    if (auto parsed = seen ? parse_json(*seen) : Result<JsonPtr>(Error{}); seen && parsed) {
+        cJSON_DeleteItemFromObjectCaseSensitive(parsed->get(), "conn");  // the id says it
+        set_json(entry.get(), "present", std::move(*parsed));
+    }
+    return entry;
+}
+
 std::string members_report(const std::string& node, const RoomRegistry& registry,
                            const RoomPresence& presence) {
     JsonPtr out = make_object();
@@ -63,7 +69,8 @@ std::string members_report(const std::string& node, const RoomRegistry& registry
         set_number(room.get(), "retained", static_cast<double>(detail->retained));
         JsonPtr members = make_array();
         for (const MemberInfo& member : detail->members) {
-            cJSON_AddItemToArray(members.get(), member_json(member).release());
+            cJSON_AddItemToArray(members.get(),
+                                 member_entry(summary.room, member, &presence).release());
         }
         set_json(room.get(), "members", std::move(members));
         JsonPtr present = make_array();

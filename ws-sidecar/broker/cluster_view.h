@@ -14,6 +14,11 @@
 
 namespace rp::sidecar {
 
+// A member as `room` answers and reports list it: {"id","peer","since","queued_bytes"} and, when
+// it is visible in the room, "present": {"user","info"} (what presence tells about it).
+JsonPtr member_entry(const std::string& room, const MemberInfo& member,
+                     const RoomPresence* presence);
+
 // Loop thread: this node's report.
 std::string members_report(const std::string& node, const RoomRegistry& registry,
                            const RoomPresence& presence);
