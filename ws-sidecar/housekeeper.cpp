@@ -59,8 +59,7 @@ void Housekeeper::run(const sigset_t& signals, std::function<void()> reload,
 
 void Housekeeper::every_second() {
     if (!expiring_) expire_step();
-    server_.refuse_oversized_frames();
-    server_.flush_presence_counts();
+    server_.every_second();
     if (broker_.shared()) {
         broker_.report_members(members_report(node_id_, registry_, server_.room_presence()));
     }

@@ -40,9 +40,10 @@ Reply WsEngine::confirm_upgrade(Wire* wire) {
 
 // Without an answer the request would hang: every path gets one at once.
 Reply WsEngine::http_request(Wire* wire, WsConnection* connection) {
-    HttpAnswer answer = answer_plain_http(port_.header(wire, RequestHeader::path), [this] {
-        return render_prometheus(metrics_, registry_.gauges());
-    });
+    std::string path = port_.header(wire, RequestHeader::path);
+    if (is_sse_path(path)) return sse_open(wire, connection, path);
+    HttpAnswer answer =
+        answer_plain_http(path, [this] { return render_prometheus(metrics_, registry_.gauges()); });
     if (answer.then_close) {
         port_.answer_now(wire, answer);
         return Reply::close;
@@ -57,6 +58,7 @@ Reply WsEngine::http_request(Wire* wire, WsConnection* connection) {
 }
 
 Reply WsEngine::http_writeable(Wire* wire, WsConnection* connection) {
+    if (connection != nullptr && connection->sse) return sse_writeable(wire, connection);
     if (connection == nullptr || connection->http_body == nullptr) return Reply::close;
     bool written = port_.send_body(wire, *connection->http_body);
     delete connection->http_body;
@@ -67,6 +69,7 @@ Reply WsEngine::http_writeable(Wire* wire, WsConnection* connection) {
 
 void WsEngine::http_closed(WsConnection* connection) {
     if (connection == nullptr) return;
+    if (connection->sse) sse_closed(connection);
     delete connection->http_body;
     connection->http_body = nullptr;
 }
@@ -199,6 +202,7 @@ void WsEngine::begin_shutdown() {
     log_info("shutting_down").kv("sessions", registry_.session_count());
     handler_.begin_shutdown();
     for (const auto& [id, wire] : scheduler_.connections()) port_.request_writeable(wire);
+    for (const auto& [id, stream] : streams_) port_.request_writeable(stream.wire);
 }
 
 bool WsEngine::shut_down(Clock::time_point now) const {

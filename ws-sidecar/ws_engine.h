@@ -11,12 +11,14 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "frame_assembler.h"
 #include "http_answers.h"
 #include "room_registry.h"
 #include "sidecar_config.h"
 #include "sidecar_metrics.h"
+#include "sse_stream.h"
 #include "task_queue.h"
 #include "write_scheduler.h"
 #include "ws_handler.h"
@@ -26,15 +28,16 @@ namespace rp::sidecar {
 // What libwebsockets keeps per connection (it allocates and zeroes it: plain data only). Not to
 // be confused with the registry's Session, which it names by `id`.
 struct WsConnection {
-    SessionId id;              // 0 until the upgrade and after the close
+    SessionId id;              // 0 until the upgrade (or an SSE stream) and after the close
     FrameAssembler* incoming;  // the client frame being assembled from fragments
     std::string* http_body;    // a plain HTTP answer (/metrics) waiting to be written
     int64_t last_rx_ms;        // last frame or pong from the peer
     bool peer_closed;          // the peer sent a close frame
     bool close_begun;          // we answered `close`: lws is in the close handshake
+    bool sse;                  // plain HTTP carrying a server-sent event stream (sse_stream.h)
 };
 
-enum class RequestHeader { path, query, origin, forwarded_for };
+enum class RequestHeader { path, query, origin, forwarded_for, last_event_id };
 
 // What the engine asks of libwebsockets, beyond writing frames.
 class WsPort : public WritePort {
@@ -49,6 +52,10 @@ public:
     virtual bool send_headers(Wire* wire, int status, const char* content_type,
                               std::size_t length) = 0;
     virtual bool send_body(Wire* wire, const std::string& body) = 0;
+    // An event stream: its headers (no length, no caching, no proxy buffering; the connection is
+    // never timed out by libwebsockets), then its bytes as they come.
+    virtual bool send_stream_headers(Wire* wire) = 0;
+    virtual bool send_stream_bytes(Wire* wire, const std::string& bytes) = 0;
     // The request is answered; true: the connection is to be closed (no keep-alive).
     virtual bool complete_transaction(Wire* wire) = 0;
 };
@@ -94,11 +101,23 @@ public:
     // Once a second: rooms too large to name who comes and goes send their count.
     void flush_presence_counts();
     RoomPresence& room_presence() { return handler_.room_presence(); }
+    // Once a second: a comment on every event stream quiet for kSseHeartbeatMs.
+    void sse_heartbeat();
     // After a turn of the loop: the shutdown is over (every client gone, or the grace ran out).
     bool shut_down(Clock::time_point now) const;
 
 private:
     void begin_shutdown();
+    Reply sse_open(Wire* wire, WsConnection* connection, const std::string& path);
+    Reply sse_writeable(Wire* wire, WsConnection* connection);
+    void sse_closed(WsConnection* connection);
+
+    struct EventStream {
+        Wire* wire;
+        SseStream stream;
+        int64_t last_write_ms;
+        bool heartbeat_due = false;
+    };
 
     const SidecarConfig& config_;
     RoomRegistry& registry_;
@@ -107,6 +126,7 @@ private:
     WsHandler handler_;
     WriteScheduler scheduler_;
     TaskQueue tasks_;
+    std::unordered_map<SessionId, EventStream> streams_;  // the open SSE streams
     std::atomic<bool> stop_requested_{false};
     bool stopping_ = false;
     Clock::time_point stop_deadline_;

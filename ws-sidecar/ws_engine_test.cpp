@@ -63,6 +63,15 @@ struct FakePort : WsPort {
         return true;
     }
     bool complete_transaction(Wire*) override { return false; }
+    bool send_stream_headers(Wire*) override {
+        calls.push_back("stream headers");
+        return true;
+    }
+    bool send_stream_bytes(Wire*, const std::string& bytes) override {
+        streamed += bytes;
+        return true;
+    }
+    std::string streamed;
     std::vector<std::string> take() { return std::exchange(calls, {}); }
 };
 
@@ -283,6 +292,55 @@ TEST_F(Engine, AnUnknownPathIsAnsweredAtOnceAndClosed) {
                   R"(answer 404 {"error":{"code":"not_found","message":"nothing at /nope"}})"
                   "\n"}));
     EXPECT_EQ(connection.state.http_body, nullptr);
+}
+
+/* ---- event streams (GET /sse) ------------------------------------------------------------ */
+
+TEST_F(Engine, AnEventStreamJoinsItsRoomAndWritesEventsWithTheirPosition) {
+    FakeConnection connection;
+    connection.headers[RequestHeader::path] = "/sse/rooms/A";
+    Wire* wire = wire_of(connection);
+    EXPECT_EQ(engine.http_request(wire, &connection.state), Reply::go_on);
+    EXPECT_EQ(port.take(), (std::vector<std::string>{"stream headers", "writeable"}));
+    ASSERT_TRUE(connection.state.sse);
+    EXPECT_TRUE(registry.is_member(connection.state.id, "A"));
+    auto published = registry.publish("A", "note", R"({"n":1})", "", 5);
+    engine.scheduler().wake(published.wake);
+    EXPECT_EQ(engine.http_writeable(wire, &connection.state), Reply::go_on);
+    Session* session = registry.find(connection.state.id);
+    std::string epoch = registry.detail("A")->epoch;
+    EXPECT_NE(port.streamed.find("id: " + epoch + ":0\ndata: {\"type\":\"subscribed\""),
+              std::string::npos)
+        << port.streamed;
+    EXPECT_NE(port.streamed.find("id: " + epoch + ":1\ndata: {\"type\":\"message\""),
+              std::string::npos)
+        << port.streamed;
+    EXPECT_FALSE(session->has_pending());
+    engine.http_closed(&connection.state);
+    EXPECT_EQ(registry.session_count(), 0u);
+    EXPECT_EQ(metrics.sse_opened.load(), 1u);
+}
+
+TEST_F(Engine, AQuietStreamGetsAHeartbeatAndABadRequestAJsonAnswer) {
+    FakeConnection stream;
+    stream.headers[RequestHeader::path] = "/sse/rooms/A";
+    engine.http_request(wire_of(stream), &stream.state);
+    engine.http_writeable(wire_of(stream), &stream.state);
+    port.streamed.clear();
+    engine.sse_heartbeat();
+    engine.http_writeable(wire_of(stream), &stream.state);
+    EXPECT_EQ(port.streamed, "") << "written just now: no heartbeat yet";
+    engine.http_closed(&stream.state);
+
+    FakeConnection bad;
+    bad.headers[RequestHeader::path] = "/sse/rooms/A";
+    bad.headers[RequestHeader::last_event_id] = "garbage";
+    EXPECT_EQ(engine.http_request(wire_of(bad), &bad.state), Reply::close);
+    std::vector<std::string> calls = port.take();
+    ASSERT_FALSE(calls.empty());
+    EXPECT_EQ(calls.back().substr(0, 11), "answer 400 ");
+    EXPECT_NE(calls.back().find("bad_request"), std::string::npos);
+    EXPECT_EQ(registry.session_count(), 0u);
 }
 
 TEST_F(Engine, WithoutAnAllowListTheOriginIsNotEvenRead) {

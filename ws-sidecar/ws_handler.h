@@ -46,6 +46,15 @@ public:
     void begin_shutdown();
     // Sends an `error` frame, then closes with `code` once it is written.
     void fail(SessionId id, const Error& error, CloseCode code);
+    // With secrets, the room's token checked (and logged when refused, with the session's peer):
+    // what it grants. Without, nothing beyond joining.
+    Result<RoomRights> authorize(SessionId id, const std::string& room, const std::string& token);
+    // Joins as a `subscribe` command does (a refusal costs the room, not the connection).
+    void join(SessionId id, const std::string& room, const JoinRequest& request,
+              const std::string& token) {
+        subscribe(id, room, request, token, true);
+    }
+
     // Sends an `error` frame for a refused command (naming its room); the connection and its
     // rooms stay.
     void refuse(SessionId id, const Error& error, const std::string& room = {});
@@ -62,7 +71,6 @@ private:
     void tell(const PresenceNotice& notice);
     void changed(const std::string& room, const char* type, const PresenceNotice& notice);
     void answer_cluster(SessionId id, const std::string& room, ClientPublisher::Reports reports);
-    Result<RoomRights> authorize(SessionId id, const std::string& room, const std::string& token);
     ClientPublishRules publish_rules() const;
 
     RoomRegistry& registry_;

@@ -60,6 +60,17 @@ std::string header_value(lws* wsi, lws_token_indexes token) {
     return value;
 }
 
+// A header lws has no token for (Last-Event-ID), at most 4 KB; "" when absent.
+std::string custom_header(lws* wsi, const char* name) {
+    int name_length = static_cast<int>(std::strlen(name));
+    int length = lws_hdr_custom_length(wsi, name, name_length);
+    if (length <= 0 || length > 4096) return length > 4096 ? std::string(4097, '?') : "";
+    std::string value(static_cast<size_t>(length) + 1, '\0');
+    int copied = lws_hdr_custom_copy(wsi, value.data(), length + 1, name, name_length);
+    value.resize(copied > 0 ? static_cast<size_t>(copied) : 0);
+    return value;
+}
+
 // The whole query, however long (parse_ws_query refuses one that is too long: it must see it).
 std::string query_string(lws* wsi) {
     std::string query;
@@ -139,6 +150,8 @@ public:
                 return header_value(wsi_of(wire), WSI_TOKEN_ORIGIN);
             case RequestHeader::forwarded_for:
                 return header_value(wsi_of(wire), WSI_TOKEN_X_FORWARDED_FOR);
+            case RequestHeader::last_event_id:
+                return custom_header(wsi_of(wire), "last-event-id:");
         }
         return {};
     }
@@ -156,6 +169,8 @@ public:
     bool send_headers(Wire* wire, int status, const char* content_type,
                       std::size_t length) override;
     bool send_body(Wire* wire, const std::string& body) override;
+    bool send_stream_headers(Wire* wire) override;
+    bool send_stream_bytes(Wire* wire, const std::string& bytes) override;
     bool complete_transaction(Wire* wire) override {
         return lws_http_transaction_completed(wsi_of(wire)) != 0;
     }
@@ -203,6 +218,34 @@ bool LwsPort::send_body(Wire* wire, const std::string& body) {
     std::vector<unsigned char> buffer(LWS_PRE + body.size());
     std::copy(body.begin(), body.end(), buffer.begin() + LWS_PRE);
     return lws_write(wsi_of(wire), buffer.data() + LWS_PRE, body.size(), LWS_WRITE_HTTP_FINAL) >= 0;
+}
+
+// No Content-Length: the stream ends when the connection does. nginx is told not to buffer it
+// (X-Accel-Buffering), and lws not to time the connection out: the heartbeat keeps it alive.
+bool LwsPort::send_stream_headers(Wire* wire) {
+    lws* wsi = wsi_of(wire);
+    unsigned char headers[LWS_PRE + 512];
+    unsigned char* start = headers + LWS_PRE;
+    unsigned char* position = start;
+    unsigned char* end = headers + sizeof headers - 1;
+    auto add = [&](const char* name, const char* value) {
+        return lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(name),
+                                           reinterpret_cast<const unsigned char*>(value),
+                                           static_cast<int>(std::strlen(value)), &position,
+                                           end) == 0;
+    };
+    bool written = lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/event-stream",
+                                               LWS_ILLEGAL_HTTP_CONTENT_LEN, &position, end) == 0 &&
+                   add("cache-control:", "no-cache") && add("x-accel-buffering:", "no") &&
+                   lws_finalize_write_http_header(wsi, start, &position, end) == 0;
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    return written;
+}
+
+bool LwsPort::send_stream_bytes(Wire* wire, const std::string& bytes) {
+    std::vector<unsigned char> buffer(LWS_PRE + bytes.size());
+    std::copy(bytes.begin(), bytes.end(), buffer.begin() + LWS_PRE);
+    return lws_write(wsi_of(wire), buffer.data() + LWS_PRE, bytes.size(), LWS_WRITE_HTTP) >= 0;
 }
 
 // libev calls this on the loop thread; like lws' callback, it never throws.
@@ -468,9 +511,11 @@ void WsServer::attach_sink(SessionId id, std::function<void()> drain) {
 
 void WsServer::detach_sink(SessionId id) { impl_->engine.scheduler().detach_sink(id); }
 
-void WsServer::refuse_oversized_frames() { impl_->engine.refuse_oversized_frames(); }
-
-void WsServer::flush_presence_counts() { impl_->engine.flush_presence_counts(); }
+void WsServer::every_second() {
+    impl_->engine.refuse_oversized_frames();
+    impl_->engine.flush_presence_counts();
+    impl_->engine.sse_heartbeat();
+}
 
 RoomPresence& WsServer::room_presence() { return impl_->engine.room_presence(); }
 

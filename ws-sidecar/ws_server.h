@@ -41,11 +41,10 @@ public:
     // Before run(): where browsers' `publish` commands go (none: they are refused).
     void set_client_publisher(ClientPublisher* publisher);
     // Loop thread, once a second: closes (1009) every connection whose frame in progress
-    // announced more than --max-frame. A frame's first payload bytes are checked as they come;
-    // this covers a client that sends a header and then nothing.
-    void refuse_oversized_frames();
-    // Loop thread, once a second: the counts of rooms too large for join/leave (room_presence.h).
-    void flush_presence_counts();
+    // announced more than --max-frame (a frame's first payload bytes are checked as they come;
+    // this covers a client that sends a header and then nothing), sends the counts of rooms too
+    // large for join/leave (room_presence.h), and a comment on every quiet event stream.
+    void every_second();
     // Loop thread: who is visible in which room on this node.
     RoomPresence& room_presence();
 
