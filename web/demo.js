@@ -9,7 +9,12 @@ const MAX_LOG = 500;
 
 // ?maxBackoff=MS caps the reconnect wait (the tests use it to stay quick).
 const maxBackoff = Number(params.get('maxBackoff')) || undefined;
-const client = connect('/ws', { backoff: maxBackoff ? { max: maxBackoff } : {} });
+// ?transport=sse|websocket picks one; the default, auto, falls back to server-sent events when
+// WebSockets cannot open.
+const client = connect('/ws', {
+    backoff: maxBackoff ? { max: maxBackoff } : {},
+    transport: params.get('transport') ?? 'auto',
+});
 
 const jobs = new Map();   // jobId -> {status, progress, stage, result, error, itemId}
 let currentJob = null;    // the job the Job and Result cards show
@@ -44,8 +49,10 @@ client.on('state', (change) => {
         $('connection-text').textContent = `stopped — ${why}`;
         logLocal('connection', `refused, not retrying (${why})`, true);
     } else {
-        $('connection-text').textContent = STATE_TEXT[change.state] + (change.state === 'open' ? ` · room ${room}` : '');
-        if (change.state === 'open') logLocal('connection', 'connected');
+        $('connection-text').textContent = STATE_TEXT[change.state] +
+            (change.state === 'open' ? ` · room ${room} · ${client.transport}` : '');
+        pill.dataset.transport = client.transport;
+        if (change.state === 'open') logLocal('connection', `connected (${client.transport})`);
     }
 });
 

@@ -13,6 +13,11 @@ export interface Backoff {
 
 export interface ClientOptions {
     WebSocket?: typeof WebSocket;
+    EventSource?: typeof EventSource;
+    /** 'auto' (default): WebSocket, or server-sent events when WebSockets cannot open. */
+    transport?: 'auto' | 'websocket' | 'sse';
+    /** The /sse endpoint; by default /sse beside the /ws URL. */
+    sseUrl?: string;
     /** A room's token, asked for at (re)subscribe when the one held is missing or expiring, and
      *  again before it expires; a rejection is reported as `token_unavailable` for the room. */
     getToken?: (room: string) => Promise<string> | string;
@@ -87,6 +92,7 @@ export interface PresenceEvents {
 }
 
 export interface ClientEvents extends PresenceEvents {
+    transport: { transport: 'sse' };
     state: StateChange;
     message: Message;
     subscribed: { room: string; seq: number; epoch: string };
@@ -124,6 +130,7 @@ export declare class RoomPushClient extends Emitter<ClientEvents> {
     constructor(url?: string, options?: ClientOptions);
     readonly state: ClientState;
     readonly url: string;
+    readonly transport: 'websocket' | 'sse';
     open(): this;
     subscribe(room: string, options?: SubscribeOptions): Subscription;
     unsubscribe(room: string): void;

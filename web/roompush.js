@@ -13,6 +13,9 @@
 
 const ROOM_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+// transport 'auto': WebSocket attempts that never opened, in a row, before server-sent events.
+const WEBSOCKET_TRIES_BEFORE_SSE = 2;
+
 // A token is renewed once this share of its life is over, and asked for again at (re)subscribe
 // when less than REFRESH_MARGIN_MS of it is left.
 const REFRESH_AT = 0.75;
@@ -136,6 +139,11 @@ export class RoomPushClient extends Emitter {
     #openedAt = 0;
     #lastError = null;       // the last `error` frame, reported with the close that follows it
     #getToken;               // async (room) => token, or undefined: the rooms' tokens are fixed
+    #transport;              // 'auto' | 'websocket' | 'sse': what was asked for
+    #usingSse = false;       // the transport in use is server-sent events
+    #sseUrl;                 // the /sse endpoint
+    #EventSource;
+    #unopened = 0;           // WebSocket attempts in a row that never opened
     #pending = new Map();    // publish id -> {resolve, reject, room}: waiting for the ack
     #presenceAsked = new Map();  // room -> [{resolve, reject}]: presence answers, in order
 
@@ -143,12 +151,28 @@ export class RoomPushClient extends Emitter {
         super();
         this.#url = resolveUrl(url);
         this.#WebSocket = options.WebSocket ?? globalThis.WebSocket;
-        if (typeof this.#WebSocket !== 'function') {
+        this.#EventSource = options.EventSource ?? globalThis.EventSource;
+        this.#transport = options.transport ?? 'auto';
+        if (!['auto', 'websocket', 'sse'].includes(this.#transport)) {
+            throw new TypeError(`roompush: transport must be 'auto', 'websocket' or 'sse'`);
+        }
+        this.#sseUrl = resolveSseUrl(options.sseUrl ?? sseUrlFor(this.#url));
+        this.#usingSse = this.#transport === 'sse' ||
+            (this.#transport === 'auto' && typeof this.#WebSocket !== 'function');
+        if (this.#usingSse && typeof this.#EventSource !== 'function') {
+            throw new TypeError('roompush: no EventSource implementation (pass options.EventSource)');
+        }
+        if (!this.#usingSse && typeof this.#WebSocket !== 'function') {
             throw new TypeError('roompush: no WebSocket implementation (pass options.WebSocket)');
         }
         this.#backoff = { ...DEFAULT_BACKOFF, ...(options.backoff ?? {}) };
         this.#random = options.random ?? Math.random;
         this.#getToken = options.getToken;
+    }
+
+    /** 'websocket' or 'sse': the transport in use (auto falls back to sse). */
+    get transport() {
+        return this.#usingSse ? 'sse' : 'websocket';
     }
 
     /** idle | connecting | open | reconnecting | stopped (refused, will not retry) | closed */
@@ -269,7 +293,8 @@ export class RoomPushClient extends Emitter {
         this.#setState('connecting', { attempt: this.#attempt + 1 });
         let socket;
         try {
-            socket = new this.#WebSocket(this.#url);
+            socket = this.#usingSse ? new SseSocket(this.#sseUrl, this.#EventSource)
+                : new this.#WebSocket(this.#url);
         } catch (error) {
             this.#stop({ code: 0, reason: String(error?.message ?? error) });
             return;
@@ -278,6 +303,7 @@ export class RoomPushClient extends Emitter {
         this.#lastError = null;
         socket.onopen = () => {
             this.#openedAt = Date.now();
+            this.#unopened = 0;
             for (const subscription of this.#rooms.values()) subscription.subscribed = false;
             this.#setState('open', {});
             for (const subscription of this.#rooms.values()) this.#subscribeWithToken(subscription);
@@ -301,6 +327,13 @@ export class RoomPushClient extends Emitter {
         if (FINAL_CLOSE_CODES.has(code)) {
             this.#stop(detail);
             return;
+        }
+        // A network that never lets a WebSocket open (a proxy that strips Upgrade): with
+        // transport 'auto', the next attempt is server-sent events, with the same rooms.
+        if (!this.#openedAt && this.#transport === 'auto' && !this.#usingSse &&
+            ++this.#unopened >= WEBSOCKET_TRIES_BEFORE_SSE && typeof this.#EventSource === 'function') {
+            this.#usingSse = true;
+            this.emit('transport', { transport: 'sse' });
         }
         if (this.#openedAt && Date.now() - this.#openedAt >= this.#backoff.stableAfter) this.#attempt = 0;
         this.#openedAt = 0;
@@ -466,12 +499,13 @@ export class RoomPushClient extends Emitter {
             this.#presenceChange(frame);
             return undefined;
         }
-        if (frame?.type === 'error' && (frame.code === 'presence_forbidden' || frame.code === 'not_subscribed') &&
+        if (frame?.type === 'error' && ['presence_forbidden', 'not_subscribed', 'not_supported'].includes(frame.code) &&
             this.#answerPresence(frame.room, ({ reject }) => reject(new PublishError(frame.code, frame.message, frame.room, '')))) {
             return undefined;
         }
         const refusedRoom = frame?.type === 'error' && typeof frame.room === 'string' &&
-            String(frame.code).startsWith('token_') ? this.#rooms.get(frame.room) : undefined;
+            (String(frame.code).startsWith('token_') || frame.code === 'stream_refused')
+            ? this.#rooms.get(frame.room) : undefined;
         if (refusedRoom) {
             this.#roomRefused(refusedRoom, { code: frame.code, message: frame.message });
             return undefined;
@@ -544,6 +578,85 @@ export class RoomPushClient extends Emitter {
         subscription.emit('message', frame);
         this.emit('message', frame);
     }
+}
+
+/**
+ * Server-sent events behind the WebSocket interface the client uses (onopen, onmessage, onclose,
+ * send, close): a `subscribe` opens an EventSource on /sse/rooms/ROOM with the position and
+ * token it names, and every event's data is a frame as /ws sends it, so resume, duplicates,
+ * resets and token refresh work unchanged. The browser reconnects each stream by itself, with
+ * Last-Event-ID. A stream the server refuses (an HTTP error: EventSource gives up) becomes an
+ * `error` frame for its room. SSE only receives: `publish` and `presence` are refused here.
+ */
+class SseSocket {
+    #base;
+    #EventSource;
+    #streams = new Map();  // room -> EventSource
+
+    constructor(base, EventSourceImpl) {
+        this.#base = base;
+        this.#EventSource = EventSourceImpl;
+        this.onopen = this.onmessage = this.onclose = this.onerror = null;
+        setTimeout(() => this.onopen?.(), 0);
+    }
+
+    send(text) {
+        const command = JSON.parse(text);
+        if (command.op === 'subscribe') this.#open(command);
+        else if (command.op === 'unsubscribe') this.#end(command.room, { type: 'unsubscribed', room: command.room });
+        else this.#frame({ type: 'error', code: 'not_supported', room: command.room, id: command.id,
+            message: `roompush: ${command.op} needs a WebSocket; this client uses server-sent events` });
+    }
+
+    close() {
+        for (const room of [...this.#streams.keys()]) this.#end(room);
+        this.onclose?.({ code: 1000, reason: '' });
+    }
+
+    #open({ room, since, epoch, token }) {
+        this.#end(room);
+        const url = new URL(`${this.#base}/rooms/${room}`);
+        if (since !== undefined) url.searchParams.set('since', String(since));
+        if (epoch !== undefined) url.searchParams.set('epoch', epoch);
+        if (token !== undefined) url.searchParams.set('token', token);
+        const stream = new this.#EventSource(url.href);
+        stream.onmessage = (event) => this.#frame(event.data);
+        stream.onerror = () => {
+            if (stream.readyState !== 2) return;  // CONNECTING: the browser tries again itself
+            this.#streams.delete(room);
+            this.#frame({ type: 'error', code: 'stream_refused', room,
+                message: `roompush: the event stream of ${room} was refused` });
+        };
+        this.#streams.set(room, stream);
+    }
+
+    #end(room, frame) {
+        const stream = this.#streams.get(room);
+        if (stream) {
+            stream.onmessage = stream.onerror = null;
+            stream.close();
+            this.#streams.delete(room);
+        }
+        if (frame) this.#frame(frame);
+    }
+
+    #frame(frame) {
+        this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) });
+    }
+}
+
+// /ws on the same host -> /sse, ws(s) -> http(s).
+function sseUrlFor(wsUrl) {
+    const url = new URL(wsUrl);
+    url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+    url.pathname = url.pathname.replace(/\/ws\/?$/, '') + '/sse';
+    url.search = '';
+    return url.href;
+}
+
+function resolveSseUrl(url) {
+    const base = globalThis.location?.href;
+    return (base ? new URL(url, base) : new URL(url)).href.replace(/\/$/, '');
 }
 
 function detach(socket) {

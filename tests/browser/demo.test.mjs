@@ -44,8 +44,18 @@ after(async () => {
 });
 
 /** A page of the demo in `room`, connected and subscribed. */
-async function openDemo(room, { viaProxy = false } = {}) {
+async function openDemo(room, { viaProxy = false, blockWebSockets = false } = {}) {
     const page = await context.newPage();
+    if (blockWebSockets) {
+        // What a proxy that strips Upgrade does to a page: every WebSocket fails to open (a real
+        // one, sent to a port nothing listens on).
+        await page.addInitScript(() => {
+            const Real = window.WebSocket;
+            window.WebSocket = class extends Real {
+                constructor() { super('ws://127.0.0.1:9/refused'); }
+            };
+        });
+    }
     const problems = [];
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`); });
@@ -221,4 +231,36 @@ test('the page shows who is in the room, and follows them coming and going', asy
     await first.locator('#people[data-count="1"]').waitFor();
     assert.deepEqual(first.problems, []);
     await first.close();
+});
+
+test('WebSockets refused: the page falls back to SSE, gets job.done, loses the stream and resumes it through Last-Event-ID', async () => {
+    const room = 'web-sse';
+    const page = await openDemo(room, { viaProxy: true, blockWebSockets: true });
+    try {
+        assert.equal(await page.getAttribute('#connection', 'data-transport'), 'sse');
+        assert.match(await page.textContent('#connection-text'), /· sse$/);
+        await page.click('button[data-sample="torus.stl"]');
+        await page.click('#upload-button');
+        await page.locator('#job-status[data-status="done"]').waitFor();
+        assert.equal((await page.textContent('#result-triangles')).trim(), '1,296');
+        await stack.publish(room, 'note', { n: 1 });
+        await page.locator('#log li[data-event="note"]').waitFor();
+        proxy.blocked = true;
+        proxy.cut();  // the stream drops; EventSource tries again by itself, with Last-Event-ID
+        for (let n = 2; n <= 4; n += 1) await stack.publish(room, 'note', { n });
+        proxy.blocked = false;
+        await page.locator('#log li[data-event="note"]').nth(3).waitFor({ timeout: 15000 });
+        await page.waitForTimeout(300);  // room for a duplicate to show up, if there were one
+        const notes = (await logged(page)).filter((m) => m.event === 'note');
+        assert.deepEqual(notes.map((m) => JSON.parse(m.detail).n), [1, 2, 3, 4]);
+        assert.equal(await page.locator('#log li[data-local="reset"]').count(), 0,
+            'the resume was exact: no reset');
+        const jobEvents = (await logged(page)).filter((m) => m.event === 'job.done');
+        assert.equal(jobEvents.length, 1, 'job.done once');
+        await screenshot(page, 'sse-fallback');
+        assert.deepEqual(page.problems.filter((p) => !/WebSocket|ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|Failed to load resource/.test(p)), []);
+    } finally {
+        proxy.blocked = false;
+        await page.close();
+    }
 });
