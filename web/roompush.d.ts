@@ -2,6 +2,14 @@
 // tests/browser/client.test.mjs.
 
 export declare const DEFAULT_BACKOFF: Readonly<Backoff>;
+export declare const DEFAULT_HEARTBEAT: Readonly<Heartbeat>;
+
+export interface Heartbeat {
+    /** ms without a frame before the client sends `ping` */
+    interval: number;
+    /** ms more before it gives the connection up and reconnects */
+    timeout: number;
+}
 
 export interface Backoff {
     initial: number;
@@ -22,6 +30,7 @@ export interface ClientOptions {
      *  again before it expires; a rejection is reported as `token_unavailable` for the room. */
     getToken?: (room: string) => Promise<string> | string;
     backoff?: Partial<Backoff>;
+    heartbeat?: Partial<Heartbeat> | false;
     random?: () => number;
 }
 
@@ -93,6 +102,7 @@ export interface PresenceEvents {
 
 export interface ClientEvents extends PresenceEvents {
     transport: { transport: 'sse' };
+    heartbeat: { transport: 'websocket' | 'sse'; at: number };
     state: StateChange;
     message: Message;
     subscribed: { room: string; seq: number; epoch: string };

@@ -36,6 +36,12 @@ export function tokenExpiry(token) {
 // policy or auth (1008), and frames this client should never have sent.
 const FINAL_CLOSE_CODES = new Set([1002, 1003, 1007, 1008, 1009, 1010]);
 
+// A link can die without a close (a laptop lid, a NAT that forgot the connection): after
+// `interval` ms without a frame the client sends `ping` (server-sent events get the server's
+// heartbeat every 15 s instead), and after `timeout` more it gives the connection up and
+// reconnects. { interval, timeout } or false.
+export const DEFAULT_HEARTBEAT = Object.freeze({ interval: 25000, timeout: 10000 });
+
 export const DEFAULT_BACKOFF = Object.freeze({
     initial: 500,   // ms before the first retry
     max: 15000,     // ms, the longest wait
@@ -144,6 +150,10 @@ export class RoomPushClient extends Emitter {
     #sseUrl;                 // the /sse endpoint
     #EventSource;
     #unopened = 0;           // WebSocket attempts in a row that never opened
+    #heartbeat;              // {interval, timeout} or false
+    #heartbeatTimer = null;
+    #lastHeard = 0;          // when the current connection last sent anything
+    #pinged = false;         // a ping is out since then
     #pending = new Map();    // publish id -> {resolve, reject, room}: waiting for the ack
     #presenceAsked = new Map();  // room -> [{resolve, reject}]: presence answers, in order
 
@@ -168,6 +178,8 @@ export class RoomPushClient extends Emitter {
         this.#backoff = { ...DEFAULT_BACKOFF, ...(options.backoff ?? {}) };
         this.#random = options.random ?? Math.random;
         this.#getToken = options.getToken;
+        this.#heartbeat = options.heartbeat === false ? false
+            : { ...DEFAULT_HEARTBEAT, ...(options.heartbeat ?? {}) };
     }
 
     /** 'websocket' or 'sse': the transport in use (auto falls back to sse). */
@@ -276,6 +288,7 @@ export class RoomPushClient extends Emitter {
             clearTimeout(subscription.retryTimer);
         }
         clearTimeout(this.#timer);
+        clearTimeout(this.#heartbeatTimer);
         this.#timer = null;
         const socket = this.#socket;
         this.#socket = null;
@@ -284,6 +297,35 @@ export class RoomPushClient extends Emitter {
             socket.close(1000, 'client closed');
         }
         this.#setState('closed', {});
+    }
+
+    // -- heartbeat ---------------------------------------------------------------------------
+
+    #heard() {
+        this.#lastHeard = Date.now();
+        this.#pinged = false;
+    }
+
+    #watchHeartbeat() {
+        if (!this.#heartbeat) return;
+        const { interval, timeout } = this.#heartbeat;
+        clearTimeout(this.#heartbeatTimer);
+        this.#heartbeatTimer = setTimeout(() => {
+            if (this.#socket === null) return;
+            const quiet = Date.now() - this.#lastHeard;
+            if (quiet >= interval + timeout) {
+                // Dead without a close: give it up (a late close is ignored) and reconnect.
+                const socket = this.#socket;
+                this.#closed(4000, `heartbeat: nothing heard for ${quiet} ms`);
+                socket.close(4000, 'heartbeat timeout');
+                return;
+            }
+            if (quiet >= interval && !this.#pinged && !this.#usingSse) {
+                this.#pinged = true;
+                this.#send({ op: 'ping' });
+            }
+            this.#watchHeartbeat();
+        }, Math.max(10, Math.min(interval, timeout) / 4));
     }
 
     // -- connection --------------------------------------------------------------------------
@@ -304,11 +346,16 @@ export class RoomPushClient extends Emitter {
         socket.onopen = () => {
             this.#openedAt = Date.now();
             this.#unopened = 0;
+            this.#heard();
+            this.#watchHeartbeat();
             for (const subscription of this.#rooms.values()) subscription.subscribed = false;
             this.#setState('open', {});
             for (const subscription of this.#rooms.values()) this.#subscribeWithToken(subscription);
         };
-        socket.onmessage = (event) => this.#receive(event.data);
+        socket.onmessage = (event) => {
+            this.#heard();
+            this.#receive(event.data);
+        };
         socket.onclose = (event) => this.#closed(event.code, event.reason);
         // Browsers follow an error with a close event that carries the code. Node's WebSocket
         // (undici, Node 20) may not when the handshake fails: a failed attempt is a 1006 then.
@@ -321,6 +368,7 @@ export class RoomPushClient extends Emitter {
         if (this.#socket === null) return;
         detach(this.#socket);
         this.#socket = null;
+        clearTimeout(this.#heartbeatTimer);
         this.#failPending('disconnected', 'roompush: the connection dropped before the ack; publish again with the same id');
         const detail = { code, reason: reason || this.#lastError?.message || '' };
         if (this.#lastError) detail.error = this.#lastError;
@@ -489,6 +537,10 @@ export class RoomPushClient extends Emitter {
             this.#settle(frame);
             return undefined;
         }
+        if (frame?.type === 'pong' || frame?.type === 'heartbeat') {
+            this.emit('heartbeat', { transport: this.transport, at: this.#lastHeard });
+            return undefined;
+        }
         // A refused publish is its promise's to report.
         if (frame?.type === 'error' && typeof frame.id === 'string' && this.#settle(frame)) return undefined;
         if (frame?.type === 'presence') {
@@ -602,6 +654,7 @@ class SseSocket {
 
     send(text) {
         const command = JSON.parse(text);
+        if (command.op === 'ping') return;  // the server's heartbeat events do it here
         if (command.op === 'subscribe') this.#open(command);
         else if (command.op === 'unsubscribe') this.#end(command.room, { type: 'unsubscribed', room: command.room });
         else this.#frame({ type: 'error', code: 'not_supported', room: command.room, id: command.id,

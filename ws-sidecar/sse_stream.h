@@ -18,7 +18,7 @@
 namespace rp::sidecar {
 
 inline constexpr std::size_t kMaxLastEventIdBytes = 4096;
-// Comment lines keep a quiet stream alive through nginx's proxy_read_timeout (60 s).
+// A heartbeat event keeps a quiet stream alive through nginx's proxy_read_timeout (60 s).
 inline constexpr int64_t kSseHeartbeatMs = 15000;
 
 // What a GET on /sse asks for: its rooms, where each resumes, and the token.
@@ -47,7 +47,9 @@ public:
     // "data: …" lines (a newline inside the JSON starts another data line, which EventSource
     // joins back).
     std::string event(std::string_view frame_json);
-    static std::string_view heartbeat() { return ": keepalive\n\n"; }
+    // An event, not a comment: the page sees it (EventSource hides comments), so a stream that
+    // went quiet is noticed; it also keeps proxies from timing the stream out.
+    static std::string_view heartbeat() { return "data: {\"type\":\"heartbeat\"}\n\n"; }
 
 private:
     struct Position {

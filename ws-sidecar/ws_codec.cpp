@@ -94,6 +94,8 @@ std::string encode_reset(std::string_view room, std::string_view epoch) {
     return to_json(object.get());
 }
 
+std::string encode_pong() { return R"({"type":"pong"})"; }
+
 std::string encode_ws_error(const Error& error) {
     JsonPtr object = make_object();
     set_string(object.get(), "type", "error");
@@ -181,9 +183,13 @@ Result<ClientCommand> decode_client_command(std::string_view text) {
         return command;
     } else if (*op == "presence") {
         command.op = ClientCommand::Op::presence;
+    } else if (*op == "ping") {
+        command.op = ClientCommand::Op::ping;
+        return command;  // names no room
     } else {
-        return make_error("unknown_op", "unknown op \"" + *op +
-                                            "\"; use subscribe, unsubscribe, publish or presence");
+        return make_error(
+            "unknown_op",
+            "unknown op \"" + *op + "\"; use subscribe, unsubscribe, publish, presence or ping");
     }
     auto room = require_string(object, "room");
     if (!room) return room.error();

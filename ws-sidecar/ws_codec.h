@@ -29,6 +29,8 @@ std::string encode_message(const MessageFields& fields);
 std::string encode_subscribed(std::string_view room, uint64_t head_seq, std::string_view epoch);
 std::string encode_unsubscribed(std::string_view room);
 std::string encode_reset(std::string_view room, std::string_view epoch);
+// The answer to `ping`: a heartbeat the page sees (WebSocket pings are the browser's alone).
+std::string encode_pong();
 std::string encode_ws_error(const Error& error);
 // A refusal that concerns one room (and, for a publish, the id it was sent with): the
 // connection and its other rooms stay.
@@ -43,7 +45,7 @@ std::string encode_presence_count(std::string_view room, std::size_t count);
 std::string encode_published(std::string_view room, std::string_view id, const PublishAck& ack);
 
 struct ClientCommand {
-    enum class Op { subscribe, unsubscribe, publish, presence } op = Op::subscribe;
+    enum class Op { subscribe, unsubscribe, publish, presence, ping } op = Op::subscribe;
     std::string room;
     std::optional<uint64_t> since;
     std::string epoch;

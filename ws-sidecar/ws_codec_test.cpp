@@ -121,3 +121,11 @@ TEST(WsCodec, ClosePayloadsOnlyWhatAPeerMaySend) {
     EXPECT_FALSE(rp::sidecar::is_valid_close_payload("\x03"));
     EXPECT_FALSE(rp::sidecar::is_valid_close_payload(close(1000, "\xff\xfe")));
 }
+
+TEST(WsCodec, PingNamesNoRoomAndIsAnsweredPong) {
+    auto ping = rp::sidecar::decode_client_command(R"({"op":"ping"})");
+    ASSERT_TRUE(ping.ok()) << ping.error().message;
+    EXPECT_EQ(ping->op, rp::sidecar::ClientCommand::Op::ping);
+    EXPECT_EQ(rp::sidecar::encode_pong(), R"({"type":"pong"})");
+    EXPECT_EQ(rp::sidecar::decode_client_command(R"({"op":"pong"})").error().code, "unknown_op");
+}

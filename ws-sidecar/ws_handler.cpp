@@ -52,6 +52,9 @@ void WsHandler::on_text(SessionId id, std::string_view text) {
         case ClientCommand::Op::presence:
             presence(id, command->room);
             break;
+        case ClientCommand::Op::ping:
+            registry_.send(id, make_frame(encode_pong()));
+            break;
     }
 }
 

@@ -382,6 +382,35 @@ test('presence: three clients join and leave; each sees the others come and go, 
     }
 });
 
+test('heartbeat: a quiet healthy link is pinged and kept; a silent one is given up and resumed', async () => {
+    const heartbeat = { interval: 150, timeout: 250 };
+    const client = connect(viaProxy('/ws'), { backoff: FAST, heartbeat });
+    const seen = record(client);
+    const beats = [];
+    client.on('heartbeat', (beat) => beats.push(beat));
+    try {
+        client.subscribe('js-beat');
+        await seen.until(subscribedTo('js-beat'), 'the room');
+        await sleep(700);
+        assert.ok(beats.length >= 2, `pongs seen: ${beats.length}`);
+        assert.ok(beats.every((b) => b.transport === 'websocket'));
+        assert.deepEqual(seen.states.map((s) => s.state), ['connecting', 'open'], 'a quiet link is kept');
+
+        proxy.freeze();  // nothing passes, nothing closes
+        await seen.until((s) => s.states.some((x) => x.state === 'reconnecting'), 'the heartbeat to give up', 3000);
+        const given = seen.states.find((x) => x.state === 'reconnecting');
+        assert.equal(given.code, 4000);
+        assert.match(given.reason, /^heartbeat: nothing heard for \d+ ms$/);
+        await stack.publish('js-beat', 'while-silent', { n: 1 });
+        proxy.thaw();
+        await seen.until((s) => s.messages.some((m) => m.event === 'while-silent'), 'the resume');
+        assert.equal(seen.messages.filter((m) => m.event === 'while-silent').length, 1);
+    } finally {
+        proxy.thaw();
+        client.close();
+    }
+});
+
 // -- tokens that refresh (a stack whose rooms need tokens) --------------------------------------
 
 test('with 2-second tokens and getToken, a room stays subscribed for 30 s through two sidecar restarts', { timeout: 90000 }, async () => {

@@ -1,5 +1,5 @@
-// A TCP proxy in front of nginx that a test can cut and block: the way to drop one client's
-// connection (and keep it from coming back) without touching the server.
+// A TCP proxy in front of nginx that a test can cut, freeze and block: the way to drop one
+// client's connection (or silence it, or keep it from coming back) without touching the server.
 import net from 'node:net';
 
 export class CuttableProxy {
@@ -39,6 +39,15 @@ export class CuttableProxy {
 
     get port() {
         return this.#server.address().port;
+    }
+
+    /** Stops every connection's bytes without closing it: a link that died without a word. */
+    freeze() {
+        for (const socket of this.#sockets) socket.pause();
+    }
+
+    thaw() {
+        for (const socket of this.#sockets) socket.resume();
     }
 
     /** Drops every connection now (the client sees 1006). */
