@@ -55,6 +55,7 @@ struct Options {
     std::string upload_file;
     std::string room_prefix = "bench";
     bool expect_subscribed = false;
+    bool sse = false;  // subscribers read server-sent events (GET --ws-prefix ROOM) instead
     int rooms = 1;
     int subs = 100;  // per room
     int messages = 1000;
@@ -145,6 +146,8 @@ private:
     void on_readable(Conn& conn);
     void on_sub_bytes(Conn& conn, std::string_view bytes);
     void on_frame(Conn& conn, const WsFrame& frame);
+    void on_text(Conn& conn, std::string_view payload);
+    void on_sse_bytes(Conn& conn, std::string_view bytes);
     void on_publisher_frame(Conn& conn, std::string_view payload);
     void on_control_bytes(Conn& conn);
     void on_http_bytes(Conn& conn);
@@ -279,7 +282,12 @@ void LoadGen::on_connected(Conn& conn) {
         fail(conn);
         return;
     }
-    if (conn.kind == Kind::sub) {
+    if (conn.kind == Kind::sub && o_.sse) {
+        // HTTP/1.0: nginx streams the body as it comes, without chunked encoding to undo.
+        conn.out += "GET " + o_.ws_prefix + o_.room_prefix + std::to_string(conn.room) +
+                    " HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+        conn.state = State::handshake;
+    } else if (conn.kind == Kind::sub) {
         std::string path = o_.ws_prefix + o_.room_prefix + std::to_string(conn.room);
         conn.out += ws_handshake_request(path, "127.0.0.1");
         conn.state = State::handshake;
@@ -312,7 +320,9 @@ void LoadGen::on_readable(Conn& conn) {
             return;
         }
         std::string_view bytes(buffer_.data(), static_cast<std::size_t>(got));
-        if (conn.kind == Kind::sub || conn.kind == Kind::ws_pub) {
+        if (conn.kind == Kind::sub && o_.sse) {
+            on_sse_bytes(conn, bytes);
+        } else if (conn.kind == Kind::sub || conn.kind == Kind::ws_pub) {
             on_sub_bytes(conn, bytes);
         } else {
             conn.in.append(bytes);
@@ -385,24 +395,57 @@ void LoadGen::on_frame(Conn& conn, const WsFrame& frame) {
         on_publisher_frame(conn, frame.payload);
         return;
     }
+    on_text(conn, frame.payload);
+}
+
+// A server-sent event stream: the response head, then events split at blank lines, each one
+// data line holding a frame as a WebSocket would carry it (roompush's frames are one line).
+void LoadGen::on_sse_bytes(Conn& conn, std::string_view bytes) {
+    conn.in.append(bytes);
+    std::size_t used = 0;
+    if (conn.state == State::handshake) {
+        std::size_t end = conn.in.find("\r\n\r\n");
+        if (end == std::string::npos) return;
+        if (conn.in.compare(0, 12, "HTTP/1.1 200") != 0) {
+            fail(conn);
+            return;
+        }
+        used = end + 4;
+        conn.state = State::open;
+        --subs_pending_;
+        ++c_.connected;
+        if (!o_.expect_subscribed) conn.subscribed = true;
+    }
+    for (int count = 0; count < 100000; ++count) {
+        std::size_t end = conn.in.find("\n\n", used);
+        if (end == std::string::npos) break;
+        std::string_view event(conn.in.data() + used, end - used);
+        std::size_t data = event.find("data: ");
+        if (data != std::string_view::npos) on_text(conn, event.substr(data + 6));
+        used = end + 2;
+    }
+    conn.in.erase(0, used);
+}
+
+void LoadGen::on_text(Conn& conn, std::string_view payload) {
     uint64_t now = now_ns();
     if (o_.mode == "upload") {
-        if (frame.payload.find("\"event\":\"job.done\"") == std::string_view::npos) {
-            if (frame.payload.find("\"type\":\"subscribed\"") != std::string_view::npos) {
+        if (payload.find("\"event\":\"job.done\"") == std::string_view::npos) {
+            if (payload.find("\"type\":\"subscribed\"") != std::string_view::npos) {
                 conn.subscribed = true;
             }
             return;
         }
-        if (auto sent = find_number(frame.payload, "\"itemId\":\"")) {
+        if (auto sent = find_number(payload, "\"itemId\":\"")) {
             ++c_.jobs_done;
             c_.latency_us.push_back(static_cast<uint32_t>((now - *sent) / 1000));
             c_.last_receive_ns = now;
         }
         return;
     }
-    auto stamp = find_number(frame.payload, "\"t\":");
+    auto stamp = find_number(payload, "\"t\":");
     if (!stamp) {
-        if (frame.payload.find("\"type\":\"subscribed\"") != std::string_view::npos) {
+        if (payload.find("\"type\":\"subscribed\"") != std::string_view::npos) {
             conn.subscribed = true;
         }
         return;
@@ -411,7 +454,7 @@ void LoadGen::on_frame(Conn& conn, const WsFrame& frame) {
     ++conn.received;
     c_.last_receive_ns = now;
     c_.latency_us.push_back(static_cast<uint32_t>(now > *stamp ? (now - *stamp) / 1000 : 0));
-    auto index = find_number(frame.payload, "\"i\":");
+    auto index = find_number(payload, "\"i\":");
     if (!o_.latency_dump.empty()) {  // one entry per latency; 0 when the index is missing
         c_.latency_index.push_back(static_cast<uint32_t>(index.value_or(0)));
     }
@@ -815,6 +858,9 @@ int main(int argc, char** argv) {
     app.add_option("--room-prefix", o.room_prefix, "rooms are PREFIX0, PREFIX1, ...");
     app.add_flag("--expect-subscribed", o.expect_subscribed,
                  "wait for roompush's subscribed frame");
+    app.add_flag("--sse", o.sse,
+                 "subscribers read server-sent events: GET WS-PREFIX ROOM on --ws (roompush's "
+                 "/sse/rooms/)");
     app.add_option("--rooms", o.rooms)->check(CLI::Range(1, 100000));
     app.add_option("--subs", o.subs, "subscribers per room")->check(CLI::Range(0, 20000));
     app.add_option("--messages", o.messages, "publishes (or uploads)")

@@ -200,6 +200,9 @@ CLIENT_PUBLISH_ARGS = ("--client-publish", "--client-publish-rate", "10000",
 # A scenario whose generator arguments hold this publishes as a browser does: `publish` commands
 # on a WebSocket of its own through the same nginx (loadgen --publish ws:/ws).
 AS_BROWSER = "--as-browser"
+# ... and this one's subscribers read server-sent events (GET /sse/rooms/ROOM through nginx).
+OVER_SSE = "--over-sse"
+NEW_IN_THIS_TREE = (AS_BROWSER, OVER_SSE)  # scenarios a baseline build may not know
 
 
 def scenarios(smoke):
@@ -217,6 +220,8 @@ def scenarios(smoke):
              ["roompush"]),
             ("client-publish-1x20", "client publish", [AS_BROWSER, "--mode", "fanout", "--subs",
                                                        "20", "--messages", "50"], ["roompush"]),
+            ("sse-fanout-1x20", "sse fanout", [OVER_SSE, "--mode", "fanout", "--subs", "20",
+                                               "--messages", "50"], ["roompush"]),
         ]
     # Fanout publishes as fast as they are acknowledged, with at most --inflight messages not
     # yet received by every subscriber (the same flow control for every system). idle-10000
@@ -232,6 +237,10 @@ def scenarios(smoke):
         ("client-publish-1x1000", "client publish", [AS_BROWSER, "--mode", "fanout", "--subs",
                                                      "1000", "--messages", "1000", "--inflight",
                                                      "32", "--window", "32"], ["roompush"]),
+        # The same fanout again, read as server-sent events: its ratio to fanout-1x1000.
+        ("sse-fanout-1x1000", "sse fanout", [OVER_SSE, "--mode", "fanout", "--subs", "1000",
+                                             "--messages", "1000", "--inflight", "32", "--window",
+                                             "32"], ["roompush"]),
         ("fanout-1x5000", "fanout", ["--mode", "fanout", "--subs", "5000", "--messages", "80",
                                      "--inflight", "16", "--window", "16"], None),
         # 200 messages (10 s): with fewer, one message held up by a hiccup of the machine was
@@ -254,8 +263,12 @@ def scenarios(smoke):
 def run_generator(loadgen, systems, system, scenario_args, room_prefix, upload_file, timeout):
     target = systems.target(system)
     as_browser = AS_BROWSER in scenario_args
-    scenario_args = [arg for arg in scenario_args if arg != AS_BROWSER]
-    argv = [loadgen, "--ws", target["ws"], "--ws-prefix", target["prefix"],
+    over_sse = OVER_SSE in scenario_args
+    scenario_args = [arg for arg in scenario_args if arg not in NEW_IN_THIS_TREE]
+    if over_sse:
+        scenario_args = ["--sse"] + scenario_args
+    argv = [loadgen, "--ws", target["ws"],
+            "--ws-prefix", "/sse/rooms/" if over_sse else target["prefix"],
             "--room-prefix", room_prefix,
             "--server-pids", ",".join(str(p) for p in target["pids"]),
             "--timeout", str(timeout)] + target["extra"] + scenario_args
@@ -412,8 +425,34 @@ def render_markdown(info, summary, extra, reps, seconds):
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for row in targets(summary, extra):
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % row)
+    own = own_ratios(summary)
+    if own:
+        lines += ["", "Other ways in and out, against roompush's own WebSocket fanout 1×1,000 "
+                  "through nginx (control-socket publisher; same run):", "",
+                  "| scenario | figure | it | WebSocket fanout | ratio |",
+                  "| --- | --- | ---: | ---: | ---: |"]
+        for row in own:
+            lines.append("| %s | %s | %s | %s | %s |" % row)
     lines += ["", END]
     return "\n".join(lines)
+
+
+def own_ratios(summary):
+    """Ways nchan has no counterpart for: a browser publishing (client-publish) and server-sent
+    events (sse-fanout), each against the WebSocket fanout of the same run."""
+    base = summary.get("fanout-1x1000", {}).get("roompush")
+    rows = []
+    for scenario, what in (("client-publish-1x1000", "browser → room (publish on /ws)"),
+                           ("sse-fanout-1x1000", "subscribers on /sse")):
+        s = summary.get(scenario, {}).get("roompush")
+        if not s or not base:
+            continue
+        for key, label, digits in (("deliveries_per_s", "deliveries/s", 0),
+                                   ("server_cpu_us_per_delivery", "server CPU µs/delivery", 2),
+                                   ("latency_p99_us", "p99 µs", 0)):
+            rows.append(("%s: %s" % (scenario, what), label, fmt(s[key], digits),
+                         fmt(base[key], digits), ratio(s[key], base[key])))
+    return rows
 
 
 def targets(summary, extra):
@@ -453,14 +492,6 @@ def targets(summary, extra):
     if alone:
         rows.append(("10,000 idle: sidecar alone ≤ 4 KB/conn", "sidecar KB/conn", fmt(alone, 2),
                      "", "", "", "", "yes" if alone <= 4 else "**no**"))
-    # Not against nchan (it has no messages from subscribers): a browser's publish against the
-    # control socket's, the same fanout in the same run.
-    browser = get("client-publish-1x1000", "roompush", "deliveries_per_s")
-    control = get("fanout-1x1000", "roompush", "deliveries_per_s")
-    if browser and control:
-        rows.append(("client publish 1×1,000 (browser → room): deliveries/s, of the control "
-                     "socket's fanout 1×1,000", "deliveries_per_s", fmt(browser, 0), "", "",
-                     ratio(browser, control), "", "ratio"))
     lost = sum(s["lost_total"] for by in summary.values() for s in by.values())
     rows.append(("nothing lost, any scenario or system", "lost", str(lost), "", "", "", "",
                  "yes" if lost == 0 else "**no**"))
@@ -545,8 +576,9 @@ def main():
                         continue
                     if system == systems.floor.name and not fresh:
                         continue  # a memory figure only
-                    if system == "roompush-baseline" and AS_BROWSER in scenario_args:
-                        continue  # a baseline may predate messages from browsers
+                    if system == "roompush-baseline" and any(
+                            marker in scenario_args for marker in NEW_IN_THIS_TREE):
+                        continue  # a baseline may predate client messages and SSE
                     prefix = "%s-%s-%d-" % (name, system, rep)
                     timeout = 60 if args.smoke else 120
                     result = run_generator(loadgen, systems, system, scenario_args, prefix,
