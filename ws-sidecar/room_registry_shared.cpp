@@ -136,8 +136,10 @@ std::vector<SessionId> RoomRegistry::fetch_failed(const std::string& room, bool 
         return wake;
     }
     if (state.tracker.is_loaded()) return wake;
-    FramePtr refusal = make_frame(encode_ws_error(make_error(
-        "room_unavailable", "room " + room + " cannot be loaded from Redis: " + error.message)));
+    FramePtr refusal = make_frame(encode_ws_error(
+        make_error("room_unavailable",
+                   "room " + room + " cannot be loaded from Redis: " + error.message),
+        room, ""));
     for (const auto& [id, request] : state.parked) {
         Session* session = find(id);
         if (session == nullptr) continue;

@@ -320,7 +320,8 @@ class Scaling(harness.StackTestCase):
                 return await client.next()
 
         refusal = self.run_async(join_wrongtype())
-        self.assertEqual((refusal["type"], refusal["code"]), ("error", "room_unavailable"))
+        self.assertEqual((refusal["type"], refusal["code"], refusal["room"]),
+                         ("error", "room_unavailable", "wrongtype"))
         with self.control(A) as control:
             self.redis_cli("PUBLISH", "rp:messages", "garbage")
             self.redis_cli("PUBLISH", "rp:messages", "1\nr\n0123456789abcdef\n1\n0\nbad event\n{}")
