@@ -139,7 +139,7 @@ std::vector<SessionId> RoomRegistry::fetch_failed(const std::string& room, bool 
     FramePtr refusal = make_frame(encode_ws_error(
         make_error("room_unavailable",
                    "room " + room + " cannot be loaded from Redis: " + error.message),
-        room, ""));
+        room));
     for (const auto& [id, request] : state.parked) {
         Session* session = find(id);
         if (session == nullptr) continue;

@@ -96,20 +96,12 @@ std::string encode_reset(std::string_view room, std::string_view epoch) {
 
 std::string encode_pong() { return R"({"type":"pong"})"; }
 
-std::string encode_ws_error(const Error& error) {
-    JsonPtr object = make_object();
-    set_string(object.get(), "type", "error");
-    set_string(object.get(), "code", error.code);
-    set_string(object.get(), "message", error.message);
-    return to_json(object.get());
-}
-
 std::string encode_ws_error(const Error& error, std::string_view room, std::string_view id) {
     JsonPtr object = make_object();
     set_string(object.get(), "type", "error");
     set_string(object.get(), "code", error.code);
     set_string(object.get(), "message", error.message);
-    set_string(object.get(), "room", room);
+    if (!room.empty()) set_string(object.get(), "room", room);
     if (!id.empty()) set_string(object.get(), "id", id);
     return to_json(object.get());
 }

@@ -31,10 +31,10 @@ std::string encode_unsubscribed(std::string_view room);
 std::string encode_reset(std::string_view room, std::string_view epoch);
 // The answer to `ping`: a heartbeat the page sees (WebSocket pings are the browser's alone).
 std::string encode_pong();
-std::string encode_ws_error(const Error& error);
-// A refusal that concerns one room (and, for a publish, the id it was sent with): the
-// connection and its other rooms stay.
-std::string encode_ws_error(const Error& error, std::string_view room, std::string_view id);
+// With `room` (and, for a publish, the `id` it was sent with) when the refusal concerns one room:
+// the connection and its other rooms stay.
+std::string encode_ws_error(const Error& error, std::string_view room = {},
+                            std::string_view id = {});
 // Presence (room_presence.h): `member` is a member's JSON object, spliced in as it is.
 std::string encode_presence_change(std::string_view type, std::string_view room,
                                    std::string_view member);

@@ -251,8 +251,7 @@ void WsHandler::refuse(SessionId id, const Error& error, const std::string& room
     Session* session = registry_.find(id);
     if (session == nullptr || session->closing()) return;
     log_debug("ws_command_refused").kv("session", id).kv("room", room).kv("code", error.code);
-    std::string frame = room.empty() ? encode_ws_error(error) : encode_ws_error(error, room, "");
-    registry_.send(id, make_frame(frame));
+    registry_.send(id, make_frame(encode_ws_error(error, room)));
 }
 
 // The client hears why before the close: an `error` frame, then the close code.

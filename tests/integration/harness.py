@@ -4,6 +4,7 @@ Run a test file directly: /usr/bin/python3 tests/integration/test_x.py --build-d
 """
 
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -147,6 +148,43 @@ class StackTestCase(unittest.TestCase):
             out.write(data)
         return path
 
+
+
+def write_secret(directory, name):
+    """A room-token secret as docs/deploy.md installs one: readable by group roompush only when
+    root runs the test."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as out:
+        out.write(base64.b64encode(os.urandom(48)).decode() + "\n")
+    return devstack.give_to_daemons(path)
+
+
+class TokenStackTestCase(StackTestCase):
+    """A stack whose rooms need tokens: `cls.secret` is the sidecar's secret file, and
+    TOKEN_SIDECAR_ARGS what the class gives the sidecar besides."""
+
+    TOKEN_SIDECAR_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.secrets_dir = tempfile.mkdtemp(prefix="rp-secrets-", dir="/tmp")
+        devstack.give_to_daemons(cls.secrets_dir)
+        cls.secret = write_secret(cls.secrets_dir, "room.secret")
+        cls.SIDECAR_ARGS = ("--auth-secret-file", cls.secret) + tuple(cls.TOKEN_SIDECAR_ARGS)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.secrets_dir, ignore_errors=True)
+
+    def mint(self, room, *options):
+        """`pushctl token ROOM OPTIONS…` with the class's secret."""
+        result = self.pushctl("token", room, "--secret-file", self.secret, *options)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout.strip()
 
 class RoomClient:
     """A WebSocket client of one room through nginx (python3-websockets)."""

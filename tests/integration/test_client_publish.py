@@ -4,14 +4,10 @@ connection (no capability, a server event name, too large, over the rate, malfor
 to every member with `from`, retained and resumed like any message, and carried across two
 sidecars on Redis."""
 
-import asyncio
 import json
-import shutil
-import tempfile
 
 import harness
-from harness import RoomClient, devstack
-from test_security import write_secret
+from harness import RoomClient
 from test_scaling import NodeClient
 
 RATE_BURST = 5
@@ -53,40 +49,13 @@ class NodeCommands(NodeClient, Commands):
     """Commands straight to one sidecar's socket, so that a test knows which node serves it."""
 
 
-def tokens_with(test, secret):
-    def token(room, user=None, publish=False):
-        args = ["token", room, "--ttl", "1h", "--secret-file", secret]
-        if user:
-            args += ["--user", user]
-        if publish:
-            args.append("--publish")
-        result = test.pushctl(*args)
-        test.assertEqual(result.returncode, 0, result.stderr)
-        return result.stdout.strip()
-    return token
+class WithTokens(harness.TokenStackTestCase):
+    TOKEN_SIDECAR_ARGS = ("--client-publish-max-bytes", "100", "--client-publish-rate", "1",
+                          "--client-publish-burst", str(RATE_BURST))
 
-
-class WithTokens(harness.StackTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.secrets_dir = tempfile.mkdtemp(prefix="rp-secrets-", dir="/tmp")
-        devstack.give_to_daemons(cls.secrets_dir)
-        cls.secret = write_secret(cls.secrets_dir, "room.secret")
-        cls.SIDECAR_ARGS = ("--auth-secret-file", cls.secret, "--client-publish-max-bytes", "100",
-                            "--client-publish-rate", "1", "--client-publish-burst",
-                            str(RATE_BURST))
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.secrets_dir, ignore_errors=True)
-
-    def setUp(self):
-        self.token = tokens_with(self, self.secret)
+    def token(self, room, user=None, publish=False):
+        return self.mint(room, *(["--user", user] if user else []),
+                         *(["--publish"] if publish else []))
 
     def test_a_member_with_publish_reaches_every_member_with_from(self):
         async def scenario():

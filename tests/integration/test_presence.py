@@ -3,45 +3,22 @@ sees the right join/leave sequence, `presence` answers the right members with th
 info of their tokens, members without the capability are neither seen nor answered, and a room
 past --presence-max-members sends its count instead."""
 
+import asyncio
 import json
 import re
-import shutil
-import tempfile
-
-import harness
-from harness import devstack
 import time
 
+import harness
+
 from test_client_publish import Commands, NodeCommands
-from test_security import write_secret
 
 
-class Presence(harness.StackTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.secrets_dir = tempfile.mkdtemp(prefix="rp-secrets-", dir="/tmp")
-        devstack.give_to_daemons(cls.secrets_dir)
-        cls.secret = write_secret(cls.secrets_dir, "room.secret")
-        cls.SIDECAR_ARGS = ("--auth-secret-file", cls.secret, "--presence-max-members", "3")
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.secrets_dir, ignore_errors=True)
+class Presence(harness.TokenStackTestCase):
+    TOKEN_SIDECAR_ARGS = ("--presence-max-members", "3")
 
     def token(self, room, user, presence=True, info=None):
-        args = ["token", room, "--secret-file", self.secret, "--user", user]
-        if presence:
-            args.append("--presence")
-        if info is not None:
-            args += ["--info", info]
-        result = self.pushctl(*args)
-        self.assertEqual(result.returncode, 0, result.stderr)
-        return result.stdout.strip()
+        return self.mint(room, "--user", user, *(["--presence"] if presence else []),
+                         *(["--info", info] if info is not None else []))
 
     async def ask(self, client, room):
         await client.send({"op": "presence", "room": room})
@@ -184,7 +161,7 @@ class AcrossTwoSidecars(harness.StackTestCase):
             answer = (await client.until(lambda f: f["type"] in ("presence", "error")))[-1]
             if answer.get("count") == count or time.monotonic() > deadline:
                 return answer
-            await __import__("asyncio").sleep(0.3)
+            await asyncio.sleep(0.3)
 
     def test_members_on_two_nodes_see_each_other(self):
         async def scenario():

@@ -15,12 +15,7 @@ from harness import RoomClient, devstack
 ORIGIN = "http://app.example"
 
 
-def write_secret(directory, name):
-    """As docs/deploy.md installs one: readable by group roompush only when root runs the test."""
-    path = os.path.join(directory, name)
-    with open(path, "w") as out:
-        out.write(base64.b64encode(os.urandom(48)).decode() + "\n")
-    return devstack.give_to_daemons(path)
+write_secret = harness.write_secret
 
 
 class Tokens(harness.StackTestCase):

@@ -3,15 +3,11 @@ it, every message with `id: EPOCH:SEQ`, a reconnect with Last-Event-ID that resu
 lost or doubled, several rooms in one stream, tokens, and hostile requests answered with JSON."""
 
 import json
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 
 import harness
-from harness import devstack
-from test_security import write_secret
 
 
 class EventStream:
@@ -178,28 +174,13 @@ class Sse(harness.StackTestCase):
         self.assertGreaterEqual(closes, 1)
 
 
-class SseWithTokens(harness.StackTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.secrets_dir = tempfile.mkdtemp(prefix="rp-secrets-", dir="/tmp")
-        devstack.give_to_daemons(cls.secrets_dir)
-        cls.secret = write_secret(cls.secrets_dir, "room.secret")
-        cls.SIDECAR_ARGS = ("--auth-secret-file", cls.secret)
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.secrets_dir, ignore_errors=True)
+class SseWithTokens(harness.TokenStackTestCase):
 
     def test_a_room_that_needs_a_token_answers_403_without_one(self):
         refused = EventStream(self.stack.port, "/sse/rooms/t-1")
         self.assertEqual((refused.status, refused.body()["error"]["code"]), (403, "token_missing"))
         refused.close()
-        token = self.pushctl("token", "t-1", "--secret-file", self.secret).stdout.strip()
+        token = self.mint("t-1")
         stream = EventStream(self.stack.port, "/sse/rooms/t-1?token=" + token)
         self.assertEqual(stream.status, 200)
         self.assertEqual(stream.next()["data"]["type"], "subscribed")
