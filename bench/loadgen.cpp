@@ -5,7 +5,9 @@
 // member of the rooms: ws:PATH), and measures deliveries, publish→receive latency from a
 // timestamp inside each payload, loss, its own CPU and the server processes' CPU and memory.
 // Every loop is bounded in count and in time; the whole run ends by --timeout at the latest.
-// The result is one JSON object on stdout.
+// The result is one JSON object on stdout. One file (~900 lines) on purpose: a benchmark tool
+// whose whole event loop, client protocols and accounting are read together when a figure looks
+// wrong; it is not product code.
 
 #include <arpa/inet.h>
 #include <fcntl.h>

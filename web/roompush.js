@@ -9,7 +9,8 @@
 // room's last `seq` and `epoch`; after a drop it reconnects with exponential backoff and jitter
 // and subscribes again with `since`/`epoch`, so the sidecar replays what was missed. A message
 // at or below the last seq of the same epoch is dropped: the application sees each message once.
-// Protocol: docs/websocket.md; API: docs/browser.md.
+// Protocol: docs/websocket.md; API: docs/browser.md. One file on purpose: nginx serves it as it
+// is and a page imports it without a build step.
 
 const ROOM_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

@@ -1,3 +1,7 @@
+// Both directions of the control protocol (docs/protocol.md) in one file, so that what the
+// sidecar decodes and what pushctl and the app encode cannot drift apart; that is why it is a
+// little over 400 lines.
+
 #include "roompush/control_codec.h"
 
 #include <charconv>

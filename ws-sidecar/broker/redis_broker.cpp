@@ -1,3 +1,9 @@
+// The Redis broker's two threads and every command it sends (docs/scaling.md). Over 400 lines
+// because each command's reply checking sits next to the command; what needs no connection is
+// elsewhere and unit-tested: redis_replies (reply shapes), redis_wire (pub/sub payloads),
+// redis_durability (the persistence check), redis_scripts.h (the Lua). The broker itself is
+// tested against a real redis-server (tests/integration/test_scaling.py, test_presence.py).
+
 #include "redis_broker.h"
 
 #include "redis_durability.h"
