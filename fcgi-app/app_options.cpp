@@ -36,9 +36,9 @@ CLI::Validator exec_validator() {
         "TEMPLATE");
 }
 
-// Every option, its default and help: the one table behind --help, --config, --print-config
-// and etc/roompush-fcgi.conf.
-void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
+// Every option, its default and help, in groups: the one table behind --help, --config,
+// --print-config and etc/roompush-fcgi.conf (the order here is the order there).
+void add_socket_and_job_options(CLI::App& app, AppConfig& config, TextOptions& text) {
     app.add_option("--listen", config.listen,
                    "FastCGI Unix socket (ignored under socket activation)")
         ->capture_default_str();
@@ -72,6 +72,9 @@ void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
     app.add_option("--max-field", config.max_field, "Largest text form field in bytes (413)")
         ->capture_default_str()
         ->check(CLI::Range(size_t{16}, size_t{1} << 20));
+}
+
+void add_program_limits(CLI::App& app, AppConfig& config, TextOptions& text) {
     app.add_option("--timeout", text.timeout_s, "Seconds a program may run")
         ->capture_default_str()
         ->check(CLI::Range(1u, 86400u));
@@ -97,6 +100,9 @@ void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
     app.add_option("--max-open-files", config.limits.max_open_files,
                    "Open files per program (0: none)")
         ->capture_default_str();
+}
+
+void add_lifecycle_options(CLI::App& app, AppConfig& config, TextOptions& text) {
     app.add_option("--outbox-limit", config.outbox_limit,
                    "Pushes waiting for the sidecar before the outbox counts as full "
                    "(uploads then get 503)")
@@ -127,6 +133,12 @@ void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
     app.add_option("--token-ttl", config.token_ttl_s, "Seconds a room token in a 202 stays valid")
         ->capture_default_str()
         ->check(CLI::Range(60u, 30u * 86400u));
+}
+
+void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
+    add_socket_and_job_options(app, config, text);
+    add_program_limits(app, config, text);
+    add_lifecycle_options(app, config, text);
 }
 
 // The parser and what it fills: one per parse, so that a reload never touches the running

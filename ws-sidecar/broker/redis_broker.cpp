@@ -382,6 +382,25 @@ void RedisBroker::announce_presence(const std::string& room, const std::string& 
     });
 }
 
+// Subscriber thread: one pub/sub reply, a message for the rooms or a presence change.
+void RedisBroker::hear(const redisReply* reply) {
+    const redisReply* kind = element(reply, 0);
+    const redisReply* payload = element(reply, 2);
+    if (!is_string(kind) || string_of(kind) != "message") return;
+    if (is_string(payload) && is_presence_payload(string_of(payload))) {
+        hear_presence(string_of(payload));
+        return;
+    }
+    auto message = is_string(payload) ? decode_pubsub_payload(string_of(payload))
+                                      : Result<BrokerMessage>(bad_reply("pub/sub"));
+    if (!message) {
+        metrics_.broker_bad_messages++;
+        log_warn("broker_bad_message").kv("error", message.error().message);
+        return;
+    }
+    post_([deliver = listener_.message, message = std::move(*message)] { deliver(message); });
+}
+
 // Subscriber thread. A node hears its own announcements too; it told its members already.
 void RedisBroker::hear_presence(const std::string& payload) {
     auto change = decode_presence_payload(payload);
@@ -451,24 +470,7 @@ void RedisBroker::subscriber_loop() {
         subscribed_before = true;
         // Whatever was published while nobody listened is in the streams: every room checks.
         post_([resubscribed = listener_.resubscribed] { resubscribed(); });
-        while (auto reply = connection.next_reply()) {
-            const redisReply* kind = element(reply->get(), 0);
-            const redisReply* payload = element(reply->get(), 2);
-            if (!is_string(kind) || string_of(kind) != "message") continue;
-            if (is_string(payload) && is_presence_payload(string_of(payload))) {
-                hear_presence(string_of(payload));
-                continue;
-            }
-            auto message = is_string(payload) ? decode_pubsub_payload(string_of(payload))
-                                              : Result<BrokerMessage>(bad_reply("pub/sub"));
-            if (!message) {
-                metrics_.broker_bad_messages++;
-                log_warn("broker_bad_message").kv("error", message.error().message);
-                continue;
-            }
-            post_(
-                [deliver = listener_.message, message = std::move(*message)] { deliver(message); });
-        }
+        while (auto reply = connection.next_reply()) hear(reply->get());
         std::lock_guard lock(mutex_);
         subscriber_fd_ = -1;
         if (stopping_) return;

@@ -63,6 +63,7 @@ private:
     void heartbeat(RedisConnection& connection);
     void run_fetch(RedisConnection* connection, const std::string& room,
                    std::optional<uint64_t> after);
+    void hear(const redisReply* reply);
     void hear_presence(const std::string& payload);
     void set_state(bool worker_up, bool subscriber_up);
     void pause(std::chrono::milliseconds duration);
