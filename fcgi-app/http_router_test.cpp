@@ -3,52 +3,23 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "roompush/unix_socket.h"
+#include "test_doubles.h"
 
 namespace rp::app {
 namespace {
 
 namespace fs = std::filesystem;
 
-class StringBody : public BodyReader {
-public:
-    explicit StringBody(std::string data) : data_(std::move(data)) {}
-    ssize_t read(char* buffer, std::size_t capacity) override {
-        std::size_t n = std::min(capacity, data_.size() - pos_);
-        data_.copy(buffer, n, pos_);
-        pos_ += n;
-        return static_cast<ssize_t>(n);
-    }
-    bool at_end() const { return pos_ == data_.size(); }
-
-private:
-    std::string data_;
-    std::size_t pos_ = 0;
-};
-
-const cJSON* member(const cJSON* object, const char* key) {
-    return cJSON_GetObjectItemCaseSensitive(object, key);
-}
-
-std::string header(const HttpResponse& response, const std::string& name) {
-    for (const auto& [key, value] : response.headers) {
-        if (key == name) return value;
-    }
-    return "";
-}
-
-std::string error_code(const HttpResponse& response) {
-    auto body = parse_json(response.body);
-    if (!body) return "<not json>";
-    const cJSON* code = member(member(body->get(), "error"), "code");
-    return cJSON_IsString(code) ? code->valuestring : "<no code>";
-}
+using test_doubles::error_code;
+using test_doubles::header;
+using test_doubles::member;
+using test_doubles::StringBody;
 
 class HttpRouterTest : public ::testing::Test {
 protected:

@@ -2,105 +2,25 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <algorithm>
 #include <filesystem>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "job.h"
 #include "outbox.h"
 #include "roompush/control_codec.h"
-#include "roompush/line_reader.h"
-#include "roompush/unix_socket.h"
+#include "test_doubles.h"
 
 namespace rp::app {
 namespace {
 
 namespace fs = std::filesystem;
 
-class StringBody : public BodyReader {
-public:
-    explicit StringBody(std::string data) : data_(std::move(data)) {}
-    ssize_t read(char* buffer, std::size_t capacity) override {
-        std::size_t n = std::min(capacity, data_.size() - pos_);
-        data_.copy(buffer, n, pos_);
-        pos_ += n;
-        return static_cast<ssize_t>(n);
-    }
-    bool at_end() const { return pos_ == data_.size(); }
-
-private:
-    std::string data_;
-    std::size_t pos_ = 0;
-};
-
-// The sidecar's control socket: acks every publish with seq 1, 2, ... (refuses event "bad").
-class FakeSidecar {
-public:
-    explicit FakeSidecar(const std::string& path) {
-        auto fd = listen_unix(path, SocketAccess{0600, std::nullopt}, 8);
-        EXPECT_TRUE(fd.ok());
-        listener_ = std::move(*fd);
-        thread_ = std::thread([this] { serve(); });
-    }
-    ~FakeSidecar() {
-        ::shutdown(listener_.get(), SHUT_RDWR);
-        thread_.join();
-    }
-    std::vector<ControlRequest> requests() {
-        std::lock_guard lock(mutex_);
-        return requests_;
-    }
-
-private:
-    void serve() {
-        for (;;) {
-            UniqueFd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-            if (!client.valid()) return;
-            LineReader reader(1 << 22);
-            char buffer[4096];
-            ssize_t got;
-            while ((got = ::read(client.get(), buffer, sizeof buffer)) > 0) {
-                reader.feed(std::string_view(buffer, static_cast<std::size_t>(got)));
-                while (auto item = reader.next()) answer(client.get(), item->text);
-            }
-        }
-    }
-    void answer(int fd, const std::string& line) {
-        auto request = decode_request(line);
-        ASSERT_TRUE(request.ok());
-        if (request->event == "bad") {
-            (void)write_all(fd, encode_error_response(make_error("invalid_event", "no")) + "\n");
-            return;
-        }
-        std::lock_guard lock(mutex_);
-        requests_.push_back(*request);
-        PublishAck ack;
-        ack.seq = requests_.size();
-        (void)write_all(fd, encode_publish_response(ack) + "\n");
-    }
-
-    UniqueFd listener_;
-    std::thread thread_;
-    std::mutex mutex_;
-    std::vector<ControlRequest> requests_;
-};
-
-const cJSON* member(const cJSON* object, const char* key) {
-    return cJSON_GetObjectItemCaseSensitive(object, key);
-}
-
-std::string error_code(const HttpResponse& response) {
-    auto body = parse_json(response.body);
-    if (!body) return "<not json>";
-    const cJSON* code = member(member(body->get(), "error"), "code");
-    return cJSON_IsString(code) ? code->valuestring : "<no code>";
-}
+using test_doubles::error_code;
+using test_doubles::FakeSidecar;
+using test_doubles::member;
+using test_doubles::StringBody;
 
 class PushHandlerTest : public ::testing::Test {
 protected:

@@ -1,20 +1,16 @@
 #include "push_sender.h"
 
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "roompush/control_codec.h"
-#include "roompush/line_reader.h"
-#include "roompush/unix_socket.h"
+#include "test_doubles.h"
 
 namespace rp::app {
 namespace {
@@ -22,58 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// A stand-in for the sidecar's control socket: acks every publish (or refuses those whose event
-// is "bad") and remembers the idempotency keys in the order they came.
-class FakeSidecar {
-public:
-    explicit FakeSidecar(const std::string& path) {
-        auto fd = listen_unix(path, SocketAccess{0600, std::nullopt}, 8);
-        EXPECT_TRUE(fd.ok());
-        listener_ = std::move(*fd);
-        thread_ = std::thread([this] { serve(); });
-    }
-    ~FakeSidecar() {
-        ::shutdown(listener_.get(), SHUT_RDWR);
-        thread_.join();
-    }
-    std::vector<std::string> keys() {
-        std::lock_guard lock(mutex_);
-        return keys_;
-    }
-
-private:
-    void serve() {
-        for (;;) {
-            UniqueFd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-            if (!client.valid()) return;
-            LineReader reader(1 << 20);
-            char buffer[4096];
-            ssize_t got;
-            while ((got = ::read(client.get(), buffer, sizeof buffer)) > 0) {
-                reader.feed(std::string_view(buffer, static_cast<std::size_t>(got)));
-                while (auto item = reader.next()) answer(client.get(), item->text);
-            }
-        }
-    }
-    void answer(int fd, const std::string& line) {
-        auto request = decode_request(line);
-        ASSERT_TRUE(request.ok());
-        if (request->event == "bad") {
-            (void)write_all(fd, encode_error_response(make_error("invalid_event", "no")) + "\n");
-            return;
-        }
-        std::lock_guard lock(mutex_);
-        keys_.push_back(request->id);
-        PublishAck ack;
-        ack.seq = keys_.size();
-        (void)write_all(fd, encode_publish_response(ack) + "\n");
-    }
-
-    UniqueFd listener_;
-    std::thread thread_;
-    std::mutex mutex_;
-    std::vector<std::string> keys_;
-};
+using test_doubles::FakeSidecar;
 
 class PushSenderTest : public ::testing::Test {
 protected:

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +13,7 @@
 #include "outbox.h"
 #include "roompush/control_codec.h"
 #include "roompush/room_token.h"
+#include "test_doubles.h"
 
 namespace rp::app {
 namespace {
@@ -21,27 +21,13 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// A request body from memory, handed out in chunks as nginx would; optionally cut off (-1) at
-// its end.
-class StringBody : public BodyReader {
-public:
-    explicit StringBody(std::string data, std::size_t chunk = 1000, bool cut_off = false)
-        : data_(std::move(data)), chunk_(chunk), cut_off_(cut_off) {}
-    ssize_t read(char* buffer, std::size_t capacity) override {
-        if (pos_ == data_.size()) return cut_off_ ? -1 : 0;
-        std::size_t n = std::min({capacity, chunk_, data_.size() - pos_});
-        data_.copy(buffer, n, pos_);
-        pos_ += n;
-        return static_cast<ssize_t>(n);
-    }
-    bool at_end() const { return pos_ == data_.size(); }
+using test_doubles::error_code;
+using test_doubles::header;
+using test_doubles::member;
+using test_doubles::StringBody;
 
-private:
-    std::string data_;
-    std::size_t chunk_;
-    bool cut_off_;
-    std::size_t pos_ = 0;
-};
+// Far below the handler's 64 KiB reads, so every body comes in pieces for the handler to join.
+constexpr std::size_t kChunk = 1000;
 
 constexpr const char* kType = "multipart/form-data; boundary=XyZ";
 
@@ -58,24 +44,6 @@ std::string form(const std::string& room, const std::string& file, const std::st
             file + "\r\n";
     }
     return body + "--XyZ--\r\n";
-}
-
-const cJSON* member(const cJSON* object, const char* key) {
-    return cJSON_GetObjectItemCaseSensitive(object, key);
-}
-
-std::string header(const HttpResponse& response, const std::string& name) {
-    for (const auto& [key, value] : response.headers) {
-        if (key == name) return value;
-    }
-    return "";
-}
-
-std::string error_code(const HttpResponse& response) {
-    auto body = parse_json(response.body);
-    if (!body) return "<not json>";
-    const cJSON* code = member(member(body->get(), "error"), "code");
-    return cJSON_IsString(code) ? code->valuestring : "<no code>";
 }
 
 class UploadHandlerTest : public ::testing::Test {
@@ -107,7 +75,7 @@ protected:
 
     HttpResponse post(const std::string& body, std::string content_type = kType,
                       std::string query = "", std::optional<std::size_t> length = std::nullopt) {
-        body_ = std::make_unique<StringBody>(body);
+        body_ = std::make_unique<StringBody>(body, kChunk);
         HttpRequest request;
         request.method = "POST";
         request.path = "/cad";
@@ -205,7 +173,7 @@ TEST_F(UploadHandlerTest, WithASecretThe202CarriesATokenForTheRoom) {
 }
 
 TEST_F(UploadHandlerTest, NoContentLengthIs411) {
-    body_ = std::make_unique<StringBody>(form("A", "x"));
+    body_ = std::make_unique<StringBody>(form("A", "x"), kChunk);
     HttpRequest request;
     request.method = "POST";
     request.content_type = kType;
@@ -268,7 +236,7 @@ TEST_F(UploadHandlerTest, ATruncatedOrCutOffBodyIs400) {
     EXPECT_EQ(error_code(response), "bad_multipart");
     expect_nothing_left();
 
-    body_ = std::make_unique<StringBody>(body.substr(0, body.size() - 10), 1000, true);
+    body_ = std::make_unique<StringBody>(body.substr(0, body.size() - 10), kChunk, true);
     HttpRequest request;
     request.method = "POST";
     request.content_type = kType;
