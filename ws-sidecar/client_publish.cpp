@@ -11,8 +11,10 @@ std::string sender_json(std::string_view node_id, SessionId id, std::string_view
     JsonPtr from = make_object();
     set_string(from.get(), "conn", std::string(node_id) + "/" + std::to_string(id));
     if (!user.empty()) set_string(from.get(), "user", user);
-    if (auto parsed = parse_json(info); !info.empty() && parsed) {
-        cJSON_AddItemToObject(from.get(), "info", cJSON_Duplicate(parsed->get(), true));
+    if (!info.empty()) {
+        if (auto parsed = parse_json(info)) {
+            cJSON_AddItemToObject(from.get(), "info", cJSON_Duplicate(parsed->get(), true));
+        }
     }
     return to_json(from.get());
 }

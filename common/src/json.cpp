@@ -20,7 +20,8 @@ Error missing(const char* key) {
 }  // namespace
 
 Result<JsonPtr> parse_json(std::string_view text) {
-    if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
+    // An empty view may have no data at all: memchr must not see its null pointer.
+    if (!text.empty() && std::memchr(text.data(), '\0', text.size()) != nullptr) {
         return make_error("bad_json", "input contains a NUL byte");
     }
     const char* end = nullptr;

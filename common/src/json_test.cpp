@@ -11,6 +11,7 @@ TEST(Json, ParsesOneValueAndRejectsTrailingData) {
     EXPECT_EQ(trailing.error().code, "bad_json");
     EXPECT_FALSE(rp::parse_json("{\"a\":").ok());
     EXPECT_FALSE(rp::parse_json("").ok());
+    EXPECT_FALSE(rp::parse_json(std::string_view()).ok()) << "no data at all: no memchr(nullptr)";
 }
 
 TEST(Json, RejectsNulBytes) {
