@@ -46,7 +46,10 @@ void ControlServer::stop() {
         std::lock_guard lock(clients_mutex_);
         clients.swap(clients_);
     }
-    for (auto& client : clients) ::shutdown(client->fd.get(), SHUT_RDWR);
+    // Reading stops, writing does not: a request already carried out (a publish the rooms got)
+    // is still answered. Cut both ways, its answer was lost, the app sent it again to the next
+    // sidecar, and with the memory broker (whose ids die with it) members got it twice.
+    for (auto& client : clients) ::shutdown(client->fd.get(), SHUT_RD);
     for (auto& client : clients) client->thread.join();
     if (listen_fd_.valid()) {
         listen_fd_.reset();

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <thread>
 
 namespace rp::sidecar {
 namespace {
@@ -159,6 +160,26 @@ TEST_F(ControlServerTest, OneConnectionPastTheLimitIsRefused) {
     auto lines = read_lines(second.get(), 1);
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_EQ(decode_response(lines[0]).error().code, "too_many_clients");
+}
+
+TEST_F(ControlServerTest, ARequestBeingCarriedOutWhenStopComesIsStillAnswered) {
+    std::atomic<bool> started{false};
+    std::atomic<bool> release{false};
+    start([&](std::vector<Result<ControlRequest>> requests) {
+        started = true;
+        while (!release) std::this_thread::sleep_for(1ms);  // the loop at work on a publish
+        return echo(std::move(requests));
+    });
+    UniqueFd fd = connect();
+    ASSERT_TRUE(write_all(fd.get(), "{\"op\":\"rooms\"}\n").ok());
+    while (!started) std::this_thread::sleep_for(1ms);
+    std::thread stopping([&] { server->stop(); });
+    std::this_thread::sleep_for(50ms);  // stop() has shut the connection down by now
+    release = true;
+    auto lines = read_lines(fd.get(), 1);
+    stopping.join();
+    ASSERT_EQ(lines.size(), 1u) << "a request carried out must be answered, or it is sent again";
+    EXPECT_EQ(lines[0], R"({"ok":true,"op":"rooms"})");
 }
 
 TEST_F(ControlServerTest, StopRemovesTheSocketFile) {
