@@ -425,14 +425,7 @@ def render_markdown(info, summary, extra, reps, seconds):
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for row in targets(summary, extra):
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % row)
-    own = own_ratios(summary)
-    if own:
-        lines += ["", "Other ways in and out, against roompush's own WebSocket fanout 1×1,000 "
-                  "through nginx (control-socket publisher; same run):", "",
-                  "| scenario | figure | it | WebSocket fanout | ratio |",
-                  "| --- | --- | ---: | ---: | ---: |"]
-        for row in own:
-            lines.append("| %s | %s | %s | %s | %s |" % row)
+    lines += own_ratios_table(summary)
     lines += ["", END]
     return "\n".join(lines)
 
@@ -624,6 +617,18 @@ COMPARED = [("deliveries_per_s", "deliveries/s", True), ("server_cpu_us_per_deli
             ("latency_p99_us", "p99 µs", False), ("server_kb_per_conn", "KB/conn", False)]
 
 
+def own_ratios_table(summary):
+    """The client-publish and SSE rows (own_ratios) as Markdown, or nothing."""
+    rows = own_ratios(summary)
+    if not rows:
+        return []
+    lines = ["", "Other ways in and out, against roompush's own WebSocket fanout 1×1,000 through "
+             "nginx (control-socket publisher; same run):", "",
+             "| scenario | figure | it | WebSocket fanout | ratio |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    return lines + ["| %s | %s | %s | %s | %s |" % row for row in rows]
+
+
 def render_comparison(info, raw, reps, baseline_name):
     """This build against the baseline, scenario by scenario: the medians, their ratio, and each
     side's spread over its repetitions (the run's own noise, to judge the ratio by)."""
@@ -647,6 +652,8 @@ def render_comparison(info, raw, reps, baseline_name):
             lines.append("| %s | %s | %s (%s) | %s (%s) | %s |" % (
                 scenario, label, fmt(a), spread(ours, key), fmt(b), spread(theirs, key),
                 ("%.2f" % (a / b)) if b else "-"))
+    # Scenarios a baseline may predate were run for this build alone: their own table.
+    lines += own_ratios_table(summarize(raw))
     return BASELINE_BEGIN + "\n" + "\n".join(lines) + "\n" + BASELINE_END
 
 
