@@ -169,9 +169,15 @@ class TokenStackTestCase(StackTestCase):
     def setUpClass(cls):
         cls.secrets_dir = tempfile.mkdtemp(prefix="rp-secrets-", dir="/tmp")
         devstack.give_to_daemons(cls.secrets_dir)
+        cls.configure_secrets()
+        super().setUpClass()
+
+    @classmethod
+    def configure_secrets(cls):
+        """Writes the secrets into cls.secrets_dir and gives them to the daemons; a class that
+        needs several (a key rotation) writes its own."""
         cls.secret = write_secret(cls.secrets_dir, "room.secret")
         cls.SIDECAR_ARGS = ("--auth-secret-file", cls.secret) + tuple(cls.TOKEN_SIDECAR_ARGS)
-        super().setUpClass()
 
     @classmethod
     def tearDownClass(cls):

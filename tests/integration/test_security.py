@@ -4,9 +4,7 @@ import base64
 import json
 import os
 import pwd
-import shutil
 import subprocess
-import tempfile
 import time
 
 import harness
@@ -18,26 +16,16 @@ ORIGIN = "http://app.example"
 write_secret = harness.write_secret
 
 
-class Tokens(harness.StackTestCase):
+class Tokens(harness.TokenStackTestCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.secrets_dir = tempfile.mkdtemp(prefix="rp-secrets-", dir="/tmp")
-        devstack.give_to_daemons(cls.secrets_dir)
+    def configure_secrets(cls):
         cls.new_secret = write_secret(cls.secrets_dir, "new.secret")
         cls.old_secret = write_secret(cls.secrets_dir, "old.secret")
         cls.stray_secret = write_secret(cls.secrets_dir, "stray.secret")
         cls.SIDECAR_ARGS = ("--auth-secret-file", cls.new_secret, "--auth-secret-file",
                             cls.old_secret, "--allowed-origin", ORIGIN)
         cls.APP_ARGS = ("--auth-secret-file", cls.new_secret)
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.secrets_dir, ignore_errors=True)
 
     def token(self, room, secret, ttl="1h"):
         result = self.pushctl("token", room, "--ttl", ttl, "--secret-file", secret)
