@@ -101,7 +101,7 @@ public:
     // Once a second: rooms too large to name who comes and goes send their count.
     void flush_presence_counts();
     RoomPresence& room_presence() { return handler_.room_presence(); }
-    // Once a second: a comment on every event stream quiet for kSseHeartbeatMs.
+    // Once a second: a heartbeat event on every event stream quiet for kSseHeartbeatMs.
     void sse_heartbeat();
     // After a turn of the loop: the shutdown is over (every client gone, or the grace ran out).
     bool shut_down(Clock::time_point now) const;

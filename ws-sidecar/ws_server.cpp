@@ -60,11 +60,12 @@ std::string header_value(lws* wsi, lws_token_indexes token) {
     return value;
 }
 
-// A header lws has no token for (Last-Event-ID), at most 4 KB; "" when absent.
+// A header lws has no token for (Last-Event-ID), whole ("" when absent): lws' header space
+// (max_http_header_data) bounds it, and parse_sse_request refuses one that is too long.
 std::string custom_header(lws* wsi, const char* name) {
     int name_length = static_cast<int>(std::strlen(name));
     int length = lws_hdr_custom_length(wsi, name, name_length);
-    if (length <= 0 || length > 4096) return length > 4096 ? std::string(4097, '?') : "";
+    if (length <= 0) return "";
     std::string value(static_cast<size_t>(length) + 1, '\0');
     int copied = lws_hdr_custom_copy(wsi, value.data(), length + 1, name, name_length);
     value.resize(copied > 0 ? static_cast<size_t>(copied) : 0);

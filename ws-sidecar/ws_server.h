@@ -43,7 +43,7 @@ public:
     // Loop thread, once a second: closes (1009) every connection whose frame in progress
     // announced more than --max-frame (a frame's first payload bytes are checked as they come;
     // this covers a client that sends a header and then nothing), sends the counts of rooms too
-    // large for join/leave (room_presence.h), and a comment on every quiet event stream.
+    // large for join/leave (room_presence.h), and a heartbeat event on every quiet event stream.
     void every_second();
     // Loop thread: who is visible in which room on this node.
     RoomPresence& room_presence();

@@ -147,6 +147,7 @@ class Sse(harness.StackTestCase):
             ("/sse/rooms/ok?since=nope", None, 400, "bad_since"),
             ("/sse/rooms/ok", "not-an-id", 400, "bad_request"),
             ("/sse/rooms/ok", "e:" + "9" * 30, 400, "bad_request"),
+            ("/sse/rooms/ok", "e:" + "1" * 5000, 400, "bad_request"),  # over 4 KB
             ("/sse/rooms/ok?token=a%00b", None, 400, "bad_request"),
         ]
         for path, last_id, status, code in cases:
