@@ -114,6 +114,27 @@ int history_command(const GlobalOptions& global, const HistoryOptions& options) 
     });
 }
 
+namespace {
+
+// A Redis broker's figures per Redis (shard), under the counters.
+void print_broker_shards(const cJSON* shards) {
+    if (!cJSON_IsArray(shards) || cJSON_GetArraySize(shards) == 0) return;
+    Table table(
+        {"SHARD", "URL", "UP", "PUBLISHED", "RECEIVED", "ERRORS", "UNAVAILABLE", "FAILOVERS"});
+    int index = 0;
+    const cJSON* shard = nullptr;
+    cJSON_ArrayForEach(shard, shards) {
+        table.add_row({std::to_string(index++), text_field(shard, "url"), text_field(shard, "up"),
+                       text_field(shard, "published"), text_field(shard, "received"),
+                       text_field(shard, "errors"), text_field(shard, "unavailable"),
+                       text_field(shard, "failovers")});
+    }
+    std::cout << "\n";
+    table.print(std::cout);
+}
+
+}  // namespace
+
 int stats_command(const GlobalOptions& global, bool prometheus) {
     JsonPtr fields = make_object();
     if (prometheus) {
@@ -131,6 +152,7 @@ int stats_command(const GlobalOptions& global, bool prometheus) {
                 table.add_row({item->string, text_field(response, item->string)});
         }
         table.print(std::cout);
+        print_broker_shards(cJSON_GetObjectItemCaseSensitive(response, "broker_shards"));
         return static_cast<int>(kOk);
     });
 }

@@ -31,12 +31,18 @@ bool BrokerClientPublisher::submit(SessionId id, ControlRequest request) {
         answer(id, request, PublishAck{outcome.seq, outcome.delivered, outcome.duplicate});
         return true;
     }
-    return enqueue([this, id, request = std::move(request)]() mutable {
-        auto ack = broker_.publish(request, now_ms());
+    if (in_flight_.fetch_add(1) >= kMaxWaiting) {
+        in_flight_--;
+        return false;
+    }
+    // The broker keeps the order of submission; its answer comes on its thread.
+    broker_.publish_async(request, now_ms(), [this, id, request](Result<PublishAck> ack) mutable {
+        in_flight_--;
         loop_.post([this, id, request = std::move(request), ack = std::move(ack)] {
             answer(id, request, ack);
         });
     });
+    return true;
 }
 
 // Only what a broker does without blocking: Redis sends it on its own worker.

@@ -1,9 +1,10 @@
 #pragma once
 // The ClientPublisher of the sidecar. With the memory broker a browser's message is published
-// on the loop at once, like a control publish; a shared broker's publish blocks on Redis, so
-// those go to a thread of their own, in the order they came (one connection's messages keep
-// their order), and their acks come back through the loop.
+// on the loop at once, like a control publish; a shared broker takes it without blocking and
+// sends it to Redis in the order they came (one connection's messages keep their order), and
+// the acks come back through the loop. Cluster queries, which block, have a thread of their own.
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -21,7 +22,8 @@ namespace rp::sidecar {
 
 class BrokerClientPublisher final : public ClientPublisher {
 public:
-    // Publishes that may wait for Redis at once; more are refused `unavailable`.
+    // Publishes (and, apart, cluster queries) that may wait for Redis at once; more are refused
+    // `unavailable`.
     static constexpr std::size_t kMaxWaiting = 4096;
 
     BrokerClientPublisher(Broker& broker, RoomRegistry& registry, LoopPort& loop,
@@ -48,6 +50,7 @@ private:
     std::condition_variable ready_;
     std::deque<std::function<void()>> waiting_;  // run on thread_, in order
     bool stopping_ = false;
+    std::atomic<std::size_t> in_flight_{0};  // publishes the broker has not answered yet
     std::thread thread_;
 };
 

@@ -1,6 +1,10 @@
 #include "control_dispatch.h"
 
 #include "cluster_view.h"
+
+#include <condition_variable>
+#include <mutex>
+
 #include "roompush/log.h"
 #include "roompush/wall_clock.h"
 
@@ -30,6 +34,7 @@ ControlAnswers ControlDispatch::answer(std::vector<Result<ControlRequest>> reque
     ControlAnswers out;
     out.responses.resize(requests.size());
     LoopRun run;
+    PublishRun publishes;
     for (std::size_t i = 0; i < requests.size(); ++i) {
         Route route = route_of(requests[i], parts_.broker.shared());
         if (route == Route::error) {
@@ -37,11 +42,18 @@ ControlAnswers ControlDispatch::answer(std::vector<Result<ControlRequest>> reque
             continue;
         }
         if (route == Route::loop) {
+            publish_together(publishes, out.responses);  // what came before is done first
             run.requests.push_back(std::move(*requests[i]));
             run.slots.push_back(i);
             continue;
         }
-        carry_out(run, out.responses);  // what came before is done first
+        carry_out(run, out.responses);
+        if (route == Route::off_loop && requests[i]->op == ControlOp::publish) {
+            publishes.requests.push_back(std::move(*requests[i]));
+            publishes.slots.push_back(i);
+            continue;
+        }
+        publish_together(publishes, out.responses);
         if (route == Route::off_loop) {
             out.responses[i] = answer_off_loop(*requests[i]);
             continue;
@@ -53,6 +65,7 @@ ControlAnswers ControlDispatch::answer(std::vector<Result<ControlRequest>> reque
         }
     }
     carry_out(run, out.responses);
+    publish_together(publishes, out.responses);
     return out;
 }
 
@@ -100,12 +113,49 @@ ControlResponse ControlDispatch::carry_out_on_loop(const ControlRequest& request
 ControlResponse ControlDispatch::answer_off_loop(const ControlRequest& request) {
     if (request.op == ControlOp::reload) return reload();
     if (request.cluster) return cluster(request);
-    if (request.op == ControlOp::publish) return shared_publish(request);
     return shared_history(request);
 }
 
-ControlResponse ControlDispatch::shared_publish(const ControlRequest& request) {
-    auto ack = parts_.broker.publish(request, now_ms());
+// Shared broker: the run's publishes go to the broker at once, so that it sends them to Redis
+// many at a time, in this order; each is answered with its own ack or error.
+void ControlDispatch::publish_together(PublishRun& run, std::vector<ControlResponse>& responses) {
+    if (run.requests.empty()) return;
+    struct Waiting {
+        std::mutex mutex;
+        std::condition_variable done;
+        std::size_t left = 0;
+        std::vector<std::optional<Result<PublishAck>>> acks;
+    };
+    auto waiting = std::make_shared<Waiting>();
+    waiting->left = run.requests.size();
+    waiting->acks.resize(run.requests.size());
+    int64_t now = now_ms();
+    for (std::size_t k = 0; k < run.requests.size(); ++k) {
+        parts_.broker.publish_async(run.requests[k], now, [waiting, k](Result<PublishAck> ack) {
+            std::lock_guard lock(waiting->mutex);
+            waiting->acks[k] = std::move(ack);
+            if (--waiting->left == 0) waiting->done.notify_all();
+        });
+    }
+    std::unique_lock lock(waiting->mutex);
+    waiting->done.wait_for(lock, std::chrono::milliseconds(kSidecarAnswerDeadlineMs),
+                           [&] { return waiting->left == 0; });
+    for (std::size_t k = 0; k < run.requests.size(); ++k) {
+        std::optional<Result<PublishAck>>& ack = waiting->acks[k];
+        responses[run.slots[k]] = publish_response(
+            run.requests[k],
+            ack ? std::move(*ack)
+                : Result<PublishAck>(make_error(
+                      "unavailable", "Redis did not answer within " +
+                                         std::to_string(kSidecarAnswerDeadlineMs / 1000) +
+                                         " s; send it again later, with the same id (it may "
+                                         "have been published)")));
+    }
+    run = {};
+}
+
+ControlResponse ControlDispatch::publish_response(const ControlRequest& request,
+                                                  const Result<PublishAck>& ack) {
     if (!ack) {
         log_warn("publish_failed")
             .kv("room", request.room)

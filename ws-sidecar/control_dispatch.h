@@ -8,7 +8,8 @@
 //             others go over in one hand-over, so a pipelined batch of publishes costs one
 //   off_loop  answered on the connection's thread, never on the loop, since it waits on Redis
 //             or on the configuration files: `reload`, {"cluster":true}, and with a shared
-//             broker `publish` and `history`
+//             broker `publish` and `history`; the publishes between two other requests go to
+//             the broker together, which pipelines them to Redis
 //   tail      a session in the rooms whose frames go to the connection instead of a WebSocket;
 //             once it starts, the rest of the connection is the stream
 //
@@ -62,9 +63,12 @@ private:
         std::vector<std::size_t> slots;
     };
     void carry_out(LoopRun& run, std::vector<ControlResponse>& responses);
+    // The shared broker's publishes between two other requests.
+    using PublishRun = LoopRun;
+    void publish_together(PublishRun& run, std::vector<ControlResponse>& responses);
+    ControlResponse publish_response(const ControlRequest& request, const Result<PublishAck>& ack);
     ControlResponse carry_out_on_loop(const ControlRequest& request, int64_t now);
     ControlResponse answer_off_loop(const ControlRequest& request);
-    ControlResponse shared_publish(const ControlRequest& request);
     ControlResponse shared_history(const ControlRequest& request);
     ControlResponse cluster(const ControlRequest& request);
     ControlResponse reload();

@@ -189,6 +189,7 @@ void RoomRegistry::erase_room(std::unordered_map<std::string, Room>::iterator it
         auto next = std::next(it);
         expiry_next_ = next == rooms_.end() ? std::string() : next->first;
     }
+    if (forgetter_) forgetter_(it->first);
     rooms_.erase(it);
 }
 

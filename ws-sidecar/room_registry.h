@@ -101,6 +101,10 @@ public:
 
     // Shared mode, loop thread. Each returns the sessions with something new to write.
     void set_fetcher(RoomFetcher fetcher) { fetcher_ = std::move(fetcher); }
+    // Told when a room is forgotten (its last member here left): its live messages may stop.
+    void set_forgetter(std::function<void(const std::string& room)> forget) {
+        forgetter_ = std::move(forget);
+    }
     std::vector<SessionId> apply_snapshot(const RoomSnapshot& snapshot, int64_t now_ms);
     std::vector<SessionId> apply_message(const BrokerMessage& message, int64_t now_ms);
     void resubscribed();
@@ -169,6 +173,7 @@ private:
     std::size_t expiry_left_ = 0;  // rooms the current round has still to visit
     RoomEpochs epochs_;
     RoomFetcher fetcher_;
+    std::function<void(const std::string& room)> forgetter_;
 };
 
 }  // namespace rp::sidecar

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker_url.h"
+#include "redis_connection.h"
 #include "room_history.h"
 #include "roompush/control_codec.h"
 #include "token_bucket.h"
@@ -41,8 +42,8 @@ struct SidecarConfig {
     std::vector<std::string> allowed_origins;  // empty: any Origin may upgrade
     std::vector<uid_t> control_uids;           // peers allowed on the control socket (with gids)
     std::vector<gid_t> control_gids;           // both empty: anyone the socket mode lets in
-    BrokerUrl broker;                          // --broker: memory, or Redis (docs/scaling.md)
-    std::string broker_password;               // from --broker-password-file
+    BrokerSpec broker;                         // --broker: memory, or Redis (docs/scaling.md)
+    RedisCredentials broker_credentials;       // --broker-user, --broker-password-file
     unsigned broker_dedupe_ttl_s = 86400;      // idempotency keys kept in Redis
     unsigned broker_room_ttl_s = 7 * 86400;    // an idle room's keys in Redis
     std::string node_id;                       // this sidecar in the cluster view

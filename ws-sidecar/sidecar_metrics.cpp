@@ -69,6 +69,9 @@ constexpr MetricSpec kMetrics[] = {
      "Messages a room missed because its stream no longer had them.", &M::broker_lost},
     {"broker_bad_messages", "broker_bad_messages_total", counter,
      "Messages from Redis that did not parse.", &M::broker_bad_messages},
+    {"broker_received", "broker_messages_received_total", counter,
+     "Pub/sub messages heard from Redis: those of rooms with members on this node.",
+     &M::broker_received},
 };
 
 const char* type_name(MetricType type) { return type == gauge ? "gauge" : "counter"; }
@@ -83,6 +86,60 @@ uint64_t MetricValues::of(const MetricSpec& spec) const {
     return uptime_s;
 }
 
+namespace {
+
+// The per-shard figures: one family each, a sample per shard labelled with its index and URL.
+struct ShardSpec {
+    std::string_view key;         // in `stats`' broker_shards entries
+    std::string_view prometheus;  // after "roompush_broker_shard_"
+    MetricType type;
+    std::string_view help;
+    std::atomic<uint64_t> BrokerShardMetrics::*value;
+};
+using S = BrokerShardMetrics;
+constexpr ShardSpec kShardMetrics[] = {
+    {"up", "up", gauge, "1 while this Redis (shard) can take publishes.", &S::up},
+    {"published", "published_total", counter, "Messages published to this shard.", &S::published},
+    {"received", "received_total", counter,
+     "Pub/sub messages heard from this shard (rooms with members on this node).", &S::received},
+    {"errors", "errors_total", counter, "Connections or commands to this shard that failed.",
+     &S::errors},
+    {"unavailable", "unavailable_total", counter,
+     "Publishes refused because this shard was unreachable.", &S::unavailable},
+    {"failovers", "failovers_total", counter,
+     "Connections that found a new master (Sentinel failovers followed).", &S::failovers},
+};
+
+std::string escape_label(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '\\' || c == '"') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+void append_shards(std::string& out, const std::deque<BrokerShardMetrics>& shards) {
+    if (shards.empty()) return;
+    for (const ShardSpec& spec : kShardMetrics) {
+        std::string name = "roompush_broker_shard_" + std::string(spec.prometheus);
+        out.append("# HELP ").append(name).append(" ").append(spec.help).append("\n");
+        out.append("# TYPE ").append(name).append(" ").append(type_name(spec.type)).append("\n");
+        for (std::size_t i = 0; i < shards.size(); ++i) {
+            out.append(name)
+                .append("{shard=\"")
+                .append(std::to_string(i))
+                .append("\",url=\"")
+                .append(escape_label(shards[i].url))
+                .append("\"} ")
+                .append(std::to_string((shards[i].*spec.value).load()))
+                .append("\n");
+        }
+    }
+}
+
+}  // namespace
+
 std::string render_prometheus(const SidecarMetrics& metrics, const SidecarGauges& gauges) {
     MetricValues values{metrics, gauges};
     std::string out;
@@ -92,6 +149,7 @@ std::string render_prometheus(const SidecarMetrics& metrics, const SidecarGauges
         append_metric(out, "roompush_" + std::string(spec.prometheus), spec.type, spec.help,
                       values.of(spec));
     }
+    append_shards(out, metrics.broker_shards);
     return out;
 }
 
@@ -101,6 +159,19 @@ std::string encode_stats_response(const MetricValues& values) {
     for (const MetricSpec& spec : kMetrics) {
         set_number(out.get(), std::string(spec.stats_key).c_str(),
                    static_cast<double>(values.of(spec)));
+    }
+    if (!values.counters.broker_shards.empty()) {
+        JsonPtr shards = make_array();
+        for (const BrokerShardMetrics& shard : values.counters.broker_shards) {
+            JsonPtr entry = make_object();
+            set_string(entry.get(), "url", shard.url);
+            for (const ShardSpec& spec : kShardMetrics) {
+                set_number(entry.get(), std::string(spec.key).c_str(),
+                           static_cast<double>((shard.*spec.value).load()));
+            }
+            cJSON_AddItemToArray(shards.get(), entry.release());
+        }
+        set_json(out.get(), "broker_shards", std::move(shards));
     }
     return to_json(out.get());
 }
@@ -114,6 +185,11 @@ std::string render_metrics_doc() {
                                : "`roompush_" + std::string(spec.prometheus) + "`";
         out.append("| `").append(spec.stats_key).append("` | ").append(name).append(" | ");
         out.append(type_name(spec.type)).append(" | ").append(spec.help).append(" |\n");
+    }
+    for (const ShardSpec& spec : kShardMetrics) {
+        out.append("| `broker_shards[].").append(spec.key).append("` | `roompush_broker_shard_");
+        out.append(spec.prometheus).append("{shard,url}` | ").append(type_name(spec.type));
+        out.append(" | ").append(spec.help).append(" (Redis brokers only) |\n");
     }
     return out;
 }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <string>
 #include <string_view>
@@ -12,6 +13,19 @@
 #include "roompush/prometheus.h"
 
 namespace rp::sidecar {
+
+// One Redis of a shared broker: each shard, or the one Redis (or Sentinel group) of an unsharded
+// one. Shown per shard in /metrics and `stats` (docs/scaling.md).
+struct BrokerShardMetrics {
+    explicit BrokerShardMetrics(std::string where) : url(std::move(where)) {}
+    const std::string url;  // as BrokerUrl::describe() says it
+    std::atomic<uint64_t> up{0};
+    std::atomic<uint64_t> published{0};
+    std::atomic<uint64_t> received{0};  // pub/sub messages heard (the rooms of this node only)
+    std::atomic<uint64_t> errors{0};
+    std::atomic<uint64_t> unavailable{0};
+    std::atomic<uint64_t> failovers{0};  // connections that found another master than before
+};
 
 struct SidecarMetrics {
     std::atomic<uint64_t> connections_opened{0};
@@ -37,6 +51,10 @@ struct SidecarMetrics {
     std::atomic<uint64_t> broker_gap_fills{0};     // rooms caught up from the stream
     std::atomic<uint64_t> broker_lost{0};          // messages the stream no longer had
     std::atomic<uint64_t> broker_bad_messages{0};  // what Redis sent that did not parse
+    std::atomic<uint64_t> broker_received{0};      // pub/sub messages heard (rooms here only)
+    // Filled once, before any thread reads it, when a Redis broker is made (a deque: the broker
+    // keeps references).
+    std::deque<BrokerShardMetrics> broker_shards;
 };
 
 // Values measured at scrape time on the loop thread.

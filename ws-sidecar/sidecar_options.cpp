@@ -143,11 +143,21 @@ void add_presence_options(CLI::App& app, SidecarConfig& config) {
 
 void add_broker_options(CLI::App& app, SidecarConfig& config, TextOptions& text) {
     app.add_option("--broker", text.broker_url,
-                   "memory, or Redis to share rooms between sidecars: redis://HOST:PORT[/DB] or "
-                   "unix:/PATH[?db=DB]")
+                   "memory, or Redis to share rooms between sidecars: redis://HOST:PORT[/DB], "
+                   "unix:/PATH[?db=DB] or sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB]; "
+                   "several Redis URLs separated by spaces are shards")
         ->capture_default_str();
     app.add_option("--broker-password-file", text.broker_password_file,
                    "File holding the Redis password (AUTH); none: no AUTH");
+    app.add_option("--broker-user", config.broker_credentials.user,
+                   "Redis ACL user for AUTH user password (needs --broker-password-file)")
+        ->check([](const std::string& user) -> std::string {
+            if (user.empty() || user.size() > 128) return "1 to 128 characters";
+            for (char c : user) {
+                if (c <= ' ' || c == 0x7f) return "no spaces or control characters";
+            }
+            return "";
+        });
     app.add_option("--broker-dedupe-ttl", config.broker_dedupe_ttl_s,
                    "Seconds Redis remembers a publish's idempotency key")
         ->capture_default_str()
@@ -194,13 +204,18 @@ Result<std::string> read_password_file(const std::string& path) {
 
 // A bad --broker or password file is a configuration error like any other.
 Status load_broker(const TextOptions& text, SidecarConfig& config) {
-    auto url = parse_broker_url(text.broker_url);
-    if (!url) return bad_config(url.error().message);
-    config.broker = *url;
-    if (text.broker_password_file.empty()) return ok_status();
+    auto spec = parse_broker_spec(text.broker_url);
+    if (!spec) return bad_config(spec.error().message);
+    config.broker = std::move(*spec);
+    if (text.broker_password_file.empty()) {
+        if (!config.broker_credentials.user.empty()) {
+            return bad_config("--broker-user needs --broker-password-file");
+        }
+        return ok_status();
+    }
     auto password = read_password_file(text.broker_password_file);
     if (!password) return password.error();
-    config.broker_password = std::move(*password);
+    config.broker_credentials.password = std::move(*password);
     return ok_status();
 }
 

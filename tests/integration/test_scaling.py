@@ -322,13 +322,21 @@ class Scaling(harness.StackTestCase):
         refusal = self.run_async(join_wrongtype())
         self.assertEqual((refusal["type"], refusal["code"], refusal["room"]),
                          ("error", "room_unavailable", "wrongtype"))
-        with self.control(A) as control:
-            self.redis_cli("PUBLISH", "rp:messages", "garbage")
-            self.redis_cli("PUBLISH", "rp:messages", "1\nr\n0123456789abcdef\n1\n0\nbad event\n{}")
-            self.wait_for(lambda: control.request({"op": "stats"})["broker_bad_messages"] >= 2,
-                          what="bad messages counted")
-            self.assertTrue(control.request({"op": "stats"})["ok"])
-            bad_before = control.request({"op": "stats"})["broker_bad_messages"]
+        # Garbage on the channel of a room that node A has a member in (so A listens to it).
+        async def garbage_on_the_channel():
+            async with self.on(A, "r") as client:
+                await client.next()
+                with self.control(A) as control:
+                    self.redis_cli("SPUBLISH", "rp:{r}:ch", "garbage")
+                    self.redis_cli("SPUBLISH", "rp:{r}:ch",
+                                   "1\nr\n0123456789abcdef\n1\n0\nbad event\n{}")
+                    self.wait_for(
+                        lambda: control.request({"op": "stats"})["broker_bad_messages"] >= 2,
+                        what="bad messages counted")
+                    self.assertTrue(control.request({"op": "stats"})["ok"])
+                    return control.request({"op": "stats"})["broker_bad_messages"]
+
+        bad_before = self.run_async(garbage_on_the_channel())
 
         # A stream entry that no sidecar wrote is left out; the room still works.
         epoch = "0123456789abcdef"

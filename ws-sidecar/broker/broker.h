@@ -79,12 +79,22 @@ public:
 
     // Any thread except the loop's; blocks its caller until the message has its seq.
     virtual Result<PublishAck> publish(const ControlRequest& request, int64_t now_ms) = 0;
+    // The same without blocking: `done` is called once, on a broker thread (or on the caller's
+    // when refused at once). Publishes submitted one after the other are sent to Redis in that
+    // order, many at a time (shared brokers; the default simply calls publish()).
+    using PublishDone = std::function<void(Result<PublishAck>)>;
+    virtual void publish_async(const ControlRequest& request, int64_t now_ms, PublishDone done) {
+        done(publish(request, now_ms));
+    }
     // Any thread except the loop's; shared brokers only.
     virtual Result<std::optional<HistoryPage>> history(const std::string& room, uint64_t since,
                                                        std::size_t limit) = 0;
     // Loop thread, shared brokers only: the retained tail (no `after`) or what followed `after`;
     // the answer comes to listener.snapshot, once Redis can give it.
     virtual void fetch(const std::string& room, std::optional<uint64_t> after) = 0;
+    // Loop thread, shared brokers: the room's last member here left; its live messages are no
+    // longer needed on this node.
+    virtual void forget(const std::string& room) { (void)room; }
     // Any thread: this node's members, as JSON, for the cluster view (shared brokers only).
     virtual void report_members(std::string json) = 0;
     // Any thread except the loop's: every live node's last report.

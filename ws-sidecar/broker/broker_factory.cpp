@@ -4,6 +4,7 @@
 #include "redis_broker.h"
 #include "roompush/log.h"
 #include "roompush/wall_clock.h"
+#include "sharded_broker.h"
 
 namespace rp::sidecar {
 namespace {
@@ -32,24 +33,49 @@ BrokerListener registry_listener(RoomRegistry& registry, LoopPort& loop, RoomPre
     };
 }
 
-std::unique_ptr<Broker> make_redis_broker(const SidecarConfig& config, RoomRegistry& registry,
-                                          SidecarMetrics& metrics, LoopPort& loop,
-                                          RoomPresence& presence) {
+std::unique_ptr<RedisBroker> make_shard(const SidecarConfig& config, const BrokerUrl& url,
+                                        SidecarMetrics& metrics, LoopPort& loop,
+                                        std::function<void()> state_changed) {
     RedisBrokerConfig redis{
-        .url = config.broker,
-        .password = config.broker_password,
+        .url = url,
+        .credentials = config.broker_credentials,
         .stream_length = config.history.max_messages,
         .dedupe_ttl_s = config.broker_dedupe_ttl_s,
         .room_ttl_s = config.broker_room_ttl_s,
         .node_id = config.node_id,
+        .state_changed = std::move(state_changed),
     };
-    auto broker = std::make_unique<RedisBroker>(
-        std::move(redis), metrics,
+    BrokerShardMetrics& shard = metrics.broker_shards.emplace_back(url.describe());
+    return std::make_unique<RedisBroker>(
+        std::move(redis), metrics, shard,
         [&loop](std::function<void()> task) { loop.post(std::move(task)); });
+}
+
+// One Redis, or a ShardedBroker over several. broker_up is 1 while every shard is up.
+std::unique_ptr<Broker> make_redis_broker(const SidecarConfig& config, RoomRegistry& registry,
+                                          SidecarMetrics& metrics, LoopPort& loop,
+                                          RoomPresence& presence) {
+    std::unique_ptr<Broker> broker;
+    if (config.broker.shards.size() == 1) {
+        broker = make_shard(config, config.broker.shards.front(), metrics, loop, nullptr);
+    } else {
+        auto all_up = [&metrics] {
+            bool up = true;
+            for (const BrokerShardMetrics& shard : metrics.broker_shards) up = up && shard.up;
+            metrics.broker_up = up ? 1 : 0;
+        };
+        std::vector<std::unique_ptr<RedisBroker>> shards;
+        for (const BrokerUrl& url : config.broker.shards) {
+            shards.push_back(make_shard(config, url, metrics, loop, all_up));
+        }
+        metrics.broker_up = 0;
+        broker = std::make_unique<ShardedBroker>(std::move(shards));
+    }
     Broker* shared = broker.get();
     registry.set_fetcher([shared](const std::string& room, std::optional<uint64_t> after) {
         shared->fetch(room, after);
     });
+    registry.set_forgetter([shared](const std::string& room) { shared->forget(room); });
     (void)broker->start(registry_listener(registry, loop, presence));
     log_info("broker").kv("broker", config.broker.describe()).kv("node", config.node_id);
     return broker;

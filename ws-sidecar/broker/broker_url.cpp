@@ -10,7 +10,8 @@ constexpr int kMaxDb = 15;  // Redis' default `databases 16`
 Error bad_url(std::string_view text, const std::string& why) {
     return make_error("invalid_broker",
                       "--broker " + std::string(text) + ": " + why +
-                          " (expected memory, redis://HOST:PORT[/DB] or unix:/PATH[?db=DB])");
+                          " (expected memory, redis://HOST:PORT[/DB], unix:/PATH[?db=DB] or "
+                          "sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB])");
 }
 
 bool parse_int(std::string_view text, int low, int high, int& out) {
@@ -74,6 +75,53 @@ Result<BrokerUrl> parse_unix(std::string_view text, std::string_view rest) {
     return url;
 }
 
+bool valid_master_name(std::string_view name) {
+    if (name.empty() || name.size() > 64) return false;
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '-' || c == '_';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// sentinel://HOST[:PORT][,HOST[:PORT]...]/MASTER[/DB]
+Result<BrokerUrl> parse_sentinel(std::string_view text, std::string_view rest) {
+    BrokerUrl url;
+    url.kind = BrokerUrl::Kind::sentinel;
+    if (rest.find('@') != std::string_view::npos) {
+        return make_error("invalid_broker",
+                          "--broker: a password does not belong in the URL (it shows in ps); "
+                          "use --broker-password-file");
+    }
+    std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return bad_url(text, "the master's name is missing");
+    std::string_view hosts = rest.substr(0, slash);
+    std::string_view path = rest.substr(slash + 1);
+    std::size_t db_slash = path.find('/');
+    if (db_slash != std::string_view::npos) {
+        if (!parse_int(path.substr(db_slash + 1), 0, kMaxDb, url.db)) {
+            return bad_url(text, "the database must be 0 to 15");
+        }
+        path = path.substr(0, db_slash);
+    }
+    if (!valid_master_name(path)) return bad_url(text, "missing or invalid master name");
+    url.master = std::string(path);
+    for (bool more = true; more;) {
+        std::size_t comma = hosts.find(',');
+        more = comma != std::string_view::npos;
+        std::string_view one = hosts.substr(0, comma);
+        if (more) hosts.remove_prefix(comma + 1);
+        auto sentinel = parse_tcp(text, std::string(one) + "/0");
+        if (!sentinel) return sentinel.error();
+        bool has_port = one.rfind(':') != std::string_view::npos;
+        url.sentinels.emplace_back(sentinel->host, has_port ? sentinel->port : 26379);
+        if (url.sentinels.size() > 16) return bad_url(text, "at most 16 sentinels");
+    }
+    if (url.sentinels.empty()) return bad_url(text, "no sentinel given");
+    return url;
+}
+
 }  // namespace
 
 std::string BrokerUrl::describe() const {
@@ -84,6 +132,14 @@ std::string BrokerUrl::describe() const {
             return "redis://" + host + ":" + std::to_string(port) + "/" + std::to_string(db);
         case Kind::redis_unix:
             return "unix:" + path + "?db=" + std::to_string(db);
+        case Kind::sentinel: {
+            std::string out = "sentinel://";
+            for (const auto& [sentinel_host, sentinel_port] : sentinels) {
+                if (out.size() > 11) out += ",";
+                out += sentinel_host + ":" + std::to_string(sentinel_port);
+            }
+            return out + "/" + master + "/" + std::to_string(db);
+        }
     }
     return "memory";
 }
@@ -92,8 +148,54 @@ Result<BrokerUrl> parse_broker_url(std::string_view text) {
     if (text == "memory") return BrokerUrl{};
     if (text.starts_with("redis://")) return parse_tcp(text, text.substr(8));
     if (text.starts_with("unix:")) return parse_unix(text, text.substr(5));
+    if (text.starts_with("sentinel://")) return parse_sentinel(text, text.substr(11));
     if (text.starts_with("rediss://")) return bad_url(text, "TLS to Redis is not supported");
     return bad_url(text, "unknown broker");
+}
+
+std::string BrokerSpec::describe() const {
+    std::string out;
+    for (const BrokerUrl& shard : shards) out += (out.empty() ? "" : " ") + shard.describe();
+    return out;
+}
+
+Result<BrokerSpec> parse_broker_spec(std::string_view text) {
+    BrokerSpec spec;
+    spec.shards.clear();
+    constexpr std::string_view kSpaces = " \t";
+    while (true) {
+        std::size_t start = text.find_first_not_of(kSpaces);
+        if (start == std::string_view::npos) break;
+        text.remove_prefix(start);
+        std::string_view one = text.substr(0, text.find_first_of(kSpaces));
+        text.remove_prefix(one.size());
+        auto url = parse_broker_url(one);
+        if (!url) return url.error();
+        spec.shards.push_back(std::move(*url));
+    }
+    if (spec.shards.empty()) return bad_url(text, "empty");
+    if (spec.shards.size() > 1) {
+        for (const BrokerUrl& shard : spec.shards) {
+            if (!shard.redis()) {
+                return make_error("invalid_broker",
+                                  "--broker: shards must all be Redis URLs (memory is one "
+                                  "process's rooms and cannot be a shard)");
+            }
+        }
+        for (std::size_t i = 0; i < spec.shards.size(); ++i) {
+            for (std::size_t j = 0; j < i; ++j) {
+                if (spec.shards[i].describe() == spec.shards[j].describe()) {
+                    return make_error(
+                        "invalid_broker",
+                        "--broker: the shard " + spec.shards[i].describe() + " is given twice");
+                }
+            }
+        }
+        if (spec.shards.size() > 64) {
+            return make_error("invalid_broker", "--broker: at most 64 shards");
+        }
+    }
+    return spec;
 }
 
 }  // namespace rp::sidecar

@@ -4,20 +4,27 @@
 //   memory
 //   redis://HOST[:PORT][/DB]        TCP, port 6379 by default
 //   unix:/PATH/redis.sock[?db=DB]   a Unix-domain socket
+//   sentinel://HOST[:PORT][,HOST[:PORT]...]/MASTER[/DB]
+//                                   the master Sentinel names MASTER (sentinel port 26379)
+// Several Redis URLs separated by spaces are shards: rooms are spread over them by room id.
 // A password is never part of the URL (it would show in `ps`): see --broker-password-file.
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "roompush/error.h"
 
 namespace rp::sidecar {
 
 struct BrokerUrl {
-    enum class Kind { memory, redis_tcp, redis_unix } kind = Kind::memory;
-    std::string host;  // redis_tcp
-    int port = 6379;   // redis_tcp
-    std::string path;  // redis_unix
+    enum class Kind { memory, redis_tcp, redis_unix, sentinel } kind = Kind::memory;
+    std::string host;                                    // redis_tcp
+    int port = 6379;                                     // redis_tcp
+    std::string path;                                    // redis_unix
+    std::vector<std::pair<std::string, int>> sentinels;  // sentinel: where to ask
+    std::string master;                                  // sentinel: the name they know it by
     int db = 0;
 
     bool redis() const { return kind != Kind::memory; }
@@ -26,5 +33,15 @@ struct BrokerUrl {
 };
 
 Result<BrokerUrl> parse_broker_url(std::string_view text);
+
+// --broker as given: memory, one Redis, or several Redis shards.
+struct BrokerSpec {
+    std::vector<BrokerUrl> shards{BrokerUrl{}};  // never empty
+
+    bool redis() const { return shards.front().redis(); }
+    std::string describe() const;  // the shards' descriptions, separated by spaces
+};
+
+Result<BrokerSpec> parse_broker_spec(std::string_view text);
 
 }  // namespace rp::sidecar

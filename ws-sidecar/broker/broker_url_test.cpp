@@ -57,5 +57,50 @@ TEST(BrokerUrl, NeverEchoesAPassword) {
     EXPECT_EQ(url.error().message.find("hunter2"), std::string::npos);
 }
 
+TEST(BrokerUrl, SentinelNamesWhereToAskAndTheMaster) {
+    auto url = parse_broker_url("sentinel://10.0.0.1:26380,10.0.0.2,sentinel.internal:5000/main/2");
+    ASSERT_TRUE(url.ok()) << url.error().message;
+    EXPECT_EQ(url->kind, BrokerUrl::Kind::sentinel);
+    ASSERT_EQ(url->sentinels.size(), 3u);
+    EXPECT_EQ(url->sentinels[0], std::make_pair(std::string("10.0.0.1"), 26380));
+    EXPECT_EQ(url->sentinels[1], std::make_pair(std::string("10.0.0.2"), 26379));
+    EXPECT_EQ(url->sentinels[2], std::make_pair(std::string("sentinel.internal"), 5000));
+    EXPECT_EQ(url->master, "main");
+    EXPECT_EQ(url->db, 2);
+    EXPECT_TRUE(url->redis());
+    EXPECT_EQ(url->describe(),
+              "sentinel://10.0.0.1:26380,10.0.0.2:26379,sentinel.internal:5000/main/2");
+}
+
+TEST(BrokerUrl, RefusesBadSentinelUrls) {
+    for (const char* text :
+         {"sentinel://", "sentinel://h:26379", "sentinel://h:26379/", "sentinel:///m",
+          "sentinel://h:0/m", "sentinel://h,/m", "sentinel://,h/m", "sentinel://h/m/16",
+          "sentinel://h/m/x", "sentinel://h/bad name", "sentinel://:pw@h/m",
+          "sentinel://h1,h2,h3,h4,h5,h6,h7,h8,h9,h10,h11,h12,h13,h14,h15,h16,h17/m"}) {
+        auto url = parse_broker_url(text);
+        ASSERT_FALSE(url.ok()) << text;
+        EXPECT_EQ(url.error().code, "invalid_broker") << text;
+        EXPECT_EQ(url.error().message.find("pw"), std::string::npos) << text;
+    }
+}
+
+TEST(BrokerSpec, OneUrlOrSeveralRedisShards) {
+    auto memory = parse_broker_spec("memory");
+    ASSERT_TRUE(memory.ok());
+    EXPECT_FALSE(memory->redis());
+    auto shards = parse_broker_spec("  redis://a:6379 \tunix:/r.sock sentinel://s/m ");
+    ASSERT_TRUE(shards.ok()) << shards.error().message;
+    ASSERT_EQ(shards->shards.size(), 3u);
+    EXPECT_TRUE(shards->redis());
+    EXPECT_EQ(shards->describe(), "redis://a:6379/0 unix:/r.sock?db=0 sentinel://s:26379/m/0");
+    for (const char* text : {"", "   ", "memory memory", "redis://a memory",
+                             "redis://a redis://a:6379", "redis://a nonsense"}) {
+        auto spec = parse_broker_spec(text);
+        ASSERT_FALSE(spec.ok()) << text;
+        EXPECT_EQ(spec.error().code, "invalid_broker") << text;
+    }
+}
+
 }  // namespace
 }  // namespace rp::sidecar

@@ -1,18 +1,20 @@
-// The Redis broker's two threads and every command it sends (docs/scaling.md). Over 400 lines
+// The Redis broker's worker and every command it sends (docs/scaling.md). Over 400 lines
 // because each command's reply checking sits next to the command; what needs no connection is
 // elsewhere and unit-tested: redis_replies (reply shapes), redis_wire (pub/sub payloads),
-// redis_durability (the persistence check), redis_scripts.h (the Lua). The broker itself is
-// tested against a real redis-server (tests/integration/test_scaling.py, test_presence.py).
+// redis_durability (the persistence check), redis_scripts.h (the Lua); the pipeline, the
+// subscriber and the endpoint (Sentinel) have files of their own. The broker itself is tested
+// against real redis-server and redis-sentinel processes (tests/integration/test_scaling.py,
+// test_presence.py, test_redis_topologies.py).
 
 #include "redis_broker.h"
 
 #include "redis_durability.h"
 
-#include <sys/socket.h>
-
 #include <cstdio>
 #include <future>
+#include <random>
 
+#include "redis_endpoint.h"
 #include "redis_replies.h"
 #include "redis_scripts.h"
 #include "redis_wire.h"
@@ -27,12 +29,17 @@ using namespace std::chrono_literals;
 
 constexpr int kCommandTimeoutMs = 2000;
 constexpr auto kAnswerTimeout = std::chrono::milliseconds(kSidecarAnswerDeadlineMs);
+// A command is not sent (again) after this: its caller hears `unavailable` at kAnswerTimeout,
+// and a publish sent after that could be doubled by the caller's own retry.
+constexpr auto kSendDeadline = kAnswerTimeout - 500ms;
 constexpr auto kMaxBackoff = 5000ms;
+constexpr std::size_t kMaxBatch = 512;
+// The idempotency keys the broker gives id-less publishes need only outlive its own retries.
+constexpr unsigned kOwnIdTtlS = 60;
 // Redis may have run a command whose answer never came: only the idempotency key makes sending
 // it again safe.
 constexpr const char* kSendAgain =
     "; send it again later, with the same id (it may have been published)";
-const std::string kChannel = "rp:messages";
 const std::string kNodes = "rp:nodes";
 
 std::string room_key(const std::string& room) { return "rp:{" + room + "}"; }
@@ -52,21 +59,30 @@ std::string message_json(const std::string& room, const std::string& epoch,
 
 }  // namespace
 
-RedisBroker::RedisBroker(RedisBrokerConfig config, SidecarMetrics& metrics, Post post)
-    : config_(std::move(config)), metrics_(metrics), post_(std::move(post)) {
+RedisBroker::RedisBroker(RedisBrokerConfig config, SidecarMetrics& metrics,
+                         BrokerShardMetrics& shard, Post post)
+    : config_(std::move(config)), metrics_(metrics), post_(std::move(post)), shard_(shard) {
     metrics_.broker_up = 0;
+    id_prefix_ = "~" + config_.node_id + "." + epochs_.next() + ".";
 }
 
 RedisBroker::~RedisBroker() { stop(); }
 
 Status RedisBroker::start(BrokerListener listener) {
     listener_ = std::move(listener);
+    subscriber_ = std::make_unique<RedisSubscriber>(
+        [this] { return open_redis(config_.url, config_.credentials, kCommandTimeoutMs); },
+        RedisSubscriber::Events{
+            .message = [this](const std::string& payload) { hear(payload); },
+            .resubscribed = [this] { resubscribed(); },
+            .lost = [this](const Error& error, bool was_up) { subscriber_lost(error, was_up); },
+        });
     {
         std::unique_lock lock(mutex_);
         ensure_connected(lock);
     }
     worker_ = std::thread([this] { worker_loop(); });
-    subscriber_ = std::thread([this] { subscriber_loop(); });
+    subscriber_->start();
     return ok_status();
 }
 
@@ -75,11 +91,15 @@ void RedisBroker::stop() {
         std::lock_guard lock(mutex_);
         if (stopping_ && !worker_.joinable()) return;
         stopping_ = true;
-        if (subscriber_fd_ >= 0) ::shutdown(subscriber_fd_, SHUT_RDWR);
     }
     wake_.notify_all();
+    if (subscriber_) subscriber_->stop();
     if (worker_.joinable()) worker_.join();
-    if (subscriber_.joinable()) subscriber_.join();
+}
+
+bool RedisBroker::up() {
+    std::lock_guard lock(mutex_);
+    return worker_up_ && subscriber_up_;
 }
 
 // Offered to the scripts for a room Redis does not have yet. Not with mutex_ held.
@@ -100,16 +120,21 @@ void RedisBroker::set_state(bool worker_up, bool subscriber_up) {
     worker_up_ = worker_up;
     subscriber_up_ = subscriber_up;
     bool up = worker_up_ && subscriber_up_;
-    metrics_.broker_up = up ? 1 : 0;
+    shard_.up = up ? 1 : 0;
+    if (config_.state_changed) {
+        config_.state_changed();
+    } else {
+        metrics_.broker_up = up ? 1 : 0;
+    }
     if (up && !was_up) log_info("broker_up").kv("broker", config_.url.describe());
     if (!up && was_up) {
         log_error("broker_down").kv("broker", config_.url.describe()).kv("error", last_error_);
     }
 }
 
-void RedisBroker::pause(std::chrono::milliseconds duration) {
-    std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, duration, [this] { return stopping_; });
+void RedisBroker::count_error() {
+    metrics_.broker_errors++;
+    shard_.errors++;
 }
 
 // Called with mutex_ held; drops it while connecting.
@@ -117,14 +142,17 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
     auto now = std::chrono::steady_clock::now();
     if (connection_ || now < next_attempt_ || stopping_) return;
     lock.unlock();
-    auto opened = RedisConnection::open(config_.url, config_.password, kCommandTimeoutMs);
-    // Asked before the lock is taken again: against a Redis that hangs, these two commands take
+    auto opened = open_redis(config_.url, config_.credentials, kCommandTimeoutMs);
+    // Asked before the lock is taken again: against a Redis that hangs, these commands take
     // their timeouts, and a publish waiting for the lock must not wait for them.
     std::optional<std::string> durability;
-    if (opened) durability = durability_problem(**opened);
+    if (opened) {
+        durability = durability_problem(**opened);
+        if (auto loaded = shas_.load(**opened); !loaded) opened = loaded.error();
+    }
     lock.lock();
     if (!opened) {
-        metrics_.broker_errors++;
+        count_error();
         if (last_error_ != opened.error().message) {
             log_warn("broker_connect_failed")
                 .kv("broker", config_.url.describe())
@@ -144,15 +172,32 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
         durability_warned_ = *durability;
     }
     connection_ = std::move(*opened);
+    note_master(connection_->where());
     backoff_ = 100ms;
     next_heartbeat_ = now;
     set_state(true, subscriber_up_);
-    // Rooms that could not be loaded while Redis was away are asked for again.
-    for (const auto& waiting : waiting_fetches_) {
-        jobs_.push_back(
-            [this, waiting](RedisConnection* c) { run_fetch(c, waiting.first, waiting.second); });
+    // Rooms that could not be read while Redis was away are asked for again; a load goes
+    // through the subscription again (it may have been lost too).
+    for (const auto& [room, after] : waiting_fetches_) {
+        if (after) {
+            queue_.push_back(Work{fetch_command(room, after), {}});
+        } else {
+            queue_.push_back(Work{{}, [this, room](RedisConnection*) { fetch(room, {}); }});
+        }
     }
     waiting_fetches_.clear();
+}
+
+// Called with mutex_ held. With Sentinel, a new master means a failover happened.
+void RedisBroker::note_master(const std::string& where) {
+    if (!last_master_.empty() && where != last_master_) {
+        shard_.failovers++;
+        log_info("broker_failover")
+            .kv("broker", config_.url.describe())
+            .kv("from", last_master_)
+            .kv("to", where);
+    }
+    last_master_ = where;
 }
 
 void RedisBroker::worker_loop() {
@@ -172,19 +217,17 @@ void RedisBroker::worker_loop() {
             lock.unlock();
             heartbeat(*connection_);
             lock.lock();
-        } else if (jobs_.empty()) {
-            auto until = connection_ ? next_heartbeat_ : next_attempt_;
-            wake_.wait_until(lock, until, [this] { return stopping_ || !jobs_.empty(); });
+        } else if (!connection_) {
+            settle_without_connection(lock);
+        } else if (queue_.empty()) {
+            wake_.wait_until(lock, next_heartbeat_,
+                             [this] { return stopping_ || worker_stale_ || !queue_.empty(); });
             continue;
         } else {
-            Job job = std::move(jobs_.front());
-            jobs_.pop_front();
-            lock.unlock();
-            job(connection_.get());
-            lock.lock();
+            run_next(lock);
         }
         if (connection_ && connection_->broken()) {
-            metrics_.broker_errors++;
+            count_error();
             last_error_ = "connection lost";
             connection_.reset();
             next_attempt_ = std::chrono::steady_clock::now();
@@ -192,14 +235,7 @@ void RedisBroker::worker_loop() {
             set_state(false, subscriber_up_);
         }
     }
-    // Whoever still waits hears "unavailable" now rather than at its timeout.
-    while (!jobs_.empty()) {
-        Job job = std::move(jobs_.front());
-        jobs_.pop_front();
-        lock.unlock();
-        job(nullptr);
-        lock.lock();
-    }
+    drain_on_stop(lock);
     lock.unlock();
     // A node that stops leaves the cluster view now, not when its report expires.
     if (connection_ && !connection_->broken()) {
@@ -208,10 +244,82 @@ void RedisBroker::worker_loop() {
     }
 }
 
-void RedisBroker::enqueue(Job job) {
+// Worker, connected: the job at the front alone, or the commands at the front as one pipeline.
+void RedisBroker::run_next(std::unique_lock<std::mutex>& lock) {
+    if (queue_.front().job) {
+        Job job = std::move(queue_.front().job);
+        queue_.pop_front();
+        lock.unlock();
+        job(connection_.get());
+        lock.lock();
+        return;
+    }
+    std::deque<RedisCommand> batch;
+    std::vector<RedisCommand> late;
+    auto now = std::chrono::steady_clock::now();
+    while (!queue_.empty() && !queue_.front().job && batch.size() < kMaxBatch) {
+        RedisCommand command = std::move(queue_.front().command);
+        queue_.pop_front();
+        (command.deadline <= now ? late.emplace_back(std::move(command))
+                                 : batch.emplace_back(std::move(command)));
+    }
+    lock.unlock();
+    for (RedisCommand& command : late) {
+        fail_command(command, make_error("broker_io", "Redis did not take it in time"));
+    }
+    std::deque<RedisCommand> unanswered = run_pipeline(*connection_, shas_, std::move(batch));
+    lock.lock();
+    // The connection broke: these go first on the next one (or fail; see below).
+    for (auto it = unanswered.rbegin(); it != unanswered.rend(); ++it) {
+        queue_.push_front(Work{std::move(*it), {}});
+    }
+}
+
+// Worker, no connection: what may wait for the next connection (a publish with its key, in
+// time) waits; the rest is answered now, as "Redis is away".
+void RedisBroker::settle_without_connection(std::unique_lock<std::mutex>& lock) {
+    auto now = std::chrono::steady_clock::now();
+    auto until = next_attempt_;
+    std::deque<Work> keep;
+    std::vector<Work> give_up;
+    for (Work& work : queue_) {
+        if (!work.job && work.command.resend && work.command.deadline > now) {
+            until = std::min(until, work.command.deadline);
+            keep.push_back(std::move(work));
+        } else {
+            give_up.push_back(std::move(work));
+        }
+    }
+    queue_ = std::move(keep);
+    if (!give_up.empty()) {
+        Error away = make_error(
+            "broker_io", "Redis (" + config_.url.describe() + ") is unreachable: " + last_error_);
+        lock.unlock();
+        for (Work& work : give_up) {
+            work.job ? work.job(nullptr) : fail_command(work.command, away);
+        }
+        lock.lock();
+        return;
+    }
+    std::size_t kept = queue_.size();
+    wake_.wait_until(lock, until,
+                     [this, kept] { return stopping_ || worker_stale_ || queue_.size() != kept; });
+}
+
+// Whoever still waits hears "unavailable" now rather than at its timeout.
+void RedisBroker::drain_on_stop(std::unique_lock<std::mutex>& lock) {
+    std::deque<Work> left = std::move(queue_);
+    queue_.clear();
+    lock.unlock();
+    Error stopping = make_error("broker_io", "the sidecar is stopping");
+    for (Work& work : left) work.job ? work.job(nullptr) : fail_command(work.command, stopping);
+    lock.lock();
+}
+
+void RedisBroker::enqueue(Work work) {
     {
         std::lock_guard lock(mutex_);
-        jobs_.push_back(std::move(job));
+        queue_.push_back(std::move(work));
     }
     wake_.notify_all();
 }
@@ -224,16 +332,18 @@ Result<T> RedisBroker::run_and_wait(std::function<Result<T>(RedisConnection*)> w
         std::lock_guard lock(mutex_);
         if (stopping_ || !worker_up_) {
             metrics_.broker_unavailable++;
+            shard_.unavailable++;
             return unavailable();
         }
         Error away = unavailable();
-        jobs_.push_back([promise, work = std::move(work), away](RedisConnection* connection) {
-            promise->set_value(connection ? work(connection) : Result<T>(away));
-        });
+        queue_.push_back(Work{{}, [promise, work = std::move(work), away](RedisConnection* c) {
+                                  promise->set_value(c ? work(c) : Result<T>(away));
+                              }});
     }
     wake_.notify_all();
     if (answer.wait_for(kAnswerTimeout) != std::future_status::ready) {
         metrics_.broker_unavailable++;
+        shard_.unavailable++;
         return make_error("unavailable", "Redis did not answer within " +
                                              std::to_string(kSidecarAnswerDeadlineMs / 1000) +
                                              " s" + kSendAgain);
@@ -241,23 +351,61 @@ Result<T> RedisBroker::run_and_wait(std::function<Result<T>(RedisConnection*)> w
     Result<T> result = answer.get();
     if (!result && result.error().code == "broker_io") {
         metrics_.broker_unavailable++;
+        shard_.unavailable++;
         return make_error("unavailable", result.error().message + kSendAgain);
     }
     return result;
 }
 
-Result<PublishAck> RedisBroker::publish(const ControlRequest& request, int64_t now_ms) {
-    std::vector<std::string> argv{"EVAL", scripts::kPublish, request.id.empty() ? "2" : "3",
-                                  room_key(request.room), stream_key(request.room)};
-    if (!request.id.empty()) argv.push_back(id_key(request.room, request.id));
-    for (std::string arg :
-         {new_epoch(), request.room, request.event, request.data, std::to_string(now_ms),
-          std::to_string(config_.stream_length), std::to_string(config_.dedupe_ttl_s),
-          std::to_string(config_.room_ttl_s), kChannel, request.from}) {
-        argv.push_back(std::move(arg));
+// Any thread. A publish without an id gets one of the broker's own, so that sending it again
+// after a lost answer or a failover cannot deliver it twice.
+void RedisBroker::publish_async(const ControlRequest& request, int64_t now_ms, PublishDone done) {
+    bool own_id = request.id.empty();
+    std::string id;
+    std::string epoch;
+    {
+        std::unique_lock lock(mutex_);
+        if (stopping_ || !worker_up_) {
+            metrics_.broker_unavailable++;
+            shard_.unavailable++;
+            Error away = unavailable();
+            lock.unlock();
+            done(away);
+            return;
+        }
+        id = own_id ? id_prefix_ + std::to_string(next_id_++) : request.id;
+        epoch = epochs_.next();
     }
-    auto ack = run_and_wait<PublishAck>([argv](RedisConnection* connection) -> Result<PublishAck> {
-        auto reply = connection->command(argv);
+    RedisCommand command;
+    command.script = Script::publish;
+    command.argv = {"EVALSHA",
+                    "",
+                    "3",
+                    room_key(request.room),
+                    stream_key(request.room),
+                    id_key(request.room, id),
+                    std::move(epoch),
+                    request.room,
+                    request.event,
+                    request.data,
+                    std::to_string(now_ms),
+                    std::to_string(config_.stream_length),
+                    std::to_string(own_id ? kOwnIdTtlS : config_.dedupe_ttl_s),
+                    std::to_string(config_.room_ttl_s),
+                    room_channel(request.room),
+                    request.from};
+    command.deadline = std::chrono::steady_clock::now() + kSendDeadline;
+    command.resend = true;
+    command.done = [this, own_id, done = std::move(done)](Result<ReplyPtr> reply) {
+        done(publish_answered(reply, own_id));
+    };
+    enqueue(Work{std::move(command), {}});
+}
+
+// Worker. A repeat of a key the broker made itself can only be its own resend: the publish
+// happened once, by this request.
+Result<PublishAck> RedisBroker::publish_answered(const Result<ReplyPtr>& reply, bool own_id) {
+    Result<PublishAck> ack = [&]() -> Result<PublishAck> {
         if (!reply) return reply.error();
         const redisReply* root = reply->get();
         const redisReply* fresh = element(root, 0);
@@ -268,17 +416,41 @@ Result<PublishAck> RedisBroker::publish(const ControlRequest& request, int64_t n
         }
         const redisReply* receivers = element(root, 3);
         uint64_t nodes = is_integer(receivers) ? static_cast<uint64_t>(integer_of(receivers)) : 0;
-        return PublishAck{static_cast<uint64_t>(integer_of(seq)), nodes, integer_of(fresh) == 0};
-    });
-    if (ack) (ack->duplicate ? metrics_.duplicates : metrics_.published)++;
-    if (!ack && ack.error().code != "unavailable") metrics_.broker_errors++;
+        bool duplicate = integer_of(fresh) == 0 && !own_id;
+        return PublishAck{static_cast<uint64_t>(integer_of(seq)), nodes, duplicate};
+    }();
+    if (ack) {
+        (ack->duplicate ? metrics_.duplicates : metrics_.published)++;
+        if (!ack->duplicate) shard_.published++;
+        return ack;
+    }
+    if (ack.error().code == "broker_io") {
+        metrics_.broker_unavailable++;
+        shard_.unavailable++;
+        return make_error("unavailable", ack.error().message + kSendAgain);
+    }
+    count_error();
     return ack;
+}
+
+Result<PublishAck> RedisBroker::publish(const ControlRequest& request, int64_t now_ms) {
+    auto promise = std::make_shared<std::promise<Result<PublishAck>>>();
+    auto answer = promise->get_future();
+    publish_async(request, now_ms,
+                  [promise](Result<PublishAck> ack) { promise->set_value(std::move(ack)); });
+    if (answer.wait_for(kAnswerTimeout) != std::future_status::ready) {
+        metrics_.broker_unavailable++;
+        shard_.unavailable++;
+        return make_error("unavailable", "Redis did not answer within " +
+                                             std::to_string(kSidecarAnswerDeadlineMs / 1000) +
+                                             " s" + kSendAgain);
+    }
+    return answer.get();
 }
 
 Result<std::optional<HistoryPage>> RedisBroker::history(const std::string& room, uint64_t since,
                                                         std::size_t limit) {
-    std::vector<std::string> argv{"EVAL",
-                                  scripts::kFetch,
+    std::vector<std::string> argv{"",
                                   "2",
                                   room_key(room),
                                   stream_key(room),
@@ -288,8 +460,8 @@ Result<std::optional<HistoryPage>> RedisBroker::history(const std::string& room,
                                   std::to_string(std::max<std::size_t>(limit, 1)),
                                   std::to_string(config_.room_ttl_s)};
     using Page = std::optional<HistoryPage>;
-    return run_and_wait<Page>([argv, room, limit](RedisConnection* connection) -> Result<Page> {
-        auto reply = connection->command(argv);
+    return run_and_wait<Page>([this, argv, room, limit](RedisConnection* c) -> Result<Page> {
+        auto reply = eval_fetch(*c, argv);
         if (!reply) return reply.error();
         if (is_array(reply->get()) && size_of(reply->get()) == 0) return Page{};
         auto snapshot = parse_snapshot(room, reply->get());
@@ -303,36 +475,72 @@ Result<std::optional<HistoryPage>> RedisBroker::history(const std::string& room,
     });
 }
 
-void RedisBroker::fetch(const std::string& room, std::optional<uint64_t> after) {
-    enqueue(
-        [this, room, after](RedisConnection* connection) { run_fetch(connection, room, after); });
+// Worker: the fetch script by its SHA1, loaded again if Redis lost it. argv[0] is the SHA1's
+// place, the rest as EVALSHA takes it.
+Result<ReplyPtr> RedisBroker::eval_fetch(RedisConnection& connection,
+                                         std::vector<std::string> argv) {
+    argv[0] = shas_.sha(Script::fetch);
+    argv.insert(argv.begin(), "EVALSHA");
+    auto reply = connection.command(argv);
+    if (reply || reply.error().code != "broker_error" ||
+        !reply.error().message.starts_with("NOSCRIPT")) {
+        return reply;
+    }
+    if (auto loaded = shas_.load(connection); !loaded) return loaded.error();
+    argv[1] = shas_.sha(Script::fetch);
+    return connection.command(argv);
 }
 
-// On the worker. A fetch that cannot be answered now waits for the next connection: the joins
-// it holds stay pending rather than being told something false.
-void RedisBroker::run_fetch(RedisConnection* connection, const std::string& room,
-                            std::optional<uint64_t> after) {
-    auto wait = [&] {
-        std::lock_guard lock(mutex_);
-        if (!stopping_) waiting_fetches_.emplace_back(room, after);
-    };
-    if (connection == nullptr) return wait();
+// Loop thread. A room's load reads the stream only once its channel is subscribed, so that
+// every message after what the load reads arrives live.
+void RedisBroker::fetch(const std::string& room, std::optional<uint64_t> after) {
+    if (after) {
+        enqueue(Work{fetch_command(room, after), {}});
+        return;
+    }
+    subscriber_->want(room, [this, room] { enqueue(Work{fetch_command(room, {}), {}}); });
+}
+
+void RedisBroker::forget(const std::string& room) { subscriber_->drop(room); }
+
+RedisCommand RedisBroker::fetch_command(const std::string& room, std::optional<uint64_t> after) {
     std::size_t count = after ? std::max<std::size_t>(config_.stream_length * 2, 1000)
                               : std::max<std::size_t>(config_.stream_length, 1);
-    std::string epoch = new_epoch();
-    auto reply =
-        connection->command({"EVAL", scripts::kFetch, "2", room_key(room), stream_key(room), epoch,
-                             after ? "after" : "tail", std::to_string(after.value_or(0)),
-                             std::to_string(count), std::to_string(config_.room_ttl_s)});
+    RedisCommand command;
+    command.script = Script::fetch;
+    command.argv = {"EVALSHA",
+                    "",
+                    "2",
+                    room_key(room),
+                    stream_key(room),
+                    new_epoch(),
+                    after ? "after" : "tail",
+                    std::to_string(after.value_or(0)),
+                    std::to_string(count),
+                    std::to_string(config_.room_ttl_s)};
+    command.done = [this, room, after](Result<ReplyPtr> reply) {
+        fetch_answered(room, after, std::move(reply));
+    };
+    return command;
+}
+
+// Worker. A fetch that cannot be answered now waits for the next connection: the joins it
+// holds stay pending rather than being told something false.
+void RedisBroker::fetch_answered(const std::string& room, std::optional<uint64_t> after,
+                                 Result<ReplyPtr> reply) {
     auto snapshot =
         reply ? parse_snapshot(room, reply->get()) : Result<RoomSnapshot>(reply.error());
     if (!snapshot) {
-        metrics_.broker_errors++;
+        if (snapshot.error().code == "broker_io") {
+            std::lock_guard lock(mutex_);
+            if (!stopping_) waiting_fetches_.emplace_back(room, after);
+            return;
+        }
+        count_error();
         log_warn("broker_fetch_failed")
             .kv("room", room)
             .kv("code", snapshot.error().code)
             .kv("error", snapshot.error().message);
-        if (snapshot.error().code == "broker_io") return wait();
         // Redis answered, and asking again will not change that: the room says so.
         post_([failed = listener_.fetch_failed, room, load = !after, error = snapshot.error()] {
             failed(room, load, error);
@@ -369,30 +577,28 @@ void RedisBroker::heartbeat(RedisConnection& connection) {
     if (!added) log_warn("broker_heartbeat_failed").kv("error", added.error().message);
 }
 
-// Presence is live only: a join or leave missed while Redis is away is made good by the next
-// `presence` answer, which comes from the nodes' reports.
+// Presence is live only, on the room's channel: a join or leave missed while Redis is away is
+// made good by the next `presence` answer, which comes from the nodes' reports.
 void RedisBroker::announce_presence(const std::string& room, const std::string& type,
                                     const std::string& member) {
-    std::string payload = encode_presence_payload({room, config_.node_id, type, member});
-    enqueue([this, payload = std::move(payload)](RedisConnection* connection) {
-        if (connection == nullptr) return;
-        if (auto sent = connection->command({"PUBLISH", kChannel, payload}); !sent) {
-            log_warn("broker_presence_failed").kv("error", sent.error().message);
-        }
-    });
+    RedisCommand command;
+    command.argv = {"SPUBLISH", room_channel(room),
+                    encode_presence_payload({room, config_.node_id, type, member})};
+    command.done = [](Result<ReplyPtr> sent) {
+        if (!sent) log_warn("broker_presence_failed").kv("error", sent.error().message);
+    };
+    enqueue(Work{std::move(command), {}});
 }
 
-// Subscriber thread: one pub/sub reply, a message for the rooms or a presence change.
-void RedisBroker::hear(const redisReply* reply) {
-    const redisReply* kind = element(reply, 0);
-    const redisReply* payload = element(reply, 2);
-    if (!is_string(kind) || string_of(kind) != "message") return;
-    if (is_string(payload) && is_presence_payload(string_of(payload))) {
-        hear_presence(string_of(payload));
+// Subscriber thread: one pub/sub message, for the rooms or a presence change.
+void RedisBroker::hear(const std::string& payload) {
+    metrics_.broker_received++;
+    shard_.received++;
+    if (is_presence_payload(payload)) {
+        hear_presence(payload);
         return;
     }
-    auto message = is_string(payload) ? decode_pubsub_payload(string_of(payload))
-                                      : Result<BrokerMessage>(bad_reply("pub/sub"));
+    auto message = decode_pubsub_payload(payload);
     if (!message) {
         metrics_.broker_bad_messages++;
         log_warn("broker_bad_message").kv("error", message.error().message);
@@ -411,6 +617,30 @@ void RedisBroker::hear_presence(const std::string& payload) {
     }
     if (change->node == config_.node_id || !listener_.presence) return;
     post_([tell = listener_.presence, change = std::move(*change)] { tell(change); });
+}
+
+// Subscriber thread: every wanted room is subscribed (again). Whatever was published while
+// nobody listened is in the streams: every room checks.
+void RedisBroker::resubscribed() {
+    {
+        std::lock_guard lock(mutex_);
+        if (subscribed_before_) metrics_.broker_reconnects++;
+        subscribed_before_ = true;
+        set_state(worker_up_, true);
+    }
+    post_([resubscribed = listener_.resubscribed] { resubscribed(); });
+}
+
+// Subscriber thread. A connection that was up and broke means the worker's is likely dead too.
+void RedisBroker::subscriber_lost(const Error& error, bool was_up) {
+    {
+        std::lock_guard lock(mutex_);
+        count_error();
+        last_error_ = error.message;
+        if (was_up) worker_stale_ = true;
+        set_state(worker_up_, false);
+    }
+    wake_.notify_all();
 }
 
 Result<std::vector<std::string>> RedisBroker::cluster_reports() {
@@ -433,53 +663,6 @@ Result<std::vector<std::string>> RedisBroker::cluster_reports() {
         }
         return reports;
     });
-}
-
-void RedisBroker::subscriber_loop() {
-    auto backoff = std::chrono::milliseconds(100);
-    bool subscribed_before = false;
-    for (;;) {
-        {
-            std::lock_guard lock(mutex_);
-            if (stopping_) return;
-        }
-        auto opened = RedisConnection::open(config_.url, config_.password, kCommandTimeoutMs);
-        auto subscribed =
-            opened ? (*opened)->command({"SUBSCRIBE", kChannel}) : Result<ReplyPtr>(opened.error());
-        if (!subscribed) {
-            metrics_.broker_errors++;
-            {
-                std::lock_guard lock(mutex_);
-                last_error_ = subscribed.error().message;
-                set_state(worker_up_, false);
-            }
-            pause(backoff);
-            backoff = std::min(backoff * 2, kMaxBackoff);
-            continue;
-        }
-        RedisConnection& connection = **opened;
-        connection.wait_forever();
-        {
-            std::lock_guard lock(mutex_);
-            if (stopping_) return;
-            subscriber_fd_ = connection.fd();
-            set_state(worker_up_, true);
-        }
-        backoff = std::chrono::milliseconds(100);
-        if (subscribed_before) metrics_.broker_reconnects++;
-        subscribed_before = true;
-        // Whatever was published while nobody listened is in the streams: every room checks.
-        post_([resubscribed = listener_.resubscribed] { resubscribed(); });
-        while (auto reply = connection.next_reply()) hear(reply->get());
-        std::lock_guard lock(mutex_);
-        subscriber_fd_ = -1;
-        if (stopping_) return;
-        metrics_.broker_errors++;
-        last_error_ = "pub/sub connection lost";
-        worker_stale_ = true;
-        set_state(worker_up_, false);
-        wake_.notify_all();
-    }
 }
 
 }  // namespace rp::sidecar

@@ -35,7 +35,7 @@ std::string sandbox_hint(const BrokerUrl& url, int error) {
 }  // namespace
 
 Result<std::unique_ptr<RedisConnection>> RedisConnection::open(const BrokerUrl& url,
-                                                               const std::string& password,
+                                                               const RedisCredentials& credentials,
                                                                int timeout_ms) {
     redisContext* context = connect_to(url, timeout_ms);
     int connect_errno = errno;
@@ -47,16 +47,19 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::open(const BrokerUrl& 
         redisFree(context);
         return error;
     }
-    std::unique_ptr<RedisConnection> connection(new RedisConnection(context, timeout_ms));
+    std::unique_ptr<RedisConnection> connection(
+        new RedisConnection(context, timeout_ms, url.describe()));
     timeval timeout = to_timeval(timeout_ms);
     redisSetTimeout(context, timeout);
     redisEnableKeepAlive(context);
-    if (!password.empty()) {
-        auto auth = connection->command({"AUTH", password});
+    if (!credentials.password.empty()) {
+        auto auth = credentials.user.empty()
+                        ? connection->command({"AUTH", credentials.password})
+                        : connection->command({"AUTH", credentials.user, credentials.password});
         if (!auth) {
             if (auth.error().code == "broker_io") return auth.error();
             return make_error("broker_auth",
-                              url.describe() + " refused the password: " + auth.error().message);
+                              url.describe() + " refused the credentials: " + auth.error().message);
         }
     }
     if (url.db != 0) {
@@ -86,21 +89,56 @@ Error RedisConnection::io_error() {
 }
 
 Result<ReplyPtr> RedisConnection::command(const std::vector<std::string>& argv) {
+    if (auto appended = append(argv); !appended) return appended.error();
+    return answer();
+}
+
+Status RedisConnection::append(const std::vector<std::string>& argv) {
     if (broken_) return make_error("broker_io", "Redis connection is broken");
     std::vector<const char*> args;
     std::vector<size_t> lengths;
+    args.reserve(argv.size());
+    lengths.reserve(argv.size());
     for (const std::string& arg : argv) {
         args.push_back(arg.data());
         lengths.push_back(arg.size());
     }
-    void* raw =
-        redisCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data());
-    if (raw == nullptr) return io_error();
-    ReplyPtr reply(static_cast<redisReply*>(raw));
-    if (reply->type == REDIS_REPLY_ERROR) {
-        return make_error("broker_error", std::string(reply->str, reply->len));
+    if (redisAppendCommandArgv(context_, static_cast<int>(args.size()), args.data(),
+                               lengths.data()) != REDIS_OK) {
+        return io_error();
+    }
+    return ok_status();
+}
+
+Result<ReplyPtr> RedisConnection::answer() {
+    auto reply = next_reply();
+    if (!reply) return reply;
+    if ((*reply)->type == REDIS_REPLY_ERROR) {
+        return make_error("broker_error", std::string((*reply)->str, (*reply)->len));
     }
     return reply;
+}
+
+Status RedisConnection::flush() {
+    if (broken_) return make_error("broker_io", "Redis connection is broken");
+    int done = 0;
+    while (!done) {
+        if (redisBufferWrite(context_, &done) != REDIS_OK) return io_error();
+    }
+    return ok_status();
+}
+
+Status RedisConnection::read_some() {
+    if (broken_) return make_error("broker_io", "Redis connection is broken");
+    if (redisBufferRead(context_) != REDIS_OK) return io_error();
+    return ok_status();
+}
+
+Result<ReplyPtr> RedisConnection::parsed() {
+    if (broken_) return make_error("broker_io", "Redis connection is broken");
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(context_, &raw) != REDIS_OK) return io_error();
+    return ReplyPtr(static_cast<redisReply*>(raw));
 }
 
 Result<ReplyPtr> RedisConnection::next_reply() {

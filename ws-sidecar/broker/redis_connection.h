@@ -14,6 +14,11 @@ struct redisReply;
 
 namespace rp::sidecar {
 
+struct RedisCredentials {
+    std::string user;      // --broker-user: an ACL user; empty: the default user
+    std::string password;  // from --broker-password-file; empty: no AUTH
+};
+
 struct ReplyFree {
     void operator()(redisReply* reply) const;
 };
@@ -22,8 +27,9 @@ using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
 class RedisConnection {
 public:
     // Error codes: "broker_io" (no connection: try again later), "broker_auth" (refused).
+    // A url of kind redis_tcp or redis_unix; `user` empty: AUTH with the password alone.
     static Result<std::unique_ptr<RedisConnection>> open(const BrokerUrl& url,
-                                                         const std::string& password,
+                                                         const RedisCredentials& credentials,
                                                          int timeout_ms);
     ~RedisConnection();
     RedisConnection(const RedisConnection&) = delete;
@@ -32,20 +38,35 @@ public:
     // An error reply is "broker_error"; a lost connection "broker_io" (the connection is then
     // unusable: broken() is true).
     Result<ReplyPtr> command(const std::vector<std::string>& argv);
+    // Pipelining: append() buffers a command, answer() sends what is buffered and reads the
+    // oldest reply not yet read (errors as for command()).
+    Status append(const std::vector<std::string>& argv);
+    Result<ReplyPtr> answer();
+    // Pub/sub without blocking: flush() writes what append() buffered, read_some() takes what
+    // the socket has (call it only when poll says readable), parsed() the next whole reply in
+    // what was read, or null when there is none yet.
+    Status flush();
+    Status read_some();
+    Result<ReplyPtr> parsed();
     // The next reply pushed by the server (pub/sub), blocking.
     Result<ReplyPtr> next_reply();
     bool broken() const { return broken_; }
+    // Not to be used again (e.g. it turned out to reach a replica).
+    void mark_broken() { broken_ = true; }
     // Pub/sub waits for as long as it takes; commands keep their timeout.
     void wait_forever();
     int fd() const;
+    // Where it goes, as BrokerUrl::describe() says it ("redis://10.0.0.5:6379/0").
+    const std::string& where() const { return where_; }
 
 private:
-    RedisConnection(redisContext* context, int timeout_ms)
-        : context_(context), timeout_ms_(timeout_ms) {}
+    RedisConnection(redisContext* context, int timeout_ms, std::string where)
+        : context_(context), timeout_ms_(timeout_ms), where_(std::move(where)) {}
     Error io_error();
 
     redisContext* context_;
     int timeout_ms_;  // a command's reply must come within this
+    std::string where_;
     bool broken_ = false;
 };
 

@@ -1,5 +1,7 @@
 #include "redis_replies.h"
 
+#include "redis_endpoint.h"
+
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
@@ -92,6 +94,22 @@ TEST_F(Replies, BadEntriesAreLeftOutAndCounted) {
     EXPECT_EQ(snapshot->bad_entries, 7u);
     ASSERT_EQ(snapshot->entries.size(), 1u);
     EXPECT_EQ(snapshot->entries[0].seq, 3u);
+}
+
+TEST_F(Replies, ASentinelsMasterAddressIsChecked) {
+    auto address = parse_master_address(arr({str("10.0.0.5"), str("6380")}));
+    ASSERT_TRUE(address.ok()) << address.error().message;
+    EXPECT_EQ(address->host, "10.0.0.5");
+    EXPECT_EQ(address->port, 6380);
+    for (redisReply* bad :
+         {nil(), str("10.0.0.5:6380"), arr({str("h")}), arr({str("h"), num(6379)}),
+          arr({str("h"), str("0")}), arr({str("h"), str("65536")}), arr({str("h"), str("-1")}),
+          arr({str(""), str("6379")}), arr({str("h"), str("6379"), str("x")}),
+          arr({str("h"), str("123456")})}) {
+        auto refused = parse_master_address(bad);
+        ASSERT_FALSE(refused.ok());
+        EXPECT_EQ(refused.error().code, "broker_bad_reply");
+    }
 }
 
 }  // namespace

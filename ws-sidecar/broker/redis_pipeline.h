@@ -1,0 +1,54 @@
+#pragma once
+// Many commands in flight on one Redis connection (docs/scaling.md, "Pipelining"): a batch is
+// written at once and its replies read in order, so a node's publishes cost one round trip per
+// batch instead of one each. Scripts go by EVALSHA; a server that lost them (NOSCRIPT: a
+// restart, SCRIPT FLUSH, a failover to a replica) gets them again and the commands are resent.
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "redis_connection.h"
+
+namespace rp::sidecar {
+
+enum class Script { none, publish, fetch };
+
+struct RedisCommand {
+    using Clock = std::chrono::steady_clock;
+    // With a script, argv[1] is left empty and filled with its SHA1 when sent (EVALSHA).
+    Script script = Script::none;
+    std::vector<std::string> argv;
+    // Called exactly once, on the thread that runs the pipeline: with the reply, an error reply
+    // ("broker_error") or "broker_io" when Redis could not be asked (or its answer never came).
+    std::function<void(Result<ReplyPtr>)> done;
+    // Not sent after this; a command whose answer was lost is sent again only when `resend`
+    // (its effect is idempotent: a publish with its idempotency key, a read) and still in time.
+    Clock::time_point deadline = Clock::time_point::max();
+    bool resend = false;
+};
+
+// The SHA1s of the broker's scripts on one server, loaded when a connection opens.
+class ScriptShas {
+public:
+    Status load(RedisConnection& connection);
+    const std::string& sha(Script script) const;
+    bool loaded() const { return !publish_.empty() && !fetch_.empty(); }
+
+private:
+    std::string publish_;
+    std::string fetch_;
+};
+
+// Runs `batch` on `connection`. Every command answered is done(); when the connection breaks,
+// the commands whose answer did not come are returned, oldest first, for the caller to send
+// again on the next connection or to fail.
+std::deque<RedisCommand> run_pipeline(RedisConnection& connection, ScriptShas& shas,
+                                      std::deque<RedisCommand> batch);
+
+// What a command that cannot be sent any more is told.
+void fail_command(RedisCommand& command, const Error& error);
+
+}  // namespace rp::sidecar
