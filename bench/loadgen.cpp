@@ -1,9 +1,10 @@
 // roompush-loadgen: the benchmark's load generator. One thread, epoll, loopback only. It opens
 // WebSocket subscribers itself (handshake and frame parsing by hand, cheaply), publishes through
-// roompush's control socket (pipelined NDJSON, the shared control codec), over HTTP (nchan's
-// publisher location), or as a browser would (`publish` commands on a WebSocket of its own, a
-// member of the rooms: ws:PATH), and measures deliveries, publish→receive latency from a
-// timestamp inside each payload, loss, its own CPU and the server processes' CPU and memory.
+// roompush's control socket (pipelined NDJSON, the shared control codec; or through several, the
+// nodes of a cluster, taking the publishes in turn), over HTTP (nchan's publisher location), or
+// as a browser would (`publish` commands on a WebSocket of its own, a member of the rooms:
+// ws:PATH), and measures deliveries, publish→receive latency from a timestamp inside each
+// payload, loss, its own CPU and the server processes' CPU and memory.
 // Every loop is bounded in count and in time; the whole run ends by --timeout at the latest.
 // The result is one JSON object on stdout. One file (~900 lines) on purpose: a benchmark tool
 // whose whole event loop, client protocols and accounting are read together when a figure looks
@@ -52,8 +53,9 @@ struct Options {
     std::string mode = "fanout";  // fanout | rate | idle | upload
     std::string ws;               // tcp:HOST:PORT or unix:PATH
     std::string ws_prefix = "/ws/rooms/";
-    std::string publish;  // control:PATH, http:HOST:PORT/PATH-PREFIX/ or ws:PATH (on --ws)
-    std::string upload;   // tcp:HOST:PORT (POST /cad)
+    // control:PATH[,control:PATH...], http:HOST:PORT/PATH-PREFIX/ or ws:PATH (on --ws)
+    std::string publish;
+    std::string upload;  // tcp:HOST:PORT (POST /cad)
     std::string upload_file;
     std::string room_prefix = "bench";
     bool expect_subscribed = false;
@@ -117,7 +119,7 @@ struct Conn {
     bool want_out = false;
     uint32_t pending = 0;  // requests without a response yet
     uint64_t received = 0;
-    uint64_t last_index = 0;
+    std::vector<uint64_t> last_index;  // per publisher: the last message index received
     std::string in;
     std::string out;
 };
@@ -151,6 +153,7 @@ private:
     void on_text(Conn& conn, std::string_view payload);
     void on_sse_bytes(Conn& conn, std::string_view bytes);
     void on_publisher_frame(Conn& conn, std::string_view payload);
+    bool open_publishers();
     void on_control_bytes(Conn& conn);
     void on_http_bytes(Conn& conn);
     void flush(std::size_t index);
@@ -171,7 +174,7 @@ private:
     Endpoint ws_, pub_, upload_;
     int epoll_ = -1;
     std::vector<Conn> conns_;
-    std::size_t publisher_ = SIZE_MAX;
+    std::vector<std::size_t> publishers_;  // conns_ indices; message N goes through N mod size
     std::vector<std::size_t> uploaders_;
     int subs_total_ = 0, subs_started_ = 0, subs_pending_ = 0;
     Counters c_;
@@ -460,9 +463,13 @@ void LoadGen::on_text(Conn& conn, std::string_view payload) {
     if (!o_.latency_dump.empty()) {  // one entry per latency; 0 when the index is missing
         c_.latency_index.push_back(static_cast<uint32_t>(index.value_or(0)));
     }
-    if (index) {
-        if (*index <= conn.last_index && conn.received > 1) ++c_.out_of_order;
-        conn.last_index = *index;
+    if (index && *index > 0) {
+        // Order is defined per publisher: message N went through publisher (N - 1) mod their
+        // count, and several publishers' messages to one room interleave as the server ran them.
+        std::size_t from = (*index - 1) % std::max<std::size_t>(publishers_.size(), 1);
+        if (conn.last_index.size() <= from) conn.last_index.resize(from + 1, 0);
+        if (*index <= conn.last_index[from]) ++c_.out_of_order;
+        conn.last_index[from] = *index;
     }
 }
 
@@ -543,7 +550,7 @@ const std::string& LoadGen::publish_head(uint64_t room) {
 }
 
 void LoadGen::publish_one() {
-    Conn& conn = conns_[publisher_];
+    Conn& conn = conns_[publishers_[c_.published % publishers_.size()]];
     if (conn.fd < 0 || conn.state != State::open) return;
     if (conn.kind == Kind::ws_pub && !conn.subscribed) return;
     uint64_t index = c_.published + 1;
@@ -567,6 +574,40 @@ void LoadGen::publish_one() {
     ++c_.published;
     c_.last_publish_ns = now_ns();
     if (c_.first_publish_ns == 0) c_.first_publish_ns = c_.last_publish_ns;
+}
+
+// --publish: one target, or several control sockets (the nodes of a cluster: control:A,control:B),
+// each with a pipelined connection of its own, taking the messages in turn. The window and the
+// inflight limit count the publishes of all of them together.
+bool LoadGen::open_publishers() {
+    std::vector<std::string> specs;
+    for (std::size_t start = 0; start <= o_.publish.size();) {
+        std::size_t comma = std::min(o_.publish.find(',', start), o_.publish.size());
+        specs.push_back(o_.publish.substr(start, comma - start));
+        start = comma + 1;
+    }
+    auto is_control = [](const std::string& spec) { return spec.starts_with("control:"); };
+    if (specs.size() > 1 && !std::all_of(specs.begin(), specs.end(), is_control)) {
+        std::cerr << "loadgen: --publish: only control:PATH targets can be listed: " << o_.publish
+                  << "\n";
+        return false;
+    }
+    for (const std::string& spec : specs) {
+        bool ws_publisher = spec.starts_with("ws:");
+        pub_ = ws_publisher ? ws_ : parse_endpoint(spec);
+        if (ws_publisher) pub_.path = spec.substr(3);  // the WebSocket path on --ws
+        Conn conn;
+        conn.kind = ws_publisher ? Kind::ws_pub : is_control(spec) ? Kind::control : Kind::http_pub;
+        conn.fd = open_socket(ws_publisher ? ws_ : pub_, 0);
+        if (conn.fd < 0) {
+            std::cerr << "loadgen: --publish: cannot connect to " << spec << ": "
+                      << std::strerror(errno) << "\n";
+            return false;
+        }
+        add(std::move(conn));
+        publishers_.push_back(conns_.size() - 1);
+    }
+    return true;
 }
 
 void LoadGen::send_upload(std::size_t index) {
@@ -638,9 +679,10 @@ void LoadGen::run_load(uint64_t deadline) {
             if (c_.uploads_sent == total && drain_deadline == UINT64_MAX) {
                 drain_deadline = now + static_cast<uint64_t>(o_.drain_s * 1e9) * 4;
             }
-        } else if (publisher_ != SIZE_MAX) {
-            Conn& pub = conns_[publisher_];
-            if (pub.fd < 0) return;
+        } else if (!publishers_.empty()) {
+            for (std::size_t index : publishers_) {
+                if (conns_[index].fd < 0) return;
+            }
             if (period_ns > 0) {
                 for (int burst = 0; burst < 1000 && c_.published < total && now >= next_ns;
                      ++burst) {
@@ -662,7 +704,7 @@ void LoadGen::run_load(uint64_t deadline) {
                 }
                 timeout = 1;
             }
-            flush(publisher_);
+            for (std::size_t index : publishers_) flush(index);
             uint64_t expected = c_.published * expected_per_publish;
             if (c_.published == total && c_.received >= expected &&
                 c_.acked + c_.publish_failed >= total)
@@ -793,20 +835,8 @@ int LoadGen::run() {
     connect_all(
         std::min(deadline, connect_start + static_cast<uint64_t>(o_.connect_timeout_s * 1e9)));
     double connect_s = static_cast<double>(now_ns() - connect_start) / 1e9;
-    if (!o_.publish.empty() && o_.mode != "idle" && o_.mode != "upload") {
-        bool ws_publisher = o_.publish.rfind("ws:", 0) == 0;
-        pub_ = ws_publisher ? ws_ : parse_endpoint(o_.publish);
-        if (ws_publisher) pub_.path = o_.publish.substr(3);  // the WebSocket path on --ws
-        Conn conn;
-        conn.kind = ws_publisher                           ? Kind::ws_pub
-                    : o_.publish.rfind("control:", 0) == 0 ? Kind::control
-                                                           : Kind::http_pub;
-        conn.fd = open_socket(ws_publisher ? ws_ : pub_, 0);
-        if (conn.fd >= 0) {
-            add(std::move(conn));
-            publisher_ = conns_.size() - 1;
-        }
-    }
+    if (!o_.publish.empty() && o_.mode != "idle" && o_.mode != "upload" && !open_publishers())
+        return 2;
     if (o_.mode == "upload") {
         for (int i = 0; i < o_.window; ++i) {
             Conn conn;
@@ -853,8 +883,9 @@ int main(int argc, char** argv) {
     app.add_option("--ws", o.ws, "subscribers connect here: tcp:HOST:PORT or unix:PATH");
     app.add_option("--ws-prefix", o.ws_prefix, "the WebSocket path; the room id is appended");
     app.add_option("--publish", o.publish,
-                   "control:PATH (roompush), http:HOST:PORT/PREFIX/ (nchan), or ws:PATH: "
-                   "publish commands on a WebSocket to PATH on --ws, as a browser sends them");
+                   "control:PATH (roompush; several, comma-separated, take the messages in "
+                   "turn), http:HOST:PORT/PREFIX/ (nchan), or ws:PATH: publish commands on a "
+                   "WebSocket to PATH on --ws, as a browser sends them");
     app.add_option("--upload", o.upload, "upload mode: tcp:HOST:PORT taking POST /cad");
     app.add_option("--upload-file", o.upload_file, "upload mode: the file to upload");
     app.add_option("--room-prefix", o.room_prefix, "rooms are PREFIX0, PREFIX1, ...");

@@ -3,9 +3,12 @@
 
 Starts one roompush stack through tools/devstack.py (what is benchmarked is what ships: the
 same nginx templates), and nchan (Debian's libnginx-mod-nchan) in private nginx instances with
-1 and 2 workers. For every scenario and repetition the systems take turns (alternating, so that
-the machine's noise spreads over all of them); the report takes medians and writes
-bench/RESULTS.md between its markers, and the raw figures to BUILD/bench/results.json.
+1 and 2 workers; for the scenarios in REDIS2_SCENARIOS also a stack of two sidecars on the Redis
+broker behind one nginx upstream (system roompush-redis2), published to through both nodes'
+control sockets and reported against the memory broker (roompush) of the same run. For every
+scenario and repetition the systems take turns (alternating, so that the machine's noise spreads
+over all of them); the report takes medians and writes bench/RESULTS.md between its markers, and
+the raw figures to BUILD/bench/results.json.
 
 --smoke is the few-second form CTest runs (label `bench`): tiny counts, and it fails unless the
 generator connects everything, receives every message and reports sane figures.
@@ -22,6 +25,7 @@ import pwd
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -118,27 +122,32 @@ def nchan(workers, base_dir):
 class Systems:
     """Every system under test, by name: how the generator reaches it and which PIDs it costs."""
 
-    def __init__(self, build_dir, base_dir, with_nchan, nchan_workers, baseline_build_dir=None):
+    def __init__(self, build_dir, base_dir, with_nchan, nchan_workers, baseline_build_dir=None,
+                 with_redis2=False):
         # History is retained 600 s by default; 5 s lets the end of the run show whether the
         # memory of the load comes back once what is retained has expired (nchan's messages
         # time out after 5 s as well). --event-loop epoll: measure the loop the package ships,
         # or fail, rather than fall back quietly.
-        def stack(build, name, extra=()):
+        def stack(build, name, extra=(), nodes=1):
             return devstack.Stack(build, os.path.join(base_dir, name), devstack.free_port(),
                                   sidecar_args=["--history-ttl", "5", "--event-loop", "epoll"]
-                                  + list(extra))
+                                  + list(extra), nodes=nodes)
         # Messages from browsers on, without the per-connection rate limit: the client-publish
         # scenario measures the path, not the limit. (Not for a baseline, which may predate it.)
         self.stack = stack(build_dir, "roompush", CLIENT_PUBLISH_ARGS)
         # --baseline: the same stack built from another commit, measured in turn with this one.
         self.baseline = stack(baseline_build_dir, "roompush-baseline") if baseline_build_dir else None
+        # Two sidecars on the Redis broker (a redis-server of the stack's own) behind the one
+        # upstream, otherwise configured as the memory stack: REDIS2_SCENARIOS only.
+        self.redis2 = (stack(build_dir, REDIS2, CLIENT_PUBLISH_ARGS, nodes=2)
+                       if with_redis2 else None)
         self.nchans = [nchan(w, base_dir) for w in nchan_workers] if with_nchan else []
         # nginx alone at its most frugal, in front of the same sidecar (idle scenario only).
         self.floor = PrivateNginx("nginx-floor", "nginx-floor.conf.in", base_dir, 2,
                                   {"WS_SOCKET": self.stack.ws_socket})
 
     def stacks(self):
-        return [self.stack] + ([self.baseline] if self.baseline else [])
+        return [self.stack] + [s for s in (self.baseline, self.redis2) if s]
 
     def start(self):
         for stack in self.stacks():
@@ -153,12 +162,16 @@ class Systems:
             stack.stop()
 
     def names(self):
-        ours = ["roompush"] + (["roompush-baseline"] if self.baseline else []) + ["roompush-direct"]
+        ours = (["roompush"] + (["roompush-baseline"] if self.baseline else [])
+                + ([REDIS2] if self.redis2 else []) + ["roompush-direct"])
         return ours + [n.name for n in self.nchans] + [self.floor.name]
 
     def roompush_pids(self, with_nginx=True, stack=None):
+        """Every sidecar of the stack (and its redis-server, if it has one), and nginx."""
         stack = stack or self.stack
-        pids = [stack.processes["sidecar"].pid]
+        pids = [stack.processes[stack.node_name(node)].pid for node in range(stack.nodes)]
+        if "redis" in stack.processes:
+            pids.append(stack.processes["redis"].pid)
         if with_nginx:
             pids += nginx_pids(stack.processes["nginx"].pid)
         return pids
@@ -166,16 +179,21 @@ class Systems:
     def target(self, name):
         if name.startswith("roompush"):
             direct = name == "roompush-direct"
-            stack = self.baseline if name == "roompush-baseline" else self.stack
+            stack = self.stack_of(name)
+            # More than one node: through every node's control socket, message by message.
+            publish = ",".join("control:" + stack.node_control_socket(node)
+                               for node in range(stack.nodes))
+            # The sidecar's own share is reported for a single node only.
+            primary = (["--primary-pid", str(stack.processes["sidecar"].pid)]
+                       if stack.nodes == 1 else [])
             return {
                 "ws": ("unix:" + stack.ws_socket) if direct
                 else "tcp:127.0.0.1:%d" % stack.port,
                 "prefix": "/ws/rooms/",
-                "publish": "control:" + stack.control_socket,
+                "publish": publish,
                 "upload": "tcp:127.0.0.1:%d" % stack.port,
                 "pids": self.roompush_pids(not direct, stack),
-                "extra": ["--expect-subscribed",
-                          "--primary-pid", str(stack.processes["sidecar"].pid)],
+                "extra": ["--expect-subscribed"] + primary,
             }
         if name == self.floor.name:  # measured alone: nginx's pids only, not the sidecar's
             return {
@@ -194,6 +212,19 @@ class Systems:
             "extra": [],
         }
 
+    def stack_of(self, name):
+        return {"roompush-baseline": self.baseline, REDIS2: self.redis2}.get(name, self.stack)
+
+    def node_counters(self, name):
+        """For a system of several sidecars: each node's counters (control `stats`) that show how
+        the load split over them; None for one node."""
+        stack = self.stack_of(name) if name.startswith("roompush") else None
+        if stack is None or stack.nodes == 1:
+            return None
+        return [{key: stats[key] for key in NODE_COUNTERS}
+                for stats in (control_stats(stack.node_control_socket(node))
+                              for node in range(stack.nodes))]
+
 
 CLIENT_PUBLISH_ARGS = ("--client-publish", "--client-publish-rate", "10000",
                        "--client-publish-burst", "10000")
@@ -203,6 +234,49 @@ AS_BROWSER = "--as-browser"
 # ... and this one's subscribers read server-sent events (GET /sse/rooms/ROOM through nginx).
 OVER_SSE = "--over-sse"
 NEW_IN_THIS_TREE = (AS_BROWSER, OVER_SSE)  # scenarios a baseline build may not know
+
+
+# The Redis broker on two sidecar nodes runs these scenarios only, each beside the memory broker
+# (roompush) of the same run: scenario -> (label, the least ratio of its deliveries/s to the
+# memory broker's that the issue asks for). Printed with the results; never fails the run.
+REDIS2 = "roompush-redis2"
+REDIS2_SCENARIOS = {
+    "rooms-1000x1": ("1,000 rooms × 1", 0.5),
+    "fanout-1x1000": ("fanout 1×1,000", 0.8),
+    "rooms-10x1": ("smoke: 10 rooms × 1", 0.5),
+    "fanout-1x20": ("smoke: fanout 1×20", 0.8),
+}
+# What each node of a system of several did in one generator run, from its control `stats`
+# before and after (docs/protocol.md): WebSockets accepted (the members nginx sent it), message
+# frames queued for its members, and publishes through its control socket.
+NODE_COUNTERS = ("connections_opened", "delivered", "control_requests")
+NODE_FIGURES = ("members", "delivered", "publishes")
+
+
+def node_deltas(before, after):
+    # control_requests counts a request once answered: the first `stats` is in the difference.
+    return [{"members": a["connections_opened"] - b["connections_opened"],
+             "delivered": a["delivered"] - b["delivered"],
+             "publishes": a["control_requests"] - b["control_requests"] - 1}
+            for b, a in zip(before, after)]
+
+
+def control_stats(path):
+    """`{"op":"stats"}` on a sidecar's control socket (docs/protocol.md), answered in one line."""
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(5)
+        conn.connect(path)
+        conn.sendall(b'{"op":"stats"}\n')
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    stats = json.loads(answer)
+    if not stats.get("ok"):
+        raise RuntimeError("stats on %s: %s" % (path, answer))
+    return stats
 
 
 def scenarios(smoke):
@@ -276,10 +350,14 @@ def run_generator(loadgen, systems, system, scenario_args, room_prefix, upload_f
         argv += ["--upload", target["upload"], "--upload-file", upload_file]
     else:
         argv += ["--publish", "ws:/ws" if as_browser else target["publish"]]
+    before = systems.node_counters(system)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30)
     if done.returncode != 0:
         raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), done.returncode, done.stderr))
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if before:
+        result["nodes"] = node_deltas(before, systems.node_counters(system))
+    return result
 
 
 def write_stl(path):
@@ -320,6 +398,10 @@ def summarize(raw):
             entry = {key: median_of(runs, key) for key in SUMMARY_KEYS}
             entry["lost_total"] = sum(run["lost"] + run["connect_failed"] for run in runs)
             entry["runs"] = len(runs)
+            if all("nodes" in run for run in runs):  # per node, the median over the runs
+                entry["nodes"] = [{key: statistics.median(run["nodes"][node][key] for run in runs)
+                                   for key in NODE_FIGURES}
+                                  for node in range(len(runs[0]["nodes"]))]
             out[scenario][system] = entry
     return out
 
@@ -347,6 +429,15 @@ def smoke_check(summary):
             if s["server_cpu_us_per_delivery"] < 0 or s["client_cpu_pct"] <= 0:
                 problems.append("%s: cpu figures %r %r" % (
                     where, s["server_cpu_us_per_delivery"], s["client_cpu_pct"]))
+            # Several nodes: each must have had members and publishes, or the system was one node;
+            # and each node's publishes reach every member in the order it took them.
+            if s.get("nodes") and s["out_of_order"]:
+                problems.append("%s: %d deliveries out of their publisher's order" % (
+                    where, s["out_of_order"]))
+            for node, counts in enumerate(s.get("nodes", [])):
+                if counts["members"] < 1 or counts["publishes"] < 1:
+                    problems.append("%s: node %d had %d members and %d publishes" % (
+                        where, node, counts["members"], counts["publishes"]))
     return problems
 
 
@@ -426,6 +517,7 @@ def render_markdown(info, summary, extra, reps, seconds):
     for row in targets(summary, extra):
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % row)
     lines += own_ratios_table(summary)
+    lines += redis2_table(summary)
     lines += ["", END]
     return "\n".join(lines)
 
@@ -446,6 +538,52 @@ def own_ratios(summary):
             rows.append(("%s: %s" % (scenario, what), label, fmt(s[key], digits),
                          fmt(base[key], digits), ratio(s[key], base[key])))
     return rows
+
+
+def redis2_ratios(summary):
+    """Each REDIS2_SCENARIOS scenario run: the Redis broker on two nodes against the memory broker
+    of the same run, with the issue's target for deliveries/s and how the load split."""
+    rows = []
+    for scenario, (label, factor) in REDIS2_SCENARIOS.items():
+        redis = summary.get(scenario, {}).get(REDIS2)
+        memory = summary.get(scenario, {}).get("roompush")
+        if not redis or not memory:
+            continue
+        ours, theirs = redis["deliveries_per_s"], memory["deliveries_per_s"]
+        met = ("yes" if ours >= factor * theirs else "**no**") if theirs else "n/a"
+        rows.append(("%s deliveries/s ≥ %.1f× memory" % (label, factor), "deliveries/s",
+                     fmt(ours, 0), fmt(theirs, 0), ratio(ours, theirs), met))
+        for key, figure, scale, digits in (
+                ("server_cpu_us_per_delivery", "server CPU µs/delivery", 1, 2),
+                ("latency_p50_us", "p50 ms", 0.001, 2), ("latency_p99_us", "p99 ms", 0.001, 2)):
+            rows.append((label, figure, fmt(redis[key] * scale, digits),
+                         fmt(memory[key] * scale, digits), ratio(redis[key], memory[key]), ""))
+        # Publishes through two nodes interleave in a room as Redis ran them; each node's own
+        # must keep their order.
+        rows.append((label, "deliveries out of their publisher's order",
+                     "%d" % redis["out_of_order"], "%d" % memory["out_of_order"], "",
+                     "yes" if redis["out_of_order"] == 0 else "**no**"))
+        nodes = redis.get("nodes", [])
+        for key in ("members", "publishes"):
+            counts = [node[key] for node in nodes]
+            rows.append((label, "%s per node" % key, " / ".join("%d" % c for c in counts), "", "",
+                         "yes" if counts and min(counts) > 0 else "**no**"))
+    return rows
+
+
+def redis2_table(summary):
+    """redis2_ratios as Markdown, or nothing."""
+    rows = redis2_ratios(summary)
+    if not rows:
+        return []
+    lines = ["", "The Redis broker on two sidecar nodes (%s: one nginx upstream, a private "
+             "redis-server; publishing through both nodes' control sockets in turn) against the "
+             "memory broker (roompush), same run. Server CPU is both sidecars, redis-server and "
+             "nginx; per node, the WebSockets nginx sent it and the publishes it took (medians):"
+             % REDIS2, "",
+             "| target | figure | %s | roompush | ratio | met |" % REDIS2,
+             "| --- | --- | ---: | ---: | ---: | --- |"]
+    return lines + ["| %s | %s | %s | %s | %s | %s |" % row for row in rows]
 
 
 def targets(summary, extra):
@@ -538,7 +676,13 @@ def main():
     base_dir = tempfile.mkdtemp(prefix="roompush-bench-", dir="/tmp")
     os.chmod(base_dir, 0o711)  # as root the stack's daemons and nginx's workers are other users
     baseline = os.path.abspath(args.baseline_build_dir) if args.baseline_build_dir else None
-    systems = Systems(build_dir, base_dir, with_nchan, [1] if args.smoke else [1, 2], baseline)
+    # The two Redis nodes when a scenario of theirs runs (not for --baseline, which compares
+    # builds on the memory broker only).
+    selected = [name for name, _what, _args, _only in scenarios(args.smoke)
+                if not args.only or name in args.only.split(",")]
+    with_redis2 = not baseline and any(name in REDIS2_SCENARIOS for name in selected)
+    systems = Systems(build_dir, base_dir, with_nchan, [1] if args.smoke else [1, 2], baseline,
+                      with_redis2)
     upload_file = os.path.join(base_dir, "part.stl")
     write_stl(upload_file)
     raw, extra = {}, {}
@@ -569,6 +713,8 @@ def main():
                         continue
                     if system == systems.floor.name and not fresh:
                         continue  # a memory figure only
+                    if system == REDIS2 and name not in REDIS2_SCENARIOS:
+                        continue
                     if system == "roompush-baseline" and any(
                             marker in scenario_args for marker in NEW_IN_THIS_TREE):
                         continue  # a baseline may predate client messages and SSE
@@ -584,6 +730,9 @@ def main():
                             result["server_cpu_us_per_delivery"], result["server_kb_per_conn"],
                             result["primary_kb_per_conn"],
                             result["client_cpu_pct"]))
+                    for node, counts in enumerate(result.get("nodes", [])):
+                        log("  node %d: %d members, %d publishes, %d delivered" % (
+                            node, counts["members"], counts["publishes"], counts["delivered"]))
         if "rss_end_kb" not in extra:
             measure_end(systems, extra, args.smoke)
     finally:
@@ -595,6 +744,8 @@ def main():
     with open(os.path.join(build_dir, "bench", "smoke.json" if args.smoke else "results.json"), "w") as out:
         json.dump({"machine": machine(), "summary": summary, "raw": raw, "extra": extra}, out, indent=1)
     if args.smoke:
+        for line in redis2_table(summary):  # its targets are shown, never failing the run
+            log(line)
         problems = smoke_check(summary)
         for problem in problems:
             log("FAIL", problem)
