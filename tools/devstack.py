@@ -7,6 +7,7 @@ what ships. Standard library only.
 """
 
 import argparse
+import contextlib
 import fcntl
 import grp
 import os
@@ -247,7 +248,8 @@ class Stack:
     """One running stack. Use as a context manager or call start() / stop()."""
 
     def __init__(self, build_dir, run_dir, port, exec_template=None, sidecar_args=(),
-                 app_args=(), max_upload="64m", log_to_files=True, layout=None, nodes=1):
+                 app_args=(), max_upload="64m", log_to_files=True, layout=None, nodes=1,
+                 broker=None):
         self.build_dir = os.path.abspath(build_dir)
         self.layout = layout or Layout.build_tree(self.build_dir)
         self.run_dir = os.path.abspath(run_dir)
@@ -263,6 +265,8 @@ class Stack:
         # (docs/scaling.md); node 0 keeps the single-node socket names.
         self.nodes = nodes
         self.redis_port = None
+        # Or the sidecars' --broker as given (a Sentinel group, shards), run by someone else.
+        self.broker = broker
         self.processes = {}  # name -> Popen, in start order
         self.log_files = []
         self.exit_codes = {}  # name -> exit code of a stopped program (None: had to be killed)
@@ -335,7 +339,7 @@ class Stack:
             raise StackError("port %d on 127.0.0.1 is already in use; set ROOMPUSH_PORT to "
                              "another port" % self.port)
         try:
-            if self.nodes > 1:
+            if self.nodes > 1 and self.broker is None:
                 self.start_redis()
             for node in range(self.nodes):
                 self.start_sidecar(node=node)
@@ -378,8 +382,8 @@ class Stack:
         name = self.node_name(node)
         mode = [] if "--socket-mode" in self.sidecar_args else ["--socket-mode", "0660"]
         broker = []
-        if self.redis_port is not None:
-            broker = ["--broker", self.broker_url, "--node-id", "node%d" % node]
+        if self.broker is not None or self.redis_port is not None:
+            broker = ["--broker", self.broker or self.broker_url, "--node-id", "node%d" % node]
         group = []
         if daemon_identity() and "--ws-socket-group" not in self.sidecar_args:
             group = ["--ws-socket-group", NGINX_USER]  # as the unit's ExecStart gives it
@@ -603,12 +607,42 @@ def up(args):
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     lock = hold_lock(args.run_dir)
-    # Open rooms that take messages from browsers and show who is in them, so that the demo's
-    # notes and member list work out of the box.
-    stack = Stack(args.build_dir, args.run_dir, args.port, log_to_files=False, nodes=args.nodes,
-                  sidecar_args=("--client-publish", "--presence"))
-    lock.write(", http://127.0.0.1:%d" % args.port)
-    lock.flush()
+    with contextlib.ExitStack() as redis:
+        broker, sidecar_args = start_topology(args, redis)
+        # Open rooms that take messages from browsers and show who is in them, so that the
+        # demo's notes and member list work out of the box.
+        stack = Stack(args.build_dir, args.run_dir, args.port, log_to_files=False,
+                      nodes=args.nodes, broker=broker,
+                      sidecar_args=("--client-publish", "--presence") + sidecar_args)
+        lock.write(", http://127.0.0.1:%d" % args.port)
+        lock.flush()
+        return serve(stack, stop_requested)
+
+
+def start_topology(args, exit_stack):
+    """--redis sentinel|shards: the Redis the nodes share, started here (plain: the stack starts
+    its own). Returns the --broker value (None: the stack's own) and more sidecar arguments."""
+    if args.redis == "plain":
+        return None, ()
+    import redis_topology  # the test tooling, also what runs these topologies locally
+    base = os.path.join(args.run_dir, "redis-" + args.redis)
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(base)
+    daemon_dir(base)
+    if args.redis == "sentinel":
+        master, replicas, sentinels = exit_stack.enter_context(
+            redis_topology.sentinel_topology(base, replicas=2))
+        # Two replicas: with --broker-min-replicas 1, the new master after a failover still
+        # has one to confirm publishes with.
+        print("  redis: master :%d, replicas %s, sentinels %s"
+              % (master.port, [r.port for r in replicas], sentinels.ports), flush=True)
+        return sentinels.broker_url(), ("--broker-min-replicas", "1")
+    shards = [exit_stack.enter_context(redis_topology.RedisServer(base)) for _ in range(2)]
+    print("  redis shards: %s" % " ".join(shard.url for shard in shards), flush=True)
+    return " ".join(shard.url for shard in shards), ()
+
+
+def serve(stack, stop_requested):
     try:
         stack.start()
         print("roompush is up: %s   (Ctrl-C stops it)" % stack.url, flush=True)
@@ -619,6 +653,8 @@ def up(args):
         if stack.redis_port is not None:
             print("  broker: %s (redis-server in %s)" % (stack.broker_url, stack.redis_dir),
                   flush=True)
+        elif stack.broker is not None:
+            print("  broker: %s" % stack.broker, flush=True)
         while not stop_requested:
             for name, process in stack.processes.items():
                 if process.poll() is not None:
@@ -643,7 +679,14 @@ def main():
     up_parser.add_argument("--nodes", type=int, default=1,
                            help="sidecars behind nginx; more than one share rooms through a "
                                 "local redis-server")
+    up_parser.add_argument("--redis", choices=("plain", "sentinel", "shards"), default="plain",
+                           help="with --nodes: one redis-server (plain), a master, two replicas "
+                                "and three sentinels (sentinel), or two shards (shards)")
     args = parser.parse_args()
+    if args.redis != "plain" and args.nodes < 2:
+        parser.error("--redis %s needs --nodes 2 or more" % args.redis)
+    # redis_topology imports devstack: let it find this module, not load a second copy.
+    sys.modules.setdefault("devstack", sys.modules[__name__])
     try:
         return up(args)
     except StackError as error:

@@ -44,6 +44,7 @@ struct SidecarConfig {
     std::vector<gid_t> control_gids;           // both empty: anyone the socket mode lets in
     BrokerSpec broker;                         // --broker: memory, or Redis (docs/scaling.md)
     RedisCredentials broker_credentials;       // --broker-user, --broker-password-file
+    int broker_min_replicas = 0;               // replicas that must have a publish before its ack
     unsigned broker_dedupe_ttl_s = 86400;      // idempotency keys kept in Redis
     unsigned broker_room_ttl_s = 7 * 86400;    // an idle room's keys in Redis
     std::string node_id;                       // this sidecar in the cluster view

@@ -158,6 +158,11 @@ void add_broker_options(CLI::App& app, SidecarConfig& config, TextOptions& text)
             }
             return "";
         });
+    app.add_option("--broker-min-replicas", config.broker_min_replicas,
+                   "Acknowledge a publish only once this many Redis replicas have it (WAIT), so "
+                   "that a failover loses none; 1 with Sentinel")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 16));
     app.add_option("--broker-dedupe-ttl", config.broker_dedupe_ttl_s,
                    "Seconds Redis remembers a publish's idempotency key")
         ->capture_default_str()

@@ -40,10 +40,10 @@ def room_path(room, since=None, epoch=None):
     return "/ws/rooms/" + room + ("?" + "&".join(query) if query else "")
 
 
-class Scaling(harness.StackTestCase):
+class ClusterTestCase(harness.StackTestCase):
+    """Helpers for a stack of several sidecars on Redis (no tests of its own)."""
     NODES = 2
 
-    # -- helpers ---------------------------------------------------------------------------
     def on(self, node, room, since=None, epoch=None):
         return NodeClient(self.stack.node_ws_socket(node), room_path(room, since, epoch))
 
@@ -60,6 +60,22 @@ class Scaling(harness.StackTestCase):
         return subprocess.run(["redis-cli", "-p", str(self.stack.redis_port)] + list(args),
                               capture_output=True, text=True, timeout=10).stdout.strip()
 
+    def stats(self, node):
+        with self.control(node) as control:
+            return control.request({"op": "stats"})
+
+    def node_pushctl(self, node, *args, stdin=None, timeout=60):
+        return subprocess.run([self.stack.layout.pushctl, "--socket",
+                               self.stack.node_control_socket(node)] + list(args),
+                              capture_output=True, text=True, input=stdin, timeout=timeout)
+
+    def publish_lines(self, node, lines):
+        """pushctl publish --lines (pipelined) through one node; returns its JSON summary."""
+        result = self.node_pushctl(node, "--json", "publish", "--lines", "--event", "note",
+                                   stdin="".join(lines), timeout=120)
+        self.assertIn(result.returncode, (0, 1), result.stderr)
+        return json.loads(result.stdout)
+
     def wait_for(self, predicate, timeout=15, what="condition"):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -69,8 +85,10 @@ class Scaling(harness.StackTestCase):
         self.fail("timed out waiting for " + what + "\n" + self.all_logs())
 
     def all_logs(self):
+        names = [self.stack.node_name(node) for node in range(self.stack.nodes)] + ["app"]
+        names += ["redis"] if self.stack.redis_port is not None else []
         return "\n".join("--- %s ---\n%s" % (name, self.stack.log_tail(name, 20))
-                         for name in ("sidecar", "sidecar-1", "app", "redis"))
+                         for name in names)
 
     def broker_up(self, node):
         with self.control(node) as control:
@@ -86,6 +104,9 @@ class Scaling(harness.StackTestCase):
 
     def assert_consecutive(self, messages, first):
         self.assertEqual([m["seq"] for m in messages], list(range(first, first + len(messages))))
+
+
+class Scaling(ClusterTestCase):
 
     # -- the scenarios ---------------------------------------------------------------------
     def test_a_client_on_one_node_gets_what_another_node_publishes_in_order(self):
@@ -368,12 +389,23 @@ class BrokerOptions(harness.unittest.TestCase):
 
     def test_bad_broker_urls(self):
         for url in ("redis://", "redis://host:99999", "redis://host/77", "http://host",
-                    "redis://user:hunter2@host", "unix:relative", ""):
+                    "redis://user:hunter2@host", "unix:relative", "",
+                    "sentinel://host:26379", "sentinel://:hunter2@host/m", "sentinel://h,/m",
+                    "redis://a memory", "redis://a redis://a", "redis://a " + "x" * 5000):
             result = self.run_sidecar("--broker", url)
             self.assertEqual(result.returncode, 2, (url, result.stderr))
             self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
             self.assertIn("--broker", result.stderr)
             self.assertNotIn("hunter2", result.stderr)
+
+    def test_bad_credentials_and_replica_counts(self):
+        for args in (["--broker-user", "alice"], ["--broker-user", "al ice"],
+                     ["--broker-user", ""], ["--broker-min-replicas", "17"],
+                     ["--broker-min-replicas", "-1"], ["--broker-min-replicas", "one"]):
+            result = self.run_sidecar("--broker", "redis://127.0.0.1:1", *args)
+            self.assertEqual(result.returncode, 2, (args, result.stderr))
+            self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+            self.assertIn(args[0], result.stderr)
 
     def test_unreadable_password_file(self):
         for path in ("/nonexistent/redis.pass", "/tmp"):

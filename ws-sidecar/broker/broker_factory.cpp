@@ -43,6 +43,7 @@ std::unique_ptr<RedisBroker> make_shard(const SidecarConfig& config, const Broke
         .dedupe_ttl_s = config.broker_dedupe_ttl_s,
         .room_ttl_s = config.broker_room_ttl_s,
         .node_id = config.node_id,
+        .min_replicas = config.broker_min_replicas,
         .state_changed = std::move(state_changed),
     };
     BrokerShardMetrics& shard = metrics.broker_shards.emplace_back(url.describe());

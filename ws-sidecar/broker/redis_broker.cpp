@@ -267,7 +267,8 @@ void RedisBroker::run_next(std::unique_lock<std::mutex>& lock) {
     for (RedisCommand& command : late) {
         fail_command(command, make_error("broker_io", "Redis did not take it in time"));
     }
-    std::deque<RedisCommand> unanswered = run_pipeline(*connection_, shas_, std::move(batch));
+    std::deque<RedisCommand> unanswered =
+        run_pipeline(*connection_, shas_, std::move(batch), config_.min_replicas);
     lock.lock();
     // The connection broke: these go first on the next one (or fail; see below).
     for (auto it = unanswered.rbegin(); it != unanswered.rend(); ++it) {

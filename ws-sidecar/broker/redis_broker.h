@@ -34,6 +34,8 @@ struct RedisBrokerConfig {
     std::string node_id;              // this sidecar in the cluster view
     unsigned heartbeat_ms = 2000;     // members are reported this often...
     unsigned member_ttl_ms = 6000;    // ...and forgotten this long after the last report
+    int min_replicas =
+        0;  // --broker-min-replicas: publishes acked once this many replicas have them
     // Called (under the broker's lock) when it goes up or down; unset: it sets broker_up itself.
     std::function<void()> state_changed;
 };

@@ -44,9 +44,11 @@ private:
 
 // Runs `batch` on `connection`. Every command answered is done(); when the connection breaks,
 // the commands whose answer did not come are returned, oldest first, for the caller to send
-// again on the next connection or to fail.
+// again on the next connection or to fail. With min_replicas, a WAIT follows the batch, and its
+// publishes are acknowledged only once that many replicas have them (a failover to a replica
+// then loses none of them); fewer in time, and they fail "broker_io" (send again, same key).
 std::deque<RedisCommand> run_pipeline(RedisConnection& connection, ScriptShas& shas,
-                                      std::deque<RedisCommand> batch);
+                                      std::deque<RedisCommand> batch, int min_replicas = 0);
 
 // What a command that cannot be sent any more is told.
 void fail_command(RedisCommand& command, const Error& error);
