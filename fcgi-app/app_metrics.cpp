@@ -1,5 +1,6 @@
 #include "app_metrics.h"
 
+#include "disk_io.h"
 #include "roompush/prometheus.h"
 
 namespace rp::app {
@@ -28,6 +29,9 @@ std::string render_app_metrics(const PushStats& pushes, const JobGauges& jobs) {
                   jobs.queued);
     append_metric(out, "roompush_app_jobs_running", gauge, "Jobs whose program runs now.",
                   jobs.running);
+    append_metric(out, "roompush_app_fsyncs_total", counter,
+                  "fsync calls on the app's files (uploads, job records, the outbox).",
+                  file_syncs());
     return out;
 }
 

@@ -1,5 +1,7 @@
 #include "job_store.h"
 
+#include "disk_io.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,10 +65,10 @@ Status JobStore::save(const Job& job) const {
     std::string temporary = path + ".tmp";
     UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
     if (!fd.valid()) return io_error("open", temporary);
-    if (!write_all(fd.get(), to_json(job_to_json(job, true).get()) + "\n")) {
+    if (!write_file(fd.get(), to_json(job_to_json(job, true).get()) + "\n")) {
         return io_error("write", temporary);
     }
-    if (::fsync(fd.get()) != 0) return io_error("fsync", temporary);
+    if (!sync_file(fd.get())) return io_error("fsync", temporary);
     fd.reset();
     if (::rename(temporary.c_str(), path.c_str()) != 0) return io_error("rename", path);
     return ok_status();

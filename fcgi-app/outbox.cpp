@@ -1,5 +1,7 @@
 #include "outbox.h"
 
+#include "disk_io.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -42,7 +44,7 @@ uint64_t entry_number(const std::string& name) {
 // A rename is durable only once the directory that holds it is on disk as well.
 Status sync_dir(const std::string& dir) {
     UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd.valid() || ::fsync(fd.get()) != 0) return outbox_error("fsync", dir);
+    if (!fd.valid() || !sync_file(fd.get())) return outbox_error("fsync", dir);
     return ok_status();
 }
 
@@ -85,7 +87,7 @@ Result<uint64_t> Outbox::append(std::string_view line) {
     if (!fd.valid()) return outbox_error("open", temporary);
     std::string framed(line);
     framed.push_back('\n');
-    if (!write_all(fd.get(), framed) || ::fsync(fd.get()) != 0) {
+    if (!write_file(fd.get(), framed) || !sync_file(fd.get())) {
         Error failed = outbox_error("write", temporary);
         ::unlink(temporary.c_str());
         return failed;

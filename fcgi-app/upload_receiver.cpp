@@ -1,5 +1,7 @@
 #include "upload_receiver.h"
 
+#include "disk_io.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -59,7 +61,7 @@ Status UploadReceiver::on_part_data(std::string_view bytes) {
                 "upload_too_large",
                 "the file is larger than " + std::to_string(limits_.max_file_bytes) + " bytes");
         }
-        if (auto written = write_all(file_.get(), bytes); !written) {
+        if (auto written = write_file(file_.get(), bytes); !written) {
             return make_error("spool_error", "writing the upload: " + written.error().message);
         }
         return ok_status();
@@ -75,7 +77,7 @@ Status UploadReceiver::on_part_data(std::string_view bytes) {
 
 Status UploadReceiver::on_part_end() {
     if (target_ == Target::file) {
-        if (::fsync(file_.get()) != 0) {
+        if (!sync_file(file_.get())) {
             return make_error("spool_error", std::string("fsync upload: ") + std::strerror(errno));
         }
         file_.reset();

@@ -5,6 +5,7 @@ The program is tests/fixtures/job_behaviour.sh: the uploaded file's first line s
 """
 
 import json
+import re
 import os
 import time
 
@@ -213,6 +214,23 @@ class AppUploads(harness.StackTestCase):
         self.assertEqual(status, 400, body)
         self.assertEqual(json.loads(body)["error"]["code"], "invalid_wait")
         self.assertEqual(self.spool_entries("incoming"), [])
+
+    def fsyncs(self):
+        status, _, body = self.curl(self.stack.url + "/metrics/app")
+        self.assertEqual(status, 200, body)
+        return int(re.search(r"^roompush_app_fsyncs_total (\d+)$", body, re.M).group(1))
+
+    def test_the_fsyncs_of_a_job_are_counted(self):
+        before = self.fsyncs()
+        self.run_mode("ok", "fsyncs")
+        deadline = time.monotonic() + 10  # the job's events leave the outbox
+        while json.loads(self.curl(self.stack.url + "/healthz")[2])["outbox"]["pending"] > 0:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        counted = self.fsyncs() - before
+        print("fsyncs for one upload (5 events): %d" % counted)
+        # At least the upload itself and the job's record; each one a real fsync on the spool.
+        self.assertGreaterEqual(counted, 2)
 
     def test_healthz_reports_the_outbox_and_the_queue(self):
         status, _, body = self.curl(self.stack.url + "/healthz")

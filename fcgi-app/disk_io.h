@@ -1,0 +1,21 @@
+#pragma once
+// The app's writes to its own files (uploads, job records, the outbox): plain write(2), never
+// the socket path (send(2) on a file fails ENOTSOCK first, one wasted call per write), and every
+// fsync counted, since they are what the upload path's durability costs
+// (roompush_app_fsyncs_total, docs/app.md).
+
+#include <cstdint>
+#include <string_view>
+
+#include "roompush/error.h"
+
+namespace rp::app {
+
+// All of `bytes`, retrying short writes and EINTR; "write_failed" with errno's text otherwise.
+Status write_file(int fd, std::string_view bytes);
+// fsync(2), counted. False (errno set) when it failed.
+bool sync_file(int fd);
+// fsyncs made by this process so far.
+uint64_t file_syncs();
+
+}  // namespace rp::app
