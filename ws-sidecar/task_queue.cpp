@@ -6,9 +6,10 @@
 
 namespace rp::sidecar {
 
-void TaskQueue::post(std::function<void()> task) {
+bool TaskQueue::post(std::function<void()> task) {
     std::lock_guard lock(mutex_);
     tasks_.push_back(std::move(task));
+    return tasks_.size() == 1;
 }
 
 std::size_t TaskQueue::run_posted() {

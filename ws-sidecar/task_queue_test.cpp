@@ -72,5 +72,16 @@ TEST(TaskQueue, EveryTaskPostedFromManyThreadsRunsOnceOnTheLoopThread) {
     for (int count : seen) ASSERT_EQ(count, 1);
 }
 
+// The owner wakes the loop only when post() says so: once per burst, since the loop takes
+// the whole queue.
+TEST(TaskQueue, OnlyThePostIntoAnEmptyQueueAsksForAWakeUp) {
+    TaskQueue queue;
+    EXPECT_TRUE(queue.post([] {}));
+    EXPECT_FALSE(queue.post([] {}));
+    EXPECT_FALSE(queue.post([] {}));
+    EXPECT_EQ(queue.run_posted(), 3u);
+    EXPECT_TRUE(queue.post([] {}));
+}
+
 }  // namespace
 }  // namespace rp::sidecar

@@ -489,8 +489,7 @@ void WsServer::run() {
 }
 
 void WsServer::post(std::function<void()> task) {
-    impl_->engine.tasks().post(std::move(task));
-    lws_cancel_service(impl_->context);
+    if (impl_->engine.tasks().post(std::move(task))) lws_cancel_service(impl_->context);
 }
 
 void WsServer::request_stop() {

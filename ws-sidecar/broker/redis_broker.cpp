@@ -74,6 +74,7 @@ Status RedisBroker::start(BrokerListener listener) {
         [this] { return open_redis(config_.url, config_.credentials, kCommandTimeoutMs); },
         RedisSubscriber::Events{
             .message = [this](const std::string& payload) { hear(payload); },
+            .idle = [this] { pass_on_heard(); },
             .resubscribed = [this] { resubscribed(); },
             .lost = [this](const Error& error, bool was_up) { subscriber_lost(error, was_up); },
         });
@@ -605,7 +606,17 @@ void RedisBroker::hear(const std::string& payload) {
         log_warn("broker_bad_message").kv("error", message.error().message);
         return;
     }
-    post_([deliver = listener_.message, message = std::move(*message)] { deliver(message); });
+    heard_.push_back(
+        [deliver = listener_.message, message = std::move(*message)] { deliver(message); });
+}
+
+// Subscriber thread: what one read brought goes to the loop as one task (one wake-up).
+void RedisBroker::pass_on_heard() {
+    if (heard_.empty()) return;
+    post_([heard = std::move(heard_)] {
+        for (const auto& deliver : heard) deliver();
+    });
+    heard_.clear();
 }
 
 // Subscriber thread. A node hears its own announcements too; it told its members already.
@@ -617,7 +628,7 @@ void RedisBroker::hear_presence(const std::string& payload) {
         return;
     }
     if (change->node == config_.node_id || !listener_.presence) return;
-    post_([tell = listener_.presence, change = std::move(*change)] { tell(change); });
+    heard_.push_back([tell = listener_.presence, change = std::move(*change)] { tell(change); });
 }
 
 // Subscriber thread: every wanted room is subscribed (again). Whatever was published while

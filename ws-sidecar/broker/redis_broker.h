@@ -89,6 +89,7 @@ private:
                         Result<ReplyPtr> reply);
     void hear(const std::string& payload);
     void hear_presence(const std::string& payload);
+    void pass_on_heard();
     void resubscribed();
     void subscriber_lost(const Error& error, bool was_up);
     void set_state(bool worker_up, bool subscriber_up);
@@ -102,6 +103,7 @@ private:
     BrokerListener listener_;
     BrokerShardMetrics& shard_;
     std::unique_ptr<RedisSubscriber> subscriber_;
+    std::vector<std::function<void()>> heard_;  // the subscriber's, not yet passed on
 
     std::mutex mutex_;  // guards everything below
     std::condition_variable wake_;

@@ -160,7 +160,10 @@ bool RedisSubscriber::serve(RedisConnection& connection) {
             for (;;) {
                 auto reply = connection.parsed();
                 if (!reply) return false;
-                if (!*reply) break;
+                if (!*reply) {
+                    events_.idle();
+                    break;
+                }
                 const redisReply* root = reply->get();
                 if (root->type == REDIS_REPLY_ERROR) {
                     events_.lost(make_error("broker_error",

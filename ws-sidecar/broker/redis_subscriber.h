@@ -30,6 +30,8 @@ public:
     using Connect = std::function<Result<std::unique_ptr<RedisConnection>>()>;
     struct Events {
         std::function<void(const std::string& payload)> message;  // subscriber thread
+        // Every message that had arrived is handed over: a moment to pass them on together.
+        std::function<void()> idle;
         // Every wanted room is subscribed again after a (re)connection: what was published
         // meanwhile is in the streams.
         std::function<void()> resubscribed;
