@@ -15,7 +15,9 @@ namespace rp::app {
 Status write_file(int fd, std::string_view bytes);
 // fsync(2), counted. False (errno set) when it failed.
 bool sync_file(int fd);
-// fsyncs made by this process so far.
+// fdatasync(2), counted the same: for a file that only grows (a journal).
+bool sync_data(int fd);
+// fsyncs and fdatasyncs made by this process so far.
 uint64_t file_syncs();
 
 }  // namespace rp::app

@@ -26,11 +26,10 @@ std::vector<std::string> journaled(const std::string& outbox_dir) {
     Outbox outbox(outbox_dir);
     EXPECT_TRUE(outbox.open().ok());
     std::vector<std::string> keys;
-    while (!outbox.empty()) {
-        auto request = decode_request(*outbox.read(outbox.front()));
+    for (std::size_t i = 0; i < outbox.size(); ++i) {
+        auto request = decode_request(outbox.line_at(i));
         EXPECT_TRUE(request.ok());
         keys.push_back(request->event + " " + request->id);
-        outbox.pop_front();
     }
     std::sort(keys.begin(), keys.end());
     return keys;

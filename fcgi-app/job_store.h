@@ -32,7 +32,11 @@ public:
     // Moves a received upload into a new job directory and stores the job.
     Status create(const Job& job, const std::string& incoming);
     // Writes job.json through a temporary file and rename, so a reader never sees half a job.
-    Status save(const Job& job) const;
+    // Sync::no skips the fsync, for a state whose loss the recovery makes good (docs/app.md,
+    // "What is on disk when"): the app being killed loses nothing either way, only the machine
+    // going down does.
+    enum class Sync { yes, no };
+    Status save(const Job& job, Sync sync = Sync::yes) const;
     Result<Job> load(const std::string& id) const;
     void remove(const std::string& id) const;
 

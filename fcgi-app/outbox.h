@@ -1,19 +1,35 @@
 #pragma once
-// The outbox: pushes that the sidecar has not acked yet, as one file per push in the spool, so
-// that a sidecar that is down, or an app that is killed, costs delay and never a message.
+// The outbox: pushes that the sidecar has not acked yet, in an append-only journal in the
+// spool, so that a sidecar that is down, or an app that is killed, costs delay and never a
+// message (docs/app.md, "What is on disk when").
 //
-//   SPOOL/outbox/00000000000000000042.push   one control-socket request line (a publish)
+//   SPOOL/outbox/journal   one record per line:
+//                          "P N LINE"  push number N, LINE a control-socket request (a publish)
+//                          "A N"       every push up to N was acked
 //
-// Entries are numbered in the order they were appended; the number is the send order. A file
-// appears only complete (written to a temporary name, fsynced, renamed, directory fsynced), so
-// an entry that exists is whole. Not thread-safe: PushSender serializes every call.
+// Numbers are the send order. append() writes a record; sync_through() makes it durable, and
+// one fdatasync serves every writer waiting at that moment (group commit), so pushes that
+// become due together cost one sync, not two each as a file per push did. A push that may be
+// lost (progress: best effort) is kept in memory only. Acks are written but not synced: one
+// lost in a crash makes its push go out again, and its idempotency key makes that harmless.
+// The journal starts over (truncated) whenever every push in it was acked, and is rewritten
+// with what is left when it grows past a bound. A torn last record (a crash mid-write) is cut
+// off at open; the per-push files of an older version are taken over.
+//
+// append(), pop_front() and the readers are serialized by the caller (PushSender);
+// sync_through() may run on any thread at the same time.
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "roompush/error.h"
+#include "roompush/unix_socket.h"
 
 namespace rp::app {
 
@@ -21,28 +37,53 @@ class Outbox {
 public:
     explicit Outbox(std::string dir) : dir_(std::move(dir)) {}
 
-    // Creates the directory, removes temporary files of an append that never finished, and
-    // loads the entries that are there, oldest first.
+    // Creates the directory and the journal, and loads the pushes not yet acked, oldest first.
     Status open();
 
-    // Durable when it returns ok; returns the entry's number.
-    Result<uint64_t> append(std::string_view line);
+    // Writes the push (durable: to the journal, not yet synced; else in memory only) and
+    // returns its number.
+    Result<uint64_t> append(std::string_view line, bool durable = true);
+    // Returns once push `entry` (and every one written before it) is on disk.
+    Status sync_through(uint64_t entry);
+
     bool empty() const { return entries_.empty(); }
     std::size_t size() const { return entries_.size(); }
-    uint64_t front() const { return entries_.front(); }
-    // Reading needs no lock: an entry's file never changes once it exists.
+    uint64_t front() const { return entries_.front().number; }
+    // The line of the i-th oldest push.
+    const std::string& line_at(std::size_t index) const { return entries_[index].line; }
+    uint64_t number_at(std::size_t index) const { return entries_[index].number; }
     Result<std::string> read(uint64_t entry) const;
-    // Drops the oldest entry (after the sidecar acked it).
+    // Drops the oldest push (after the sidecar acked it).
     void pop_front();
 
     const std::string& dir() const { return dir_; }
+    std::string journal_path() const { return dir_ + "/journal"; }
 
 private:
-    std::string path_of(uint64_t entry) const;
+    struct Entry {
+        uint64_t number;
+        std::string line;
+        bool durable;
+    };
+    Status take_over_push_files();
+    Status load_journal();
+    Status write_record(const std::string& record);
+    void start_over_if_done();
+    Status compact();
 
     std::string dir_;
-    std::deque<uint64_t> entries_;  // numbers only: the lines stay on disk (bounded memory)
+    std::deque<Entry> entries_;  // bounded by the outbox limit (PushSender)
     uint64_t next_ = 1;
+    uint64_t journal_bytes_ = 0;
+
+    // The journal's descriptor is shared with a sync that may be running on another thread
+    // while compact() replaces it.
+    std::mutex sync_mutex_;
+    std::condition_variable synced_cv_;
+    std::shared_ptr<UniqueFd> journal_;  // under sync_mutex_
+    bool syncing_ = false;               // under sync_mutex_
+    uint64_t synced_ = 0;                // under sync_mutex_: every push up to it is on disk
+    std::atomic<uint64_t> written_{0};   // the newest durable push written
 };
 
 }  // namespace rp::app

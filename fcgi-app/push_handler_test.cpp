@@ -1,7 +1,9 @@
 #include "push_handler.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 #include <string>
@@ -165,8 +167,18 @@ TEST_F(PushHandlerTest, ARefusedPushIs502) {
 
 TEST_F(PushHandlerTest, AnOutboxThatCannotBeWrittenIs500) {
     make_pushes();
-    fs::remove_all(outbox_);
+    // The disk takes nothing more, as when it is full: a write past the journal's size fails.
+    struct sigaction ignore {};
+    struct sigaction previous {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGXFSZ, &ignore, &previous);
+    rlimit before{};
+    ::getrlimit(RLIMIT_FSIZE, &before);
+    rlimit none{0, before.rlim_max};
+    ::setrlimit(RLIMIT_FSIZE, &none);
     HttpResponse response = post("A", "", "{}");
+    ::setrlimit(RLIMIT_FSIZE, &before);
+    ::sigaction(SIGXFSZ, &previous, nullptr);
     EXPECT_EQ(response.status, 500);
     EXPECT_EQ(error_code(response), "spool_error");
 }

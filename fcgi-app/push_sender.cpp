@@ -13,6 +13,8 @@ constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 // Bounds one connect or one wait for an ack, so that a hung sidecar cannot hold a stop for long;
 // longer than the sidecar takes to answer even when Redis does not (then: push_deferred).
 constexpr int kCallTimeoutMs = kControlCallTimeoutMs;
+// Pushes in flight on the control connection at once (pipelined, acked in order).
+constexpr std::size_t kWindow = 64;
 
 }  // namespace
 
@@ -38,8 +40,8 @@ void PushSender::start() {
 
 // Under the lock, so that the entry numbers (the send order) follow the callers' order.
 Result<uint64_t> PushSender::journal(const std::string& room, std::string_view event,
-                                     const std::string& id, const std::string& line) {
-    auto appended = outbox_.append(line);
+                                     const std::string& id, const std::string& line, bool durable) {
+    auto appended = outbox_.append(line, durable);
     if (!appended) {
         stats_.failed++;
         log_error("push_lost")
@@ -57,6 +59,8 @@ Result<uint64_t> PushSender::journal(const std::string& room, std::string_view e
 bool PushSender::push(const std::string& room, std::string_view event, const cJSON* data,
                       const std::string& id, PushKind kind) {
     std::string line = encode_publish_request(room, event, data, id);
+    bool durable = kind == PushKind::must_deliver;
+    uint64_t entry = 0;
     {
         std::lock_guard lock(mutex_);
         if (kind == PushKind::best_effort && outbox_.size() >= limit_) {
@@ -69,10 +73,28 @@ bool PushSender::push(const std::string& room, std::string_view event, const cJS
                 .kv("pending", outbox_.size());
             return false;
         }
-        if (!journal(room, event, id, line)) return false;
+        auto journaled = journal(room, event, id, line, durable);
+        if (!journaled) return false;
+        entry = *journaled;
     }
     wake_.notify_one();
-    return true;
+    // Outside the lock: pushes of other jobs written meanwhile share this sync.
+    return !durable || synced(room, event, id, entry);
+}
+
+// The push is on disk; false (and a log line) when the sync failed.
+bool PushSender::synced(const std::string& room, std::string_view event, const std::string& id,
+                        uint64_t entry) {
+    auto synced = outbox_.sync_through(entry);
+    if (synced) return true;
+    std::lock_guard lock(mutex_);
+    stats_.failed++;
+    log_error("push_not_durable")
+        .kv("room", room)
+        .kv("event", event)
+        .kv("id", id)
+        .kv("error", synced.error().message);
+    return false;
 }
 
 PushSender::Delivery PushSender::push_and_wait(const std::string& room, std::string_view event,
@@ -80,10 +102,17 @@ PushSender::Delivery PushSender::push_and_wait(const std::string& room, std::str
                                                std::chrono::milliseconds wait) {
     std::string line = encode_publish_request(room, event, data, id);
     std::unique_lock lock(mutex_);
-    auto entry = journal(room, event, id, line);
+    auto entry = journal(room, event, id, line, true);
     if (!entry) return Delivery{};
     auto& outcome = waited_[*entry];
     wake_.notify_one();
+    lock.unlock();
+    bool durable = synced(room, event, id, *entry);
+    lock.lock();
+    if (!durable) {
+        waited_.erase(*entry);
+        return Delivery{};
+    }
     acked_.wait_for(lock, wait, [&] { return outcome.has_value(); });
     Delivery delivery{true, std::nullopt, false};
     if (outcome) {
@@ -132,45 +161,76 @@ bool PushSender::full() const {
     return stats_.full;
 }
 
+std::vector<std::string> PushSender::waiting() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> lines;
+    for (std::size_t i = 0; i < outbox_.size(); ++i) lines.push_back(outbox_.line_at(i));
+    return lines;
+}
+
 PushStats PushSender::stats() const {
     std::lock_guard lock(mutex_);
     return stats_;
 }
 
-PushSender::SendResult PushSender::send(std::optional<ControlClient>& client,
-                                        const std::string& line, std::optional<PublishAck>& ack) {
+Result<ControlClient*> PushSender::connected(std::optional<ControlClient>& client) {
     if (!client) {
-        auto connected = ControlClient::connect(socket_, kCallTimeoutMs);
-        if (!connected) {
-            log_warn("sidecar_unreachable")
-                .kv("socket", socket_)
-                .kv("error", connected.error().message);
-            return SendResult::unreachable;
+        auto made = ControlClient::connect(socket_, kCallTimeoutMs);
+        if (!made) {
+            log_warn("sidecar_unreachable").kv("socket", socket_).kv("error", made.error().message);
+            return made.error();
         }
-        client.emplace(std::move(*connected));
+        client.emplace(std::move(*made));
     }
-    auto response = client->call(line);
-    if (!response && ControlClient::is_transport_error(response.error())) {
-        log_warn("sidecar_connection_lost").kv("error", response.error().message);
+    return &*client;
+}
+
+// Sends the batch as one write and reads the answers in order. The answers stop at the first
+// push that could not be delivered now (the rest are read, to keep the connection in step, and
+// sent again later, in order: their idempotency keys make a second copy harmless).
+std::vector<PushSender::Sent> PushSender::send_batch(std::optional<ControlClient>& client,
+                                                     const std::vector<std::string>& lines) {
+    std::vector<Sent> answers;
+    auto connection = connected(client);
+    if (!connection) return answers;
+    std::string joined;
+    for (const std::string& line : lines) joined.append(line).push_back('\n');
+    joined.pop_back();
+    if (auto sent = (*connection)->send_line(joined); !sent) {
+        log_warn("sidecar_connection_lost").kv("error", sent.error().message);
         client.reset();
-        return SendResult::unreachable;
+        return answers;
     }
-    if (!response && ControlClient::is_retryable(response.error())) {
-        // The sidecar is there but cannot publish now (Redis away): keep it, try again later.
-        log_warn("push_deferred")
-            .kv("code", response.error().code)
-            .kv("error", response.error().message);
-        return SendResult::unreachable;
+    bool deferred = false;
+    for (const std::string& line : lines) {
+        auto text = (*connection)->read_line();
+        if (!text) {
+            log_warn("sidecar_connection_lost").kv("error", text.error().message);
+            client.reset();
+            break;
+        }
+        auto response = decode_response(*text);
+        if (deferred) continue;
+        if (!response && ControlClient::is_retryable(response.error())) {
+            // The sidecar is there but cannot publish now (Redis away): keep it, try later.
+            log_warn("push_deferred")
+                .kv("code", response.error().code)
+                .kv("error", response.error().message);
+            deferred = true;
+            continue;
+        }
+        if (!response) {  // the sidecar refused this push: sending it again cannot help
+            log_error("push_refused")
+                .kv("code", response.error().code)
+                .kv("error", response.error().message)
+                .kv("request", line.substr(0, 200));
+            answers.push_back(Sent{std::nullopt});
+            continue;
+        }
+        auto ack = decode_publish_response(response->get());
+        answers.push_back(Sent{ack ? *ack : PublishAck{}});
     }
-    if (!response) {  // the sidecar refused this push: sending it again cannot help
-        log_error("push_refused")
-            .kv("code", response.error().code)
-            .kv("error", response.error().message)
-            .kv("request", line.substr(0, 200));
-        return SendResult::refused;
-    }
-    if (auto decoded = decode_publish_response(response->get())) ack = *decoded;
-    return SendResult::acked;
+    return answers;
 }
 
 void PushSender::run() {
@@ -181,22 +241,26 @@ void PushSender::run() {
     for (;;) {
         wake_.wait(lock, [&] { return stopping_ || !outbox_.empty(); });
         if (outbox_.empty() || gave_up()) return;
-        uint64_t entry = outbox_.front();
+        std::vector<std::string> lines;
+        std::vector<uint64_t> entries;
+        for (std::size_t i = 0; i < std::min(outbox_.size(), kWindow); ++i) {
+            lines.push_back(outbox_.line_at(i));
+            entries.push_back(outbox_.number_at(i));
+        }
         lock.unlock();
-        auto line = outbox_.read(entry);
-        std::optional<PublishAck> ack;
-        SendResult result = line ? send(client, *line, ack) : SendResult::refused;
-        if (!line)
-            log_error("outbox_unreadable").kv("entry", entry).kv("error", line.error().message);
+        std::vector<Sent> answers = send_batch(client, lines);
         lock.lock();
-        if (result != SendResult::unreachable) {
-            outbox_.pop_front();  // only this thread pops, so the front is still `entry`
-            (result == SendResult::acked ? stats_.sent : stats_.refused)++;
-            note_fill_level();
-            if (auto waiter = waited_.find(entry); waiter != waited_.end()) {
-                waiter->second = Sent{result == SendResult::acked ? ack : std::nullopt};
+        // Only this thread pops, so the front is still entries[0].
+        for (std::size_t i = 0; i < answers.size(); ++i) {
+            outbox_.pop_front();
+            (answers[i].ack ? stats_.sent : stats_.refused)++;
+            if (auto waiter = waited_.find(entries[i]); waiter != waited_.end()) {
+                waiter->second = answers[i];
                 acked_.notify_all();
             }
+        }
+        note_fill_level();
+        if (answers.size() == lines.size()) {
             backoff = kFirstBackoff;
             continue;
         }

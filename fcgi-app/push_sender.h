@@ -1,8 +1,10 @@
 #pragma once
-// Sends job events to the sidecar's control socket through the outbox (outbox.h): a push is on
-// disk before push() returns and leaves the disk only when the sidecar has acked it. One thread
-// sends, oldest first, retrying with backoff while the sidecar is away. Callers never wait on
-// the sidecar.
+// Sends job events to the sidecar's control socket through the outbox (outbox.h): a push that
+// must be delivered is on disk before push() returns (pushes of several jobs at the same moment
+// share one fdatasync) and leaves the disk only when the sidecar has acked it; a best-effort
+// push (progress) is kept in memory only. One thread sends, oldest first, up to 64 at a time on
+// one connection (pipelined, answered in order), retrying with backoff while the sidecar is
+// away. Callers never wait on the sidecar.
 //
 // The outbox is bounded by `limit`. Past it: best-effort pushes (progress) are dropped, new work
 // is refused by the callers (full() -> 503), and a loud log line and /healthz say so. Pushes that
@@ -18,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "outbox.h"
 #include "roompush/control_client.h"
@@ -68,27 +71,32 @@ public:
 
     bool full() const;
     PushStats stats() const;
+    // The pushes waiting to be sent, oldest first (on disk or, best effort, in memory).
+    std::vector<std::string> waiting() const;
 
 private:
-    enum class SendResult { acked, refused, unreachable };
+    // What the sidecar answered a push: its ack, or nullopt when it refused it.
+    struct Sent {
+        std::optional<PublishAck> ack;
+    };
 
     void run();
-    SendResult send(std::optional<ControlClient>& client, const std::string& line,
-                    std::optional<PublishAck>& ack);
+    Result<ControlClient*> connected(std::optional<ControlClient>& client);
+    std::vector<Sent> send_batch(std::optional<ControlClient>& client,
+                                 const std::vector<std::string>& lines);
+    bool synced(const std::string& room, std::string_view event, const std::string& id,
+                uint64_t entry);
     void note_fill_level();  // with mutex_ held
     Result<uint64_t> journal(const std::string& room, std::string_view event, const std::string& id,
-                             const std::string& line);  // with mutex_ held
+                             const std::string& line, bool durable);  // with mutex_ held
 
     std::string socket_;
     std::size_t limit_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::condition_variable acked_;  // an entry someone waits for left the outbox
-    // Entries a push_and_wait() caller waits for, and, once sent, the sidecar's ack (nullopt:
-    // refused). Only waited-for entries are here, and each caller removes its own.
-    struct Sent {
-        std::optional<PublishAck> ack;  // nullopt: refused
-    };
+    // Entries a push_and_wait() caller waits for, and, once sent, the sidecar's answer. Only
+    // waited-for entries are here, and each caller removes its own.
     std::map<uint64_t, std::optional<Sent>> waited_;
     Outbox outbox_;
     PushStats stats_;

@@ -60,7 +60,7 @@ TEST_F(PushSenderTest, SendsInOrderAndEmptiesTheOutbox) {
     EXPECT_EQ(sidecar.keys(), (std::vector<std::string>{"j:queued", "j:started", "j:done"}));
     EXPECT_EQ(sender.stats().sent, 3u);
     sender.stop(0ms);
-    EXPECT_TRUE(fs::is_empty(outbox_));
+    EXPECT_EQ(fs::file_size(outbox_ + "/journal"), 0u) << "the journal starts over";
 }
 
 TEST_F(PushSenderTest, WhatTheSidecarNeverAckedIsSentAfterARestart) {

@@ -5,9 +5,14 @@ The program is tests/fixtures/job_behaviour.sh; "gate PATH" jobs wait until the 
 PATH, so every step below waits on an event, never on a guess about timing.
 """
 
+import asyncio
+import collections
 import json
 import os
+import random
 import signal
+import subprocess
+import threading
 import time
 
 import harness
@@ -50,8 +55,20 @@ class RecoveryCase(harness.StackTestCase):
             time.sleep(0.05)
 
     def outbox(self):
-        path = os.path.join(self.stack.spool_dir, "outbox")
-        return sorted(os.listdir(path)) if os.path.isdir(path) else []
+        """The pushes the app's journal still holds (docs/app.md): "P N LINE" after the last
+        "A N"."""
+        path = os.path.join(self.stack.spool_dir, "outbox", "journal")
+        if not os.path.exists(path):
+            return []
+        pushes, acked = {}, 0
+        with open(path) as journal:
+            for record in journal.read().split("\n")[:-1]:
+                kind, number, *line = record.split(" ", 2)
+                if kind == "P":
+                    pushes[int(number)] = line[0]
+                elif kind == "A":
+                    acked = max(acked, int(number))
+        return [pushes[n] for n in sorted(pushes) if n > acked]
 
 
 class SidecarOutage(RecoveryCase):
@@ -182,6 +199,74 @@ class GracefulStop(RecoveryCase):
         self.assertEqual(seen[-1]["data"]["error"]["reason"], "interrupted")
         self.stack.start_app()
         self.assertEqual(self.job(job_id)["status"], "failed")
+
+
+class AppKilledAtRandom(RecoveryCase):
+    """SIGKILL of the app at random moments of a burst of uploads, several times: every upload
+    it accepted ends in exactly one terminal event, whatever the journal held at that instant."""
+    APP_ARGS = ("--workers", "2", "--queue", "200")
+    ROUNDS, UPLOADS, SENDERS = 3, 200, 4
+
+    def send_uploads(self, room, count, accepted, lock):
+        path = self.write_fixture("input-%d.txt" % time.monotonic_ns(), b"ok\n")
+        for _ in range(count):
+            result = subprocess.run(
+                ["curl", "-sS", "--max-time", "10", "-F", "roomId=" + room, "-F", "file=@" + path,
+                 "-o", "-", "-w", "\n%{http_code}", self.stack.url + "/cad"],
+                capture_output=True, text=True)
+            body, _, status = result.stdout.rpartition("\n")
+            if status == "202":
+                with lock:
+                    accepted.append(json.loads(body)["jobId"])
+
+    def test_every_accepted_upload_ends_once_across_random_kills(self):
+        room = "random-kills"
+        accepted, lock = [], threading.Lock()
+        rng = random.Random(int(os.environ.get("ROOMPUSH_TEST_SEED", "0")) or None)
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                frames = []
+
+                async def collect(seconds):
+                    deadline = time.monotonic() + seconds
+                    while time.monotonic() < deadline:
+                        try:
+                            frames.append(await client.next(0.2))
+                        except asyncio.TimeoutError:
+                            pass
+
+                for _ in range(self.ROUNDS):
+                    senders = [threading.Thread(target=self.send_uploads, args=(
+                        room, self.UPLOADS // self.SENDERS, accepted, lock))
+                        for _ in range(self.SENDERS)]
+                    for sender in senders:
+                        sender.start()
+                    await collect(rng.uniform(0.2, 1.5))
+                    self.stack.kill_process("app")
+                    self.stack.start_app()
+                    while any(sender.is_alive() for sender in senders):
+                        await collect(0.2)
+                finals = lambda: {f["data"]["jobId"] for f in frames
+                                  if f.get("event") in ("job.done", "job.failed")}
+                deadline = time.monotonic() + 90
+                while not set(accepted) <= finals() and time.monotonic() < deadline:
+                    await collect(0.5)
+                await collect(1.5)
+                return frames
+
+        frames = self.run_async(scenario(), timeout=300)
+        terminal = collections.Counter(f["data"]["jobId"] for f in frames
+                                       if f.get("event") in ("job.done", "job.failed"))
+        print("random kills: %d uploads accepted over %d kills, %d terminal events, %d failed "
+              "(interrupted)" % (len(accepted), self.ROUNDS, sum(terminal.values()),
+                                 sum(1 for f in frames if f.get("event") == "job.failed")))
+        self.assertGreater(len(accepted), 0)
+        missing = [job for job in accepted if terminal[job] == 0]
+        self.assertEqual(missing, [], "every accepted upload ends\n" + self.logs())
+        doubled = [job for job, count in terminal.items() if count > 1]
+        self.assertEqual(doubled, [], "no job ends twice")
 
 
 if __name__ == "__main__":
