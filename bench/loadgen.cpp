@@ -758,6 +758,7 @@ void LoadGen::report(const ProcSample& start, const ProcSample& connected, const
                          ? static_cast<double>(end_ns - c_.first_publish_ns) / 1e9
                          : 0;
     uint64_t server_cpu = after.cpu_us - before.cpu_us;
+    uint64_t child_cpu = after.child_cpu_us - before.child_cpu_us;
     JsonPtr out = make_object();
     auto put = [&](const char* key, double value) { set_number(out.get(), key, value); };
     set_string(out.get(), "mode", o_.mode);
@@ -789,6 +790,9 @@ void LoadGen::report(const ProcSample& start, const ProcSample& connected, const
     put("server_cpu_us", static_cast<double>(server_cpu));
     put("server_cpu_us_per_delivery",
         deliveries ? static_cast<double>(server_cpu) / static_cast<double>(deliveries) : 0);
+    // The programs the servers ran and reaped in the phase (upload: cad-inspect), apart.
+    put("server_child_cpu_us_per_delivery",
+        deliveries ? static_cast<double>(child_cpu) / static_cast<double>(deliveries) : 0);
     put("primary_cpu_us_per_delivery",
         deliveries ? static_cast<double>(primary_cpu_us_) / static_cast<double>(deliveries) : 0);
     put("server_pss_kb_start", static_cast<double>(start.pss_kb));

@@ -8,25 +8,27 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 
 namespace rp::bench {
 namespace {
 
-uint64_t cpu_us_of(pid_t pid) {
+// {own, reaped children's} CPU time of `pid`, microseconds.
+std::pair<uint64_t, uint64_t> cpu_us_of(pid_t pid) {
     std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
     std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
     std::size_t paren = text.rfind(')');  // the command name may hold spaces
-    if (paren == std::string::npos) return 0;
+    if (paren == std::string::npos) return {0, 0};
     std::istringstream fields(text.substr(paren + 2));
     std::string field;
-    uint64_t utime = 0, stime = 0;
-    // Fields after the name start at 3 (state); utime is 14, stime 15.
-    for (int index = 3; index <= 15 && (fields >> field); ++index) {
-        if (index == 14) utime = std::stoull(field);
-        if (index == 15) stime = std::stoull(field);
+    uint64_t ticks[4] = {};  // utime, stime, cutime, cstime
+    // Fields after the name start at 3 (state); utime is 14, stime 15, cutime 16, cstime 17.
+    for (int index = 3; index <= 17 && (fields >> field); ++index) {
+        if (index >= 14) ticks[index - 14] = std::stoull(field);
     }
-    static const long ticks = ::sysconf(_SC_CLK_TCK);
-    return (utime + stime) * 1000000ULL / static_cast<uint64_t>(ticks);
+    static const uint64_t per_second = static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
+    return {(ticks[0] + ticks[1]) * 1000000ULL / per_second,
+            (ticks[2] + ticks[3]) * 1000000ULL / per_second};
 }
 
 uint64_t pss_kb_of(pid_t pid) {
@@ -43,7 +45,9 @@ uint64_t pss_kb_of(pid_t pid) {
 ProcSample sample_processes(const std::vector<pid_t>& pids) {
     ProcSample sample;
     for (pid_t pid : pids) {
-        sample.cpu_us += cpu_us_of(pid);
+        auto [own, children] = cpu_us_of(pid);
+        sample.cpu_us += own;
+        sample.child_cpu_us += children;
         sample.pss_kb += pss_kb_of(pid);
     }
     return sample;

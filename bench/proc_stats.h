@@ -1,7 +1,8 @@
 #pragma once
 // What the server processes cost, read from /proc: CPU time (utime + stime of /proc/PID/stat,
-// every thread included) and proportional memory (Pss of /proc/PID/smaps_rollup), summed over
-// the given processes (sidecar, nginx master and workers).
+// every thread included), the CPU time of the children they have waited for (cutime + cstime:
+// the programs an upload runs), and proportional memory (Pss of /proc/PID/smaps_rollup), summed
+// over the given processes (sidecar, app, nginx master and workers).
 
 #include <sys/types.h>
 
@@ -11,7 +12,8 @@
 namespace rp::bench {
 
 struct ProcSample {
-    uint64_t cpu_us = 0;  // user + system, in microseconds (clock-tick resolution)
+    uint64_t cpu_us = 0;        // user + system, in microseconds (clock-tick resolution)
+    uint64_t child_cpu_us = 0;  // the same of their exited and reaped children
     uint64_t pss_kb = 0;
 };
 

@@ -5,7 +5,10 @@ Starts one roompush stack through tools/devstack.py (what is benchmarked is what
 same nginx templates), and nchan (Debian's libnginx-mod-nchan) in private nginx instances with
 1 and 2 workers; for the scenarios in REDIS2_SCENARIOS also a stack of two sidecars on the Redis
 broker behind one nginx upstream (system roompush-redis2), published to through both nodes'
-control sockets and reported against the memory broker (roompush) of the same run. For every
+control sockets and reported against the memory broker (roompush) of the same run; for the upload
+scenario also a plain Node.js server of our own (system node-peer, bench/node-peer/: busboy, ws,
+child_process.spawn, one process, no nginx; its modules installed with `npm ci` when missing),
+running the same program on the same uploads. For every
 scenario and repetition the systems take turns (alternating, so that the machine's noise spreads
 over all of them); the report takes medians and writes bench/RESULTS.md between its markers, and
 the raw figures to BUILD/bench/results.json.
@@ -31,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -119,11 +124,75 @@ def nchan(workers, base_dir):
     return PrivateNginx("nchan-%dw" % workers, "nchan.conf.in", base_dir, workers)
 
 
+NODE_PEER = "node-peer"
+NODE_PEER_DIR = os.path.join(HERE, "node-peer")
+
+
+def ensure_node_peer():
+    """The peer's modules (busboy, ws; pinned in bench/node-peer/package-lock.json) in its
+    git-ignored node_modules, installed with `npm ci` when missing or older than the lockfile,
+    as ./dev does for the browser tests. False (the peer is left out) without node and npm."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        log("node and npm (Node.js 20 or later) are not installed: no %s in the upload "
+            "scenario" % NODE_PEER)
+        return False
+    stamp = os.path.join(NODE_PEER_DIR, "node_modules/.package-lock.json")
+    lock = os.path.join(NODE_PEER_DIR, "package-lock.json")
+    if not os.path.exists(stamp) or os.path.getmtime(lock) > os.path.getmtime(stamp):
+        log("installing the Node.js peer's modules (npm ci in bench/node-peer)")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                       cwd=NODE_PEER_DIR, stdout=subprocess.DEVNULL, check=True)
+    return True
+
+
+class NodePeer:
+    """bench/node-peer/server.mjs on a free loopback port: the upload path the way a small team
+    would write it in Node.js, running the stack's program with the stack's arguments. Its
+    temporary files go under the benchmark's directory, on the same file system as the spool."""
+
+    def __init__(self, base_dir, exec_template):
+        self.exec_template = exec_template
+        self.tmp = os.path.join(base_dir, NODE_PEER)
+        self.port = devstack.free_port()
+        self.process = None
+
+    def start(self):
+        os.makedirs(self.tmp, exist_ok=True)
+        log_file = open(os.path.join(self.tmp, "server.log"), "ab")
+        self.process = subprocess.Popen(
+            ["node", os.path.join(NODE_PEER_DIR, "server.mjs"), "--port", str(self.port),
+             "--exec", self.exec_template],
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True,
+            env=dict(os.environ, TMPDIR=self.tmp))
+        log_file.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("%s exited with %s while starting"
+                                   % (NODE_PEER, self.process.returncode))
+            if devstack.port_in_use(self.port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("%s did not listen on port %d" % (NODE_PEER, self.port))
+
+    def pids(self):
+        return [self.process.pid]
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(15)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
 class Systems:
     """Every system under test, by name: how the generator reaches it and which PIDs it costs."""
 
     def __init__(self, build_dir, base_dir, with_nchan, nchan_workers, baseline_build_dir=None,
-                 with_redis2=False):
+                 with_redis2=False, with_node_peer=False):
         # History is retained 600 s by default; 5 s lets the end of the run show whether the
         # memory of the load comes back once what is retained has expired (nchan's messages
         # time out after 5 s as well). --event-loop epoll: measure the loop the package ships,
@@ -145,18 +214,25 @@ class Systems:
         # nginx alone at its most frugal, in front of the same sidecar (idle scenario only).
         self.floor = PrivateNginx("nginx-floor", "nginx-floor.conf.in", base_dir, 2,
                                   {"WS_SOCKET": self.stack.ws_socket})
+        # The Node.js peer of the upload path (upload scenarios only), with the stack's program
+        # and arguments.
+        self.node_peer = (NodePeer(base_dir, self.stack.exec_template) if with_node_peer
+                          else None)
 
     def stacks(self):
         return [self.stack] + [s for s in (self.baseline, self.redis2) if s]
 
+    def servers(self):
+        return self.nchans + [self.floor] + ([self.node_peer] if self.node_peer else [])
+
     def start(self):
         for stack in self.stacks():
             stack.start()
-        for server in self.nchans + [self.floor]:
+        for server in self.servers():
             server.start()
 
     def stop(self):
-        for server in self.nchans + [self.floor]:
+        for server in self.servers():
             server.stop()
         for stack in self.stacks():
             stack.stop()
@@ -164,7 +240,8 @@ class Systems:
     def names(self):
         ours = (["roompush"] + (["roompush-baseline"] if self.baseline else [])
                 + ([REDIS2] if self.redis2 else []) + ["roompush-direct"])
-        return ours + [n.name for n in self.nchans] + [self.floor.name]
+        return (ours + [n.name for n in self.nchans] + [self.floor.name]
+                + ([NODE_PEER] if self.node_peer else []))
 
     def roompush_pids(self, with_nginx=True, stack=None):
         """Every sidecar of the stack (and its redis-server, if it has one), and nginx."""
@@ -193,8 +270,14 @@ class Systems:
                 "publish": publish,
                 "upload": "tcp:127.0.0.1:%d" % stack.port,
                 "pids": self.roompush_pids(not direct, stack),
+                # An upload costs the app too (and, as reaped children, the programs it ran).
+                "upload_pids": self.roompush_pids(True, stack) + [stack.processes["app"].pid],
                 "extra": ["--expect-subscribed"] + primary,
             }
+        if name == NODE_PEER:  # upload only: the one process, and its programs as children
+            address = "tcp:127.0.0.1:%d" % self.node_peer.port
+            return {"ws": address, "prefix": "/ws/rooms/", "publish": "", "upload": address,
+                    "pids": self.node_peer.pids(), "extra": ["--expect-subscribed"]}
         if name == self.floor.name:  # measured alone: nginx's pids only, not the sidecar's
             return {
                 "ws": "tcp:127.0.0.1:%d" % self.floor.port,
@@ -214,6 +297,15 @@ class Systems:
 
     def stack_of(self, name):
         return {"roompush-baseline": self.baseline, REDIS2: self.redis2}.get(name, self.stack)
+
+    def fsyncs(self, name):
+        """fsync and fdatasync calls so far: the app's counter roompush_app_fsyncs_total from
+        GET /metrics/app through the stack's nginx (loopback may read it), None when the app
+        does not expose it. The Node.js peer makes none by construction (server.mjs calls
+        neither, and Node's file streams never do): 0."""
+        if name == NODE_PEER:
+            return 0
+        return app_metric(self.stack_of(name).url + "/metrics/app", "roompush_app_fsyncs_total")
 
     def node_counters(self, name):
         """For a system of several sidecars: each node's counters (control `stats`) that show how
@@ -261,6 +353,21 @@ def node_deltas(before, after):
             for b, a in zip(before, after)]
 
 
+def app_metric(url, metric):
+    """One sample of Prometheus text at `url`, or None if it is not there."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+    except (urllib.error.URLError, OSError) as error:
+        log("%s: %s" % (url, error))
+        return None
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == metric:
+            return float(words[1])
+    return None
+
+
 def control_stats(path):
     """`{"op":"stats"}` on a sidecar's control socket (docs/protocol.md), answered in one line."""
     with socket.socket(socket.AF_UNIX) as conn:
@@ -291,7 +398,7 @@ def scenarios(smoke):
             ("idle-50", "memory", ["--mode", "idle", "--subs", "50", "--sources", "4",
                                    "--hold", "0.3"], None),
             ("upload-5", "upload", ["--mode", "upload", "--messages", "5", "--window", "2"],
-             ["roompush"]),
+             ["roompush", NODE_PEER]),
             ("client-publish-1x20", "client publish", [AS_BROWSER, "--mode", "fanout", "--subs",
                                                        "20", "--messages", "50"], ["roompush"]),
             ("sse-fanout-1x20", "sse fanout", [OVER_SSE, "--mode", "fanout", "--subs", "20",
@@ -326,7 +433,7 @@ def scenarios(smoke):
                                            "--messages", "100000", "--inflight", "512",
                                            "--window", "512"], None),
         ("upload-100", "upload", ["--mode", "upload", "--messages", "100", "--window", "4"],
-         ["roompush"]),
+         ["roompush", NODE_PEER]),
         # 50 source addresses: 200 connections each, under the site's limit_conn of 256 per
         # address (only 127.0.0.1 itself is unlimited), as 10,000 browsers would come.
         ("idle-10000", "memory", ["--mode", "idle", "--subs", "10000", "--sources", "50",
@@ -341,22 +448,35 @@ def run_generator(loadgen, systems, system, scenario_args, room_prefix, upload_f
     scenario_args = [arg for arg in scenario_args if arg not in NEW_IN_THIS_TREE]
     if over_sse:
         scenario_args = ["--sse"] + scenario_args
+    upload = "upload" in scenario_args
+    pids = target.get("upload_pids", target["pids"]) if upload else target["pids"]
     argv = [loadgen, "--ws", target["ws"],
             "--ws-prefix", "/sse/rooms/" if over_sse else target["prefix"],
             "--room-prefix", room_prefix,
-            "--server-pids", ",".join(str(p) for p in target["pids"]),
+            "--server-pids", ",".join(str(p) for p in pids),
             "--timeout", str(timeout)] + target["extra"] + scenario_args
-    if "upload" in scenario_args:
+    if upload:
         argv += ["--upload", target["upload"], "--upload-file", upload_file]
     else:
         argv += ["--publish", "ws:/ws" if as_browser else target["publish"]]
     before = systems.node_counters(system)
+    # The generator waits 1.5 s after the last job.done: the fsyncs a job makes after its push
+    # (marking it announced) are counted by then.
+    fsyncs_before = systems.fsyncs(system) if upload else None
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30)
     if done.returncode != 0:
         raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), done.returncode, done.stderr))
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if before:
         result["nodes"] = node_deltas(before, systems.node_counters(system))
+    if upload:
+        fsyncs_after = systems.fsyncs(system)
+        result["fsyncs_per_job"] = (
+            (fsyncs_after - fsyncs_before) / result["deliveries"]
+            if None not in (fsyncs_before, fsyncs_after) and result["deliveries"] else None)
+        # Process-tree CPU: the servers' own and that of the programs they ran and reaped.
+        result["tree_cpu_us_per_delivery"] = (result["server_cpu_us_per_delivery"]
+                                              + result["server_child_cpu_us_per_delivery"])
     return result
 
 
@@ -379,7 +499,7 @@ def median_of(runs, key):
 
 SUMMARY_KEYS = ["deliveries_per_s", "latency_p50_us", "latency_p99_us", "latency_max_us",
                 "lost", "out_of_order", "server_cpu_us_per_delivery", "primary_cpu_us_per_delivery",
-                "hop_cpu_us_per_delivery",
+                "hop_cpu_us_per_delivery", "server_child_cpu_us_per_delivery",
                 "client_cpu_us_per_delivery", "client_cpu_pct",
                 "server_kb_per_conn", "server_pss_kb_start", "server_pss_kb_connected",
                 "server_pss_kb_closed", "primary_kb_per_conn", "connected", "connect_failed", "deliveries", "expected",
@@ -396,6 +516,10 @@ def summarize(raw):
                 run["hop_cpu_us_per_delivery"] = (run["server_cpu_us_per_delivery"] -
                                                   run["primary_cpu_us_per_delivery"])
             entry = {key: median_of(runs, key) for key in SUMMARY_KEYS}
+            for key in ("tree_cpu_us_per_delivery", "fsyncs_per_job"):  # upload runs only
+                values = [run.get(key) for run in runs]
+                entry[key] = (statistics.median(values) if values and None not in values
+                              else None)
             entry["lost_total"] = sum(run["lost"] + run["connect_failed"] for run in runs)
             entry["runs"] = len(runs)
             if all("nodes" in run for run in runs):  # per node, the median over the runs
@@ -473,11 +597,12 @@ def ratio(ours, theirs, inverse=False):
     return "%.2f" % ((theirs / ours) if inverse else (ours / theirs))
 
 
-def server_cpu(system, s):
+def server_cpu(scenario, system, s):
     """Through nginx, the sidecar's share and nginx's hop too (each the median of its own
-    per-run figure, so the two need not add up to the total exactly)."""
+    per-run figure, so the two need not add up to the total exactly). An upload costs the app
+    too: its total alone here (sidecar + app + nginx), the split in node_peer_table."""
     total = fmt(s["server_cpu_us_per_delivery"], 2)
-    if system != "roompush":
+    if system != "roompush" or scenario.startswith("upload"):
         return total
     return "%s (%s + %s)" % (total, fmt(s["primary_cpu_us_per_delivery"], 2),
                              fmt(s["hop_cpu_us_per_delivery"], 2))
@@ -492,7 +617,7 @@ def render_markdown(info, summary, extra, reps, seconds):
                  info["nginx"], info["nchan"], reps, seconds),
              ""]
     lines += ["| scenario | system | deliveries/s | p50 ms | p99 ms | max ms | lost | server CPU µs/delivery "
-              "(sidecar + nginx's hop) | generator CPU % (µs/delivery) | server PSS MB (start → loaded → "
+              "(sidecar + nginx's hop; upload: sidecar, app and nginx) | generator CPU % (µs/delivery) | server PSS MB (start → loaded → "
               "closed) | KB/conn |",
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
     for scenario, by_system in summary.items():
@@ -505,7 +630,7 @@ def render_markdown(info, summary, extra, reps, seconds):
                 "–" if idle else fmt(s["latency_p99_us"] / 1000, 2),
                 "–" if idle else fmt(s["latency_max_us"] / 1000, 2),
                 s["lost_total"],
-                "–" if idle else server_cpu(system, s),
+                "–" if idle else server_cpu(scenario, system, s),
                 "–" if idle else "%s (%s)" % (fmt(s["client_cpu_pct"]),
                                               fmt(s["client_cpu_us_per_delivery"], 2)),
                 s["server_pss_kb_start"] / 1024, s["server_pss_kb_connected"] / 1024,
@@ -518,6 +643,7 @@ def render_markdown(info, summary, extra, reps, seconds):
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % row)
     lines += own_ratios_table(summary)
     lines += redis2_table(summary)
+    lines += node_peer_table(summary)
     lines += ["", END]
     return "\n".join(lines)
 
@@ -538,6 +664,56 @@ def own_ratios(summary):
             rows.append(("%s: %s" % (scenario, what), label, fmt(s[key], digits),
                          fmt(base[key], digits), ratio(s[key], base[key])))
     return rows
+
+
+# The issue's targets for the upload path against the Node.js peer: figure, label, better,
+# display scale and digits. Server CPU per job is process-tree CPU: the server processes' own
+# (roompush: sidecar, app, nginx master and workers; the peer: its one process) plus the programs
+# they ran and reaped (cad-inspect), the same for both; the two parts follow, without a target.
+NODE_PEER_ROWS = (
+    ("deliveries_per_s", "jobs/s ≥ peer", "higher", 1, 0),
+    ("latency_p50_us", "upload→job.done p50 ≤ peer (ms)", "lower", 0.001, 2),
+    ("latency_p99_us", "upload→job.done p99 ≤ peer (ms)", "lower", 0.001, 2),
+    ("tree_cpu_us_per_delivery", "server CPU per job ≤ peer (µs, servers + programs)", "lower",
+     1, 0),
+    ("server_cpu_us_per_delivery", "… of which the server processes (µs)", None, 1, 0),
+    ("server_child_cpu_us_per_delivery", "… of which the programs they ran (µs)", None, 1, 0),
+    ("fsyncs_per_job", "fsyncs per job (the peer: none, by design)", None, 1, 1),
+)
+
+
+def node_peer_ratios(summary):
+    """Each upload scenario run with the Node.js peer: roompush against it, same run."""
+    rows = []
+    for scenario, by_system in summary.items():
+        ours, peer = by_system.get("roompush"), by_system.get(NODE_PEER)
+        if not scenario.startswith("upload") or not ours or not peer:
+            continue
+        for key, label, better, scale, digits in NODE_PEER_ROWS:
+            a, b = ours.get(key), peer.get(key)
+            shown = [fmt(v * scale, digits) if v is not None else "n/a" for v in (a, b)]
+            met = ""
+            if better and a is not None and b is not None:
+                met = "yes" if (a >= b if better == "higher" else a <= b) else "**no**"
+            rows.append(("%s: %s" % (scenario, label), shown[0], shown[1],
+                         ratio(a, b) if a is not None and b is not None else "n/a", met))
+    return rows
+
+
+def node_peer_table(summary):
+    """node_peer_ratios as Markdown, or nothing."""
+    rows = node_peer_ratios(summary)
+    if not rows:
+        return []
+    lines = ["", "The upload path against a Node.js peer (%s: bench/node-peer/server.mjs, busboy, "
+             "ws and child_process.spawn in one process, no nginx; the same cad-inspect with the "
+             "same arguments; it sends job.done only and journals nothing), same run, taking "
+             "turns; medians. Server CPU per job is process-tree CPU: the servers' own (roompush: "
+             "sidecar, app and nginx) and the programs they ran; fsyncs from the app's "
+             "roompush_app_fsyncs_total (n/a: not exposed by this build):" % NODE_PEER, "",
+             "| target | roompush | %s | ratio | met |" % NODE_PEER,
+             "| --- | ---: | ---: | ---: | --- |"]
+    return lines + ["| %s | %s | %s | %s | %s |" % row for row in rows]
 
 
 def redis2_ratios(summary):
@@ -681,8 +857,11 @@ def main():
     selected = [name for name, _what, _args, _only in scenarios(args.smoke)
                 if not args.only or name in args.only.split(",")]
     with_redis2 = not baseline and any(name in REDIS2_SCENARIOS for name in selected)
+    # The Node.js peer when an upload scenario runs (not for --baseline either).
+    with_node_peer = (not baseline and any(name.startswith("upload") for name in selected)
+                      and ensure_node_peer())
     systems = Systems(build_dir, base_dir, with_nchan, [1] if args.smoke else [1, 2], baseline,
-                      with_redis2)
+                      with_redis2, with_node_peer)
     upload_file = os.path.join(base_dir, "part.stl")
     write_stl(upload_file)
     raw, extra = {}, {}
@@ -715,6 +894,8 @@ def main():
                         continue  # a memory figure only
                     if system == REDIS2 and name not in REDIS2_SCENARIOS:
                         continue
+                    if system == NODE_PEER and not name.startswith("upload"):
+                        continue  # it has the upload path only
                     if system == "roompush-baseline" and any(
                             marker in scenario_args for marker in NEW_IN_THIS_TREE):
                         continue  # a baseline may predate client messages and SSE
@@ -730,6 +911,11 @@ def main():
                             result["server_cpu_us_per_delivery"], result["server_kb_per_conn"],
                             result["primary_kb_per_conn"],
                             result["client_cpu_pct"]))
+                    if "fsyncs_per_job" in result:
+                        fsyncs = result["fsyncs_per_job"]
+                        log("  %.0f µs/job with the programs they ran, fsyncs/job %s" % (
+                            result["tree_cpu_us_per_delivery"],
+                            "n/a" if fsyncs is None else "%.1f" % fsyncs))
                     for node, counts in enumerate(result.get("nodes", [])):
                         log("  node %d: %d members, %d publishes, %d delivered" % (
                             node, counts["members"], counts["publishes"], counts["delivered"]))
@@ -744,7 +930,7 @@ def main():
     with open(os.path.join(build_dir, "bench", "smoke.json" if args.smoke else "results.json"), "w") as out:
         json.dump({"machine": machine(), "summary": summary, "raw": raw, "extra": extra}, out, indent=1)
     if args.smoke:
-        for line in redis2_table(summary):  # its targets are shown, never failing the run
+        for line in redis2_table(summary) + node_peer_table(summary):  # never failing the run
             log(line)
         problems = smoke_check(summary)
         for problem in problems:
