@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -173,10 +174,14 @@ void Supervisor::read_stderr(int fd, bool& open) {
 ChildOutcome Supervisor::supervise(UniqueFd out, UniqueFd err) {
     bool out_open = true, err_open = true, exited = false;
     int status = 0;
+    // Readable when the program exits: without it, a program whose pipes closed just before it
+    // became reapable cost a whole poll timeout (50 ms) per job, the upload path's p99.
+    UniqueFd exit_fd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
     while (!exited || out_open || err_open) {
-        pollfd fds[2] = {{out_open ? out.get() : -1, POLLIN, 0},
-                         {err_open ? err.get() : -1, POLLIN, 0}};
-        int ready = ::poll(fds, 2, 50);
+        pollfd fds[3] = {{out_open ? out.get() : -1, POLLIN, 0},
+                         {err_open ? err.get() : -1, POLLIN, 0},
+                         {exited ? -1 : exit_fd.get(), POLLIN, 0}};
+        int ready = ::poll(fds, 3, 50);
         if (ready > 0) {
             if (fds[0].revents) read_stdout(out.get(), out_open);
             if (fds[1].revents) read_stderr(err.get(), err_open);
