@@ -82,7 +82,7 @@ void JobRunner::run(const std::string& job_id) {
     if (auto saved = store_.save(job, JobStore::Sync::no); !saved) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
-    publish(job, "job.started", job_event_data(job).get(), PushKind::must_deliver);
+    publish(job, "job.started", job_event_data(job).get(), PushKind::deliver_with_next);
     log_info("job_started").kv("job", job.id).kv("room", job.room).kv("attempt", job.attempt);
 
     // A progress event's idempotency key is its place among the run's progress events, not its

@@ -59,7 +59,7 @@ Result<uint64_t> PushSender::journal(const std::string& room, std::string_view e
 bool PushSender::push(const std::string& room, std::string_view event, const cJSON* data,
                       const std::string& id, PushKind kind) {
     std::string line = encode_publish_request(room, event, data, id);
-    bool durable = kind == PushKind::must_deliver;
+    bool durable = kind != PushKind::best_effort;
     uint64_t entry = 0;
     {
         std::lock_guard lock(mutex_);
@@ -79,7 +79,7 @@ bool PushSender::push(const std::string& room, std::string_view event, const cJS
     }
     wake_.notify_one();
     // Outside the lock: pushes of other jobs written meanwhile share this sync.
-    return !durable || synced(room, event, id, entry);
+    return kind != PushKind::must_deliver || synced(room, event, id, entry);
 }
 
 // The push is on disk; false (and a log line) when the sync failed.

@@ -29,7 +29,12 @@
 
 namespace rp::app {
 
-enum class PushKind { must_deliver, best_effort };
+// must_deliver: journaled and synced before push() returns (a job's final event, POST /push).
+// deliver_with_next: journaled, synced by the next synced push or sooner; push() does not wait
+//   (job.queued, job.started: the final event's sync covers them, and if the machine goes down
+//   first, the recovery reports the job from its record).
+// best_effort: in memory only, dropped when the outbox is full (job.progress).
+enum class PushKind { must_deliver, deliver_with_next, best_effort };
 
 struct PushStats {
     std::size_t pending = 0;  // in the outbox

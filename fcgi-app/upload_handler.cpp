@@ -101,7 +101,10 @@ HttpResponse UploadHandler::handle(HttpRequest& request) {
     if (*wait) waiters_.watch(job.id);
     bool queued = queue_.try_push(job.id, [&] {
         JsonPtr data = job_event_data(job);
-        pushes_.push(job.room, "job.queued", data.get(), job_event_key(job, "queued"));
+        // Synced with the job's next synced push: the upload's 202 waits for the job's record
+        // and its input, not for this (docs/app.md, "What is on disk when").
+        pushes_.push(job.room, "job.queued", data.get(), job_event_key(job, "queued"),
+                     PushKind::deliver_with_next);
     });
     if (!queued) {
         waiters_.forget(job.id);
