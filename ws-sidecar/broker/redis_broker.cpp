@@ -98,6 +98,15 @@ void RedisBroker::stop() {
     if (worker_.joinable()) worker_.join();
 }
 
+// A caller that waited its whole deadline: the publish may still have happened.
+Error RedisBroker::no_answer() {
+    metrics_.broker_unavailable++;
+    shard_.unavailable++;
+    return make_error("unavailable", "Redis did not answer within " +
+                                         std::to_string(kSidecarAnswerDeadlineMs / 1000) + " s" +
+                                         kSendAgain);
+}
+
 bool RedisBroker::up() {
     std::lock_guard lock(mutex_);
     return worker_up_ && subscriber_up_;
@@ -344,11 +353,7 @@ Result<T> RedisBroker::run_and_wait(std::function<Result<T>(RedisConnection*)> w
     }
     wake_.notify_all();
     if (answer.wait_for(kAnswerTimeout) != std::future_status::ready) {
-        metrics_.broker_unavailable++;
-        shard_.unavailable++;
-        return make_error("unavailable", "Redis did not answer within " +
-                                             std::to_string(kSidecarAnswerDeadlineMs / 1000) +
-                                             " s" + kSendAgain);
+        return no_answer();
     }
     Result<T> result = answer.get();
     if (!result && result.error().code == "broker_io") {
@@ -441,11 +446,7 @@ Result<PublishAck> RedisBroker::publish(const ControlRequest& request, int64_t n
     publish_async(request, now_ms,
                   [promise](Result<PublishAck> ack) { promise->set_value(std::move(ack)); });
     if (answer.wait_for(kAnswerTimeout) != std::future_status::ready) {
-        metrics_.broker_unavailable++;
-        shard_.unavailable++;
-        return make_error("unavailable", "Redis did not answer within " +
-                                             std::to_string(kSidecarAnswerDeadlineMs / 1000) +
-                                             " s" + kSendAgain);
+        return no_answer();
     }
     return answer.get();
 }

@@ -95,6 +95,7 @@ private:
     void set_state(bool worker_up, bool subscriber_up);
     void count_error();
     Error unavailable() const;
+    Error no_answer();
     std::string new_epoch();
 
     RedisBrokerConfig config_;
