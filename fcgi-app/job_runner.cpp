@@ -77,9 +77,7 @@ void JobRunner::run(const std::string& job_id) {
     Job job = std::move(*loaded);
     job.status = JobStatus::running;
     job.started_ms = now_ms();
-    // Not synced: lost with the machine, the job is found `queued` and runs again, its
-    // job.started (same key) acked once.
-    if (auto saved = store_.save(job, JobStore::Sync::no); !saved) {
+    if (auto saved = store_.save(job); !saved) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
     publish(job, "job.started", job_event_data(job).get(), PushKind::deliver_with_next);
@@ -150,8 +148,7 @@ void JobRunner::finish(Job& job) {
     publish(job, done ? "job.done" : "job.failed", job_event_data(job).get(),
             PushKind::must_deliver);
     job.announced = true;
-    // Not synced: lost with the machine, the recovery announces it again (same key: acked once).
-    (void)store_.save(job, JobStore::Sync::no);
+    (void)store_.save(job);
     waiters_.finished(job.id);
     auto line = done ? log_info("job_done") : log_warn("job_failed");
     line.kv("job", job.id).kv("room", job.room).kv("ms", job.finished_ms - job.started_ms);

@@ -60,7 +60,7 @@ Status JobStore::create(const Job& job, const std::string& incoming) {
     return save(job);
 }
 
-Status JobStore::save(const Job& job, Sync sync) const {
+Status JobStore::save(const Job& job) const {
     std::string path = job_dir(job.id) + "/job.json";
     std::string temporary = path + ".tmp";
     UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
@@ -68,7 +68,7 @@ Status JobStore::save(const Job& job, Sync sync) const {
     if (!write_file(fd.get(), to_json(job_to_json(job, true).get()) + "\n")) {
         return io_error("write", temporary);
     }
-    if (sync == Sync::yes && !sync_file(fd.get())) return io_error("fsync", temporary);
+    if (!sync_file(fd.get())) return io_error("fsync", temporary);
     fd.reset();
     if (::rename(temporary.c_str(), path.c_str()) != 0) return io_error("rename", path);
     return ok_status();

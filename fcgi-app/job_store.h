@@ -31,12 +31,10 @@ public:
 
     // Moves a received upload into a new job directory and stores the job.
     Status create(const Job& job, const std::string& incoming);
-    // Writes job.json through a temporary file and rename, so a reader never sees half a job.
-    // Sync::no skips the fsync, for a state whose loss the recovery makes good (docs/app.md,
-    // "What is on disk when"): the app being killed loses nothing either way, only the machine
-    // going down does.
-    enum class Sync { yes, no };
-    Status save(const Job& job, Sync sync = Sync::yes) const;
+    // Writes job.json through a temporary file, fsync and rename, so a reader never sees half a
+    // job. (Without the fsync, a file system that does not flush a renamed file's data first
+    // could leave an empty job.json after a power loss, and the recovery would drop the job.)
+    Status save(const Job& job) const;
     Result<Job> load(const std::string& id) const;
     void remove(const std::string& id) const;
 

@@ -184,7 +184,15 @@ Status Outbox::write_record(const std::string& record) {
         std::lock_guard lock(sync_mutex_);
         journal = journal_;
     }
+    if (broken_) {
+        return make_error("outbox_error", journal_path() +
+                                              " could not be repaired after a failed write; "
+                                              "restart the app");
+    }
     if (auto written = write_file(journal->get(), record); !written) {
+        // A partial record must not stay in the middle of the journal, glued to the next one:
+        // cut it off (nothing in it was promised), or take no more records.
+        if (::ftruncate(journal->get(), static_cast<off_t>(journal_bytes_)) != 0) broken_ = true;
         return make_error("outbox_error",
                           "write " + journal_path() + ": " + written.error().message);
     }
