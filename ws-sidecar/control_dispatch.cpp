@@ -136,6 +136,16 @@ void ControlDispatch::publish_together(PublishRun& run, std::vector<ControlRespo
             waiting->acks[k] = std::move(ack);
             if (--waiting->left == 0) waiting->done.notify_all();
         });
+        // Refused at once (Redis away): the rest are not sent either, so that none of them
+        // overtakes it when the caller sends it again.
+        std::lock_guard lock(waiting->mutex);
+        if (waiting->acks[k] && !*waiting->acks[k]) {
+            for (std::size_t rest = k + 1; rest < run.requests.size(); ++rest) {
+                waiting->acks[rest] = waiting->acks[k]->error();
+                --waiting->left;
+            }
+            break;
+        }
     }
     std::unique_lock lock(waiting->mutex);
     waiting->done.wait_for(lock, std::chrono::milliseconds(kSidecarAnswerDeadlineMs),

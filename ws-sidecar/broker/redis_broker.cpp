@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <future>
 #include <random>
+#include <unordered_set>
 
 #include "redis_endpoint.h"
 #include "redis_replies.h"
@@ -48,6 +49,18 @@ std::string id_key(const std::string& room, const std::string& id) {
     return "rp:{" + room + "}:id:" + id;
 }
 std::string node_key(const std::string& node) { return "rp:node:" + node; }
+
+// Errors Redis gives while it cannot take writes for a while (out of memory, a failed
+// snapshot, too few replicas, a busy script, loading, a failover): the publish is worth sending
+// again later, unlike WRONGTYPE and the like.
+bool is_transient(const Error& error) {
+    if (error.code != "broker_error") return false;
+    for (const char* prefix : {"OOM", "MISCONF", "NOREPLICAS", "BUSY", "LOADING", "MASTERDOWN",
+                               "TRYAGAIN", "CLUSTERDOWN", "NOSCRIPT"}) {
+        if (error.message.starts_with(prefix)) return true;
+    }
+    return false;
+}
 
 // As RoomRegistry::frame_of writes it: a `d` that is not checked JSON text becomes null.
 std::string message_json(const std::string& room, const std::string& epoch,
@@ -190,7 +203,7 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
     // through the subscription again (it may have been lost too).
     for (const auto& [room, after] : waiting_fetches_) {
         if (after) {
-            queue_.push_back(Work{fetch_command(room, after), {}});
+            queue_.push_back(Work{fetch_command(room, after, epochs_.next()), {}});
         } else {
             queue_.push_back(Work{{}, [this, room](RedisConnection*) { fetch(room, {}); }});
         }
@@ -201,6 +214,8 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
 // Called with mutex_ held. With Sentinel, a new master means a failover happened.
 void RedisBroker::note_master(const std::string& where) {
     if (!last_master_.empty() && where != last_master_) {
+        // The subscriber may still hang on the old master's dead socket: it reconnects too.
+        if (subscriber_) subscriber_->reconnect();
         shard_.failovers++;
         log_info("broker_failover")
             .kv("broker", config_.url.describe())
@@ -267,11 +282,15 @@ void RedisBroker::run_next(std::unique_lock<std::mutex>& lock) {
     std::deque<RedisCommand> batch;
     std::vector<RedisCommand> late;
     auto now = std::chrono::steady_clock::now();
+    std::unordered_set<std::string> late_rooms;
     while (!queue_.empty() && !queue_.front().job && batch.size() < kMaxBatch) {
         RedisCommand command = std::move(queue_.front().command);
         queue_.pop_front();
-        (command.deadline <= now ? late.emplace_back(std::move(command))
-                                 : batch.emplace_back(std::move(command)));
+        // A publish behind one that is given up must not overtake it: it is given up too.
+        bool give_up = command.deadline <= now ||
+                       (!command.order_key.empty() && late_rooms.contains(command.order_key));
+        if (give_up && !command.order_key.empty()) late_rooms.insert(command.order_key);
+        (give_up ? late.emplace_back(std::move(command)) : batch.emplace_back(std::move(command)));
     }
     lock.unlock();
     for (RedisCommand& command : late) {
@@ -327,10 +346,19 @@ void RedisBroker::drain_on_stop(std::unique_lock<std::mutex>& lock) {
     lock.lock();
 }
 
+// After the worker drained its queue on stop, work is answered at once instead.
 void RedisBroker::enqueue(Work work) {
     {
         std::lock_guard lock(mutex_);
-        queue_.push_back(std::move(work));
+        if (!stopping_) {
+            queue_.push_back(std::move(work));
+            work = {};
+        }
+    }
+    if (work.job) {
+        work.job(nullptr);
+    } else if (work.command.done) {
+        fail_command(work.command, make_error("broker_io", "the sidecar is stopping"));
     }
     wake_.notify_all();
 }
@@ -403,6 +431,7 @@ void RedisBroker::publish_async(const ControlRequest& request, int64_t now_ms, P
                     request.from};
     command.deadline = std::chrono::steady_clock::now() + kSendDeadline;
     command.resend = true;
+    command.order_key = request.room;
     command.done = [this, own_id, done = std::move(done)](Result<ReplyPtr> reply) {
         done(publish_answered(reply, own_id));
     };
@@ -431,7 +460,7 @@ Result<PublishAck> RedisBroker::publish_answered(const Result<ReplyPtr>& reply, 
         if (!ack->duplicate) shard_.published++;
         return ack;
     }
-    if (ack.error().code == "broker_io") {
+    if (ack.error().code == "broker_io" || is_transient(ack.error())) {
         metrics_.broker_unavailable++;
         shard_.unavailable++;
         return make_error("unavailable", ack.error().message + kSendAgain);
@@ -498,15 +527,19 @@ Result<ReplyPtr> RedisBroker::eval_fetch(RedisConnection& connection,
 // every message after what the load reads arrives live.
 void RedisBroker::fetch(const std::string& room, std::optional<uint64_t> after) {
     if (after) {
-        enqueue(Work{fetch_command(room, after), {}});
+        enqueue(Work{fetch_command(room, after, new_epoch()), {}});
         return;
     }
-    subscriber_->want(room, [this, room] { enqueue(Work{fetch_command(room, {}), {}}); });
+    subscriber_->want(room, [this, room] {
+        enqueue(Work{fetch_command(room, {}, new_epoch()), {}});
+    });
 }
 
 void RedisBroker::forget(const std::string& room) { subscriber_->drop(room); }
 
-RedisCommand RedisBroker::fetch_command(const std::string& room, std::optional<uint64_t> after) {
+// `epoch`: offered for a room Redis does not have (new_epoch(), or epochs_ under mutex_).
+RedisCommand RedisBroker::fetch_command(const std::string& room, std::optional<uint64_t> after,
+                                        std::string epoch) {
     std::size_t count = after ? std::max<std::size_t>(config_.stream_length * 2, 1000)
                               : std::max<std::size_t>(config_.stream_length, 1);
     RedisCommand command;
@@ -516,7 +549,7 @@ RedisCommand RedisBroker::fetch_command(const std::string& room, std::optional<u
                     "2",
                     room_key(room),
                     stream_key(room),
-                    new_epoch(),
+                    std::move(epoch),
                     after ? "after" : "tail",
                     std::to_string(after.value_or(0)),
                     std::to_string(count),

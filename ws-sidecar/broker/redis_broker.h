@@ -84,7 +84,8 @@ private:
     void heartbeat(RedisConnection& connection);
     Result<PublishAck> publish_answered(const Result<ReplyPtr>& reply, bool own_id);
     Result<ReplyPtr> eval_fetch(RedisConnection& connection, std::vector<std::string> argv);
-    RedisCommand fetch_command(const std::string& room, std::optional<uint64_t> after);
+    RedisCommand fetch_command(const std::string& room, std::optional<uint64_t> after,
+                               std::string epoch);
     void fetch_answered(const std::string& room, std::optional<uint64_t> after,
                         Result<ReplyPtr> reply);
     void hear(const std::string& payload);

@@ -52,11 +52,17 @@ Result<std::unique_ptr<RedisConnection>> open_master(const BrokerUrl& url,
         master.host = address->host;
         master.port = address->port;
         master.db = url.db;
+        // A sentinel that lags may name a dead or demoted master: the next one is asked.
         auto connection = RedisConnection::open(master, credentials, timeout_ms);
-        if (!connection) return connection.error();
+        if (!connection) {
+            if (connection.error().code != "broker_io") return connection.error();
+            last = connection.error();
+            continue;
+        }
         std::string where = "the master " + url.master + " at " + master.describe();
         if (auto checked = check_master(**connection, where); !checked) {
-            return make_error("broker_io", checked.error().message);
+            last = make_error("broker_io", checked.error().message);
+            continue;
         }
         return connection;
     }

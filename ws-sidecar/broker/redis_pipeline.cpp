@@ -71,7 +71,7 @@ bool send_and_read(RedisConnection& connection, const ScriptShas& shas,
         if (!waited && waited.error().code == "broker_io") ok = false;
         if (waited && is_integer(waited->get())) replicated = integer_of(waited->get());
     }
-    bool confirmed = ok && (min_replicas == 0 || replicated >= min_replicas);
+    bool confirmed = min_replicas == 0 || (ok && replicated >= min_replicas);
     for (Slot& slot : slots) {
         bool write = slot.command.script == Script::publish;
         if (!slot.reply || (!ok && write && min_replicas > 0)) {

@@ -28,6 +28,9 @@ struct RedisCommand {
     // (its effect is idempotent: a publish with its idempotency key, a read) and still in time.
     Clock::time_point deadline = Clock::time_point::max();
     bool resend = false;
+    // Commands with the same key keep their order: one given up takes the later ones with it
+    // (a room's publishes).
+    std::string order_key;
 };
 
 // The SHA1s of the broker's scripts on one server, loaded when a connection opens.

@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -98,6 +99,11 @@ void RedisSubscriber::drop(const std::string& room) {
     wake();
 }
 
+void RedisSubscriber::reconnect() {
+    std::lock_guard lock(mutex_);
+    if (connection_fd_ >= 0) ::shutdown(connection_fd_, SHUT_RDWR);
+}
+
 void RedisSubscriber::run() {
     auto backoff = 100ms;
     for (;;) {
@@ -112,6 +118,7 @@ void RedisSubscriber::run() {
             bool clean = serve(**opened);
             std::lock_guard lock(mutex_);
             up_ = false;
+            connection_fd_ = -1;
             for (auto& [room, state] : rooms_) state.subscribed = state.pending = false;
             if (stopping_ || clean) return;
         }
@@ -120,8 +127,23 @@ void RedisSubscriber::run() {
         } else {
             events_.lost(opened.error(), false);
         }
-        pollfd wait{wake_fd_.get(), POLLIN, 0};
-        (void)::poll(&wait, 1, static_cast<int>(backoff.count()));
+        // Wait out the backoff. Rooms wanted meanwhile wake the eventfd: it is read, or every
+        // wait would end at once; they are subscribed when the connection is back.
+        auto until = std::chrono::steady_clock::now() + backoff;
+        for (;;) {
+            {
+                std::lock_guard lock(mutex_);
+                if (stopping_) return;
+            }
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                until - std::chrono::steady_clock::now());
+            if (left.count() <= 0) break;
+            pollfd wait{wake_fd_.get(), POLLIN, 0};
+            if (::poll(&wait, 1, static_cast<int>(left.count())) > 0) {
+                uint64_t count = 0;
+                (void)!::read(wake_fd_.get(), &count, sizeof count);
+            }
+        }
         backoff = std::min(backoff * 2, kMaxBackoff);
     }
 }
@@ -131,21 +153,19 @@ bool RedisSubscriber::serve(RedisConnection& connection) {
     {
         std::lock_guard lock(mutex_);
         up_ = true;
-        awaiting_ = 0;
+        connection_fd_ = connection.fd();
+        resubscribe_told_ = false;
+        awaited_.clear();
         dirty_.clear();
         for (auto& [room, state] : rooms_) {
             if (!state.wanted) continue;
             dirty_.push_back(room);
-            ++awaiting_;
+            awaited_.insert(room);
         }
     }
     if (!reconcile(connection)) return false;
+    if (now_resubscribed()) events_.resubscribed();
     std::vector<std::function<void()>> calls;
-    {
-        std::lock_guard lock(mutex_);
-        if (awaiting_ == 0) calls.push_back(events_.resubscribed);
-    }
-    run_all(calls);
     for (;;) {
         pollfd fds[2] = {{connection.fd(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
         if (::poll(fds, 2, -1) < 0 && errno != EINTR) return false;
@@ -187,7 +207,16 @@ bool RedisSubscriber::serve(RedisConnection& connection) {
             }
         }
         if (!reconcile(connection)) return false;
+        if (now_resubscribed()) events_.resubscribed();
     }
+}
+
+// Once per connection: true when every room wanted at its start is subscribed (or dropped).
+bool RedisSubscriber::now_resubscribed() {
+    std::lock_guard lock(mutex_);
+    if (!awaited_.empty() || resubscribe_told_) return false;
+    resubscribe_told_ = true;
+    return true;
 }
 
 // Sends what brings Redis' subscriptions in line with the wishes that changed.
@@ -207,6 +236,7 @@ bool RedisSubscriber::reconcile(RedisConnection& connection) {
             if (!sent) return false;
             state.pending = true;
         } else if (!state.wanted) {
+            awaited_.erase(room);  // dropped before it was subscribed again: not waited for
             rooms_.erase(found);
         }
     }
@@ -225,9 +255,7 @@ std::vector<std::function<void()>> RedisSubscriber::confirmed(const std::string&
     RoomState& state = found->second;
     state.pending = false;
     state.subscribed = kind == "ssubscribe";
-    if (state.subscribed && awaiting_ > 0 && --awaiting_ == 0) {
-        calls.push_back(events_.resubscribed);
-    }
+    awaited_.erase(room);
     if (state.subscribed && state.wanted) {
         for (auto& then : state.then) calls.push_back(std::move(then));
         state.then.clear();

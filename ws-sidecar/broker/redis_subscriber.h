@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "redis_connection.h"
@@ -48,6 +49,8 @@ public:
     // caller's thread) when it already is, else on the subscriber's thread.
     void want(const std::string& room, std::function<void()> then);
     void drop(const std::string& room);
+    // Any thread: the connection is dropped and made again (a failover found a new master).
+    void reconnect();
     bool up() const;
 
 private:
@@ -64,6 +67,7 @@ private:
     std::vector<std::function<void()>> confirmed(const std::string& kind,
                                                  const std::string& channel);
     void wake();
+    bool now_resubscribed();
 
     Connect connect_;
     Events events_;
@@ -73,7 +77,11 @@ private:
     std::vector<std::string> dirty_;  // rooms whose wish changed since the last reconcile
     bool stopping_ = false;
     bool up_ = false;
-    std::size_t awaiting_ = 0;  // subscriptions of a fresh connection not yet confirmed
+    int connection_fd_ = -1;  // the live connection's socket, for reconnect()
+    // The rooms wanted when the connection was made, not yet confirmed (or dropped); once none
+    // is left, `resubscribed` is told (resubscribe_told_).
+    std::unordered_set<std::string> awaited_;
+    bool resubscribe_told_ = false;
     std::thread thread_;
 };
 
