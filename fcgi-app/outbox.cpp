@@ -136,7 +136,9 @@ Status Outbox::load_journal() {
     }
     if (bad > 0) log_error("outbox_bad_records").kv("path", path).kv("count", bad);
     for (auto& [number, line] : pushes) {
-        if (number > acked) entries_.push_back({number, std::move(line), true});
+        if (number <= acked) continue;
+        live_bytes_ += push_record(number, line).size();
+        entries_.push_back({number, std::move(line), true});
     }
     next_ = std::max(newest, acked) + 1;
     journal_bytes_ = whole;
@@ -203,10 +205,10 @@ Status Outbox::write_record(const std::string& record) {
 Result<uint64_t> Outbox::append(std::string_view line, bool durable) {
     uint64_t number = next_;
     if (durable) {
-        if (auto written = write_record(push_record(number, line)); !written) {
-            return written.error();
-        }
+        std::string record = push_record(number, line);
+        if (auto written = write_record(record); !written) return written.error();
         written_ = number;
+        live_bytes_ += record.size();
     }
     ++next_;
     entries_.push_back({number, std::string(line), durable});
@@ -246,6 +248,7 @@ void Outbox::pop_front() {
     Entry gone = std::move(entries_.front());
     entries_.pop_front();
     if (gone.durable) {
+        live_bytes_ -= std::min(live_bytes_, push_record(gone.number, gone.line).size());
         if (auto written = write_record("A " + std::to_string(gone.number) + "\n"); !written) {
             // The push goes out again after a restart; its idempotency key makes that harmless.
             log_error("outbox_ack_not_written").kv("error", written.error().message);
@@ -264,7 +267,9 @@ void Outbox::start_over_if_done() {
         if (::ftruncate(journal_->get(), 0) == 0) journal_bytes_ = 0;
         return;
     }
-    if (journal_bytes_ > kCompactBytes) {
+    // Rewritten only when mostly acked: a large outbox of pushes still waiting is not copied
+    // again at every ack.
+    if (journal_bytes_ > kCompactBytes && journal_bytes_ > 2 * live_bytes_) {
         if (auto compacted = compact(); !compacted) {
             log_error("outbox_compact_failed").kv("error", compacted.error().message);
         }

@@ -75,7 +75,8 @@ private:
     std::deque<Entry> entries_;  // bounded by the outbox limit (PushSender)
     uint64_t next_ = 1;
     uint64_t journal_bytes_ = 0;
-    bool broken_ = false;  // a failed write could not be cut off: no more records
+    uint64_t live_bytes_ = 0;  // of the records of pushes not yet acked
+    bool broken_ = false;      // a failed write could not be cut off: no more records
 
     // The journal's descriptor is shared with a sync that may be running on another thread
     // while compact() replaces it.

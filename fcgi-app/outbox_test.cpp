@@ -1,6 +1,8 @@
 #include "outbox.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -149,6 +151,33 @@ TEST_F(OutboxTest, ConcurrentWritersShareSyncs) {
     Outbox again(dir_);
     ASSERT_TRUE(again.open().ok());
     EXPECT_EQ(again.size(), static_cast<std::size_t>(kWriters * kEach));
+}
+
+// A write the disk takes only part of (full, as RLIMIT_FSIZE makes it here) leaves no bytes
+// behind for the next record to be glued to.
+TEST_F(OutboxTest, AHalfWrittenRecordIsCutOff) {
+    Outbox outbox(dir_);
+    ASSERT_TRUE(outbox.open().ok());
+    ASSERT_TRUE(outbox.append("first").ok());
+    struct sigaction ignore {};
+    struct sigaction previous {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGXFSZ, &ignore, &previous);
+    rlimit before{};
+    ::getrlimit(RLIMIT_FSIZE, &before);
+    rlimit tight{fs::file_size(outbox.journal_path()) + 5, before.rlim_max};
+    ::setrlimit(RLIMIT_FSIZE, &tight);
+    auto refused = outbox.append("a push the disk has no room for");
+    ::setrlimit(RLIMIT_FSIZE, &before);
+    ::sigaction(SIGXFSZ, &previous, nullptr);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, "outbox_error");
+    ASSERT_TRUE(outbox.append("third").ok());
+    Outbox again(dir_);
+    ASSERT_TRUE(again.open().ok());
+    ASSERT_EQ(again.size(), 2u);
+    EXPECT_EQ(again.line_at(0), "first");
+    EXPECT_EQ(again.line_at(1), "third");
 }
 
 TEST_F(OutboxTest, AnUnwritableDirectoryIsAClearError) {
