@@ -201,9 +201,10 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
     set_state(true, subscriber_up_);
     // Rooms that could not be read while Redis was away are asked for again; a load goes
     // through the subscription again (it may have been lost too).
-    for (const auto& [room, after] : waiting_fetches_) {
-        if (after) {
-            queue_.push_back(Work{fetch_command(room, after, epochs_.next()), {}});
+    for (const auto& waiting : waiting_fetches_) {
+        const std::string& room = waiting.first;
+        if (waiting.second) {
+            queue_.push_back(Work{fetch_command(room, waiting.second, epochs_.next()), {}});
         } else {
             queue_.push_back(Work{{}, [this, room](RedisConnection*) { fetch(room, {}); }});
         }
