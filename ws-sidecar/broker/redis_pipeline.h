@@ -38,7 +38,6 @@ class ScriptShas {
 public:
     Status load(RedisConnection& connection);
     const std::string& sha(Script script) const;
-    bool loaded() const { return !publish_.empty() && !fetch_.empty(); }
 
 private:
     std::string publish_;
