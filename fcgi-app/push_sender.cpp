@@ -13,10 +13,10 @@ constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 // Bounds one connect or one wait for an ack, so that a hung sidecar cannot hold a stop for long;
 // longer than the sidecar takes to answer even when Redis does not (then: push_deferred).
 constexpr int kCallTimeoutMs = kControlCallTimeoutMs;
-// Pushes in flight on the control connection at once (pipelined, acked in order). One: with the
-// memory broker a sidecar killed after delivering a push but before its ack forgets the push's
-// key, and every push in flight then is delivered twice (./dev faults, sidecar-kill).
-constexpr std::size_t kWindow = 1;
+// Pushes in flight on the control connection at once (pipelined, acked in order). Safe with the
+// memory broker, which forgets keys when killed, because the sidecar writes an answer before any
+// frame of its publish (ws-sidecar/answer_writer.h): an unacked push reached nobody.
+constexpr std::size_t kWindow = 64;
 
 }  // namespace
 

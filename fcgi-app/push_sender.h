@@ -2,8 +2,8 @@
 // Sends job events to the sidecar's control socket through the outbox (outbox.h): a push that
 // must be delivered is on disk before push() returns (pushes of several jobs at the same moment
 // share one fdatasync) and leaves the disk only when the sidecar has acked it; a best-effort
-// push (progress) is kept in memory only. One thread sends, oldest first, one at a time (kWindow)
-// on one connection (pipelined, answered in order), retrying with backoff while the sidecar is
+// push (progress) is kept in memory only. One thread sends, oldest first, up to 64 at a time on
+// one connection (pipelined, answered in order), retrying with backoff while the sidecar is
 // away. Callers never wait on the sidecar.
 //
 // The outbox is bounded by `limit`. Past it: best-effort pushes (progress) are dropped, new work

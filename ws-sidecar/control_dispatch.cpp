@@ -30,7 +30,8 @@ ControlDispatch::ControlDispatch(Parts parts)
     : parts_(std::move(parts)),
       context_{parts_.registry, parts_.metrics, parts_.started_ms, parts_.presence} {}
 
-ControlAnswers ControlDispatch::answer(std::vector<Result<ControlRequest>> requests) {
+ControlAnswers ControlDispatch::answer(std::vector<Result<ControlRequest>> requests,
+                                       AnswerWriter* writer) {
     ControlAnswers out;
     out.responses.resize(requests.size());
     LoopRun run;
@@ -47,7 +48,7 @@ ControlAnswers ControlDispatch::answer(std::vector<Result<ControlRequest>> reque
             run.slots.push_back(i);
             continue;
         }
-        carry_out(run, out.responses);
+        carry_out(run, out, writer);
         if (route == Route::off_loop && requests[i]->op == ControlOp::publish) {
             publishes.requests.push_back(std::move(*requests[i]));
             publishes.slots.push_back(i);
@@ -64,7 +65,7 @@ ControlAnswers ControlDispatch::answer(std::vector<Result<ControlRequest>> reque
             return out;
         }
     }
-    carry_out(run, out.responses);
+    carry_out(run, out, writer);
     publish_together(publishes, out.responses);
     return out;
 }
@@ -73,25 +74,34 @@ ControlAnswers ControlDispatch::answer(std::vector<Result<ControlRequest>> reque
 
 // One hand-over for the whole run; every request of it is answered `unavailable` (not done) when
 // the loop does not take it up in time.
-void ControlDispatch::carry_out(LoopRun& run, std::vector<ControlResponse>& responses) {
+// With a writer, the answers before the run are written first and the loop writes the run's
+// own before any frame it queued can go out (answer_writer.h).
+void ControlDispatch::carry_out(LoopRun& run, ControlAnswers& out, AnswerWriter* writer) {
     if (run.requests.empty()) return;
     std::size_t count = run.requests.size();
-    // The task may outlive a timed-out wait: it owns what it reads.
+    if (writer) {
+        for (; out.handed < run.slots.front(); ++out.handed) writer->add(out.responses[out.handed]);
+        (void)writer->write_all();
+    }
+    // The task may outlive a timed-out wait: it owns what it reads. It runs only while this
+    // thread still waits for it (loop_call.h), so the writer is alive then.
     auto answers = on_loop(
         parts_.loop,
-        [this, requests = std::move(run.requests)] {
-            std::vector<ControlResponse> out;
-            out.reserve(requests.size());
+        [this, writer, &out, slots = run.slots, requests = std::move(run.requests)] {
+            std::vector<ControlResponse> answered;
+            answered.reserve(requests.size());
             int64_t now = now_ms();
             for (const ControlRequest& request : requests) {
-                out.push_back(carry_out_on_loop(request, now));
+                answered.push_back(carry_out_on_loop(request, now));
             }
-            return out;
+            if (writer) write_run(*writer, answered, slots, out.responses);
+            return answered;
         },
         parts_.patience);
     for (std::size_t i = 0; i < count; ++i) {
-        responses[run.slots[i]] = answers ? std::move((*answers)[i]) : unavailable();
+        out.responses[run.slots[i]] = answers ? std::move((*answers)[i]) : unavailable();
     }
+    if (answers && writer) out.handed = run.slots.back() + 1;
     run = {};
 }
 
@@ -106,6 +116,22 @@ ControlResponse ControlDispatch::carry_out_on_loop(const ControlRequest& request
         log_error("control_request_failed").kv("op", op_name(request.op)).kv("error", error.what());
         return ControlResponse::failure(make_error("internal_error", error.what()));
     }
+}
+
+// Loop thread, while the connection's thread waits: the run's answers in request order, with the
+// errors of the lines that did not decode between them (already in `responses`).
+void ControlDispatch::write_run(AnswerWriter& writer, const std::vector<ControlResponse>& answered,
+                                const std::vector<std::size_t>& slots,
+                                const std::vector<ControlResponse>& responses) {
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+        if (k > 0) {
+            for (std::size_t gap = slots[k - 1] + 1; gap < slots[k]; ++gap) {
+                writer.add(responses[gap]);
+            }
+        }
+        writer.add(answered[k]);
+    }
+    writer.write_now();
 }
 
 // -------- Off the loop --------

@@ -53,8 +53,10 @@ public:
     };
     explicit ControlDispatch(Parts parts);
 
-    // Connection thread: the answers to one read's requests (ControlServer::Dispatch).
-    ControlAnswers answer(std::vector<Result<ControlRequest>> requests);
+    // Connection thread: the answers to one read's requests (ControlServer::Dispatch). With a
+    // writer, the loop's answers are written as soon as they are known (answer_writer.h).
+    ControlAnswers answer(std::vector<Result<ControlRequest>> requests,
+                          AnswerWriter* writer = nullptr);
 
 private:
     // The loop requests waiting for one hand-over, and where their answers go.
@@ -62,7 +64,10 @@ private:
         std::vector<ControlRequest> requests;
         std::vector<std::size_t> slots;
     };
-    void carry_out(LoopRun& run, std::vector<ControlResponse>& responses);
+    void carry_out(LoopRun& run, ControlAnswers& out, AnswerWriter* writer);
+    static void write_run(AnswerWriter& writer, const std::vector<ControlResponse>& answered,
+                          const std::vector<std::size_t>& slots,
+                          const std::vector<ControlResponse>& responses);
     // The shared broker's publishes between two other requests.
     using PublishRun = LoopRun;
     void publish_together(PublishRun& run, std::vector<ControlResponse>& responses);

@@ -1,8 +1,11 @@
 #include "control_dispatch.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
+#include "answer_writer.h"
 #include "memory_broker.h"
+#include "roompush/unix_socket.h"
 #include "test_loop.h"
 
 namespace rp::sidecar {
@@ -163,6 +166,47 @@ TEST_F(Dispatch, ALoopThatDoesNotAnswerIsUnavailableForTheWholeRun) {
     loop.hold(false);
     auto rooms = loop.sync([&] { return registry.summaries(); });
     EXPECT_TRUE(rooms.empty()) << "a request answered unavailable was not carried out later";
+}
+
+// What the peer of `fd` has been sent so far, without waiting.
+std::string sent_so_far(int fd) {
+    std::string got;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT)) > 0) got.append(buffer, n);
+    return got;
+}
+
+TEST_F(Dispatch, TheLoopWritesItsAnswersBeforeItCanWriteTheirFrames) {
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    UniqueFd ours(pair[0]), peer(pair[1]);
+    AnswerWriter writer(ours.get());
+    ControlDispatch control = dispatch(memory);
+    ControlAnswers answers = control.answer(
+        requests({R"({"op":"reload"})", kPublishA, "{nope", kPublishA, R"({"op":"rooms"})"}),
+        &writer);
+    // Nobody called writer.write_all() after the run: the loop's task wrote its answers, in
+    // order with the error between them, and the reload's before them.
+    EXPECT_EQ(answers.handed, 5u);
+    std::string expected;
+    for (const ControlResponse& response : answers.responses) expected += response.line + "\n";
+    EXPECT_EQ(sent_so_far(peer.get()), expected);
+    EXPECT_EQ(answers.responses[2].line.find("bad_json") != std::string::npos, true);
+}
+
+TEST_F(Dispatch, ARunTheLoopDidNotTakeUpIsLeftToTheConnectionToWrite) {
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    UniqueFd ours(pair[0]), peer(pair[1]);
+    AnswerWriter writer(ours.get());
+    ControlDispatch control = dispatch(memory, 50ms);
+    loop.hold(true);
+    ControlAnswers answers = control.answer(requests({kPublishA}), &writer);
+    EXPECT_EQ(answers.handed, 0u);
+    EXPECT_EQ(sent_so_far(peer.get()), "");
+    EXPECT_EQ(code_of(answers.responses[0]), "unavailable");
+    loop.hold(false);
 }
 
 TEST_F(Dispatch, ATailEndsTheBatchAndFollowsItsRoomsUntilItsConnectionEnds) {

@@ -123,7 +123,7 @@ void ControlServer::refuse(int fd, const Error& error) {
 // over the limit or one that does not decode is answered with its error by the dispatch, in its
 // place. A `tail` that starts ends the request/response part of the connection: lines after it
 // are neither answered nor counted.
-ControlAnswers ControlServer::answer(LineReader& reader) {
+ControlAnswers ControlServer::answer(LineReader& reader, AnswerWriter& writer) {
     std::vector<Result<ControlRequest>> requests;
     while (auto item = reader.next()) {
         if (item->kind == LineReader::Item::Kind::too_long) {
@@ -135,7 +135,7 @@ ControlAnswers ControlServer::answer(LineReader& reader) {
         }
     }
     if (requests.empty()) return {};
-    ControlAnswers answers = dispatch_(std::move(requests));
+    ControlAnswers answers = dispatch_(std::move(requests), writer);
     metrics_.control_requests += answers.responses.size();
     for (const ControlResponse& response : answers.responses) {
         if (!response.ok) metrics_.control_errors++;
@@ -145,6 +145,7 @@ ControlAnswers ControlServer::answer(LineReader& reader) {
 
 void ControlServer::serve(Client& client) {
     LineReader reader(config_.max_line);
+    AnswerWriter writer(client.fd.get());
     char buffer[65536];
     ControlAnswers answers;
     while (!answers.tail) {
@@ -152,10 +153,11 @@ void ControlServer::serve(Client& client) {
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) break;
         reader.feed(std::string_view(buffer, static_cast<size_t>(got)));
-        answers = answer(reader);
-        std::string out;
-        for (const ControlResponse& response : answers.responses) out.append(response.line) += '\n';
-        if (!out.empty() && !write_all(client.fd.get(), out)) break;
+        answers = answer(reader, writer);
+        for (std::size_t i = answers.handed; i < answers.responses.size(); ++i) {
+            writer.add(answers.responses[i]);
+        }
+        if (!writer.write_all()) break;
     }
     if (answers.tail) {
         stream_tail(client.fd.get(), *answers.tail);

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "answer_writer.h"
 #include "roompush/control_codec.h"
 #include "roompush/error.h"
 #include "roompush/line_reader.h"
@@ -31,6 +32,8 @@ struct ControlAnswers {
     std::vector<ControlResponse> responses;
     std::shared_ptr<TailStream> tail;
     std::function<void()> on_tail_end;  // called once the tail's connection is done
+    // The leading responses already given to the connection's AnswerWriter (answer_writer.h).
+    std::size_t handed = 0;
 };
 
 class ControlServer {
@@ -50,8 +53,10 @@ public:
     };
     // Every request of one read, decoded (or the error its line got), blank lines left out:
     // answered together, so that a pipelined batch costs one hand-over to the event loop
-    // (control_dispatch.h). Called from a connection thread; it may block.
-    using Dispatch = std::function<ControlAnswers(std::vector<Result<ControlRequest>>)>;
+    // (control_dispatch.h). Called from a connection thread; it may block. The dispatch may
+    // hand answers to the connection's writer as they become known (ControlAnswers::handed).
+    using Dispatch =
+        std::function<ControlAnswers(std::vector<Result<ControlRequest>>, AnswerWriter&)>;
 
     ControlServer(Config config, SidecarMetrics& metrics, Dispatch dispatch);
     ~ControlServer();
@@ -68,7 +73,7 @@ private:
 
     void accept_loop();
     void serve(Client& client);
-    ControlAnswers answer(LineReader& reader);
+    ControlAnswers answer(LineReader& reader, AnswerWriter& writer);
     void stream_tail(int fd, TailStream& stream);
     void reap_finished_clients();
     void refuse(int fd, const Error& error);

@@ -66,7 +66,7 @@ protected:
 };
 
 // Answers each request with its op, or the error it got.
-ControlAnswers echo(std::vector<Result<ControlRequest>> requests) {
+ControlAnswers echo(std::vector<Result<ControlRequest>> requests, AnswerWriter&) {
     ControlAnswers answers;
     for (const auto& request : requests) {
         answers.responses.push_back(
@@ -80,10 +80,10 @@ ControlAnswers echo(std::vector<Result<ControlRequest>> requests) {
 TEST_F(ControlServerTest, APipelinedReadIsOneDispatchAnsweredInOrder) {
     std::mutex mutex;
     std::vector<std::size_t> batches;
-    start([&](std::vector<Result<ControlRequest>> requests) {
+    start([&](std::vector<Result<ControlRequest>> requests, AnswerWriter& writer) {
         std::lock_guard lock(mutex);
         batches.push_back(requests.size());
-        return echo(std::move(requests));
+        return echo(std::move(requests), writer);
     });
     UniqueFd fd = connect();
     ASSERT_TRUE(
@@ -101,7 +101,7 @@ TEST_F(ControlServerTest, APipelinedReadIsOneDispatchAnsweredInOrder) {
 }
 
 TEST_F(ControlServerTest, RequestsAndErrorsAreCountedFromTheResponsesOkField) {
-    start([](std::vector<Result<ControlRequest>> requests) {
+    start([](std::vector<Result<ControlRequest>> requests, AnswerWriter&) {
         ControlAnswers answers;
         for (std::size_t i = 0; i < requests.size(); ++i) {
             // An ok:false answer whose text does not start like one: the field counts, not the
@@ -132,8 +132,8 @@ TEST_F(ControlServerTest, ALineOverTheLimitIsAnsweredAndTheNextOneServed) {
 TEST_F(ControlServerTest, ATailStreamsItsFramesAndItsEndThenCallsBack) {
     auto stream = std::make_shared<TailStream>(1 << 20);
     std::atomic<bool> ended{false};
-    start([&](std::vector<Result<ControlRequest>> requests) {
-        ControlAnswers answers = echo(std::move(requests));
+    start([&](std::vector<Result<ControlRequest>> requests, AnswerWriter& writer) {
+        ControlAnswers answers = echo(std::move(requests), writer);
         answers.tail = stream;
         answers.on_tail_end = [&] { ended = true; };
         return answers;
@@ -165,10 +165,10 @@ TEST_F(ControlServerTest, OneConnectionPastTheLimitIsRefused) {
 TEST_F(ControlServerTest, ARequestBeingCarriedOutWhenStopComesIsStillAnswered) {
     std::atomic<bool> started{false};
     std::atomic<bool> release{false};
-    start([&](std::vector<Result<ControlRequest>> requests) {
+    start([&](std::vector<Result<ControlRequest>> requests, AnswerWriter& writer) {
         started = true;
         while (!release) std::this_thread::sleep_for(1ms);  // the loop at work on a publish
-        return echo(std::move(requests));
+        return echo(std::move(requests), writer);
     });
     UniqueFd fd = connect();
     ASSERT_TRUE(write_all(fd.get(), "{\"op\":\"rooms\"}\n").ok());

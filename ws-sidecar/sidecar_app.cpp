@@ -102,9 +102,10 @@ int run(LoadedConfig& start, Reloader::Loader load_again) {
                               .max_tail_bytes = config.max_tail_bytes,
                               .started_ms = now_ms(),
                               .presence = &server.room_presence()});
-    ControlServer control(control_config(config), metrics, [&dispatch](auto requests) {
-        return dispatch.answer(std::move(requests));
-    });
+    ControlServer control(control_config(config), metrics,
+                          [&dispatch](auto requests, AnswerWriter& writer) {
+                              return dispatch.answer(std::move(requests), &writer);
+                          });
     if (!started(control.start())) return 1;
     announce_ready(config);
 
