@@ -335,6 +335,16 @@ class Scaling(ClusterTestCase):
             self.assertFalse(answer["ok"])
             self.assertEqual(answer["error"]["code"], "broker_error")
             self.assertIn("WRONGTYPE", answer["error"]["message"])
+            # Pipelined, the three go to Redis in one script call: the bad room's error is its
+            # own, the publishes around it happen.
+            control.send_raw("".join(json.dumps({"op": "publish", "room": room, "event": "e",
+                                                 "data": {"n": n}}) + "\n"
+                                     for n, room in enumerate(["fine", "wrongtype", "fine"]))
+                             .encode())
+            answers = [control.line() for _ in range(3)]
+            self.assertEqual([a["ok"] for a in answers], [True, False, True], answers)
+            self.assertEqual(answers[1]["error"]["code"], "broker_error")
+            self.assertEqual(answers[2]["seq"], answers[0]["seq"] + 1)
 
         async def join_wrongtype():
             async with self.on(A, "wrongtype") as client:

@@ -420,14 +420,15 @@ void RedisBroker::publish_async(const ControlRequest& request, int64_t now_ms, P
                     room_key(request.room),
                     stream_key(request.room),
                     id_key(request.room, id),
+                    "1",
+                    std::to_string(config_.stream_length),
+                    std::to_string(config_.room_ttl_s),
                     std::move(epoch),
                     request.room,
                     request.event,
                     request.data,
                     std::to_string(now_ms),
-                    std::to_string(config_.stream_length),
                     std::to_string(own_id ? kOwnIdTtlS : config_.dedupe_ttl_s),
-                    std::to_string(config_.room_ttl_s),
                     room_channel(request.room),
                     request.from};
     command.deadline = std::chrono::steady_clock::now() + kSendDeadline;

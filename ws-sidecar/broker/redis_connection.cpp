@@ -94,12 +94,16 @@ Result<ReplyPtr> RedisConnection::command(const std::vector<std::string>& argv) 
 }
 
 Status RedisConnection::append(const std::vector<std::string>& argv) {
+    return append_views(std::vector<std::string_view>(argv.begin(), argv.end()));
+}
+
+Status RedisConnection::append_views(const std::vector<std::string_view>& argv) {
     if (broken_) return make_error("broker_io", "Redis connection is broken");
     std::vector<const char*> args;
     std::vector<size_t> lengths;
     args.reserve(argv.size());
     lengths.reserve(argv.size());
-    for (const std::string& arg : argv) {
+    for (std::string_view arg : argv) {
         args.push_back(arg.data());
         lengths.push_back(arg.size());
     }
@@ -165,5 +169,14 @@ const redisReply* element(const redisReply* reply, std::size_t index) {
     return is_array(reply, index + 1) ? reply->element[index] : nullptr;
 }
 std::size_t size_of(const redisReply* reply) { return is_array(reply) ? reply->elements : 0; }
+std::optional<Result<ReplyPtr>> take_element(redisReply* array, std::size_t index) {
+    if (!is_array(array, index + 1) || array->element[index] == nullptr) return std::nullopt;
+    ReplyPtr taken(array->element[index]);
+    array->element[index] = nullptr;
+    if (taken->type == REDIS_REPLY_ERROR) {
+        return Result<ReplyPtr>(make_error("broker_error", string_of(taken.get())));
+    }
+    return Result<ReplyPtr>(std::move(taken));
+}
 
 }  // namespace rp::sidecar

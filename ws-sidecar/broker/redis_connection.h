@@ -3,7 +3,9 @@
 // checked for its type before use. Used only on the broker's own threads, never on the loop.
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "broker_url.h"
@@ -41,6 +43,7 @@ public:
     // Pipelining: append() buffers a command, answer() sends what is buffered and reads the
     // oldest reply not yet read (errors as for command()).
     Status append(const std::vector<std::string>& argv);
+    Status append_views(const std::vector<std::string_view>& argv);  // the same, without copies
     Result<ReplyPtr> answer();
     // Pub/sub without blocking: flush() writes what append() buffered, read_some() takes what
     // the socket has (call it only when poll says readable), parsed() the next whole reply in
@@ -79,5 +82,8 @@ std::string string_of(const redisReply* reply);
 long long integer_of(const redisReply* reply);
 const redisReply* element(const redisReply* reply, std::size_t index);
 std::size_t size_of(const redisReply* reply);
+// Element `index` of an array reply, taken out of it (freeing the array skips it), as answer()
+// gives a reply: an error element is "broker_error". Null: no such element.
+std::optional<Result<ReplyPtr>> take_element(redisReply* array, std::size_t index);
 
 }  // namespace rp::sidecar

@@ -31,6 +31,77 @@ struct Slot {
     std::optional<Result<ReplyPtr>> reply;
 };
 
+// Consecutive publishes go as one call of the publish script, at most this many.
+constexpr std::size_t kMaxGroup = 128;
+// A publish's argv (RedisBroker::publish_async): EVALSHA, SHA1, "3", its 3 keys, "1", maxlen,
+// room ttl, then its 8 own arguments.
+constexpr std::size_t kKeysAt = 3, kCommonAt = 7, kOwnAt = 9, kOwnCount = 8;
+
+// The slots [first, first + count) that are one Redis call: a run of publishes, or one command.
+struct Call {
+    std::size_t first;
+    std::size_t count;
+};
+
+std::vector<Call> calls_of(const std::vector<Slot>& slots) {
+    std::vector<Call> calls;
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+        bool joins = !calls.empty() && slots[i].command.script == Script::publish &&
+                     slots[calls.back().first].command.script == Script::publish &&
+                     calls.back().count < kMaxGroup;
+        if (joins) {
+            ++calls.back().count;
+        } else {
+            calls.push_back({i, 1});
+        }
+    }
+    return calls;
+}
+
+// One EVALSHA of the publish script for the publishes of `call`: views of their arguments, valid
+// while `slots`, `sha` and `counts` are.
+std::vector<std::string_view> grouped_publish(const std::vector<Slot>& slots, Call call,
+                                              const std::string& sha,
+                                              std::pair<std::string, std::string>& counts) {
+    const std::vector<std::string>& first = slots[call.first].command.argv;
+    counts = {std::to_string(3 * call.count), std::to_string(call.count)};
+    std::vector<std::string_view> argv{"EVALSHA", sha, counts.first};
+    argv.reserve(3 + call.count * (3 + kOwnCount) + 3);
+    for (std::size_t k = 0; k < call.count; ++k) {
+        const std::vector<std::string>& own = slots[call.first + k].command.argv;
+        argv.insert(argv.end(), own.begin() + kKeysAt, own.begin() + kKeysAt + 3);
+    }
+    argv.push_back(counts.second);
+    argv.push_back(first[kCommonAt]);
+    argv.push_back(first[kCommonAt + 1]);
+    for (std::size_t k = 0; k < call.count; ++k) {
+        const std::vector<std::string>& own = slots[call.first + k].command.argv;
+        argv.insert(argv.end(), own.begin() + kOwnAt, own.begin() + kOwnAt + kOwnCount);
+    }
+    return argv;
+}
+
+// A publish call's reply, one per publish: its element of the array, an error element as the
+// error it is; an error for the whole call (NOSCRIPT, OOM, …) is every publish's.
+void hand_out(std::vector<Slot>& slots, Call call, Result<ReplyPtr> reply) {
+    bool is_script = slots[call.first].command.script == Script::publish;
+    if (!is_script || !reply) {
+        for (std::size_t k = 0; k < call.count; ++k) {
+            slots[call.first + k].reply =
+                reply ? Result<ReplyPtr>(std::move(*reply)) : Result<ReplyPtr>(reply.error());
+        }
+        return;
+    }
+    bool shaped = size_of(reply->get()) == call.count;
+    for (std::size_t k = 0; k < call.count; ++k) {
+        auto element = shaped ? take_element(reply->get(), k) : std::nullopt;
+        slots[call.first + k].reply =
+            element ? std::move(*element)
+                    : Result<ReplyPtr>(make_error("broker_bad_reply",
+                                                  "Redis answered a publish with something else"));
+    }
+}
+
 // How long WAIT gives the replicas to confirm a batch's writes.
 constexpr const char* kReplicaWaitMs = "1000";
 
@@ -45,25 +116,31 @@ bool send_and_read(RedisConnection& connection, const ScriptShas& shas,
     slots.reserve(batch.size());
     for (RedisCommand& command : batch) slots.push_back({std::move(command), std::nullopt});
     batch.clear();
+    std::vector<Call> calls = calls_of(slots);
     bool ok = true;
-    for (Slot& slot : slots) {
-        if (slot.command.script != Script::none) {
-            slot.command.argv[1] = shas.sha(slot.command.script);
+    for (const Call& call : calls) {
+        RedisCommand& command = slots[call.first].command;
+        if (command.script == Script::publish) {
+            std::pair<std::string, std::string> counts;
+            ok = ok && connection.append_views(
+                           grouped_publish(slots, call, shas.sha(Script::publish), counts));
+            continue;
         }
-        ok = ok && connection.append(slot.command.argv);
+        if (command.script != Script::none) command.argv[1] = shas.sha(command.script);
+        ok = ok && connection.append(command.argv);
     }
     if (ok && min_replicas > 0) {
         ok = static_cast<bool>(
             connection.append({"WAIT", std::to_string(min_replicas), kReplicaWaitMs}));
     }
-    for (std::size_t i = 0; ok && i < slots.size(); ++i) {
+    for (std::size_t i = 0; ok && i < calls.size(); ++i) {
         auto reply = connection.answer();
         if ((!reply && reply.error().code == "broker_io") || is_readonly(reply)) {
             if (is_readonly(reply)) connection.mark_broken();
             ok = false;
             break;
         }
-        slots[i].reply = std::move(reply);
+        hand_out(slots, calls[i], std::move(reply));
     }
     long long replicated = 0;
     if (ok && min_replicas > 0) {

@@ -18,7 +18,9 @@ enum class Script { none, publish, fetch };
 
 struct RedisCommand {
     using Clock = std::chrono::steady_clock;
-    // With a script, argv[1] is left empty and filled with its SHA1 when sent (EVALSHA).
+    // With a script, argv[1] is left empty and filled with its SHA1 when sent (EVALSHA). A
+    // publish is the publish script's call for one message (redis_scripts.h); the publishes
+    // queued together go to Redis as one call of it.
     Script script = Script::none;
     std::vector<std::string> argv;
     // Called exactly once, on the thread that runs the pipeline: with the reply, an error reply
