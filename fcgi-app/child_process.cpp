@@ -128,11 +128,13 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings) {
 class Supervisor {
 public:
     Supervisor(pid_t pid, const ChildSpec& spec,
-               const std::function<void(std::string_view)>& on_line, const std::atomic<bool>* stop)
+               const std::function<void(std::string_view)>& on_line, const std::atomic<bool>* stop,
+               const std::atomic<bool>* cancel)
         : pid_(pid),
           spec_(spec),
           on_line_(on_line),
           stop_(stop),
+          cancel_(cancel),
           stdout_lines_(spec.limits.max_stdout_bytes),
           deadline_(Clock::now() + std::chrono::milliseconds(spec.limits.timeout_ms)) {}
 
@@ -148,6 +150,7 @@ private:
     const ChildSpec& spec_;
     const std::function<void(std::string_view)>& on_line_;
     const std::atomic<bool>* stop_;
+    const std::atomic<bool>* cancel_;
     LineReader stdout_lines_;
     std::size_t stdout_bytes_ = 0;
     Clock::time_point deadline_;
@@ -171,6 +174,8 @@ void Supervisor::check_deadlines() {
     if (!terminating_ && now >= deadline_) terminate(ChildOutcome::Kind::timeout);
     if (!terminating_ && stop_ != nullptr && stop_->load())
         terminate(ChildOutcome::Kind::interrupted);
+    if (!terminating_ && cancel_ != nullptr && cancel_->load())
+        terminate(ChildOutcome::Kind::cancelled);
     if (terminating_ && now >= kill_at_) ::kill(-pid_, SIGKILL);
 }
 
@@ -265,13 +270,15 @@ const char* outcome_reason(ChildOutcome::Kind kind) {
             return "spawn";
         case ChildOutcome::Kind::interrupted:
             return "interrupted";
+        case ChildOutcome::Kind::cancelled:
+            return "cancelled";
     }
     return "exit";
 }
 
 ChildOutcome run_child(const ChildSpec& spec,
                        const std::function<void(std::string_view line)>& on_stdout_line,
-                       const std::atomic<bool>* stop) {
+                       const std::atomic<bool>* stop, const std::atomic<bool>* cancel) {
     ChildOutcome failed;
     failed.kind = ChildOutcome::Kind::spawn_failed;
     if (spec.argv.empty()) {
@@ -306,7 +313,7 @@ ChildOutcome run_child(const ChildSpec& spec,
         failed.error = "cannot start " + spec.argv[0] + ": " + std::strerror(exec_errno);
         return failed;
     }
-    Supervisor supervisor(pid, spec, on_stdout_line, stop);
+    Supervisor supervisor(pid, spec, on_stdout_line, stop, cancel);
     return supervisor.supervise(std::move(out.read), std::move(err.read));
 }
 

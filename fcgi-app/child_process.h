@@ -35,7 +35,15 @@ struct ChildSpec {
 };
 
 struct ChildOutcome {
-    enum class Kind { exited, signaled, timeout, output_too_large, spawn_failed, interrupted };
+    enum class Kind {
+        exited,
+        signaled,
+        timeout,
+        output_too_large,
+        spawn_failed,
+        interrupted,
+        cancelled
+    };
     Kind kind = Kind::exited;
     int exit_code = 0;
     int signal = 0;
@@ -47,9 +55,10 @@ struct ChildOutcome {
 const char* outcome_reason(ChildOutcome::Kind kind);
 
 // Blocks until the program and its whole process group are gone. `stop` (may be null) ends the
-// program early as `interrupted`, for a shutting-down app.
+// program early as `interrupted`, for a shutting-down app; `cancel` (may be null) as `cancelled`
+// (DELETE /jobs/ID). Either: SIGTERM to the group, SIGKILL after the kill grace.
 ChildOutcome run_child(const ChildSpec& spec,
                        const std::function<void(std::string_view line)>& on_stdout_line,
-                       const std::atomic<bool>* stop);
+                       const std::atomic<bool>* stop, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace rp::app

@@ -129,7 +129,8 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
     RoomTokenMinter tokens(config.auth_secret, config.token_ttl_s);
     UploadHandler uploads(config, store, queue, pushes, waiters, tokens);
     PushHandler http_pushes(config, pushes);
-    HttpRouter router(config, store, uploads, http_pushes, pushes, queue);
+    JobCanceller cancels(config, store, queue, runner, waiters);
+    HttpRouter router(config, store, uploads, http_pushes, pushes, queue, cancels);
     FcgiServer server(listener->get(), config.threads,
                       [&](HttpRequest& request) { return router.route(request); });
     if (auto started = server.start(); !started) {

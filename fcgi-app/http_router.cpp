@@ -46,10 +46,19 @@ HttpResponse HttpRouter::route(HttpRequest& request) {
         return uploads_.handle(request);
     }
     if (request.path.compare(0, kJobs.size(), kJobs) == 0) {
-        if (request.method != "GET") return method_not_allowed(request, "GET");
         std::string id = request.path.substr(kJobs.size());
         constexpr std::string_view kPreview = "/preview.svg";
-        if (id.size() > kPreview.size() && id.ends_with(kPreview)) {
+        bool preview = id.size() > kPreview.size() && id.ends_with(kPreview);
+        if (request.method == "DELETE" && !preview) {
+            drain_body(*request.body, 1 << 20);
+            if (!is_valid_job_id(id)) {
+                return error_response(404, make_error("not_found", "no job " + id));
+            }
+            return cancels_.cancel(id);
+        }
+        if (request.method != "GET")
+            return method_not_allowed(request, preview ? "GET" : "GET, DELETE");
+        if (preview) {
             return preview_response(store_, id.substr(0, id.size() - kPreview.size()));
         }
         return get_job(id);

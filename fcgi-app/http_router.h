@@ -4,6 +4,7 @@
 
 #include "app_config.h"
 #include "http_types.h"
+#include "job_cancel.h"
 #include "job_queue.h"
 #include "job_store.h"
 #include "push_handler.h"
@@ -15,13 +16,15 @@ namespace rp::app {
 class HttpRouter {
 public:
     HttpRouter(const AppConfig& config, JobStore& store, UploadHandler& uploads,
-               PushHandler& http_pushes, const PushSender& pushes, const JobQueue& queue)
+               PushHandler& http_pushes, const PushSender& pushes, const JobQueue& queue,
+               JobCanceller& cancels)
         : config_(config),
           store_(store),
           uploads_(uploads),
           http_pushes_(http_pushes),
           pushes_(pushes),
-          queue_(queue) {}
+          queue_(queue),
+          cancels_(cancels) {}
 
     HttpResponse route(HttpRequest& request);
 
@@ -36,6 +39,7 @@ private:
     PushHandler& http_pushes_;
     const PushSender& pushes_;
     const JobQueue& queue_;
+    JobCanceller& cancels_;
 };
 
 }  // namespace rp::app

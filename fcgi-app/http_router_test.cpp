@@ -35,6 +35,8 @@ protected:
     }
     void TearDown() override {
         router_.reset();
+        cancels_.reset();
+        runner_.reset();
         uploads_.reset();
         http_pushes_.reset();
         queue_.reset();
@@ -54,8 +56,10 @@ protected:
         uploads_ =
             std::make_unique<UploadHandler>(config_, *store_, *queue_, *pushes_, waiters_, tokens_);
         http_pushes_ = std::make_unique<PushHandler>(config_, *pushes_);
+        runner_ = std::make_unique<JobRunner>(config_, *store_, *pushes_, waiters_, stop_);
+        cancels_ = std::make_unique<JobCanceller>(config_, *store_, *queue_, *runner_, waiters_);
         router_ = std::make_unique<HttpRouter>(config_, *store_, *uploads_, *http_pushes_, *pushes_,
-                                               *queue_);
+                                               *queue_, *cancels_);
     }
 
     HttpResponse request(const std::string& method, const std::string& path,
@@ -93,6 +97,9 @@ protected:
     RoomTokenMinter tokens_{"", 3600};
     std::unique_ptr<UploadHandler> uploads_;
     std::unique_ptr<PushHandler> http_pushes_;
+    std::atomic<bool> stop_{false};
+    std::unique_ptr<JobRunner> runner_;
+    std::unique_ptr<JobCanceller> cancels_;
     std::unique_ptr<HttpRouter> router_;
     std::unique_ptr<StringBody> body_;
 };
@@ -104,7 +111,7 @@ TEST_F(HttpRouterTest, AWrongMethodIs405WithAllow) {
     };
     for (const Case& c : std::vector<Case>{{"GET", "/cad", "POST"},
                                            {"PUT", "/cad", "POST"},
-                                           {"POST", "/jobs/" + id, "GET"},
+                                           {"POST", "/jobs/" + id, "GET, DELETE"},
                                            {"DELETE", "/jobs/" + id + "/preview.svg", "GET"},
                                            {"GET", "/push/A", "POST"},
                                            {"POST", "/healthz", "GET"},
@@ -117,6 +124,45 @@ TEST_F(HttpRouterTest, AWrongMethodIs405WithAllow) {
     }
     EXPECT_EQ(pushes_->stats().pending, 0u);
     EXPECT_EQ(queue_->depth(), 0u);
+}
+
+TEST_F(HttpRouterTest, DeleteCancelsAQueuedJobAndTellsItsRoom) {
+    std::string id = stored_job(JobStatus::queued);
+    queue_->push_recovered(id);
+    HttpResponse response = request("DELETE", "/jobs/" + id);
+    ASSERT_EQ(response.status, 200) << response.body;
+    EXPECT_EQ(queue_->depth(), 0u) << "out of the queue: no worker will run it";
+    EXPECT_EQ(store_->load(id)->status, JobStatus::cancelled);
+    EXPECT_TRUE(store_->load(id)->announced);
+    auto body = parse_json(response.body);
+    ASSERT_TRUE(body);
+    EXPECT_EQ(get_string(body->get(), "status")->value_or(""), "cancelled");
+    std::vector<std::string> waiting = pushes_->waiting();
+    ASSERT_EQ(waiting.size(), 1u);
+    EXPECT_NE(waiting[0].find(R"("event":"job.cancelled")"), std::string::npos) << waiting[0];
+    EXPECT_NE(waiting[0].find(R"("id":")" + id + R"(:cancelled")"), std::string::npos);
+
+    HttpResponse again = request("DELETE", "/jobs/" + id);
+    EXPECT_EQ(again.status, 409);
+    EXPECT_EQ(error_code(again), "job_finished");
+    EXPECT_EQ(pushes_->waiting().size(), 1u) << "no second job.cancelled";
+}
+
+TEST_F(HttpRouterTest, DeleteOfAnEndedOrUnknownJobIsRefused) {
+    std::string done = stored_job(JobStatus::done);
+    HttpResponse finished = request("DELETE", "/jobs/" + done);
+    EXPECT_EQ(finished.status, 409);
+    EXPECT_EQ(error_code(finished), "job_finished");
+    EXPECT_EQ(store_->load(done)->status, JobStatus::done);
+    for (const std::string& path :
+         {std::string("/jobs/") + std::string(32, 'a'), std::string("/jobs/../etc"),
+          std::string("/jobs/"), std::string("/jobs/") + std::string(5000, 'f')}) {
+        HttpResponse response = request("DELETE", path, std::string(5000, 'x'));
+        EXPECT_EQ(response.status, 404) << path;
+        EXPECT_EQ(error_code(response), "not_found") << path;
+        EXPECT_TRUE(body_->at_end()) << path;
+    }
+    EXPECT_EQ(pushes_->waiting().size(), 0u);
 }
 
 TEST_F(HttpRouterTest, AnUnknownPathIs404) {

@@ -17,6 +17,8 @@ const char* status_name(JobStatus status) {
             return "done";
         case JobStatus::failed:
             return "failed";
+        case JobStatus::cancelled:
+            return "cancelled";
     }
     return "queued";
 }
@@ -57,8 +59,8 @@ JsonPtr failure_to_json(const JobFailure& failure) {
 }
 
 Result<JobStatus> status_from(std::string_view name) {
-    for (JobStatus s :
-         {JobStatus::queued, JobStatus::running, JobStatus::done, JobStatus::failed}) {
+    for (JobStatus s : {JobStatus::queued, JobStatus::running, JobStatus::done, JobStatus::failed,
+                        JobStatus::cancelled}) {
         if (name == status_name(s)) return s;
     }
     return make_error("bad_job", "unknown job status " + std::string(name));
@@ -147,7 +149,8 @@ std::string job_event_key(const Job& job, std::string_view name) {
 }
 
 bool is_finished(JobStatus status) {
-    return status == JobStatus::done || status == JobStatus::failed;
+    return status == JobStatus::done || status == JobStatus::failed ||
+           status == JobStatus::cancelled;
 }
 
 }  // namespace rp::app

@@ -12,7 +12,7 @@
 
 namespace rp::app {
 
-enum class JobStatus { queued, running, done, failed };
+enum class JobStatus { queued, running, done, failed, cancelled };
 const char* status_name(JobStatus status);
 
 struct JobFailure {

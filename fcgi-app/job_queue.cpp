@@ -1,5 +1,7 @@
 #include "job_queue.h"
 
+#include <algorithm>
+
 namespace rp::app {
 
 JobQueue::JobQueue(std::size_t capacity, std::size_t workers,
@@ -29,6 +31,14 @@ void JobQueue::push_recovered(const std::string& job_id) {
         ids_.push_back(job_id);
     }
     ready_.notify_one();
+}
+
+bool JobQueue::remove(const std::string& job_id) {
+    std::lock_guard lock(mutex_);
+    auto found = std::find(ids_.begin(), ids_.end(), job_id);
+    if (found == ids_.end()) return false;
+    ids_.erase(found);
+    return true;
 }
 
 void JobQueue::stop_taking() {

@@ -27,6 +27,8 @@ public:
     // For jobs found queued in the spool at start: they were accepted once and must run, so the
     // bound does not apply (new uploads get 503 until the queue is short again).
     void push_recovered(const std::string& job_id);
+    // Takes a job out before a worker has it (DELETE /jobs/ID); false when it is not waiting.
+    bool remove(const std::string& job_id);
 
     // Shutdown in steps: no job starts any more (queued ones stay in the spool); wait for the
     // running ones up to `grace`; join the workers.

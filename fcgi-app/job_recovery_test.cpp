@@ -157,14 +157,18 @@ TEST_F(JobRecoveryTest, WithRerunARunningJobRunsAgainAsANewAttemptInAnEmptyWorkD
 TEST_F(JobRecoveryTest, AFinishedJobWhoseEventWasNeverJournaledIsAnnounced) {
     Job done = left_behind(JobStatus::done, 1000, false);
     Job failed = left_behind(JobStatus::failed, 1000, false);
+    Job cancelled = left_behind(JobStatus::cancelled, 1000, false);
     Job known = left_behind(JobStatus::done, 1000, true);
     RecoveryReport report = recover();
-    EXPECT_EQ(report.announced, 2u);
+    EXPECT_EQ(report.announced, 3u);
     EXPECT_TRUE(stored(done).announced);
     EXPECT_TRUE(stored(failed).announced);
+    EXPECT_TRUE(stored(cancelled).announced);
     EXPECT_EQ(stored(done).status, JobStatus::done);
+    EXPECT_EQ(stored(cancelled).status, JobStatus::cancelled);
     std::vector<std::string> expected = {"job.done " + done.id + ":done",
-                                         "job.failed " + failed.id + ":failed"};
+                                         "job.failed " + failed.id + ":failed",
+                                         "job.cancelled " + cancelled.id + ":cancelled"};
     std::sort(expected.begin(), expected.end());
     EXPECT_EQ(journaled(store_->outbox_dir()), expected) << "nothing for the announced job";
 }

@@ -35,6 +35,8 @@ std::string failure_message(const ChildOutcome& outcome, const cJSON* result) {
             return "the program wrote more than its stdout cap";
         case ChildOutcome::Kind::interrupted:
             return "the app stopped while the program ran";
+        case ChildOutcome::Kind::cancelled:
+            return "the job was cancelled";
         case ChildOutcome::Kind::signaled:
             return "the program was killed by signal " + std::to_string(outcome.signal);
         case ChildOutcome::Kind::exited:
@@ -68,7 +70,26 @@ void JobRunner::publish(const Job& job, std::string_view event, const cJSON* dat
     pushes_.push(job.room, event, data, job_event_key(job, name), kind);
 }
 
+bool JobRunner::cancel_running(const std::string& job_id) {
+    std::lock_guard lock(cancels_mutex_);
+    auto found = cancels_.find(job_id);
+    if (found == cancels_.end()) return false;
+    found->second->store(true);
+    return true;
+}
+
 void JobRunner::run(const std::string& job_id) {
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    {
+        std::lock_guard lock(cancels_mutex_);
+        cancels_[job_id] = cancel;
+    }
+    run_held(job_id, *cancel);
+    std::lock_guard lock(cancels_mutex_);
+    cancels_.erase(job_id);
+}
+
+void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& cancel) {
     auto loaded = store_.load(job_id);
     if (!loaded) {
         log_error("job_unreadable").kv("job", job_id).kv("error", loaded.error().message);
@@ -106,8 +127,13 @@ void JobRunner::run(const std::string& job_id) {
                                      {"item", job.item}});
     spec.env = program_environment(job, spec.workdir);
     spec.limits = config_.limits;
-    ChildOutcome outcome = run_child(
-        spec, [&](std::string_view line) { output.add_line(line); }, &stop_);
+    ChildOutcome outcome;
+    if (cancel.load()) {
+        outcome.kind = ChildOutcome::Kind::cancelled;  // cancelled before it started
+    } else {
+        outcome = run_child(
+            spec, [&](std::string_view line) { output.add_line(line); }, &stop_, &cancel);
+    }
     warn_if_repaired(job, output);
 
     if (outcome.kind == ChildOutcome::Kind::interrupted && config_.rerun_interrupted) {
@@ -122,6 +148,10 @@ void JobRunner::run(const std::string& job_id) {
 
 void JobRunner::record_outcome(Job& job, const ChildOutcome& outcome, ProgramOutput& output) {
     job.finished_ms = now_ms();
+    if (outcome.kind == ChildOutcome::Kind::cancelled) {
+        job.status = JobStatus::cancelled;
+        return;
+    }
     bool exited_0 = outcome.kind == ChildOutcome::Kind::exited && outcome.exit_code == 0;
     if (exited_0 && output.result() != nullptr) {
         job.status = JobStatus::done;
@@ -145,12 +175,16 @@ void JobRunner::finish(Job& job) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
     bool done = job.status == JobStatus::done;
-    publish(job, done ? "job.done" : "job.failed", job_event_data(job).get(),
-            PushKind::must_deliver);
+    const char* event = done                                 ? "job.done"
+                        : job.status == JobStatus::cancelled ? "job.cancelled"
+                                                             : "job.failed";
+    publish(job, event, job_event_data(job).get(), PushKind::must_deliver);
     job.announced = true;
     (void)store_.save(job);
     waiters_.finished(job.id);
-    auto line = done ? log_info("job_done") : log_warn("job_failed");
+    auto line = done                                 ? log_info("job_done")
+                : job.status == JobStatus::cancelled ? log_info("job_cancelled")
+                                                     : log_warn("job_failed");
     line.kv("job", job.id).kv("room", job.room).kv("ms", job.finished_ms - job.started_ms);
     if (job.failure) line.kv("reason", job.failure->reason).kv("error", job.failure->message);
 }

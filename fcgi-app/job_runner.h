@@ -2,6 +2,9 @@
 // Runs one job from the spool to its end: job.started, job.progress..., job.done or job.failed.
 
 #include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "app_config.h"
@@ -20,12 +23,17 @@ public:
 
     void run(const std::string& job_id);
 
+    // DELETE /jobs/ID of a job a worker holds: its program is stopped (SIGTERM to its process
+    // group, SIGKILL after the kill grace), or never started, and the job ends `cancelled`.
+    // False when no worker holds the job.
+    bool cancel_running(const std::string& job_id);
+
     // Saves a finished job, journals its final event, then marks it announced: a crash in
     // between leaves a finished, unannounced job that the next start announces (recovery).
     void finish(Job& job);
 
 private:
-    ChildOutcome run_program(Job& job);
+    void run_held(const std::string& job_id, const std::atomic<bool>& cancel);
     void record_outcome(Job& job, const ChildOutcome& outcome, ProgramOutput& output);
     void publish(const Job& job, std::string_view event, const cJSON* data, PushKind kind);
 
@@ -34,6 +42,9 @@ private:
     PushSender& pushes_;
     JobWaiters& waiters_;
     const std::atomic<bool>& stop_;
+    std::mutex cancels_mutex_;
+    // The jobs the workers hold, and whether each is to be cancelled.
+    std::map<std::string, std::shared_ptr<std::atomic<bool>>> cancels_;
 };
 
 }  // namespace rp::app

@@ -125,6 +125,9 @@ function onMessage(message) {
         case 'job.failed':
             Object.assign(job, { status: 'failed', stage: 'failed', error: data.error, result: data.result });
             break;
+        case 'job.cancelled':
+            Object.assign(job, { status: 'cancelled', stage: 'cancelled' });
+            break;
         default: break;
     }
     if (message.event === 'job.queued' || currentJob === null) currentJob = data.jobId;
@@ -135,7 +138,7 @@ function onMessage(message) {
 async function onReset(reset) {
     logLocal('reset', `room ${reset.room}: ${reset.reason === 'gap' ? 'messages were missed' : 'history restarted (epoch ' + reset.epoch + ')'}`, true);
     for (const [jobId, job] of jobs) {
-        if (job.status === 'done' || job.status === 'failed') continue;
+        if (job.status === 'done' || job.status === 'failed' || job.status === 'cancelled') continue;
         try {
             const stored = await fetchJob(jobId);
             Object.assign(job, { status: stored.status, progress: stored.status === 'done' ? 100 : (stored.progress ?? job.progress),
@@ -181,7 +184,8 @@ function renderResult(job) {
     const preview = $('preview');
     const result = job.status === 'done' ? job.result : null;
     if (!result) {
-        facts.replaceChildren(...fact('—', job.status === 'failed' ? 'no result: the job failed' : 'no result yet'));
+        facts.replaceChildren(...fact('—', job.status === 'failed' ? 'no result: the job failed'
+            : job.status === 'cancelled' ? 'no result: the job was cancelled' : 'no result yet'));
         preview.hidden = true;
         preview.removeAttribute('src');
         $('preview-caption').textContent = 'the preview appears here';
@@ -242,6 +246,7 @@ function summary(message) {
             return `${job}${r.format ?? ''} · ${what}`;
         }
         case 'job.failed': return `${job}${data.error?.reason ?? ''}: ${data.error?.message ?? ''}`;
+        case 'job.cancelled': return `${job}cancelled`;
         case 'chat': return `${message.from?.user ?? message.from?.conn ?? 'server'}: ${data.text ?? ''}`;
         default: return job || JSON.stringify(data);
     }

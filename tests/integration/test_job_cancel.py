@@ -1,0 +1,104 @@
+"""DELETE /jobs/ID through the shipped nginx site (docs/http.md): a queued job never runs, a
+running one loses its whole process group (SIGTERM, SIGKILL after --kill-grace), the room gets
+job.cancelled exactly once, an ended job is 409 job_finished, and only the machine itself may
+cancel (the site's /push rule).
+
+The program is tests/fixtures/job_behaviour.sh: "gate PATH" waits for PATH, "hang" ignores
+SIGTERM and leaves a helper in its process group.
+"""
+
+import json
+import os
+import time
+
+import harness
+from harness import RoomClient
+from test_app_recovery import RecoveryCase, event_of
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open("/proc/%d/stat" % pid) as stat:  # a zombie is gone for our purpose
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+class Cancel(RecoveryCase):
+    APP_ARGS = ("--workers", "1", "--kill-grace", "300")
+
+    def delete(self, job_id, *curl_args):
+        status, _, body = self.curl("-X", "DELETE", *curl_args,
+                                    self.stack.url + "/jobs/" + job_id)
+        return status, json.loads(body) if body.startswith("{") else body
+
+    def work_file(self, job_id, name):
+        return os.path.join(self.stack.spool_dir, "jobs", job_id, "work", name)
+
+    def test_a_running_job_loses_its_process_group_and_a_queued_one_never_runs(self):
+        room = "cancel"
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                running = self.upload_mode("hang", room)
+                queued = self.upload_mode("ok", room)
+                await client.until(event_of(running, "job.started"))
+                self.eventually(lambda: os.path.exists(self.work_file(running, "helper.pid")),
+                                "the program's helper")
+                pids = []
+                for name in ("main.pid", "helper.pid"):
+                    with open(self.work_file(running, name)) as recorded:
+                        pids.append(int(recorded.read()))
+
+                status, body = self.delete(queued)
+                self.assertEqual((status, body["status"]), (200, "cancelled"), body)
+                began = time.monotonic()
+                status, body = self.delete(running)
+                took = time.monotonic() - began
+                self.assertEqual((status, body["status"]), (200, "cancelled"), body)
+                gone = [pid for pid in pids if not alive(pid)]
+                seen = await client.until(event_of(running, "job.cancelled"))
+                seen += await client.nothing_for(1.0)
+                return running, queued, pids, gone, took, seen
+
+        running, queued, pids, gone, took, seen = self.run_async(scenario())
+        self.assertEqual(gone, pids, "the program and its helper are gone when DELETE answers")
+        self.assertLess(took, 5, "answered within the kill grace and a little")
+        mine = [(m["event"], m["data"]["jobId"]) for m in seen if m.get("type") == "message"]
+        self.assertEqual(mine.count(("job.cancelled", queued)), 1, mine)
+        self.assertEqual(mine.count(("job.cancelled", running)), 1, mine)
+        self.assertNotIn(("job.started", queued), mine, "the queued job never ran")
+        self.assertEqual([e for e, j in mine if j == running and e != "job.progress"],
+                         ["job.cancelled"], "after job.started: job.cancelled, nothing else")
+        for job_id in (running, queued):
+            self.assertEqual(self.job(job_id)["status"], "cancelled")
+        self.assertFalse(os.path.exists(self.work_file(queued, "main.pid")))
+
+        status, body = self.delete(running)
+        self.assertEqual((status, body["error"]["code"]), (409, "job_finished"), body)
+
+    def test_refusals(self):
+        done = self.upload_mode("ok", "refusals")
+        self.eventually(lambda: self.job(done)["status"] == "done", "the job to finish")
+        status, body = self.delete(done)
+        self.assertEqual((status, body["error"]["code"]), (409, "job_finished"), body)
+        self.assertEqual(self.job(done)["status"], "done")
+        for job_id in ("0" * 32, "nope", "../../etc/passwd", "A" * 5000):
+            status, body = self.delete(job_id)
+            self.assertIn(status, (404, 414), job_id)
+        # Another client than the machine itself: nginx refuses, the job keeps running.
+        gate = self.gate("remote")
+        running = self.upload_mode("gate " + gate, "refusals")
+        status, _ = self.delete(running, "--interface", "127.0.0.2")
+        self.assertEqual(status, 403)
+        self.open_gate(gate)
+        self.eventually(lambda: self.job(running)["status"] == "done", "the job to finish")
+        # From the machine itself, a method the route does not know is the app's 405.
+        status, headers, _ = self.curl("-X", "PUT", self.stack.url + "/jobs/" + running)
+        self.assertEqual((status, headers.get("allow")), (405, "GET, DELETE"))
+
+
+if __name__ == "__main__":
+    harness.main()
