@@ -31,7 +31,9 @@ struct AppConfig {
     unsigned stop_grace_ms = 20000;  // SIGTERM: how long running programs may still finish
     std::string auth_secret;         // with it, the 202 carries a room token (docs/security.md)
     unsigned token_ttl_s = 3600;
-    bool rerun_interrupted = false;  // a job interrupted by a stop or crash runs again
+    bool rerun_interrupted = false;    // a job interrupted by a stop or crash runs again
+    unsigned retries = 2;              // runs after a temporary failure (exit 75)
+    unsigned retry_backoff_ms = 1000;  // before the first of them; doubled for each next
     ChildLimits limits;
 };
 

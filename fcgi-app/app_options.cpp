@@ -125,6 +125,16 @@ void add_lifecycle_options(CLI::App& app, AppConfig& config, TextOptions& text) 
                  "Run a job again when a stop or crash interrupted it, instead of reporting "
                  "job.failed with reason interrupted")
         ->check(boolean_validator());
+    app.add_option("--retries", config.retries,
+                   "Times a job runs again after its program exited 75 (EX_TEMPFAIL: a temporary "
+                   "failure); then it fails")
+        ->capture_default_str()
+        ->check(CLI::Range(0u, 20u));
+    app.add_option("--retry-backoff", config.retry_backoff_ms,
+                   "Milliseconds before the first retry, doubled for each next (at most 10 "
+                   "minutes), with jitter of +-50 %")
+        ->capture_default_str()
+        ->check(CLI::Range(10u, 600000u));
     app.add_option(
            "--auth-secret-file", text.secret_file,
            "Secret for the room token in each 202 (the sidecar's newest key; none: no token). "

@@ -122,6 +122,9 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
     JobWaiters waiters;
     JobRunner runner(config, store, pushes, waiters, interrupt);
     JobQueue queue(config.queue, config.workers, [&](const std::string& id) { runner.run(id); });
+    runner.set_retry_later([&queue](const std::string& id, std::chrono::milliseconds delay) {
+        queue.push_later(id, std::chrono::steady_clock::now() + delay);
+    });
     recover_jobs(config, store, runner, queue);
     queue.start();
     JobSweeper sweeper(store, std::chrono::seconds(config.keep_s));

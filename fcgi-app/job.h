@@ -38,6 +38,8 @@ struct Job {
     // 1 for the first run; a job re-run after an interrupted start counts up, so that its events
     // get idempotency keys of their own (the sidecar would swallow repeats of the old ones).
     int attempt = 1;
+    // Queued for a retry after a temporary failure: not before this (ms since the epoch).
+    int64_t retry_at_ms = 0;
     // The final event (job.done / job.failed) is in the outbox. Stored only: a job that is
     // finished but not announced (the app died in between) is announced at the next start.
     bool announced = false;

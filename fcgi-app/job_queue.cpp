@@ -33,12 +33,28 @@ void JobQueue::push_recovered(const std::string& job_id) {
     ready_.notify_one();
 }
 
+void JobQueue::push_later(const std::string& job_id, std::chrono::steady_clock::time_point due) {
+    {
+        std::lock_guard lock(mutex_);
+        later_.emplace(due, job_id);
+    }
+    ready_.notify_all();  // a sleeping worker may now have an earlier time to wake at
+}
+
 bool JobQueue::remove(const std::string& job_id) {
     std::lock_guard lock(mutex_);
     auto found = std::find(ids_.begin(), ids_.end(), job_id);
-    if (found == ids_.end()) return false;
-    ids_.erase(found);
-    return true;
+    if (found != ids_.end()) {
+        ids_.erase(found);
+        return true;
+    }
+    for (auto it = later_.begin(); it != later_.end(); ++it) {
+        if (it->second == job_id) {
+            later_.erase(it);
+            return true;
+        }
+    }
+    return false;
 }
 
 void JobQueue::stop_taking() {
@@ -66,7 +82,7 @@ void JobQueue::stop() {
 
 std::size_t JobQueue::depth() const {
     std::lock_guard lock(mutex_);
-    return ids_.size();
+    return ids_.size() + later_.size();
 }
 
 std::size_t JobQueue::running() const {
@@ -79,7 +95,19 @@ void JobQueue::work() {
         std::string id;
         {
             std::unique_lock lock(mutex_);
-            ready_.wait(lock, [&] { return stopping_ || !ids_.empty(); });
+            for (;;) {
+                auto now = std::chrono::steady_clock::now();
+                while (!later_.empty() && later_.begin()->first <= now) {
+                    ids_.push_back(std::move(later_.begin()->second));
+                    later_.erase(later_.begin());
+                }
+                if (stopping_ || !ids_.empty()) break;
+                if (later_.empty()) {
+                    ready_.wait(lock);
+                } else {
+                    ready_.wait_until(lock, later_.begin()->first);
+                }
+            }
             if (stopping_) return;
             id = std::move(ids_.front());
             ids_.pop_front();

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,7 +28,11 @@ public:
     // For jobs found queued in the spool at start: they were accepted once and must run, so the
     // bound does not apply (new uploads get 503 until the queue is short again).
     void push_recovered(const std::string& job_id);
-    // Takes a job out before a worker has it (DELETE /jobs/ID); false when it is not waiting.
+    // A job to run again after a temporary failure (--retries): it joins the queue at `due`,
+    // outside the bound like a recovered one.
+    void push_later(const std::string& job_id, std::chrono::steady_clock::time_point due);
+    // Takes a job out before a worker has it, also one waiting to be retried (DELETE
+    // /jobs/ID); false when it is not waiting.
     bool remove(const std::string& job_id);
 
     // Shutdown in steps: no job starts any more (queued ones stay in the spool); wait for the
@@ -37,7 +42,7 @@ public:
     void join();
     void stop();  // all three, without grace
 
-    std::size_t depth() const;
+    std::size_t depth() const;  // queued now, and waiting to be retried
     std::size_t running() const;
 
 private:
@@ -50,6 +55,7 @@ private:
     std::condition_variable ready_;
     std::condition_variable idle_;
     std::deque<std::string> ids_;
+    std::multimap<std::chrono::steady_clock::time_point, std::string> later_;
     std::size_t running_ = 0;
     bool stopping_ = false;
     std::vector<std::thread> workers_;

@@ -108,6 +108,26 @@ TEST(JobQueue, OneWorkerRunsJobsInTheirOrder) {
     queue.stop();
 }
 
+TEST(JobQueue, AJobToRetryRunsWhenDueAndInDueOrder) {
+    Recorder recorder;
+    JobQueue queue(8, 1, recorder.callback());
+    queue.start();
+    auto now = std::chrono::steady_clock::now();
+    queue.push_later("late", now + 300ms);
+    queue.push_later("soon", now + 100ms);
+    queue.push_later("gone", now + 150ms);
+    EXPECT_EQ(queue.depth(), 3u) << "waiting to be retried counts as queued";
+    EXPECT_TRUE(queue.remove("gone")) << "a job waiting for its retry can be cancelled";
+    EXPECT_FALSE(queue.remove("gone"));
+    ASSERT_TRUE(queue.try_push("now", [] {}));
+    ASSERT_TRUE(recorder.wait_finished(3));
+    auto took = std::chrono::steady_clock::now() - now;
+    EXPECT_EQ(recorder.finished(), (std::vector<std::string>{"now", "soon", "late"}));
+    EXPECT_GE(took, 300ms) << "not before it is due";
+    EXPECT_EQ(queue.depth(), 0u);
+    queue.stop();
+}
+
 TEST(JobQueue, WorkersRunJobsAtOnceAndCountThem) {
     Recorder recorder;
     recorder.close();

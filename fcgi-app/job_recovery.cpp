@@ -1,6 +1,8 @@
 #include "job_recovery.h"
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -35,6 +37,7 @@ RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner&
     RecoveryReport report;
     report.incoming_removed = store.clear_incoming();
     std::vector<std::pair<int64_t, std::string>> to_queue;  // (created, id)
+    std::map<std::string, int64_t> retry_waits_ms;          // id -> retry_at_ms
     for (const std::string& id : store.list_ids()) {
         auto loaded = store.load(id);
         if (!loaded) {
@@ -46,6 +49,7 @@ RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner&
         Job& job = *loaded;
         if (job.status == JobStatus::queued) {
             to_queue.emplace_back(job.created_ms, id);
+            retry_waits_ms[id] = job.retry_at_ms;
         } else if (job.status == JobStatus::running && config.rerun_interrupted) {
             if (auto ready = prepare_rerun(store, job); !ready) {
                 log_error("job_rerun_failed").kv("job", id).kv("error", ready.error().message);
@@ -63,7 +67,16 @@ RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner&
         }
     }
     std::sort(to_queue.begin(), to_queue.end());
-    for (const auto& [created, id] : to_queue) queue.push_recovered(id);
+    for (const auto& [created, id] : to_queue) {
+        // A retry keeps its backoff across a restart.
+        int64_t wait_ms = retry_waits_ms[id] - now_ms();
+        if (wait_ms > 0) {
+            queue.push_later(id,
+                             std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms));
+        } else {
+            queue.push_recovered(id);
+        }
+    }
     report.requeued = to_queue.size() - report.rerun;
     log_info("recovered")
         .kv("requeued", report.requeued)

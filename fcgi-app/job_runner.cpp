@@ -1,6 +1,8 @@
 #include "job_runner.h"
 
+#include <algorithm>
 #include <map>
+#include <random>
 
 #include "program_output.h"
 #include "roompush/log.h"
@@ -98,6 +100,7 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
     Job job = std::move(*loaded);
     job.status = JobStatus::running;
     job.started_ms = now_ms();
+    job.retry_at_ms = 0;
     if (auto saved = store_.save(job); !saved) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
@@ -143,7 +146,56 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
         return;
     }
     record_outcome(job, outcome, output);
+    if (worth_retrying(job, outcome)) {
+        retry(job);
+        return;
+    }
     finish(job);
+}
+
+// The program contract's temporary failure (docs/program.md): exit status 75, EX_TEMPFAIL.
+bool JobRunner::worth_retrying(const Job& job, const ChildOutcome& outcome) const {
+    constexpr int kTemporaryFailure = 75;
+    return outcome.kind == ChildOutcome::Kind::exited && outcome.exit_code == kTemporaryFailure &&
+           job.attempt <= static_cast<int>(config_.retries) && retry_later_;
+}
+
+// The failed attempt is told to the room (job.retrying, its own key), the job goes back to
+// `queued` as the next attempt with an empty work dir, and joins the queue when due: backoff
+// doubling from --retry-backoff, at most 10 minutes, times a jitter of 0.5-1.5 so that jobs that
+// failed together do not come back together.
+void JobRunner::retry(Job& job) {
+    constexpr int64_t kMaxDelayMs = 600000;
+    int64_t base = static_cast<int64_t>(config_.retry_backoff_ms) << std::min(job.attempt - 1, 20);
+    thread_local std::mt19937 random{std::random_device{}()};
+    double jitter = std::uniform_real_distribution<double>(0.5, 1.5)(random);
+    auto delay = std::chrono::milliseconds(
+        static_cast<int64_t>(static_cast<double>(std::min(base, kMaxDelayMs)) * jitter));
+    JsonPtr data = job_event_data(job);
+    set_number(data.get(), "attempt", job.attempt);
+    set_number(data.get(), "retryInMs", static_cast<double>(delay.count()));
+    std::string key = job_event_key(job, "retrying");
+    log_warn("job_retrying")
+        .kv("job", job.id)
+        .kv("room", job.room)
+        .kv("attempt", job.attempt)
+        .kv("delay_ms", delay.count())
+        .kv("error", job.failure ? job.failure->message : "");
+    job.status = JobStatus::queued;
+    job.attempt += 1;
+    job.retry_at_ms = now_ms() + delay.count();
+    job.started_ms = job.finished_ms = 0;
+    job.progress = 0;
+    job.result.reset();
+    job.failure.reset();
+    if (auto reset = store_.reset_work_dir(job.id); !reset) {
+        log_error("job_save_failed").kv("job", job.id).kv("error", reset.error().message);
+    }
+    if (auto saved = store_.save(job); !saved) {
+        log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
+    }
+    pushes_.push(job.room, "job.retrying", data.get(), key, PushKind::must_deliver);
+    retry_later_(job.id, delay);
 }
 
 void JobRunner::record_outcome(Job& job, const ChildOutcome& outcome, ProgramOutput& output) {

@@ -2,6 +2,8 @@
 // Runs one job from the spool to its end: job.started, job.progress..., job.done or job.failed.
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,9 +19,19 @@ namespace rp::app {
 
 class JobRunner {
 public:
+    // Where a job to retry goes (JobQueue::push_later), after this long.
+    using RetryLater = std::function<void(const std::string& job_id, std::chrono::milliseconds)>;
+
     JobRunner(const AppConfig& config, JobStore& store, PushSender& pushes, JobWaiters& waiters,
-              const std::atomic<bool>& stop)
-        : config_(config), store_(store), pushes_(pushes), waiters_(waiters), stop_(stop) {}
+              const std::atomic<bool>& stop, RetryLater retry_later = {})
+        : config_(config),
+          store_(store),
+          pushes_(pushes),
+          waiters_(waiters),
+          stop_(stop),
+          retry_later_(std::move(retry_later)) {}
+
+    void set_retry_later(RetryLater retry_later) { retry_later_ = std::move(retry_later); }
 
     void run(const std::string& job_id);
 
@@ -34,6 +46,8 @@ public:
 
 private:
     void run_held(const std::string& job_id, const std::atomic<bool>& cancel);
+    bool worth_retrying(const Job& job, const ChildOutcome& outcome) const;
+    void retry(Job& job);
     void record_outcome(Job& job, const ChildOutcome& outcome, ProgramOutput& output);
     void publish(const Job& job, std::string_view event, const cJSON* data, PushKind kind);
 
@@ -42,6 +56,7 @@ private:
     PushSender& pushes_;
     JobWaiters& waiters_;
     const std::atomic<bool>& stop_;
+    RetryLater retry_later_;
     std::mutex cancels_mutex_;
     // The jobs the workers hold, and whether each is to be cancelled.
     std::map<std::string, std::shared_ptr<std::atomic<bool>>> cancels_;

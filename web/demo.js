@@ -128,6 +128,9 @@ function onMessage(message) {
         case 'job.cancelled':
             Object.assign(job, { status: 'cancelled', stage: 'cancelled' });
             break;
+        case 'job.retrying':
+            Object.assign(job, { status: 'queued', progress: 0, stage: `retrying (attempt ${(Number(data.attempt) || 1) + 1})` });
+            break;
         default: break;
     }
     if (message.event === 'job.queued' || currentJob === null) currentJob = data.jobId;
@@ -247,6 +250,7 @@ function summary(message) {
         }
         case 'job.failed': return `${job}${data.error?.reason ?? ''}: ${data.error?.message ?? ''}`;
         case 'job.cancelled': return `${job}cancelled`;
+        case 'job.retrying': return `${job}retrying in ${Math.round((Number(data.retryInMs) || 0) / 100) / 10} s: ${data.error?.message ?? ''}`;
         case 'chat': return `${message.from?.user ?? message.from?.conn ?? 'server'}: ${data.text ?? ''}`;
         default: return job || JSON.stringify(data);
     }

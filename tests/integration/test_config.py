@@ -85,6 +85,10 @@ class Config(unittest.TestCase):
             ("app: unknown placeholder", 'exec = "/bin/true {inptu}"\n', "inptu"),
             ("app: a flag given a number", 'rerun-interrupted = 7\n', "--rerun-interrupted"),
             ("app: a flag given a word", 'rerun-interrupted = "maybe"\n', "--rerun-interrupted"),
+            ("app: too many retries", 'retries = 21\n', "--retries"),
+            ("app: negative retries", 'retries = -1\n', "--retries"),
+            ("app: a backoff of nothing", 'retry-backoff = 0\n', "--retry-backoff"),
+            ("app: a backoff in words", 'retry-backoff = "soon"\n', "--retry-backoff"),
         ]
         for name, text, words in app_cases:
             with self.subTest(name):

@@ -1,10 +1,14 @@
-"""DELETE /jobs/ID through the shipped nginx site (docs/http.md): a queued job never runs, a
-running one loses its whole process group (SIGTERM, SIGKILL after --kill-grace), the room gets
-job.cancelled exactly once, an ended job is 409 job_finished, and only the machine itself may
-cancel (the site's /push rule).
+"""Job control through the shipped nginx site: DELETE /jobs/ID (docs/http.md) and retries of a
+temporary failure (docs/program.md).
+
+Cancel: a queued job never runs, a running one loses its whole process group (SIGTERM, SIGKILL
+after --kill-grace), the room gets job.cancelled exactly once, an ended job is 409
+job_finished, and only the machine itself may cancel (the site's /push rule). Retries: a
+program that exits 75 runs again after a backoff, with each attempt's events under keys of
+their own, until --retries is spent.
 
 The program is tests/fixtures/job_behaviour.sh: "gate PATH" waits for PATH, "hang" ignores
-SIGTERM and leaves a helper in its process group.
+SIGTERM and leaves a helper in its process group, "tempfail PATH" fails once, temporarily.
 """
 
 import json
@@ -98,6 +102,80 @@ class Cancel(RecoveryCase):
         # From the machine itself, a method the route does not know is the app's 405.
         status, headers, _ = self.curl("-X", "PUT", self.stack.url + "/jobs/" + running)
         self.assertEqual((status, headers.get("allow")), (405, "GET, DELETE"))
+
+
+class Retries(RecoveryCase):
+    APP_ARGS = ("--workers", "1", "--retries", "2", "--retry-backoff", "200")
+
+    def test_a_temporary_failure_runs_again_and_succeeds_with_its_events_in_order(self):
+        room = "retry-once"
+        flag = os.path.join(self.run_dir, "tempfail-%d" % time.monotonic_ns())
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                job_id = self.upload_mode("tempfail " + flag, room)
+                seen = await client.until(event_of(job_id, "job.done", "job.failed"), timeout=20)
+                return job_id, seen + await client.nothing_for(0.5)
+
+        job_id, seen = self.run_async(scenario())
+        events = [m["event"] for m in seen if m.get("type") == "message"
+                  and m["data"].get("jobId") == job_id and m["event"] != "job.progress"]
+        self.assertEqual(events, ["job.queued", "job.started", "job.retrying", "job.started",
+                                  "job.done"])
+        retrying = next(m for m in seen if m.get("event") == "job.retrying")
+        self.assertEqual(retrying["data"]["attempt"], 1)
+        self.assertEqual(retrying["data"]["error"]["exitCode"], 75)
+        self.assertIn("licence server", retrying["data"]["error"]["message"])
+        self.assertTrue(100 <= retrying["data"]["retryInMs"] <= 300, retrying)
+        job = self.job(job_id)
+        self.assertEqual((job["status"], job["attempt"], job["result"]),
+                         ("done", 2, {"ok": True, "retried": True}))
+        self.assertNotIn("retryAt", job)
+
+    def test_after_the_last_retry_the_job_fails_and_a_waiting_retry_can_be_cancelled(self):
+        room = "retry-spent"
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                job_id = self.upload_mode("tempfail-always", room)
+                seen = await client.until(event_of(job_id, "job.done", "job.failed"), timeout=30)
+                return job_id, seen
+
+        job_id, seen = self.run_async(scenario())
+        mine = [m for m in seen if m.get("type") == "message"
+                and m["data"].get("jobId") == job_id]
+        self.assertEqual([m["data"]["attempt"] for m in mine if m["event"] == "job.retrying"],
+                         [1, 2])
+        self.assertEqual(sum(m["event"] == "job.started" for m in mine), 3)
+        job = self.job(job_id)
+        self.assertEqual((job["status"], job["attempt"], job["error"]["exitCode"]),
+                         ("failed", 3, 75))
+
+
+    delete = Cancel.delete
+
+
+class RetryWaiting(RecoveryCase):
+    APP_ARGS = ("--workers", "1", "--retries", "2", "--retry-backoff", "20000")
+
+    def queued_count(self):
+        _, _, body = self.curl(self.stack.url + "/healthz")
+        return json.loads(body)["jobs"]["queued"]
+
+    def test_a_job_waiting_for_its_retry_is_queued_and_can_be_cancelled(self):
+        waiting = self.upload_mode("tempfail-always", "retry-waiting")
+        self.eventually(lambda: self.job(waiting).get("attempt") == 2, "the first attempt")
+        job = self.job(waiting)
+        self.assertEqual(job["status"], "queued")
+        self.assertGreater(job["retryAt"], time.time() * 1000 + 5000, "10-30 s from now")
+        self.assertEqual(self.queued_count(), 1)
+        status, body = Cancel.delete(self, waiting)
+        self.assertEqual((status, body["status"]), (200, "cancelled"), body)
+        self.assertEqual(self.queued_count(), 0, "its retry will not run")
+        status, body = Cancel.delete(self, waiting)
+        self.assertEqual(status, 409)
 
 
 if __name__ == "__main__":
