@@ -8,6 +8,7 @@
 
 #include "argv_template.h"
 #include "child_process.h"
+#include "job_queue.h"
 #include "roompush/unix_socket.h"
 
 namespace rp::app {
@@ -34,6 +35,7 @@ struct AppConfig {
     bool rerun_interrupted = false;    // a job interrupted by a stop or crash runs again
     unsigned retries = 2;              // runs after a temporary failure (exit 75)
     unsigned retry_backoff_ms = 1000;  // before the first of them; doubled for each next
+    RoomLimits room_limits;            // fair limits: jobs per room (0: no cap)
     ChildLimits limits;
 };
 

@@ -135,6 +135,16 @@ void add_lifecycle_options(CLI::App& app, AppConfig& config, TextOptions& text) 
                    "minutes), with jitter of +-50 %")
         ->capture_default_str()
         ->check(CLI::Range(10u, 600000u));
+    app.add_option("--room-jobs", config.room_limits.max_room_jobs,
+                   "Jobs one room may have queued or running; more uploads get 429 room_busy "
+                   "(0: no cap)")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{0}, size_t{1} << 20));
+    app.add_option("--room-running", config.room_limits.max_room_running,
+                   "Jobs of one room that run at once; the room's others wait while other rooms' "
+                   "run (0: no cap)")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{0}, size_t{1} << 20));
     app.add_option(
            "--auth-secret-file", text.secret_file,
            "Secret for the room token in each 202 (the sidecar's newest key; none: no token). "

@@ -121,9 +121,11 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
     std::atomic<bool> interrupt{false};
     JobWaiters waiters;
     JobRunner runner(config, store, pushes, waiters, interrupt);
-    JobQueue queue(config.queue, config.workers, [&](const std::string& id) { runner.run(id); });
-    runner.set_retry_later([&queue](const std::string& id, std::chrono::milliseconds delay) {
-        queue.push_later(id, std::chrono::steady_clock::now() + delay);
+    JobQueue queue(
+        config.queue, config.workers, [&](const std::string& id) { runner.run(id); },
+        config.room_limits);
+    runner.set_retry_later([&queue](const QueuedJob& job, std::chrono::milliseconds delay) {
+        queue.push_later(job, std::chrono::steady_clock::now() + delay);
     });
     recover_jobs(config, store, runner, queue);
     queue.start();

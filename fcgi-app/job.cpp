@@ -83,6 +83,7 @@ JsonPtr job_to_json(const Job& job, bool stored) {
     if (job.result) set_json(json.get(), "result", clone_json(job.result.get()));
     if (job.failure) set_json(json.get(), "error", failure_to_json(*job.failure));
     if (job.attempt > 1) set_number(json.get(), "attempt", job.attempt);
+    if (job.priority) set_number(json.get(), "priority", job.priority);
     if (job.retry_at_ms) set_number(json.get(), "retryAt", static_cast<double>(job.retry_at_ms));
     if (stored) set_bool(json.get(), "announced", job.announced);
     return json;
@@ -115,6 +116,8 @@ Result<Job> job_from_json(const cJSON* json) {
     if (auto v = get_integer(json, "attempt"); v && v->has_value())
         job.attempt = static_cast<int>(**v);
     if (auto v = get_integer(json, "retryAt"); v && v->has_value()) job.retry_at_ms = **v;
+    if (auto v = get_integer(json, "priority"); v && v->has_value())
+        job.priority = static_cast<int>(**v);
     job.announced = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "announced"));
     if (const cJSON* result = cJSON_GetObjectItemCaseSensitive(json, "result")) {
         job.result = clone_json(result);

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "job_queue.h"
 #include "roompush/error.h"
 #include "roompush/json.h"
 #include "roompush/wall_clock.h"
@@ -40,10 +41,14 @@ struct Job {
     int attempt = 1;
     // Queued for a retry after a temporary failure: not before this (ms since the epoch).
     int64_t retry_at_ms = 0;
+    int priority = 0;  // ?priority=0..9 of the upload: higher runs first
     // The final event (job.done / job.failed) is in the outbox. Stored only: a job that is
     // finished but not announced (the app died in between) is announced at the next start.
     bool announced = false;
 };
+
+// What the job queue needs of a job.
+inline QueuedJob queued_job(const Job& job) { return {job.id, job.room, job.priority}; }
 
 // 32 lowercase hex digits from the kernel's random source.
 std::string new_job_id();

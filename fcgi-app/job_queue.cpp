@@ -5,8 +5,8 @@
 namespace rp::app {
 
 JobQueue::JobQueue(std::size_t capacity, std::size_t workers,
-                   std::function<void(const std::string&)> run)
-    : capacity_(capacity), worker_count_(workers), run_(std::move(run)) {}
+                   std::function<void(const std::string&)> run, RoomLimits limits)
+    : capacity_(capacity), worker_count_(workers), run_(std::move(run)), limits_(limits) {}
 
 JobQueue::~JobQueue() { stop(); }
 
@@ -14,47 +14,90 @@ void JobQueue::start() {
     for (std::size_t i = 0; i < worker_count_; ++i) workers_.emplace_back([this] { work(); });
 }
 
-bool JobQueue::try_push(const std::string& job_id, const std::function<void()>& on_accepted) {
+JobQueue::Admission JobQueue::try_push(const QueuedJob& job,
+                                       const std::function<void()>& on_accepted) {
     {
         std::lock_guard lock(mutex_);
-        if (stopping_ || ids_.size() >= capacity_) return false;
+        if (stopping_ || jobs_.size() >= capacity_) return Admission::queue_full;
+        if (limits_.max_room_jobs > 0 && rooms_[job.room].jobs >= limits_.max_room_jobs) {
+            return Admission::room_full;
+        }
         on_accepted();
-        ids_.push_back(job_id);
+        enqueue(job);
     }
-    ready_.notify_one();
-    return true;
+    ready_.notify_all();
+    return Admission::accepted;
 }
 
-void JobQueue::push_recovered(const std::string& job_id) {
+void JobQueue::push_recovered(const QueuedJob& job) {
     {
         std::lock_guard lock(mutex_);
-        ids_.push_back(job_id);
+        enqueue(job);
     }
-    ready_.notify_one();
+    ready_.notify_all();
 }
 
-void JobQueue::push_later(const std::string& job_id, std::chrono::steady_clock::time_point due) {
+void JobQueue::push_later(const QueuedJob& job, std::chrono::steady_clock::time_point due) {
     {
         std::lock_guard lock(mutex_);
-        later_.emplace(due, job_id);
+        later_.emplace(due, job);
+        rooms_[job.room].jobs++;
     }
     ready_.notify_all();  // a sleeping worker may now have an earlier time to wake at
 }
 
+void JobQueue::enqueue(QueuedJob job) {
+    rooms_[job.room].jobs++;
+    jobs_.push_back(std::move(job));
+}
+
 bool JobQueue::remove(const std::string& job_id) {
     std::lock_guard lock(mutex_);
-    auto found = std::find(ids_.begin(), ids_.end(), job_id);
-    if (found != ids_.end()) {
-        ids_.erase(found);
+    auto found = std::find_if(jobs_.begin(), jobs_.end(),
+                              [&](const QueuedJob& job) { return job.id == job_id; });
+    if (found != jobs_.end()) {
+        leave(found->room, false);
+        jobs_.erase(found);
         return true;
     }
     for (auto it = later_.begin(); it != later_.end(); ++it) {
-        if (it->second == job_id) {
+        if (it->second.id == job_id) {
+            leave(it->second.room, false);
             later_.erase(it);
             return true;
         }
     }
     return false;
+}
+
+void JobQueue::leave(const std::string& room, bool was_running) {
+    auto found = rooms_.find(room);
+    if (found == rooms_.end()) return;
+    if (found->second.jobs > 0) found->second.jobs--;
+    if (was_running && found->second.running > 0) found->second.running--;
+    if (found->second.jobs == 0) rooms_.erase(found);
+}
+
+// Highest priority first, the oldest among equals; a room at its running cap waits (its jobs
+// keep their places).
+bool JobQueue::next_job(QueuedJob& job) {
+    auto now = std::chrono::steady_clock::now();
+    while (!later_.empty() && later_.begin()->first <= now) {
+        jobs_.push_back(std::move(later_.begin()->second));
+        later_.erase(later_.begin());
+    }
+    auto best = jobs_.end();
+    for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
+        if (limits_.max_room_running > 0 && rooms_[it->room].running >= limits_.max_room_running) {
+            continue;
+        }
+        if (best == jobs_.end() || it->priority > best->priority) best = it;
+    }
+    if (best == jobs_.end()) return false;
+    job = std::move(*best);
+    jobs_.erase(best);
+    rooms_[job.room].running++;
+    return true;
 }
 
 void JobQueue::stop_taking() {
@@ -82,7 +125,7 @@ void JobQueue::stop() {
 
 std::size_t JobQueue::depth() const {
     std::lock_guard lock(mutex_);
-    return ids_.size() + later_.size();
+    return jobs_.size() + later_.size();
 }
 
 std::size_t JobQueue::running() const {
@@ -92,33 +135,28 @@ std::size_t JobQueue::running() const {
 
 void JobQueue::work() {
     for (;;) {
-        std::string id;
+        QueuedJob job;
         {
             std::unique_lock lock(mutex_);
             for (;;) {
-                auto now = std::chrono::steady_clock::now();
-                while (!later_.empty() && later_.begin()->first <= now) {
-                    ids_.push_back(std::move(later_.begin()->second));
-                    later_.erase(later_.begin());
-                }
-                if (stopping_ || !ids_.empty()) break;
+                if (stopping_) return;
+                if (next_job(job)) break;
                 if (later_.empty()) {
                     ready_.wait(lock);
                 } else {
                     ready_.wait_until(lock, later_.begin()->first);
                 }
             }
-            if (stopping_) return;
-            id = std::move(ids_.front());
-            ids_.pop_front();
             ++running_;
         }
-        run_(id);
+        run_(job.id);
         {
             std::lock_guard lock(mutex_);
             --running_;
+            leave(job.room, true);
         }
         idle_.notify_all();
+        ready_.notify_all();  // a room below its running cap again may have a job waiting
     }
 }
 

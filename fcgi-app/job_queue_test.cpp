@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -113,9 +114,9 @@ TEST(JobQueue, AJobToRetryRunsWhenDueAndInDueOrder) {
     JobQueue queue(8, 1, recorder.callback());
     queue.start();
     auto now = std::chrono::steady_clock::now();
-    queue.push_later("late", now + 300ms);
-    queue.push_later("soon", now + 100ms);
-    queue.push_later("gone", now + 150ms);
+    queue.push_later(QueuedJob{"late"}, now + 300ms);
+    queue.push_later(QueuedJob{"soon"}, now + 100ms);
+    queue.push_later(QueuedJob{"gone"}, now + 150ms);
     EXPECT_EQ(queue.depth(), 3u) << "waiting to be retried counts as queued";
     EXPECT_TRUE(queue.remove("gone")) << "a job waiting for its retry can be cancelled";
     EXPECT_FALSE(queue.remove("gone"));
@@ -125,6 +126,47 @@ TEST(JobQueue, AJobToRetryRunsWhenDueAndInDueOrder) {
     EXPECT_EQ(recorder.finished(), (std::vector<std::string>{"now", "soon", "late"}));
     EXPECT_GE(took, 300ms) << "not before it is due";
     EXPECT_EQ(queue.depth(), 0u);
+    queue.stop();
+}
+
+TEST(JobQueue, HigherPriorityRunsFirstAndEqualsInTheirOrder) {
+    Recorder recorder;
+    JobQueue queue(8, 1, recorder.callback());
+    for (auto [id, priority] : std::vector<std::pair<const char*, int>>{
+             {"a", 0}, {"b", 5}, {"c", 0}, {"d", 9}, {"e", 5}}) {
+        ASSERT_EQ(queue.try_push(QueuedJob{id, "r", priority}, [] {}),
+                  JobQueue::Admission::accepted);
+    }
+    queue.start();
+    ASSERT_TRUE(recorder.wait_finished(5));
+    EXPECT_EQ(recorder.finished(), (std::vector<std::string>{"d", "b", "e", "a", "c"}));
+    queue.stop();
+}
+
+TEST(JobQueue, ARoomPastItsCapIsRefusedAndItsBurstLeavesWorkersToOtherRooms) {
+    Recorder recorder;
+    recorder.close();  // every run waits until the test opens the gate
+    JobQueue queue(16, 2, recorder.callback(), RoomLimits{3, 1});
+    for (const char* id : {"busy1", "busy2", "busy3"}) {
+        ASSERT_EQ(queue.try_push(QueuedJob{id, "busy"}, [] {}), JobQueue::Admission::accepted);
+    }
+    bool announced = false;
+    EXPECT_EQ(queue.try_push(QueuedJob{"busy4", "busy"}, [&] { announced = true; }),
+              JobQueue::Admission::room_full);
+    EXPECT_FALSE(announced) << "a refused job is not announced";
+    ASSERT_EQ(queue.try_push(QueuedJob{"calm1", "calm"}, [] {}), JobQueue::Admission::accepted);
+    queue.start();
+    ASSERT_TRUE(recorder.wait_started(2));
+    // One worker has busy1; the other skips busy2 and busy3 (their room runs its one) for calm1.
+    std::vector<std::string> started = recorder.started();
+    std::sort(started.begin(), started.end());
+    EXPECT_EQ(started, (std::vector<std::string>{"busy1", "calm1"}));
+    EXPECT_EQ(queue.running(), 2u);
+    recorder.open();
+    ASSERT_TRUE(recorder.wait_finished(4));
+    EXPECT_EQ(queue.try_push(QueuedJob{"busy5", "busy"}, [] {}), JobQueue::Admission::accepted)
+        << "room again once its jobs ran";
+    ASSERT_TRUE(recorder.wait_finished(5));
     queue.stop();
 }
 

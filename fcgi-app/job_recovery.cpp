@@ -37,7 +37,7 @@ RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner&
     RecoveryReport report;
     report.incoming_removed = store.clear_incoming();
     std::vector<std::pair<int64_t, std::string>> to_queue;  // (created, id)
-    std::map<std::string, int64_t> retry_waits_ms;          // id -> retry_at_ms
+    std::map<std::string, Job> queued;                      // id -> the job
     for (const std::string& id : store.list_ids()) {
         auto loaded = store.load(id);
         if (!loaded) {
@@ -49,13 +49,14 @@ RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner&
         Job& job = *loaded;
         if (job.status == JobStatus::queued) {
             to_queue.emplace_back(job.created_ms, id);
-            retry_waits_ms[id] = job.retry_at_ms;
+            queued[id] = std::move(job);
         } else if (job.status == JobStatus::running && config.rerun_interrupted) {
             if (auto ready = prepare_rerun(store, job); !ready) {
                 log_error("job_rerun_failed").kv("job", id).kv("error", ready.error().message);
                 continue;
             }
             to_queue.emplace_back(job.created_ms, id);
+            queued[id] = std::move(job);
             report.rerun++;
         } else if (job.status == JobStatus::running) {
             mark_interrupted(job);
@@ -69,12 +70,13 @@ RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner&
     std::sort(to_queue.begin(), to_queue.end());
     for (const auto& [created, id] : to_queue) {
         // A retry keeps its backoff across a restart.
-        int64_t wait_ms = retry_waits_ms[id] - now_ms();
+        const Job& job = queued.at(id);
+        int64_t wait_ms = job.retry_at_ms - now_ms();
         if (wait_ms > 0) {
-            queue.push_later(id,
+            queue.push_later(queued_job(job),
                              std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms));
         } else {
-            queue.push_recovered(id);
+            queue.push_recovered(queued_job(job));
         }
     }
     report.requeued = to_queue.size() - report.rerun;

@@ -195,7 +195,7 @@ void JobRunner::retry(Job& job) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
     pushes_.push(job.room, "job.retrying", data.get(), key, PushKind::must_deliver);
-    retry_later_(job.id, delay);
+    retry_later_(queued_job(job), delay);
 }
 
 void JobRunner::record_outcome(Job& job, const ChildOutcome& outcome, ProgramOutput& output) {

@@ -20,7 +20,7 @@ namespace rp::app {
 class JobRunner {
 public:
     // Where a job to retry goes (JobQueue::push_later), after this long.
-    using RetryLater = std::function<void(const std::string& job_id, std::chrono::milliseconds)>;
+    using RetryLater = std::function<void(const QueuedJob& job, std::chrono::milliseconds)>;
 
     JobRunner(const AppConfig& config, JobStore& store, PushSender& pushes, JobWaiters& waiters,
               const std::atomic<bool>& stop, RetryLater retry_later = {})

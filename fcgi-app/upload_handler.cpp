@@ -15,10 +15,20 @@ int upload_error_status(const std::string& code) {
     static const std::map<std::string, int> statuses = {
         {"not_multipart", 415},   {"upload_too_large", 413}, {"field_too_large", 413},
         {"length_required", 411}, {"queue_full", 503},       {"spool_error", 500},
-        {"io_error", 400},        {"outbox_full", 503},
+        {"io_error", 400},        {"outbox_full", 503},      {"room_busy", 429},
     };
     auto found = statuses.find(code);
     return found == statuses.end() ? 400 : found->second;
+}
+
+// ?priority=0..9 (default 0): higher runs first.
+Result<int> requested_priority(const std::string& query) {
+    std::string text = query_param(query, "priority");
+    if (text.empty()) return 0;
+    if (text.size() != 1 || text[0] < '0' || text[0] > '9') {
+        return make_error("invalid_priority", "priority must be a digit, 0 to 9");
+    }
+    return text[0] - '0';
 }
 
 HttpResponse UploadHandler::refuse(HttpRequest& request, const Error& error,
@@ -31,7 +41,7 @@ HttpResponse UploadHandler::refuse(HttpRequest& request, const Error& error,
         .kv("code", error.code)
         .kv("peer", request.remote_addr);
     HttpResponse response = error_response(status, error);
-    if (status == 503)
+    if (status == 503 || status == 429)
         response.headers.emplace_back("Retry-After", std::to_string(config_.retry_after_s));
     return response;
 }
@@ -81,6 +91,8 @@ HttpResponse UploadHandler::handle(HttpRequest& request) {
     if (!wait) return refuse(request, wait.error(), "");
     auto boundary = multipart_boundary(request.content_type);
     if (!boundary) return refuse(request, boundary.error(), "");
+    auto priority = requested_priority(request.query);
+    if (!priority) return refuse(request, priority.error(), "");
 
     Job job;
     job.id = new_job_id();
@@ -94,23 +106,31 @@ HttpResponse UploadHandler::handle(HttpRequest& request) {
     job.filename = receiver.filename();
     job.size = receiver.file_size();
     job.created_ms = now_ms();
+    job.priority = *priority;
     if (auto created = store_.create(job, incoming); !created) {
         store_.remove(job.id);
         return refuse(request, created.error(), incoming);
     }
     if (*wait) waiters_.watch(job.id);
-    bool queued = queue_.try_push(job.id, [&] {
+    JobQueue::Admission admission = queue_.try_push(queued_job(job), [&] {
         JsonPtr data = job_event_data(job);
         // Synced with the job's next synced push: the upload's 202 waits for the job's record
         // and its input, not for this (docs/app.md, "What is on disk when").
         pushes_.push(job.room, "job.queued", data.get(), job_event_key(job, "queued"),
                      PushKind::deliver_with_next);
     });
-    if (!queued) {
+    if (admission != JobQueue::Admission::accepted) {
         waiters_.forget(job.id);
         store_.remove(job.id);
-        return refuse(request,
-                      make_error("queue_full", "too many jobs are waiting; try again later"), "");
+        return refuse(
+            request,
+            admission == JobQueue::Admission::room_full
+                ? make_error("room_busy", "room " + job.room + " has " +
+                                              std::to_string(config_.room_limits.max_room_jobs) +
+                                              " jobs queued or running already; try "
+                                              "again later")
+                : make_error("queue_full", "too many jobs are waiting; try again later"),
+            "");
     }
     log_info("job_queued").kv("job", job.id).kv("room", job.room).kv("bytes", job.size);
     if (*wait && waiters_.wait(job.id, **wait)) return finished(job.id);

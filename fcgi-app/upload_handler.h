@@ -43,5 +43,6 @@ private:
 
 // The HTTP status for an error code of the upload path.
 int upload_error_status(const std::string& code);
+Result<int> requested_priority(const std::string& query);
 
 }  // namespace rp::app

@@ -89,6 +89,8 @@ class Config(unittest.TestCase):
             ("app: negative retries", 'retries = -1\n', "--retries"),
             ("app: a backoff of nothing", 'retry-backoff = 0\n', "--retry-backoff"),
             ("app: a backoff in words", 'retry-backoff = "soon"\n', "--retry-backoff"),
+            ("app: a negative room cap", 'room-jobs = -3\n', "--room-jobs"),
+            ("app: a room cap in words", 'room-running = "two"\n', "--room-running"),
         ]
         for name, text, words in app_cases:
             with self.subTest(name):

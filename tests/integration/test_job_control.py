@@ -178,5 +178,47 @@ class RetryWaiting(RecoveryCase):
         self.assertEqual(status, 409)
 
 
+class FairLimits(RecoveryCase):
+    APP_ARGS = ("--workers", "2", "--room-jobs", "3", "--room-running", "1")
+
+    def upload(self, mode, room, query=""):
+        path = self.write_fixture("input-%d.txt" % time.monotonic_ns(), mode.encode() + b"\n")
+        status, headers, body = self.curl("-F", "roomId=" + room, "-F", "file=@" + path,
+                                          self.stack.url + "/cad" + query)
+        return status, headers, json.loads(body)
+
+    def test_a_busy_room_is_capped_and_leaves_a_worker_to_another_room(self):
+        gates = [self.gate("busy%d" % n) for n in range(3)]
+        busy = []
+        for gate in gates:
+            status, _, body = self.upload("gate " + gate, "busy")
+            self.assertEqual(status, 202, body)
+            busy.append(body["jobId"])
+        status, headers, body = self.upload("ok", "busy")
+        self.assertEqual((status, body["error"]["code"]), (429, "room_busy"), body)
+        self.assertEqual(headers.get("retry-after"), "5")
+        # The room runs one job at a time: its other two wait, and the second worker is free.
+        self.eventually(lambda: self.job(busy[0])["status"] == "running", "the first to run")
+        status, _, body = self.upload("ok", "calm")
+        self.assertEqual(status, 202, body)
+        self.eventually(lambda: self.job(body["jobId"])["status"] == "done",
+                        "the other room's job to run beside the busy room's")
+        self.assertEqual([self.job(j)["status"] for j in busy], ["running", "queued", "queued"])
+        for gate in gates:
+            self.open_gate(gate)
+        self.eventually(lambda: all(self.job(j)["status"] == "done" for j in busy), "all done")
+        status, _, body = self.upload("ok", "busy")
+        self.assertEqual(status, 202, body)
+
+    def test_priority_is_a_digit(self):
+        for value in ("10", "-1", "x", "%00", "9" * 5000):
+            status, _, body = self.upload("ok", "prio", "?priority=" + value)
+            self.assertEqual((status, body["error"]["code"]), (400, "invalid_priority"), value)
+        status, _, body = self.upload("ok", "prio", "?priority=7")
+        self.assertEqual(status, 202, body)
+        self.eventually(lambda: self.job(body["jobId"])["status"] == "done", "the job")
+        self.assertEqual(self.job(body["jobId"])["priority"], 7)
+
+
 if __name__ == "__main__":
     harness.main()
