@@ -5,7 +5,8 @@
 
 namespace rp::app {
 
-std::string render_app_metrics(const PushStats& pushes, const JobGauges& jobs) {
+std::string render_app_metrics(const PushStats& pushes, const JobGauges& jobs,
+                               const JobFigures* figures) {
     using enum MetricType;
     std::string out;
     out.reserve(2048);
@@ -32,6 +33,7 @@ std::string render_app_metrics(const PushStats& pushes, const JobGauges& jobs) {
     append_metric(out, "roompush_app_fsyncs_total", counter,
                   "fsync calls on the app's files (uploads, job records, the outbox).",
                   file_syncs());
+    if (figures) figures->render(out);
     return out;
 }
 

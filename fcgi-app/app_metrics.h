@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 
+#include "job_figures.h"
 #include "push_sender.h"
 
 namespace rp::app {
@@ -14,6 +15,7 @@ struct JobGauges {
     std::size_t running = 0;
 };
 
-std::string render_app_metrics(const PushStats& pushes, const JobGauges& jobs);
+std::string render_app_metrics(const PushStats& pushes, const JobGauges& jobs,
+                               const JobFigures* figures = nullptr);
 
 }  // namespace rp::app

@@ -92,7 +92,7 @@ HttpResponse HttpRouter::metrics() {
     HttpResponse response;
     response.headers.emplace_back("Content-Type", std::string(kPrometheusContentType));
     response.body =
-        render_app_metrics(pushes_.stats(), JobGauges{queue_.depth(), queue_.running()});
+        render_app_metrics(pushes_.stats(), JobGauges{queue_.depth(), queue_.running()}, figures_);
     return response;
 }
 

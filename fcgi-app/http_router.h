@@ -17,14 +17,15 @@ class HttpRouter {
 public:
     HttpRouter(const AppConfig& config, JobStore& store, UploadHandler& uploads,
                PushHandler& http_pushes, const PushSender& pushes, const JobQueue& queue,
-               JobCanceller& cancels)
+               JobCanceller& cancels, const JobFigures* figures = nullptr)
         : config_(config),
           store_(store),
           uploads_(uploads),
           http_pushes_(http_pushes),
           pushes_(pushes),
           queue_(queue),
-          cancels_(cancels) {}
+          cancels_(cancels),
+          figures_(figures) {}
 
     HttpResponse route(HttpRequest& request);
 
@@ -40,6 +41,7 @@ private:
     const PushSender& pushes_;
     const JobQueue& queue_;
     JobCanceller& cancels_;
+    const JobFigures* figures_;
 };
 
 }  // namespace rp::app

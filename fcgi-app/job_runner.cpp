@@ -145,6 +145,9 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
         waiters_.finished(job.id);
         return;
     }
+    if (outcome.kind != ChildOutcome::Kind::spawn_failed && job.started_ms > 0) {
+        figures_.ran(now_ms() - job.started_ms);
+    }
     record_outcome(job, outcome, output);
     if (worth_retrying(job, outcome)) {
         retry(job);
@@ -181,6 +184,7 @@ void JobRunner::retry(Job& job) {
         .kv("attempt", job.attempt)
         .kv("delay_ms", delay.count())
         .kv("error", job.failure ? job.failure->message : "");
+    figures_.retried();
     job.status = JobStatus::queued;
     job.attempt += 1;
     job.retry_at_ms = now_ms() + delay.count();
@@ -231,6 +235,7 @@ void JobRunner::finish(Job& job) {
                         : job.status == JobStatus::cancelled ? "job.cancelled"
                                                              : "job.failed";
     publish(job, event, job_event_data(job).get(), PushKind::must_deliver);
+    figures_.ended(status_name(job.status));
     job.announced = true;
     (void)store_.save(job);
     waiters_.finished(job.id);

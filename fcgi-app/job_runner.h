@@ -10,6 +10,7 @@
 #include <string>
 
 #include "app_config.h"
+#include "job_figures.h"
 #include "job_store.h"
 #include "job_waiters.h"
 #include "program_output.h"
@@ -32,6 +33,7 @@ public:
           retry_later_(std::move(retry_later)) {}
 
     void set_retry_later(RetryLater retry_later) { retry_later_ = std::move(retry_later); }
+    const JobFigures& figures() const { return figures_; }
 
     void run(const std::string& job_id);
 
@@ -57,6 +59,7 @@ private:
     JobWaiters& waiters_;
     const std::atomic<bool>& stop_;
     RetryLater retry_later_;
+    JobFigures figures_;
     std::mutex cancels_mutex_;
     // The jobs the workers hold, and whether each is to be cancelled.
     std::map<std::string, std::shared_ptr<std::atomic<bool>>> cancels_;

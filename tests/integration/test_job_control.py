@@ -82,6 +82,10 @@ class Cancel(RecoveryCase):
 
         status, body = self.delete(running)
         self.assertEqual((status, body["error"]["code"]), (409, "job_finished"), body)
+        _, _, metrics = self.curl(self.stack.url + "/metrics/app")
+        self.assertIn("\nroompush_app_jobs_cancelled_total 2\n", metrics)
+        self.assertIn("\nroompush_app_job_run_seconds_count 1\n", metrics,
+                      "the running job's program ran; the queued one's never did")
 
     def test_refusals(self):
         done = self.upload_mode("ok", "refusals")
@@ -152,6 +156,8 @@ class Retries(RecoveryCase):
         job = self.job(job_id)
         self.assertEqual((job["status"], job["attempt"], job["error"]["exitCode"]),
                          ("failed", 3, 75))
+        _, _, metrics = self.curl(self.stack.url + "/metrics/app")
+        self.assertIn("\nroompush_app_jobs_failed_total 1\n", metrics)
 
 
     delete = Cancel.delete
