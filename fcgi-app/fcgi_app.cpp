@@ -135,7 +135,8 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
     UploadHandler uploads(config, store, queue, pushes, waiters, tokens);
     PushHandler http_pushes(config, pushes);
     JobCanceller cancels(config, store, queue, runner, waiters);
-    HttpRouter router(config, store, uploads, http_pushes, pushes, queue, cancels,
+    JobRetrier retries(store, queue, pushes);
+    HttpRouter router(config, store, uploads, http_pushes, pushes, queue, cancels, &retries,
                       &runner.figures());
     FcgiServer server(listener->get(), config.threads,
                       [&](HttpRequest& request) { return router.route(request); });

@@ -1,6 +1,7 @@
 #include "http_router.h"
 
 #include "app_metrics.h"
+#include "job_listing.h"
 #include "job_preview.h"
 #include "roompush/prometheus.h"
 #include "roompush/unix_socket.h"
@@ -45,10 +46,25 @@ HttpResponse HttpRouter::route(HttpRequest& request) {
         if (request.method != "POST") return method_not_allowed(request, "POST");
         return uploads_.handle(request);
     }
+    if (request.path == "/jobs") {
+        if (request.method != "GET") return method_not_allowed(request, "GET");
+        drain_body(*request.body, 1 << 20);
+        return list_jobs(store_, request.query);
+    }
     if (request.path.compare(0, kJobs.size(), kJobs) == 0) {
         std::string id = request.path.substr(kJobs.size());
         constexpr std::string_view kPreview = "/preview.svg";
         bool preview = id.size() > kPreview.size() && id.ends_with(kPreview);
+        constexpr std::string_view kRetry = "/retry";
+        if (retries_ && id.size() > kRetry.size() && id.ends_with(kRetry)) {
+            if (request.method != "POST") return method_not_allowed(request, "POST");
+            drain_body(*request.body, 1 << 20);
+            std::string job_id = id.substr(0, id.size() - kRetry.size());
+            if (!is_valid_job_id(job_id)) {
+                return error_response(404, make_error("not_found", "no job " + job_id));
+            }
+            return retries_->retry(job_id);
+        }
         if (request.method == "DELETE" && !preview) {
             drain_body(*request.body, 1 << 20);
             if (!is_valid_job_id(id)) {

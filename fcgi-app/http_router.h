@@ -6,6 +6,7 @@
 #include "http_types.h"
 #include "job_cancel.h"
 #include "job_queue.h"
+#include "job_retry.h"
 #include "job_store.h"
 #include "push_handler.h"
 #include "push_sender.h"
@@ -17,7 +18,8 @@ class HttpRouter {
 public:
     HttpRouter(const AppConfig& config, JobStore& store, UploadHandler& uploads,
                PushHandler& http_pushes, const PushSender& pushes, const JobQueue& queue,
-               JobCanceller& cancels, const JobFigures* figures = nullptr)
+               JobCanceller& cancels, JobRetrier* retries = nullptr,
+               const JobFigures* figures = nullptr)
         : config_(config),
           store_(store),
           uploads_(uploads),
@@ -25,6 +27,7 @@ public:
           pushes_(pushes),
           queue_(queue),
           cancels_(cancels),
+          retries_(retries),
           figures_(figures) {}
 
     HttpResponse route(HttpRequest& request);
@@ -41,6 +44,7 @@ private:
     const PushSender& pushes_;
     const JobQueue& queue_;
     JobCanceller& cancels_;
+    JobRetrier* retries_;
     const JobFigures* figures_;
 };
 

@@ -35,6 +35,7 @@ protected:
     }
     void TearDown() override {
         router_.reset();
+        retries_.reset();
         cancels_.reset();
         runner_.reset();
         uploads_.reset();
@@ -58,8 +59,9 @@ protected:
         http_pushes_ = std::make_unique<PushHandler>(config_, *pushes_);
         runner_ = std::make_unique<JobRunner>(config_, *store_, *pushes_, waiters_, stop_);
         cancels_ = std::make_unique<JobCanceller>(config_, *store_, *queue_, *runner_, waiters_);
+        retries_ = std::make_unique<JobRetrier>(*store_, *queue_, *pushes_);
         router_ = std::make_unique<HttpRouter>(config_, *store_, *uploads_, *http_pushes_, *pushes_,
-                                               *queue_, *cancels_);
+                                               *queue_, *cancels_, retries_.get());
     }
 
     HttpResponse request(const std::string& method, const std::string& path,
@@ -74,13 +76,14 @@ protected:
         return router_->route(request);
     }
 
-    std::string stored_job(JobStatus status = JobStatus::done) {
+    std::string stored_job(JobStatus status = JobStatus::done, const std::string& room = "A",
+                           int64_t created_ms = 1000) {
         Job job;
         job.id = new_job_id();
-        job.room = "A";
+        job.room = room;
         job.item = "7";
         job.status = status;
-        job.created_ms = 1000;
+        job.created_ms = created_ms;
         job.announced = true;
         std::string incoming = store_->incoming_path(job.id);
         std::ofstream(incoming) << "upload";
@@ -100,6 +103,7 @@ protected:
     std::atomic<bool> stop_{false};
     std::unique_ptr<JobRunner> runner_;
     std::unique_ptr<JobCanceller> cancels_;
+    std::unique_ptr<JobRetrier> retries_;
     std::unique_ptr<HttpRouter> router_;
     std::unique_ptr<StringBody> body_;
 };
@@ -165,9 +169,70 @@ TEST_F(HttpRouterTest, DeleteOfAnEndedOrUnknownJobIsRefused) {
     EXPECT_EQ(pushes_->waiting().size(), 0u);
 }
 
+TEST_F(HttpRouterTest, GetJobsListsNewestFirstByRoomAndStatus) {
+    std::string old_failed = stored_job(JobStatus::failed, "A", 1000);
+    std::string new_done = stored_job(JobStatus::done, "A", 3000);
+    std::string other_room = stored_job(JobStatus::failed, "B", 2000);
+    auto ids = [&](const std::string& query) {
+        HttpResponse response = request("GET", "/jobs", "", query);
+        EXPECT_EQ(response.status, 200) << query << response.body;
+        auto body = parse_json(response.body);
+        std::vector<std::string> out;
+        const cJSON* job = nullptr;
+        cJSON_ArrayForEach(job, member(body->get(), "jobs")) {
+            out.push_back(get_string(job, "jobId")->value_or(""));
+        }
+        return out;
+    };
+    EXPECT_EQ(ids(""), (std::vector<std::string>{new_done, other_room, old_failed}));
+    EXPECT_EQ(ids("room=A"), (std::vector<std::string>{new_done, old_failed}));
+    EXPECT_EQ(ids("status=failed"), (std::vector<std::string>{other_room, old_failed}));
+    EXPECT_EQ(ids("room=A&status=failed&limit=5"), (std::vector<std::string>{old_failed}));
+    EXPECT_EQ(ids("limit=1"), (std::vector<std::string>{new_done}));
+    EXPECT_TRUE(cJSON_IsTrue(
+        member(parse_json(request("GET", "/jobs", "", "limit=1").body)->get(), "truncated")));
+    for (auto [query, code] : std::vector<std::pair<std::string, std::string>>{
+             {"room=a%20b", "invalid_room"},
+             {"room=" + std::string(200, 'r'), "invalid_room"},
+             {"status=lost", "invalid_status"},
+             {"limit=0", "invalid_limit"},
+             {"limit=1001", "invalid_limit"},
+             {"limit=-1", "invalid_limit"},
+             {"limit=99999999999999999999", "invalid_limit"},
+             {"limit=x", "invalid_limit"}}) {
+        HttpResponse response = request("GET", "/jobs", "", query);
+        EXPECT_EQ(response.status, 400) << query;
+        EXPECT_EQ(error_code(response), code) << query;
+    }
+}
+
+TEST_F(HttpRouterTest, PostRetryRunsAFailedJobAgainAsItsNextAttempt) {
+    std::string failed = stored_job(JobStatus::failed);
+    HttpResponse response = request("POST", "/jobs/" + failed + "/retry");
+    ASSERT_EQ(response.status, 202) << response.body;
+    Job stored = std::move(*store_->load(failed));
+    EXPECT_EQ(stored.status, JobStatus::queued);
+    EXPECT_EQ(stored.attempt, 2);
+    EXPECT_FALSE(stored.announced);
+    EXPECT_EQ(queue_->depth(), 1u);
+    std::vector<std::string> waiting = pushes_->waiting();
+    ASSERT_EQ(waiting.size(), 1u);
+    EXPECT_NE(waiting[0].find(R"("id":")" + failed + R"(:a2:queued")"), std::string::npos)
+        << waiting[0];
+    HttpResponse again = request("POST", "/jobs/" + failed + "/retry");
+    EXPECT_EQ(again.status, 409) << "queued now: not retried twice";
+    EXPECT_EQ(error_code(again), "job_not_failed");
+    std::string done = stored_job(JobStatus::done);
+    EXPECT_EQ(request("POST", "/jobs/" + done + "/retry").status, 409);
+    EXPECT_EQ(request("POST", "/jobs/" + std::string(32, 'e') + "/retry").status, 404);
+    EXPECT_EQ(request("POST", "/jobs/nope/retry").status, 404);
+    EXPECT_EQ(request("GET", "/jobs/" + failed + "/retry").status, 405);
+    EXPECT_EQ(queue_->depth(), 1u);
+}
+
 TEST_F(HttpRouterTest, AnUnknownPathIs404) {
     for (const char* path :
-         {"/", "/cad/", "/cadx", "/jobs", "/push", "/healthz/x", "/metrics", "/metrics/app/x"}) {
+         {"/", "/cad/", "/cadx", "/jobsx", "/push", "/healthz/x", "/metrics", "/metrics/app/x"}) {
         HttpResponse response = request("GET", path, "xyz");
         EXPECT_EQ(response.status, 404) << path;
         EXPECT_EQ(error_code(response), "not_found") << path;

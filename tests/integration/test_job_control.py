@@ -226,5 +226,51 @@ class FairLimits(RecoveryCase):
         self.assertEqual(self.job(body["jobId"])["priority"], 7)
 
 
+class OperatorView(RecoveryCase):
+    APP_ARGS = ("--workers", "1", "--retries", "0")
+
+    def listed(self, query, *curl_args):
+        status, _, body = self.curl(*curl_args, self.stack.url + "/jobs?" + query)
+        if status != 200:
+            return status, body
+        return status, [job["jobId"] for job in json.loads(body)["jobs"]]
+
+    def test_an_operator_lists_failed_jobs_and_runs_one_again(self):
+        room = "ops"
+        flag = os.path.join(self.run_dir, "ops-%d" % time.monotonic_ns())
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                job_id = self.upload_mode("tempfail " + flag, room)
+                first = await client.until(event_of(job_id, "job.failed", "job.done"))
+                self.assertEqual(self.listed("room=ops&status=failed"), (200, [job_id]))
+                status, _, body = self.curl("-X", "POST",
+                                            self.stack.url + "/jobs/" + job_id + "/retry")
+                self.assertEqual(status, 202, body)
+                self.assertEqual((json.loads(body)["status"], json.loads(body)["attempt"]),
+                                 ("queued", 2))
+                second = await client.until(event_of(job_id, "job.failed", "job.done"))
+                return job_id, first, second + await client.nothing_for(0.5)
+
+        job_id, first, second = self.run_async(scenario())
+        self.assertEqual(first[-1]["event"], "job.failed", "no automatic retry: --retries 0")
+        self.assertEqual([m["event"] for m in second if m.get("type") == "message"
+                          and m["event"] != "job.progress"],
+                         ["job.queued", "job.started", "job.done"])
+        self.assertEqual(self.listed("room=ops&status=failed"), (200, []))
+        self.assertEqual(self.listed("room=ops&status=done"), (200, [job_id]))
+        status, _, body = self.curl("-X", "POST", self.stack.url + "/jobs/" + job_id + "/retry")
+        self.assertEqual((status, json.loads(body)["error"]["code"]), (409, "job_not_failed"))
+        for bad in ("status=gone", "limit=0", "room=%00", "limit=" + "9" * 3000):
+            status, body = self.listed(bad)
+            self.assertIn(status, (400, 414), bad)
+        # The machine itself only: from another address nginx refuses both.
+        self.assertEqual(self.listed("room=ops", "--interface", "127.0.0.2")[0], 403)
+        status, _, _ = self.curl("--interface", "127.0.0.2", "-X", "POST",
+                                 self.stack.url + "/jobs/" + job_id + "/retry")
+        self.assertEqual(status, 403)
+
+
 if __name__ == "__main__":
     harness.main()

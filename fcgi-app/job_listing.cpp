@@ -1,0 +1,76 @@
+#include "job_listing.h"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "roompush/room_id.h"
+
+namespace rp::app {
+namespace {
+
+constexpr std::size_t kDefaultLimit = 100;
+constexpr std::size_t kMaxLimit = 1000;
+
+struct Filter {
+    std::string room;                 // "" for every room
+    std::optional<JobStatus> status;  // none for every status
+    std::size_t limit = kDefaultLimit;
+};
+
+Result<Filter> filter_of(const std::string& query) {
+    Filter filter;
+    filter.room = query_param(query, "room");
+    if (!filter.room.empty()) {
+        if (auto valid = check_room_id(filter.room); !valid) return valid.error();
+    }
+    if (std::string status = query_param(query, "status"); !status.empty()) {
+        for (JobStatus candidate : {JobStatus::queued, JobStatus::running, JobStatus::done,
+                                    JobStatus::failed, JobStatus::cancelled}) {
+            if (status == status_name(candidate)) filter.status = candidate;
+        }
+        if (!filter.status) {
+            return make_error("invalid_status",
+                              "status must be queued, running, done, failed or cancelled");
+        }
+    }
+    if (std::string limit = query_param(query, "limit"); !limit.empty()) {
+        bool digits = limit.size() <= 4 && std::all_of(limit.begin(), limit.end(),
+                                                       [](char c) { return c >= '0' && c <= '9'; });
+        std::size_t value = digits ? std::stoul(limit) : 0;
+        if (value < 1 || value > kMaxLimit) {
+            return make_error("invalid_limit", "limit must be a number from 1 to 1000");
+        }
+        filter.limit = value;
+    }
+    return filter;
+}
+
+}  // namespace
+
+// Every stored job is read: the spool holds what --keep keeps, and this is an operator's call.
+HttpResponse list_jobs(const JobStore& store, const std::string& query) {
+    auto filter = filter_of(query);
+    if (!filter) return error_response(400, filter.error());
+    std::vector<Job> found;
+    for (const std::string& id : store.list_ids()) {
+        auto job = store.load(id);
+        if (!job) continue;  // removed meanwhile, or being written: not listed
+        if (!filter->room.empty() && job->room != filter->room) continue;
+        if (filter->status && job->status != *filter->status) continue;
+        found.push_back(std::move(*job));
+    }
+    std::sort(found.begin(), found.end(), [](const Job& a, const Job& b) {
+        return a.created_ms != b.created_ms ? a.created_ms > b.created_ms : a.id < b.id;
+    });
+    JsonPtr body = make_object();
+    JsonPtr jobs = make_array();
+    for (std::size_t i = 0; i < found.size() && i < filter->limit; ++i) {
+        cJSON_AddItemToArray(jobs.get(), job_to_json(found[i]).release());
+    }
+    set_json(body.get(), "jobs", std::move(jobs));
+    set_bool(body.get(), "truncated", found.size() > filter->limit);
+    return json_response(200, body.get());
+}
+
+}  // namespace rp::app

@@ -1,0 +1,45 @@
+#include "job_retry.h"
+
+#include <filesystem>
+
+#include "roompush/log.h"
+
+namespace rp::app {
+
+HttpResponse JobRetrier::retry(const std::string& job_id) {
+    std::lock_guard lock(mutex_);
+    auto loaded = store_.load(job_id);
+    if (!loaded)
+        return error_response(loaded.error().code == "not_found" ? 404 : 500, loaded.error());
+    Job job = std::move(*loaded);
+    if (job.status != JobStatus::failed && job.status != JobStatus::cancelled) {
+        return error_response(
+            409, make_error("job_not_failed", "job " + job.id + " is " + status_name(job.status) +
+                                                  ": only a failed or cancelled job is retried"));
+    }
+    std::error_code missing;
+    if (!std::filesystem::exists(store_.input_path(job.id), missing)) {
+        return error_response(410, make_error("input_gone", "job " + job.id + "'s upload is gone"));
+    }
+    Job next = std::move(job);
+    next.status = JobStatus::queued;
+    next.attempt += 1;
+    next.started_ms = next.finished_ms = next.retry_at_ms = 0;
+    next.progress = 0;
+    next.result.reset();
+    next.failure.reset();
+    next.announced = false;
+    if (auto reset = store_.reset_work_dir(job.id); !reset)
+        return error_response(500, reset.error());
+    if (auto saved = store_.save(next); !saved) return error_response(500, saved.error());
+    // job.queued is journaled before a worker can see the job, so it comes before job.started.
+    JsonPtr data = job_event_data(next);
+    pushes_.push(next.room, "job.queued", data.get(), job_event_key(next, "queued"),
+                 PushKind::deliver_with_next);
+    // The operator decides: past the queue's bounds and the room's cap, like a recovered job.
+    queue_.push_recovered(queued_job(next));
+    log_info("job_retried_by_operator").kv("job", next.id).kv("attempt", next.attempt);
+    return json_response(202, job_to_json(next).get());
+}
+
+}  // namespace rp::app

@@ -1,0 +1,29 @@
+#pragma once
+// POST /jobs/ID/retry (docs/http.md): an operator runs a failed or cancelled job again, as its
+// next attempt, from the input the spool still holds.
+
+#include <mutex>
+#include <string>
+
+#include "http_types.h"
+#include "job_queue.h"
+#include "job_store.h"
+#include "push_sender.h"
+
+namespace rp::app {
+
+class JobRetrier {
+public:
+    JobRetrier(JobStore& store, JobQueue& queue, PushSender& pushes)
+        : store_(store), queue_(queue), pushes_(pushes) {}
+
+    HttpResponse retry(const std::string& job_id);
+
+private:
+    JobStore& store_;
+    JobQueue& queue_;
+    PushSender& pushes_;
+    std::mutex mutex_;  // two retries of one job at once must not both queue it
+};
+
+}  // namespace rp::app
