@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "roompush/control_codec.h"
+#include "roompush/error.h"
 
 namespace rp::cli {
 
@@ -16,7 +17,8 @@ enum ExitCode { kOk = 0, kSidecarError = 1, kUsage = 2, kCannotConnect = 3 };
 struct GlobalOptions {
     std::string socket;
     bool json = false;
-    int timeout_ms = kControlCallTimeoutMs;  // above the sidecar's own deadline
+    int timeout_ms = kControlCallTimeoutMs;    // above the sidecar's own deadline
+    std::string app_url = "http://127.0.0.1";  // the site, for `jobs` (the app's routes)
 };
 
 struct PublishOptions {
@@ -61,5 +63,15 @@ struct TokenOptions {
     std::string info;       // presence's "info": a JSON object
 };
 int token_command(const GlobalOptions& global, const TokenOptions& options);
+
+struct JobsOptions {
+    std::string action;  // list, show, cancel, retry
+    std::string job;
+    std::string room;    // list: only this room's
+    std::string status;  // list: only jobs with this status
+    std::optional<uint64_t> limit;
+};
+Status check_jobs_options(const JobsOptions& options);
+int jobs_command(const GlobalOptions& global, const JobsOptions& options);
 
 }  // namespace rp::cli

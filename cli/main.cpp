@@ -22,8 +22,8 @@ using rp::cli::PublishOptions;
 using rp::cli::TokenOptions;
 
 const char* kFooter =
-    "Exit codes: 0 success, 1 the sidecar answered with an error, 2 usage error, "
-    "3 cannot connect. With --json an error is one line on stderr, "
+    "Exit codes: 0 success, 1 the sidecar (or, for `jobs`, the app) answered with an error, "
+    "2 usage error, 3 cannot connect. With --json an error is one line on stderr, "
     "{\"error\":{\"code\":...,\"message\":...}}.\n"
     "Control socket: --socket, else $ROOMPUSH_CONTROL, else `socket` in the --config file "
     "(default /etc/roompush/pushctl.conf), else $ROOMPUSH_RUN_DIR/control.sock, else "
@@ -70,6 +70,8 @@ struct CommandLine {
     CLI::App* kick_cmd = nullptr;
     CLI::App* reload_cmd = nullptr;
     CLI::App* token_cmd = nullptr;
+    rp::cli::JobsOptions jobs;
+    CLI::App* jobs_cmd = nullptr;
 };
 
 void add_global_options(CLI::App& app, CommandLine& line) {
@@ -86,7 +88,11 @@ void add_global_options(CLI::App& app, CommandLine& line) {
     app.add_flag("--json", line.global.json,
                  "Print JSON for scripts instead of tables (errors too)")
         ->check(rp::boolean_validator());
-    app.add_option("--timeout", line.global.timeout_ms, "Milliseconds to wait for the sidecar")
+    app.add_option("--app-url", line.global.app_url,
+                   "The site, for `jobs`: http://HOST[:PORT] (the app's operator routes)")
+        ->capture_default_str();
+    app.add_option("--timeout", line.global.timeout_ms,
+                   "Milliseconds to wait for the sidecar (or the site)")
         ->capture_default_str()
         ->transform(whole_number(1, 3600000));
 }
@@ -174,6 +180,29 @@ void add_token(CLI::App& app, CommandLine& line) {
         ->capture_default_str();
 }
 
+void add_jobs(CLI::App& app, CommandLine& line) {
+    rp::cli::JobsOptions& jobs = line.jobs;
+    line.jobs_cmd = subcommand(app, "jobs",
+                               "List, show, cancel or retry the app's jobs (through the site, "
+                               "--app-url)",
+                               "pushctl jobs list --room drawing-7 --status failed\n"
+                               "  pushctl jobs retry 8a4df9a44510dc95bd8157329d000a83");
+    line.jobs_cmd->require_subcommand(1);
+    CLI::App* list = line.jobs_cmd->add_subcommand("list", "Jobs, newest first");
+    list->fallthrough();
+    list->add_option("--room", jobs.room, "Only this room's");
+    list->add_option("--status", jobs.status, "Only queued, running, done, failed or cancelled");
+    list->add_option("--limit", jobs.limit, "At most this many (1-1000, default 100)")
+        ->transform(rp::cli::whole_number(1, 1000));
+    for (auto [name, help] : {std::pair{"show", "One job as GET /jobs/ID serves it"},
+                              std::pair{"cancel", "Cancel a queued or running job"},
+                              std::pair{"retry", "Run a failed or cancelled job again"}}) {
+        CLI::App* action = line.jobs_cmd->add_subcommand(name, help);
+        action->fallthrough();
+        action->add_option("job", jobs.job, "Job id")->required();
+    }
+}
+
 int run(CommandLine& line) {
     using namespace rp::cli;
     const GlobalOptions& global = line.global;
@@ -188,6 +217,13 @@ int run(CommandLine& line) {
     if (line.kick_cmd->parsed()) return kick_command(global, line.room, line.member);
     if (line.token_cmd->parsed()) return token_command(global, line.token);
     if (line.reload_cmd->parsed()) return reload_command(global);
+    if (line.jobs_cmd->parsed()) {
+        line.jobs.action = line.jobs_cmd->get_subcommands().front()->get_name();
+        if (auto checked = check_jobs_options(line.jobs); !checked) {
+            return report(global, checked.error(), kUsage);
+        }
+        return jobs_command(global, line.jobs);
+    }
     return rooms_command(global, line.cluster);
 }
 
@@ -201,6 +237,7 @@ int main(int argc, char** argv) {
     add_room_views(app, line);
     add_operations(app, line);
     add_token(app, line);
+    add_jobs(app, line);
     try {
         std::vector<std::string> args = arguments_with_socket_from_env(argc, argv);
         app.parse(args);

@@ -6,10 +6,10 @@
 # The option lists below are checked against `pushctl SUB --help` by tests/integration/
 # test_pushctl.py, so a new option that is not added here fails a test.
 
-_pushctl_globals="--help --version --config --socket --json --timeout"
-_pushctl_subcommands="publish rooms room history tail stats kick reload token"
+_pushctl_globals="--help --version --config --socket --json --timeout --app-url"
+_pushctl_subcommands="publish rooms room history tail stats kick reload token jobs"
 # Options that take a value: the word after them is that value, not a subcommand or room.
-_pushctl_valued="--config --socket --timeout --event --data --id --since --limit --count --ttl --secret-file --user --info"
+_pushctl_valued="--config --socket --timeout --app-url --event --data --id --since --limit --count --ttl --secret-file --user --info --room --status"
 
 _pushctl_options() {
     case $1 in
@@ -20,6 +20,8 @@ _pushctl_options() {
         stats) echo "--prometheus" ;;
         kick | reload) ;;
         token) echo "--ttl --secret-file --user --publish --presence --info" ;;
+        jobs) echo "list show cancel retry" ;;
+        "jobs list") echo "--room --status --limit" ;;
     esac
 }
 
@@ -111,7 +113,11 @@ _pushctl() {
         COMPREPLY=($(compgen -W "90s 15m 1h 1d 7d" -- "$cur"))
         return 0
         ;;
-    --timeout | --event | --id | --since | --limit | --count)
+    --status)
+        COMPREPLY=($(compgen -W "queued running done failed cancelled" -- "$cur"))
+        return 0
+        ;;
+    --timeout | --event | --id | --since | --limit | --count | --app-url | --room)
         return 0
         ;;
     esac
@@ -125,7 +131,11 @@ _pushctl() {
         return 0
     fi
     local options
-    options="$(_pushctl_options "$sub") $_pushctl_globals"
+    if [[ $sub == jobs && -n $first_positional ]]; then
+        options="$(_pushctl_options "jobs $first_positional") $_pushctl_globals"
+    else
+        options="$(_pushctl_options "$sub") $_pushctl_globals"
+    fi
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$options" -- "$cur"))
         return 0

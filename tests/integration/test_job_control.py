@@ -13,6 +13,7 @@ SIGTERM and leaves a helper in its process group, "tempfail PATH" fails once, te
 
 import json
 import os
+import subprocess
 import time
 
 import harness
@@ -229,6 +230,11 @@ class FairLimits(RecoveryCase):
 class OperatorView(RecoveryCase):
     APP_ARGS = ("--workers", "1", "--retries", "0")
 
+    def pushctl_jobs(self, *args, app_url=None):
+        return subprocess.run([os.path.join(harness.BUILD_DIR, "cli/pushctl"), "--config", "",
+                               "--app-url", app_url or self.stack.url, "jobs"] + list(args),
+                              capture_output=True, text=True, timeout=30)
+
     def listed(self, query, *curl_args):
         status, _, body = self.curl(*curl_args, self.stack.url + "/jobs?" + query)
         if status != 200:
@@ -265,6 +271,40 @@ class OperatorView(RecoveryCase):
         for bad in ("status=gone", "limit=0", "room=%00", "limit=" + "9" * 3000):
             status, body = self.listed(bad)
             self.assertIn(status, (400, 414), bad)
+        # pushctl jobs: the same through the site, with its exit codes.
+        listed = self.pushctl_jobs("--json", "list", "--room", "ops")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertEqual([j["jobId"] for j in json.loads(listed.stdout)["jobs"]], [job_id])
+        table = self.pushctl_jobs("list", "--status", "done")
+        self.assertIn(job_id, table.stdout)
+        self.assertIn("ROOM", table.stdout)
+        shown = self.pushctl_jobs("show", job_id)
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertIn("status: done", shown.stdout)
+        self.assertIn("attempt: 2", shown.stdout)
+        refused = self.pushctl_jobs("--json", "retry", job_id)
+        self.assertEqual(refused.returncode, 1)
+        self.assertEqual(json.loads(refused.stderr)["error"]["code"], "job_not_failed")
+        gate = self.gate("pushctl-cancel")
+        running = self.upload_mode("gate " + gate, room)
+        self.eventually(lambda: self.job(running)["status"] == "running", "the job to run")
+        cancelled = self.pushctl_jobs("cancel", running)
+        self.assertEqual((cancelled.returncode, cancelled.stdout.strip()),
+                         (0, running + " cancelled"), cancelled.stderr)
+        retried = self.pushctl_jobs("retry", running)
+        self.assertEqual((retried.returncode, retried.stdout.strip()),
+                         (0, running + " queued as attempt 2"), retried.stderr)
+        self.open_gate(gate)
+        self.eventually(lambda: self.job(running)["status"] == "done", "the retried job")
+        for args, url, code in ((("show", "0" * 32), None, 1), (("show", "NOPE"), None, 2),
+                                (("list", "--status", "lost"), None, 2),
+                                (("list", "--limit", "0"), None, 2),
+                                (("list", "--room", "a b"), None, 2), (("list",), "ftp://x", 2),
+                                (("list",), "http://127.0.0.1:1", 3)):
+            result = self.pushctl_jobs(*args, app_url=url)
+            self.assertEqual(result.returncode, code, (args, result.stderr))
+            self.assertIn(len(result.stderr.strip().splitlines()), (1, 2), result.stderr)
+
         # The machine itself only: from another address nginx refuses both.
         self.assertEqual(self.listed("room=ops", "--interface", "127.0.0.2")[0], 403)
         status, _, _ = self.curl("--interface", "127.0.0.2", "-X", "POST",
