@@ -169,14 +169,14 @@ const redisReply* element(const redisReply* reply, std::size_t index) {
     return is_array(reply, index + 1) ? reply->element[index] : nullptr;
 }
 std::size_t size_of(const redisReply* reply) { return is_array(reply) ? reply->elements : 0; }
-std::optional<Result<ReplyPtr>> take_element(redisReply* array, std::size_t index) {
-    if (!is_array(array, index + 1) || array->element[index] == nullptr) return std::nullopt;
+Result<ReplyPtr> take_element(redisReply* array, std::size_t index) {
+    if (!is_array(array, index + 1) || array->element[index] == nullptr) {
+        return make_error("broker_bad_reply", "Redis answered with fewer elements than asked");
+    }
     ReplyPtr taken(array->element[index]);
     array->element[index] = nullptr;
-    if (taken->type == REDIS_REPLY_ERROR) {
-        return Result<ReplyPtr>(make_error("broker_error", string_of(taken.get())));
-    }
-    return Result<ReplyPtr>(std::move(taken));
+    if (taken->type == REDIS_REPLY_ERROR) return make_error("broker_error", string_of(taken.get()));
+    return taken;
 }
 
 }  // namespace rp::sidecar

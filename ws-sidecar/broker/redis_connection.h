@@ -3,7 +3,6 @@
 // checked for its type before use. Used only on the broker's own threads, never on the loop.
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,7 +82,7 @@ long long integer_of(const redisReply* reply);
 const redisReply* element(const redisReply* reply, std::size_t index);
 std::size_t size_of(const redisReply* reply);
 // Element `index` of an array reply, taken out of it (freeing the array skips it), as answer()
-// gives a reply: an error element is "broker_error". Null: no such element.
-std::optional<Result<ReplyPtr>> take_element(redisReply* array, std::size_t index);
+// gives a reply: an error element is "broker_error", a missing one "broker_bad_reply".
+Result<ReplyPtr> take_element(redisReply* array, std::size_t index);
 
 }  // namespace rp::sidecar

@@ -94,11 +94,10 @@ void hand_out(std::vector<Slot>& slots, Call call, Result<ReplyPtr> reply) {
     }
     bool shaped = size_of(reply->get()) == call.count;
     for (std::size_t k = 0; k < call.count; ++k) {
-        auto element = shaped ? take_element(reply->get(), k) : std::nullopt;
         slots[call.first + k].reply =
-            element ? std::move(*element)
-                    : Result<ReplyPtr>(make_error("broker_bad_reply",
-                                                  "Redis answered a publish with something else"));
+            shaped ? take_element(reply->get(), k)
+                   : Result<ReplyPtr>(make_error("broker_bad_reply",
+                                                 "Redis answered a publish with something else"));
     }
 }
 
