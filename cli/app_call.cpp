@@ -47,6 +47,15 @@ Result<Endpoint> endpoint_of(const std::string& base) {
     } else {
         endpoint.host = rest;
     }
+    // A name or an IPv4 address, or the IPv6 address between brackets: nothing else reaches the
+    // resolver or the Host header.
+    bool bracketed = rest.front() == '[';
+    const char* allowed = bracketed
+                              ? "0123456789abcdefABCDEF:."
+                              : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+    if (endpoint.host.find_first_not_of(allowed) != std::string::npos) {
+        return make_error("bad_url", "--app-url's host is a name, an IPv4 address or [IPv6]");
+    }
     bool port_ok = !endpoint.port.empty() && endpoint.port.size() <= 5 &&
                    endpoint.port.find_first_not_of("0123456789") == std::string::npos &&
                    std::stoi(endpoint.port) > 0 && std::stoi(endpoint.port) < 65536;
@@ -120,12 +129,12 @@ Result<AppAnswer> call_app(const std::string& base, const std::string& method,
     for (;;) {
         ssize_t got = ::read(fd->get(), buffer, sizeof buffer);
         if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            return make_error("connect_failed", errno == EAGAIN
-                                                    ? "the app did not answer within " +
-                                                          std::to_string(timeout_ms) + " ms"
-                                                    : std::string("read: ") + std::strerror(errno));
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return make_error("timeout", "the app did not answer within " +
+                                             std::to_string(timeout_ms) +
+                                             " ms (what was asked may still happen)");
         }
+        if (got < 0) return make_error("io_error", std::string("read: ") + std::strerror(errno));
         if (got == 0) break;
         raw.append(buffer, static_cast<std::size_t>(got));
         if (raw.size() > kMaxAnswer) return make_error("bad_answer", "the answer is over 16 MiB");

@@ -15,8 +15,8 @@ struct AppAnswer {
 };
 
 // `base`: http://HOST[:PORT] (a name, an IPv4 address, or [IPv6]). Errors: "bad_url" for a base
-// that is not one, "connect_failed" when nothing answers there, "bad_answer" for a reply that is
-// not HTTP.
+// that is not one, "connect_failed" when nothing answers there, "timeout" when the answer does
+// not come within timeout_ms (each read), "io_error", "bad_answer" for a reply that is not HTTP.
 Result<AppAnswer> call_app(const std::string& base, const std::string& method,
                            const std::string& target, int timeout_ms);
 

@@ -1,5 +1,6 @@
 // pushctl jobs list|show|cancel|retry: the app's operator routes (docs/http.md) through the
 // site, as the machine itself (--app-url).
+#include <algorithm>
 #include <iostream>
 
 #include "app_call.h"
@@ -18,6 +19,7 @@ bool is_job_id(const std::string& id) {
 
 int cannot_reach(const GlobalOptions& global, const Error& error) {
     if (error.code == "bad_url") return report(global, error, kUsage);
+    if (error.code != "connect_failed") return report(global, error, kSidecarError);
     std::string hint =
         "Is the site up? Point pushctl at it with --app-url (tried " + global.app_url + ").";
     return report(global, make_error(error.code, error.message + ". " + hint), kCannotConnect);
@@ -38,8 +40,9 @@ Result<JsonPtr> answer_json(const AppAnswer& answer) {
 
 // One call; prints the JSON with --json, else hands it to `show`.
 template <class Show>
-int call(const GlobalOptions& global, const char* method, const std::string& target, Show show) {
-    auto answer = call_app(global.app_url, method, target, global.timeout_ms);
+int call(const GlobalOptions& global, const char* method, const std::string& target, Show show,
+         int timeout_ms = 0) {
+    auto answer = call_app(global.app_url, method, target, std::max(timeout_ms, global.timeout_ms));
     if (!answer) return cannot_reach(global, answer.error());
     auto json = answer_json(*answer);
     if (!json) return report(global, json.error(), kSidecarError);
@@ -98,9 +101,14 @@ int jobs_command(const GlobalOptions& global, const JobsOptions& options) {
     }
     if (options.action == "show") return call(global, "GET", "/jobs/" + options.job, show_job);
     if (options.action == "cancel") {
-        return call(global, "DELETE", "/jobs/" + options.job, [](const cJSON* job) {
-            std::cout << text_field(job, "jobId") << " " << text_field(job, "status") << "\n";
-        });
+        // The app answers once the program is gone: its kill grace (5 s by default) and 2 s.
+        constexpr int kCancelPatienceMs = 30000;
+        return call(
+            global, "DELETE", "/jobs/" + options.job,
+            [](const cJSON* job) {
+                std::cout << text_field(job, "jobId") << " " << text_field(job, "status") << "\n";
+            },
+            kCancelPatienceMs);
     }
     return call(global, "POST", "/jobs/" + options.job + "/retry", [](const cJSON* job) {
         std::cout << text_field(job, "jobId") << " queued as attempt "

@@ -26,7 +26,9 @@ HttpResponse JobCanceller::cancel(const std::string& job_id) {
         waiters_.watch(job_id);
         if (queue_.remove(job_id)) {
             waiters_.forget(job_id);
-            return cancel_queued(std::move(*job));
+            auto current = store_.load(job_id);  // as it is now: a retry may have moved it on
+            if (!current) return error_response(500, current.error());
+            return cancel_queued(std::move(*current));
         }
         if (runner_.cancel_running(job_id)) return answer_when_stopped(job_id);
         waiters_.forget(job_id);

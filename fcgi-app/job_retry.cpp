@@ -12,9 +12,12 @@ HttpResponse JobRetrier::retry(const std::string& job_id) {
     if (!loaded)
         return error_response(loaded.error().code == "not_found" ? 404 : 500, loaded.error());
     Job job = std::move(*loaded);
-    if (job.status != JobStatus::failed && job.status != JobStatus::cancelled) {
+    // Not before its final event is journaled (announced): until then the runner still writes
+    // the record, and would write the old attempt over this one.
+    if ((job.status != JobStatus::failed && job.status != JobStatus::cancelled) || !job.announced) {
         return error_response(
             409, make_error("job_not_failed", "job " + job.id + " is " + status_name(job.status) +
+                                                  (job.announced ? "" : " (being finished)") +
                                                   ": only a failed or cancelled job is retried"));
     }
     std::error_code missing;

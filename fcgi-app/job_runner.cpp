@@ -87,8 +87,14 @@ void JobRunner::run(const std::string& job_id) {
         cancels_[job_id] = cancel;
     }
     run_held(job_id, *cancel);
+    forget_cancel(job_id, cancel.get());
+}
+
+// Only this run's entry: the job may be held again already (a retry that came due at once).
+void JobRunner::forget_cancel(const std::string& job_id, const std::atomic<bool>* mine) {
     std::lock_guard lock(cancels_mutex_);
-    cancels_.erase(job_id);
+    auto found = cancels_.find(job_id);
+    if (found != cancels_.end() && found->second.get() == mine) cancels_.erase(found);
 }
 
 void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& cancel) {
@@ -98,6 +104,12 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
         return;
     }
     Job job = std::move(*loaded);
+    if (cancel.load()) {  // cancelled between the queue and here: it never starts
+        job.status = JobStatus::cancelled;
+        job.finished_ms = now_ms();
+        finish(job);
+        return;
+    }
     job.status = JobStatus::running;
     job.started_ms = now_ms();
     job.retry_at_ms = 0;
@@ -130,12 +142,11 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
                                      {"item", job.item}});
     spec.env = program_environment(job, spec.workdir);
     spec.limits = config_.limits;
-    ChildOutcome outcome;
-    if (cancel.load()) {
-        outcome.kind = ChildOutcome::Kind::cancelled;  // cancelled before it started
-    } else {
-        outcome = run_child(
-            spec, [&](std::string_view line) { output.add_line(line); }, &stop_, &cancel);
+    ChildOutcome outcome = run_child(
+        spec, [&](std::string_view line) { output.add_line(line); }, &stop_, &cancel);
+    // A cancel that came as the program ended on its own: the caller was told it ends cancelled.
+    if (cancel.load() && outcome.kind != ChildOutcome::Kind::interrupted) {
+        outcome.kind = ChildOutcome::Kind::cancelled;
     }
     warn_if_repaired(job, output);
 
@@ -149,10 +160,7 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
         figures_.ran(now_ms() - job.started_ms);
     }
     record_outcome(job, outcome, output);
-    if (worth_retrying(job, outcome)) {
-        retry(job);
-        return;
-    }
+    if (worth_retrying(job, outcome) && retry(job, cancel)) return;
     finish(job);
 }
 
@@ -167,7 +175,8 @@ bool JobRunner::worth_retrying(const Job& job, const ChildOutcome& outcome) cons
 // `queued` as the next attempt with an empty work dir, and joins the queue when due: backoff
 // doubling from --retry-backoff, at most 10 minutes, times a jitter of 0.5-1.5 so that jobs that
 // failed together do not come back together.
-void JobRunner::retry(Job& job) {
+// False when a cancel came meanwhile: the job is then cancelled instead (the caller finishes it).
+bool JobRunner::retry(Job& job, const std::atomic<bool>& cancel) {
     constexpr int64_t kMaxDelayMs = 600000;
     int64_t base = static_cast<int64_t>(config_.retry_backoff_ms) << std::min(job.attempt - 1, 20);
     thread_local std::mt19937 random{std::random_device{}()};
@@ -199,7 +208,18 @@ void JobRunner::retry(Job& job) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
     pushes_.push(job.room, "job.retrying", data.get(), key, PushKind::must_deliver);
+    // Handed to the queue under the cancel lock, and no longer held: a DELETE finds the job
+    // either here (and it is cancelled now) or in the queue.
+    std::lock_guard lock(cancels_mutex_);
+    if (cancel.load()) {
+        job.status = JobStatus::cancelled;
+        job.finished_ms = now_ms();
+        return false;
+    }
     retry_later_(queued_job(job), delay);
+    auto found = cancels_.find(job.id);
+    if (found != cancels_.end() && found->second.get() == &cancel) cancels_.erase(found);
+    return true;
 }
 
 void JobRunner::record_outcome(Job& job, const ChildOutcome& outcome, ProgramOutput& output) {

@@ -49,7 +49,8 @@ public:
 private:
     void run_held(const std::string& job_id, const std::atomic<bool>& cancel);
     bool worth_retrying(const Job& job, const ChildOutcome& outcome) const;
-    void retry(Job& job);
+    bool retry(Job& job, const std::atomic<bool>& cancel);
+    void forget_cancel(const std::string& job_id, const std::atomic<bool>* mine);
     void record_outcome(Job& job, const ChildOutcome& outcome, ProgramOutput& output);
     void publish(const Job& job, std::string_view event, const cJSON* data, PushKind kind);
 

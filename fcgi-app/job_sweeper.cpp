@@ -43,6 +43,9 @@ std::size_t JobSweeper::sweep(int64_t now) {
         // Unreadable or half-created directories belong to recovery at the next start.
         if (!job || !is_finished(job->status) || !job->announced) continue;
         if (job->finished_ms + keep_ms > now) continue;
+        // Read again just before: an operator may have retried it since (POST /jobs/ID/retry).
+        auto again = store_.load(id);
+        if (!again || !is_finished(again->status) || again->finished_ms + keep_ms > now) continue;
         store_.remove(id);
         ++removed;
         log_info("job_expired")

@@ -4,20 +4,29 @@ namespace rp::app {
 
 void JobWaiters::watch(const std::string& job_id) {
     std::lock_guard lock(mutex_);
-    watched_[job_id] = false;
+    watched_[job_id].watchers++;
 }
 
 bool JobWaiters::wait(const std::string& job_id, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
-    changed_.wait_for(lock, timeout, [&] { return released_ || watched_[job_id]; });
-    bool finished = watched_[job_id];
-    watched_.erase(job_id);
+    changed_.wait_for(lock, timeout, [&] {
+        auto found = watched_.find(job_id);
+        return released_ || (found != watched_.end() && found->second.finished);
+    });
+    auto found = watched_.find(job_id);
+    bool finished = found != watched_.end() && found->second.finished;
+    unwatch(job_id);
     return finished;
 }
 
 void JobWaiters::forget(const std::string& job_id) {
     std::lock_guard lock(mutex_);
-    watched_.erase(job_id);
+    unwatch(job_id);
+}
+
+void JobWaiters::unwatch(const std::string& job_id) {
+    auto found = watched_.find(job_id);
+    if (found != watched_.end() && --found->second.watchers <= 0) watched_.erase(found);
 }
 
 void JobWaiters::finished(const std::string& job_id) {
@@ -25,7 +34,7 @@ void JobWaiters::finished(const std::string& job_id) {
         std::lock_guard lock(mutex_);
         auto found = watched_.find(job_id);
         if (found == watched_.end()) return;
-        found->second = true;
+        found->second.finished = true;
     }
     // Few threads ever wait (one per FastCGI thread at most), so waking them all is cheap.
     changed_.notify_all();

@@ -26,7 +26,12 @@ public:
 private:
     std::mutex mutex_;
     std::condition_variable changed_;
-    std::map<std::string, bool> watched_;  // job id -> finished; only jobs someone waits for
+    struct Watch {
+        bool finished = false;
+        int watchers = 0;  // an upload's ?wait and a DELETE may watch one job at once
+    };
+    void unwatch(const std::string& job_id);  // with mutex_ held
+    std::map<std::string, Watch> watched_;    // only jobs someone waits for
     bool released_ = false;
 };
 

@@ -36,6 +36,21 @@ TEST(JobWaiters, AFinishFromAnotherThreadWakesTheWaiter) {
     EXPECT_FALSE(waiters.wait("b", 1ms)) << "only the job that finished";
 }
 
+TEST(JobWaiters, TwoWatchersOfOneJobBothHearItAndAForgetTakesOnlyItsOwn) {
+    JobWaiters waiters;
+    waiters.watch("a");  // an upload's ?wait
+    waiters.watch("a");  // a DELETE of the same job
+    waiters.watch("a");  // a DELETE that found nothing to do
+    waiters.forget("a");
+    auto first = std::async(std::launch::async, [&] { return waiters.wait("a", kPatience); });
+    auto second = std::async(std::launch::async, [&] { return waiters.wait("a", kPatience); });
+    std::this_thread::sleep_for(50ms);
+    waiters.finished("a");
+    EXPECT_TRUE(first.get());
+    EXPECT_TRUE(second.get());
+    EXPECT_FALSE(waiters.wait("a", 10ms)) << "both done: the job is not remembered";
+}
+
 TEST(JobWaiters, ATimeoutIsFalse) {
     JobWaiters waiters;
     waiters.watch("a");

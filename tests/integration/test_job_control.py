@@ -14,6 +14,7 @@ SIGTERM and leaves a helper in its process group, "tempfail PATH" fails once, te
 import json
 import os
 import subprocess
+import threading
 import time
 
 import harness
@@ -87,6 +88,27 @@ class Cancel(RecoveryCase):
         self.assertIn("\nroompush_app_jobs_cancelled_total 2\n", metrics)
         self.assertIn("\nroompush_app_job_run_seconds_count 1\n", metrics,
                       "the running job's program ran; the queued one's never did")
+
+    def test_an_upload_waiting_for_its_job_hears_the_cancel(self):
+        gate = self.gate("waited")
+        path = self.write_fixture("waited-%d.txt" % time.monotonic_ns(), b"gate " + gate.encode())
+        answers = []
+        upload = threading.Thread(target=lambda: answers.append(self.curl(
+            "-F", "roomId=waited", "-F", "file=@" + path, self.stack.url + "/cad?wait=20")))
+        upload.start()
+        self.eventually(lambda: self.listed_running("waited"), "the job to run")
+        job_id = self.listed_running("waited")[0]
+        began = time.monotonic()
+        status, body = self.delete(job_id)
+        self.assertEqual((status, body["status"]), (200, "cancelled"), body)
+        upload.join(timeout=20)
+        status, _, body = answers[0]
+        self.assertEqual((status, json.loads(body)["status"]), (201, "cancelled"), body)
+        self.assertLess(time.monotonic() - began, 8, "the ?wait answered at the cancel")
+
+    def listed_running(self, room):
+        _, _, body = self.curl(self.stack.url + "/jobs?status=running&room=" + room)
+        return [job["jobId"] for job in json.loads(body)["jobs"]]
 
     def test_refusals(self):
         done = self.upload_mode("ok", "refusals")
