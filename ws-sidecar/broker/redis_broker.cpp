@@ -36,7 +36,10 @@ constexpr auto kSendDeadline = kAnswerTimeout - 500ms;
 constexpr auto kMaxBackoff = 5000ms;
 constexpr std::size_t kMaxBatch = 512;
 // The idempotency keys the broker gives id-less publishes need only outlive its own retries.
-constexpr unsigned kOwnIdTtlS = 60;
+// They live as fields of one hash per room and minute (the publish's own ts picks it, so a
+// resend finds it): Redis creates, expires and logs a key per room and minute, not per publish.
+constexpr unsigned kOwnIdTtlS = 120;
+constexpr int64_t kOwnIdBucketMs = 60000;
 // Redis may have run a command whose answer never came: only the idempotency key makes sending
 // it again safe.
 constexpr const char* kSendAgain =
@@ -47,6 +50,9 @@ std::string room_key(const std::string& room) { return "rp:{" + room + "}"; }
 std::string stream_key(const std::string& room) { return "rp:{" + room + "}:log"; }
 std::string id_key(const std::string& room, const std::string& id) {
     return "rp:{" + room + "}:id:" + id;
+}
+std::string own_ids_key(const std::string& room, int64_t now_ms) {
+    return "rp:{" + room + "}:own:" + std::to_string(now_ms / kOwnIdBucketMs);
 }
 std::string node_key(const std::string& node) { return "rp:node:" + node; }
 
@@ -419,7 +425,7 @@ void RedisBroker::publish_async(const ControlRequest& request, int64_t now_ms, P
                     "3",
                     room_key(request.room),
                     stream_key(request.room),
-                    id_key(request.room, id),
+                    own_id ? own_ids_key(request.room, now_ms) : id_key(request.room, id),
                     "1",
                     std::to_string(config_.stream_length),
                     std::to_string(config_.room_ttl_s),
@@ -430,7 +436,8 @@ void RedisBroker::publish_async(const ControlRequest& request, int64_t now_ms, P
                     std::to_string(now_ms),
                     std::to_string(own_id ? kOwnIdTtlS : config_.dedupe_ttl_s),
                     room_channel(request.room),
-                    request.from};
+                    request.from,
+                    own_id ? id : ""};
     command.deadline = std::chrono::steady_clock::now() + kSendDeadline;
     command.resend = true;
     command.order_key = request.room;

@@ -34,8 +34,8 @@ struct Slot {
 // Consecutive publishes go as one call of the publish script, at most this many.
 constexpr std::size_t kMaxGroup = 128;
 // A publish's argv (RedisBroker::publish_async): EVALSHA, SHA1, "3", its 3 keys, "1", maxlen,
-// room ttl, then its 8 own arguments.
-constexpr std::size_t kKeysAt = 3, kCommonAt = 7, kOwnAt = 9, kOwnCount = 8;
+// room ttl, then its 9 own arguments.
+constexpr std::size_t kKeysAt = 3, kCommonAt = 7, kOwnAt = 9, kOwnCount = 9;
 
 // The slots [first, first + count) that are one Redis call: a run of publishes, or one command.
 struct Call {

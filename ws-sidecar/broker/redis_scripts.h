@@ -5,6 +5,7 @@
 //   rp:{ROOM}:log    stream: one entry "SEQ-0" per message, fields e (event), d (data), t (ts)
 //                    and, for a browser's message, f (from)
 //   rp:{ROOM}:id:ID  the seq a publish with idempotency key ID got (with a TTL)
+//   rp:{ROOM}:own:M  field ~NODE.BOOT.N: the same for the node-made keys of minute M
 //   rp:{ROOM}:ch     the room's sharded pub/sub channel (SPUBLISH): the nodes with members
 
 namespace rp::sidecar::scripts {
@@ -22,25 +23,29 @@ namespace rp::sidecar::scripts {
 // Publishes one or more messages, in order: the pipeline puts the publishes waiting together
 // into one call, since Redis spends most of a short script's time entering Lua (about 6 of the
 // 9 µs one publish took alone), not in its calls. KEYS, per publish: room hash, stream,
-// idempotency key. ARGV: count, maxlen, room ttl s; then per publish: new epoch, room, event,
-// data, ts, id ttl s, channel, from ("" for the server's). Returns one element per publish:
-// {1, seq, epoch, receivers} (receivers: the nodes subscribed to the room), {0, seq, epoch} for
-// a repeated idempotency key, or the error of that publish alone (the others still run). The
-// channel's payload is version 1 for the server's messages and 2, with the sender, for a
-// browser's. The TTLs are renewed when a tenth of the room's TTL has passed since the last
-// renewal (the hash's `renew`: the ts after which to renew), not by every publish: two writes
-// fewer per message, for Redis and its append-only file.
+// idempotency key (a string key, or with a field the hash holding the node's own keys). ARGV:
+// count, maxlen, room ttl s; then per publish: new epoch, room, event, data, ts, id ttl s,
+// channel, from ("" for the server's), field ("": the key is a string). Returns one element per
+// publish: {1, seq, epoch, receivers} (receivers: the nodes subscribed to the room), {0, seq,
+// epoch} for a repeated idempotency key, or the error of that publish alone (the others still run).
+// The channel's payload is version 1 for the server's messages and 2, with the sender, for a
+// browser's. The TTLs are renewed once a tenth of the room's TTL has passed (PTTL, a read, by
+// Redis' clock), not by every publish: two writes fewer per message, for Redis and its
+// append-only file. A READONLY (the server was demoted: no publish of the call wrote anything)
+// is the whole call's error, so that the node reconnects to the new master and sends it again.
 inline constexpr const char* kPublish =
     "local function publish(k, a)\n"
     "  local room, stream = KEYS[k], KEYS[k + 1]\n"
-    "  local state = redis.call('HMGET', room, 'epoch', 'renew')\n"
-    "  local epoch, renew = state[1], tonumber(state[2])\n"
+    "  local epoch = redis.call('HGET', room, 'epoch')\n"
     "  if not epoch then\n"
     "    epoch = ARGV[a]\n"
     "    redis.call('DEL', stream)\n"
     "    redis.call('HSET', room, 'epoch', epoch, 'seq', 0)\n"
     "  end\n"
-    "  local seen = redis.call('GET', KEYS[k + 2])\n"
+    "  local field = ARGV[a + 8]\n"
+    "  local seen\n"
+    "  if field == '' then seen = redis.call('GET', KEYS[k + 2])\n"
+    "  else seen = redis.call('HGET', KEYS[k + 2], field) end\n"
     "  if seen then return {0, tonumber(seen), epoch} end\n"
     "  local seq = redis.call('HINCRBY', room, 'seq', 1)\n"
     "  local event, data, ts, from = ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 7]\n"
@@ -51,12 +56,14 @@ inline constexpr const char* kPublish =
     "    redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', event, 'd', data,"
     " 't', ts, 'f', from)\n"
     "  end\n"
-    "  redis.call('SET', KEYS[k + 2], seq, 'EX', ARGV[a + 5])\n"
-    "  local now = tonumber(ts)\n"
-    "  if not renew or renew <= now then\n"
+    "  if field == '' then redis.call('SET', KEYS[k + 2], seq, 'EX', ARGV[a + 5])\n"
+    "  elseif redis.call('HSET', KEYS[k + 2], field, seq) == 1 and"
+    " redis.call('TTL', KEYS[k + 2]) < 0 then\n"
+    "    redis.call('EXPIRE', KEYS[k + 2], ARGV[a + 5])\n"
+    "  end\n"
+    "  if redis.call('PTTL', room) < tonumber(ARGV[3]) * 900 then\n"
     "    redis.call('EXPIRE', room, ARGV[3])\n"
     "    redis.call('EXPIRE', stream, ARGV[3])\n"
-    "    redis.call('HSET', room, 'renew', now + tonumber(ARGV[3]) * 100)\n"
     "  end\n"
     "  local head = ARGV[a + 1] .. '\\n' .. epoch .. '\\n' .. seq .. '\\n' .. ts .. '\\n' .. "
     "event\n"
@@ -66,8 +73,12 @@ inline constexpr const char* kPublish =
     "end\n"
     "local out = {}\n"
     "for i = 0, tonumber(ARGV[1]) - 1 do\n"
-    "  local ok, result = pcall(publish, 3 * i + 1, 4 + 8 * i)\n"
-    "  if not ok then result = redis.error_reply(tostring(result)) end\n"
+    "  local ok, result = pcall(publish, 3 * i + 1, 4 + 9 * i)\n"
+    "  if not ok then\n"
+    "    result = tostring(result)\n"
+    "    if string.sub(result, 1, 8) == 'READONLY' then return redis.error_reply(result) end\n"
+    "    result = redis.error_reply(result)\n"
+    "  end\n"
     "  out[i + 1] = result\n"
     "end\n"
     "return out\n";
