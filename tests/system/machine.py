@@ -98,9 +98,16 @@ class Machine:
                                      "DEBIAN_FRONTEND": "noninteractive", "HOME": "/root",
                                      "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0"})
         if check and result.returncode != 0:
-            raise CommandFailed("inside %s: %s\nexit %d\n--- stdout\n%s--- stderr\n%s" % (
+            journal = ""
+            if "systemctl" in " ".join(argv):  # what the unit said is the cause, not its exit
+                journal = subprocess.run(
+                    ["nsenter", "-t", str(self.pid1), "-a", "--", "journalctl", "--no-pager",
+                     "-n", "60", "-o", "short-precise"],
+                    capture_output=True, text=True, timeout=30).stdout
+            raise CommandFailed("inside %s: %s\nexit %d\n--- stdout\n%s--- stderr\n%s%s" % (
                 self.name, " ".join(shlex.quote(a) for a in argv), result.returncode,
-                result.stdout[-6000:], result.stderr[-6000:]))
+                result.stdout[-6000:], result.stderr[-6000:],
+                "--- journal\n" + journal[-8000:] if journal else ""))
         return result
 
     def sh(self, script, check=True, timeout=120, input=None):
