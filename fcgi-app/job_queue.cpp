@@ -144,7 +144,10 @@ void JobQueue::work() {
                 if (later_.empty()) {
                     ready_.wait(lock);
                 } else {
-                    ready_.wait_until(lock, later_.begin()->first);
+                    // A copy: the entry may be removed (a cancel) while this thread sleeps, and
+                    // wait_until reads its deadline again when it wakes.
+                    auto due = later_.begin()->first;
+                    ready_.wait_until(lock, due);
                 }
             }
             ++running_;

@@ -129,6 +129,20 @@ TEST(JobQueue, AJobToRetryRunsWhenDueAndInDueOrder) {
     queue.stop();
 }
 
+TEST(JobQueue, ARetryCancelledWhileAWorkerSleepsUntilItIsHarmless) {
+    Recorder recorder;
+    JobQueue queue(8, 1, recorder.callback());
+    queue.start();
+    queue.push_later(QueuedJob{"retry"}, std::chrono::steady_clock::now() + 150ms);
+    std::this_thread::sleep_for(50ms);  // the worker sleeps until the retry is due
+    EXPECT_TRUE(queue.remove("retry"));
+    std::this_thread::sleep_for(200ms);  // it wakes at the removed entry's time (ASan: no read)
+    ASSERT_TRUE(queue.try_push("after", [] {}));
+    ASSERT_TRUE(recorder.wait_finished(1));
+    EXPECT_EQ(recorder.finished(), std::vector<std::string>{"after"});
+    queue.stop();
+}
+
 TEST(JobQueue, HigherPriorityRunsFirstAndEqualsInTheirOrder) {
     Recorder recorder;
     JobQueue queue(8, 1, recorder.callback());
