@@ -208,12 +208,14 @@ TEST_F(HttpRouterTest, GetJobsListsNewestFirstByRoomAndStatus) {
 
 TEST_F(HttpRouterTest, PostRetryRunsAFailedJobAgainAsItsNextAttempt) {
     std::string failed = stored_job(JobStatus::failed);
+    std::ofstream(store_->work_dir(failed) + "/left-by-attempt-1") << "x";
     HttpResponse response = request("POST", "/jobs/" + failed + "/retry");
     ASSERT_EQ(response.status, 202) << response.body;
     Job stored = std::move(*store_->load(failed));
     EXPECT_EQ(stored.status, JobStatus::queued);
     EXPECT_EQ(stored.attempt, 2);
     EXPECT_FALSE(stored.announced);
+    EXPECT_TRUE(fs::is_empty(store_->work_dir(failed))) << "the next attempt starts empty";
     EXPECT_EQ(queue_->depth(), 1u);
     std::vector<std::string> waiting = pushes_->waiting();
     ASSERT_EQ(waiting.size(), 1u);

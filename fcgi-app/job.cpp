@@ -58,14 +58,6 @@ JsonPtr failure_to_json(const JobFailure& failure) {
     return error;
 }
 
-Result<JobStatus> status_from(std::string_view name) {
-    for (JobStatus s : {JobStatus::queued, JobStatus::running, JobStatus::done, JobStatus::failed,
-                        JobStatus::cancelled}) {
-        if (name == status_name(s)) return s;
-    }
-    return make_error("bad_job", "unknown job status " + std::string(name));
-}
-
 }  // namespace
 
 JsonPtr job_to_json(const Job& job, bool stored) {
@@ -156,6 +148,24 @@ std::string job_event_key(const Job& job, std::string_view name) {
 bool is_finished(JobStatus status) {
     return status == JobStatus::done || status == JobStatus::failed ||
            status == JobStatus::cancelled;
+}
+
+Result<JobStatus> status_from(std::string_view name) {
+    for (JobStatus s : {JobStatus::queued, JobStatus::running, JobStatus::done, JobStatus::failed,
+                        JobStatus::cancelled}) {
+        if (name == status_name(s)) return s;
+    }
+    return make_error("bad_job", "unknown job status " + std::string(name));
+}
+
+void begin_next_attempt(Job& job) {
+    job.status = JobStatus::queued;
+    job.attempt += 1;
+    job.started_ms = job.finished_ms = job.retry_at_ms = 0;
+    job.progress = 0;
+    job.result.reset();
+    job.failure.reset();
+    job.announced = false;
 }
 
 }  // namespace rp::app

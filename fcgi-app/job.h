@@ -66,4 +66,11 @@ std::string job_event_key(const Job& job, std::string_view name);
 
 bool is_finished(JobStatus status);
 
+// The job as its next attempt, queued and blank (a retry, a re-run after an interruption, an
+// operator's retry): attempt + 1, no times, progress, result or error; its final event not yet
+// announced. The caller empties the work dir and saves it.
+void begin_next_attempt(Job& job);
+
+Result<JobStatus> status_from(std::string_view name);
+
 }  // namespace rp::app

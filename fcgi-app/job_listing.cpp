@@ -25,14 +25,12 @@ Result<Filter> filter_of(const std::string& query) {
         if (auto valid = check_room_id(filter.room); !valid) return valid.error();
     }
     if (std::string status = query_param(query, "status"); !status.empty()) {
-        for (JobStatus candidate : {JobStatus::queued, JobStatus::running, JobStatus::done,
-                                    JobStatus::failed, JobStatus::cancelled}) {
-            if (status == status_name(candidate)) filter.status = candidate;
-        }
-        if (!filter.status) {
+        auto known = status_from(status);
+        if (!known) {
             return make_error("invalid_status",
                               "status must be queued, running, done, failed or cancelled");
         }
+        filter.status = *known;
     }
     if (std::string limit = query_param(query, "limit"); !limit.empty()) {
         bool digits = limit.size() <= 4 && std::all_of(limit.begin(), limit.end(),

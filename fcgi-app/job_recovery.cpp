@@ -22,10 +22,7 @@ void mark_interrupted(Job& job) {
 
 // A new attempt from a clean slate: the old run's partial output must not leak into it.
 Status prepare_rerun(JobStore& store, Job& job) {
-    job.status = JobStatus::queued;
-    job.attempt += 1;
-    job.started_ms = 0;
-    job.progress = 0;
+    begin_next_attempt(job);
     if (auto reset = store.reset_work_dir(job.id); !reset) return reset;
     return store.save(job);
 }

@@ -25,14 +25,8 @@ HttpResponse JobRetrier::retry(const std::string& job_id) {
         return error_response(410, make_error("input_gone", "job " + job.id + "'s upload is gone"));
     }
     Job next = std::move(job);
-    next.status = JobStatus::queued;
-    next.attempt += 1;
-    next.started_ms = next.finished_ms = next.retry_at_ms = 0;
-    next.progress = 0;
-    next.result.reset();
-    next.failure.reset();
-    next.announced = false;
-    if (auto reset = store_.reset_work_dir(job.id); !reset)
+    begin_next_attempt(next);
+    if (auto reset = store_.reset_work_dir(next.id); !reset)
         return error_response(500, reset.error());
     if (auto saved = store_.save(next); !saved) return error_response(500, saved.error());
     // job.queued is journaled before a worker can see the job, so it comes before job.started.

@@ -194,13 +194,8 @@ bool JobRunner::retry(Job& job, const std::atomic<bool>& cancel) {
         .kv("delay_ms", delay.count())
         .kv("error", job.failure ? job.failure->message : "");
     figures_.retried();
-    job.status = JobStatus::queued;
-    job.attempt += 1;
+    begin_next_attempt(job);
     job.retry_at_ms = now_ms() + delay.count();
-    job.started_ms = job.finished_ms = 0;
-    job.progress = 0;
-    job.result.reset();
-    job.failure.reset();
     if (auto reset = store_.reset_work_dir(job.id); !reset) {
         log_error("job_save_failed").kv("job", job.id).kv("error", reset.error().message);
     }
