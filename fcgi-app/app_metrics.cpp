@@ -31,7 +31,7 @@ std::string render_app_metrics(const PushStats& pushes, const JobGauges& jobs,
     append_metric(out, "roompush_app_jobs_running", gauge, "Jobs whose program runs now.",
                   jobs.running);
     append_metric(out, "roompush_app_fsyncs_total", counter,
-                  "fsync calls on the app's files (uploads, job records, the outbox).",
+                  "fsync, fdatasync and syncfs calls on the app's files (uploads, the journal).",
                   file_syncs());
     if (figures) figures->render(out);
     return out;

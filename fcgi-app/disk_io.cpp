@@ -36,6 +36,11 @@ bool sync_data(int fd) {
     return ::fdatasync(fd) == 0;
 }
 
+bool sync_file_system(int fd) {
+    syncs.fetch_add(1, std::memory_order_relaxed);
+    return ::syncfs(fd) == 0;
+}
+
 uint64_t file_syncs() { return syncs.load(std::memory_order_relaxed); }
 
 }  // namespace rp::app

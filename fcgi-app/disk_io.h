@@ -17,7 +17,9 @@ Status write_file(int fd, std::string_view bytes);
 bool sync_file(int fd);
 // fdatasync(2), counted the same: for a file that only grows (a journal).
 bool sync_data(int fd);
-// fsyncs and fdatasyncs made by this process so far.
+// syncfs(2), counted the same: every file of fd's file system (a checkpoint of many files).
+bool sync_file_system(int fd);
+// fsyncs, fdatasyncs and syncfs calls made by this process so far.
 uint64_t file_syncs();
 
 }  // namespace rp::app

@@ -112,6 +112,10 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
         log_start_failure(opened.error());
         return 1;
     }
+    // Before the recovery reads job.json: a crash may have cut the copies written unsynced.
+    std::size_t replayed = store.restore_from(pushes.take_job_records());
+    if (replayed > 0) log_info("job_records_replayed").kv("jobs", replayed);
+    store.use_journal(&pushes);
     auto listener = open_listener(config);
     if (!listener) {
         log_start_failure(listener.error());

@@ -199,7 +199,8 @@ bool JobRunner::retry(Job& job, const std::atomic<bool>& cancel) {
     if (auto reset = store_.reset_work_dir(job.id); !reset) {
         log_error("job_save_failed").kv("job", job.id).kv("error", reset.error().message);
     }
-    if (auto saved = store_.save(job); !saved) {
+    // On disk with job.retrying's sync.
+    if (auto saved = store_.save(job, Durability::with_next); !saved) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
     pushes_.push(job.room, "job.retrying", data.get(), key, PushKind::must_deliver);
@@ -241,8 +242,12 @@ void JobRunner::record_outcome(Job& job, const ChildOutcome& outcome, ProgramOut
     if (output.result()) job.result = output.take_result();  // the program's own error detail
 }
 
+// The final state's record, the final event and `announced` go to the journal in this order, and
+// the event's sync puts the first two on disk together: a crash never finds the event without
+// the state, and finds the state without `announced` only if the event may not have been
+// journaled (then the recovery sends it again, under the same idempotency key).
 void JobRunner::finish(Job& job) {
-    if (auto saved = store_.save(job); !saved) {
+    if (auto saved = store_.save(job, Durability::with_next); !saved) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
     bool done = job.status == JobStatus::done;
@@ -252,7 +257,7 @@ void JobRunner::finish(Job& job) {
     publish(job, event, job_event_data(job).get(), PushKind::must_deliver);
     figures_.ended(status_name(job.status));
     job.announced = true;
-    (void)store_.save(job);
+    (void)store_.save(job, Durability::with_next);
     waiters_.finished(job.id);
     auto line = done                                 ? log_info("job_done")
                 : job.status == JobStatus::cancelled ? log_info("job_cancelled")

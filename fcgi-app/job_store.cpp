@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "roompush/log.h"
 #include "roompush/unix_socket.h"
 
 namespace rp::app {
@@ -60,18 +61,46 @@ Status JobStore::create(const Job& job, const std::string& incoming) {
     return save(job);
 }
 
-Status JobStore::save(const Job& job) const {
-    std::string path = job_dir(job.id) + "/job.json";
+Status JobStore::save(const Job& job, Durability durability) const {
+    std::string json = to_json(job_to_json(job, true).get());
+    if (journal_ == nullptr) return write_copy(job.id, json, true);
+    auto record = journal_->write_job_record(job.id, json);
+    if (!record) return record.error();
+    Status copied = write_copy(job.id, json, false);
+    journal_->job_copy_written();
+    if (!copied) return copied;
+    if (durability == Durability::now) return journal_->make_durable(*record);
+    return ok_status();
+}
+
+Status JobStore::write_copy(const std::string& id, const std::string& json, bool sync) const {
+    std::string path = job_dir(id) + "/job.json";
     std::string temporary = path + ".tmp";
     UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
     if (!fd.valid()) return io_error("open", temporary);
-    if (!write_file(fd.get(), to_json(job_to_json(job, true).get()) + "\n")) {
-        return io_error("write", temporary);
-    }
-    if (!sync_file(fd.get())) return io_error("fsync", temporary);
+    if (!write_file(fd.get(), json + "\n")) return io_error("write", temporary);
+    if (sync && !sync_file(fd.get())) return io_error("fsync", temporary);
     fd.reset();
     if (::rename(temporary.c_str(), path.c_str()) != 0) return io_error("rename", path);
     return ok_status();
+}
+
+std::size_t JobStore::restore_from(const std::map<std::string, std::string>& records) {
+    std::size_t restored = 0;
+    for (const auto& [id, json] : records) {
+        std::error_code error;
+        if (!is_valid_job_id(id) || !fs::is_directory(job_dir(id), error)) continue;
+        if (auto parsed = parse_json(json); !parsed || !job_from_json(parsed->get())) {
+            log_error("job_record_unreadable").kv("job", id);
+            continue;
+        }
+        if (auto copied = write_copy(id, json, false); !copied) {
+            log_error("job_restore_failed").kv("job", id).kv("error", copied.error().message);
+            continue;
+        }
+        ++restored;
+    }
+    return restored;
 }
 
 Result<Job> JobStore::load(const std::string& id) const {

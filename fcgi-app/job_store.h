@@ -1,6 +1,8 @@
 #pragma once
 // The spool: every job's upload, work dir and state as files, written atomically, so that the
-// state survives the app and GET /jobs/ID is a file read.
+// state survives the app and GET /jobs/ID is a file read. With a journal (the outbox's), a
+// job's state is made durable as a record there, and job.json is its readable copy, written
+// without a sync (docs/app.md, "What is on disk when").
 //
 //   SPOOL/incoming/ID.part   an upload being received (removed if refused)
 //   SPOOL/jobs/ID/input      the upload
@@ -8,7 +10,10 @@
 //   SPOOL/jobs/ID/job.json   the job (job_to_json)
 //   SPOOL/outbox/            pushes not yet acked by the sidecar (outbox.h)
 
+#include <cstdint>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "job.h"
@@ -16,9 +21,33 @@
 
 namespace rp::app {
 
+// Where a job's state is made durable before its job.json is written: the outbox's journal
+// (PushSender), so that the states and pushes of jobs that change at the same moment share one
+// fdatasync.
+class JobJournal {
+public:
+    virtual ~JobJournal() = default;
+    // Writes the record (not yet synced); returns what make_durable() waits for.
+    virtual Result<uint64_t> write_job_record(const std::string& id, std::string_view json) = 0;
+    // The job.json of the record just written is in place (or could not be written).
+    virtual void job_copy_written() = 0;
+    virtual Status make_durable(uint64_t record) = 0;
+};
+
+// When a save must be on disk: before save() returns, or with the next sync of the journal
+// (a push the caller makes next and waits for, or the sender's when it is idle).
+enum class Durability { now, with_next };
+
 class JobStore {
 public:
     explicit JobStore(std::string spool_dir) : spool_(std::move(spool_dir)) {}
+
+    // From now on, states go to the journal first. Without one, job.json is synced itself.
+    void use_journal(JobJournal* journal) { journal_ = journal; }
+    // Makes the journal's newest record of each job (JobJournal's at open) its job.json again:
+    // a crash may have lost or cut a copy written without a sync. Records of jobs whose
+    // directory is gone (removed since) are skipped. Returns how many were restored.
+    std::size_t restore_from(const std::map<std::string, std::string>& records);
 
     Status prepare();
     Status check_writable() const;
@@ -31,10 +60,11 @@ public:
 
     // Moves a received upload into a new job directory and stores the job.
     Status create(const Job& job, const std::string& incoming);
-    // Writes job.json through a temporary file, fsync and rename, so a reader never sees half a
-    // job. (Without the fsync, a file system that does not flush a renamed file's data first
-    // could leave an empty job.json after a power loss, and the recovery would drop the job.)
-    Status save(const Job& job) const;
+    // Records the job (in the journal, if there is one) and writes job.json through a
+    // temporary file and rename, so a reader never sees half a job. Without a journal the copy
+    // is synced before the rename (else a file system that does not flush a renamed file's
+    // data first could leave an empty job.json after a power loss).
+    Status save(const Job& job, Durability durability = Durability::now) const;
     Result<Job> load(const std::string& id) const;
     void remove(const std::string& id) const;
 
@@ -47,7 +77,10 @@ public:
     Status reset_work_dir(const std::string& id) const;
 
 private:
+    Status write_copy(const std::string& id, const std::string& json, bool sync) const;
+
     std::string spool_;
+    JobJournal* journal_ = nullptr;
 };
 
 }  // namespace rp::app

@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "disk_io.h"
+#include "push_sender.h"
+
 namespace rp::app {
 namespace {
 
@@ -216,6 +219,48 @@ TEST_F(JobStoreTest, ResetWorkDirOfAnUnknownJobFails) {
     auto reset = store_->reset_work_dir(id_);
     ASSERT_FALSE(reset.ok());
     EXPECT_EQ(reset.error().code, "spool_error");
+}
+
+// With the outbox's journal, a state costs the journal's sync (or none, riding the next one),
+// job.json is a copy written without a sync, and a copy that a crash cut is made again from
+// the journal's newest record of the job.
+TEST_F(JobStoreTest, StatesGoToTheJournalAndACutCopyIsRestored) {
+    Job job = make_job(id_);
+    {
+        PushSender pushes(spool_ + "/no.sock", store_->outbox_dir(), 100);
+        ASSERT_TRUE(pushes.open().ok());
+        store_->use_journal(&pushes);
+        uint64_t before = file_syncs();
+        ASSERT_TRUE(store_->create(job, incoming(id_)).ok());
+        EXPECT_EQ(file_syncs() - before, 1u) << "the journal's fdatasync, not job.json's fsync";
+        job.status = JobStatus::running;
+        job.started_ms = 1500;
+        before = file_syncs();
+        ASSERT_TRUE(store_->save(job, Durability::with_next).ok());
+        EXPECT_EQ(file_syncs() - before, 0u);
+        ASSERT_TRUE(store_->create(make_job(other_), incoming(other_)).ok());
+        store_->remove(other_);
+        store_->use_journal(nullptr);
+    }
+    std::ofstream(store_->job_dir(id_) + "/job.json", std::ios::trunc).flush();
+    ASSERT_EQ(store_->load(id_).error().code, "bad_job") << "the copy is cut";
+
+    PushSender reopened(spool_ + "/no.sock", store_->outbox_dir(), 100);
+    ASSERT_TRUE(reopened.open().ok());
+    EXPECT_EQ(store_->restore_from(reopened.take_job_records()), 1u)
+        << "the removed job's record is not brought back";
+    auto loaded = store_->load(id_);
+    ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+    EXPECT_EQ(loaded->status, JobStatus::running);
+    EXPECT_EQ(loaded->started_ms, 1500);
+    EXPECT_FALSE(fs::exists(store_->job_dir(other_)));
+}
+
+TEST_F(JobStoreTest, AnUnreadableRecordIsNotRestored) {
+    ASSERT_TRUE(store_->create(make_job(id_), incoming(id_)).ok());
+    std::string before = read(store_->job_dir(id_) + "/job.json");
+    EXPECT_EQ(store_->restore_from({{id_, "{\"jobId\":"}, {"../escape", "{}"}}), 0u);
+    EXPECT_EQ(read(store_->job_dir(id_) + "/job.json"), before);
 }
 
 }  // namespace

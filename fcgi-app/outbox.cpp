@@ -25,6 +25,9 @@ constexpr std::string_view kOldSuffix = ".push";  // a file per push, before the
 constexpr std::size_t kOldDigits = 20;
 // Past this, and not empty, the journal is rewritten with the pushes still in it.
 constexpr uint64_t kCompactBytes = 16u << 20;
+// A journal with job records starts over only past this: each start over costs a syncfs (the
+// checkpoint), and a recovery replays no more than this.
+constexpr uint64_t kCheckpointBytes = 1u << 20;
 
 Error outbox_error(const std::string& what, const std::string& path) {
     return make_error("outbox_error", what + " " + path + ": " + std::strerror(errno));
@@ -111,6 +114,7 @@ Status Outbox::load_journal() {
         }
     }
     std::map<uint64_t, std::string> pushes;
+    std::size_t job_records = 0;
     uint64_t acked = 0;
     uint64_t newest = 0;
     std::size_t bad = 0;
@@ -130,6 +134,9 @@ Status Outbox::load_journal() {
             newest = std::max(newest, *number);
         } else if (record.starts_with("A ") && number && space == std::string_view::npos) {
             acked = std::max(acked, *number);
+        } else if (record.starts_with("J ") && space != std::string_view::npos && space > 2) {
+            loaded_jobs_[std::string(record.substr(2, space - 2))] = record.substr(space + 1);
+            ++job_records;
         } else {
             ++bad;
         }
@@ -142,8 +149,7 @@ Status Outbox::load_journal() {
     }
     next_ = std::max(newest, acked) + 1;
     journal_bytes_ = whole;
-    written_ = next_ - 1;
-    synced_ = next_ - 1;
+    has_job_records_ = job_records > 0;
     journal_ = std::make_shared<UniqueFd>(std::move(fd));
     if (!existed) return sync_dir(dir_);
     return ok_status();
@@ -174,7 +180,7 @@ Status Outbox::take_over_push_files() {
         while (!text->empty() && text->back() == '\n') text->pop_back();
         if (auto appended = append(*text); !appended) return appended.error();
     }
-    if (auto synced = sync_through(next_ - 1); !synced) return synced;
+    if (auto synced = sync_through(written()); !synced) return synced;
     for (const auto& [number, path] : found) fs::remove(path, error);
     log_info("outbox_taken_over").kv("pushes", found.size()).kv("dir", dir_);
     return ok_status();
@@ -207,12 +213,27 @@ Result<uint64_t> Outbox::append(std::string_view line, bool durable) {
     if (durable) {
         std::string record = push_record(number, line);
         if (auto written = write_record(record); !written) return written.error();
-        written_ = number;
+        ++written_;
         live_bytes_ += record.size();
     }
     ++next_;
     entries_.push_back({number, std::string(line), durable});
     return number;
+}
+
+Status Outbox::append_job(std::string_view id, std::string_view json) {
+    std::string record = "J ";
+    record.append(id).append(" ").append(json).push_back('\n');
+    if (auto written = write_record(record); !written) return written;
+    ++written_;
+    has_job_records_ = true;
+    copies_pending_.fetch_add(1);
+    return ok_status();
+}
+
+bool Outbox::all_synced() {
+    std::lock_guard lock(sync_mutex_);
+    return synced_ >= written_.load();
 }
 
 Status Outbox::sync_through(uint64_t entry) {
@@ -258,11 +279,13 @@ void Outbox::pop_front() {
 }
 
 // Every push acked: the journal starts over, so that it does not grow with the traffic. Not
-// synced: a crash that undoes the truncation brings back pushes whose acks are in the journal.
+// synced: a crash that undoes the truncation brings back pushes whose acks are in the journal,
+// and job records that job.json files (made durable by the checkpoint) already hold.
 void Outbox::start_over_if_done() {
     bool all_acked = std::none_of(entries_.begin(), entries_.end(),
                                   [](const Entry& entry) { return entry.durable; });
     if (all_acked && journal_bytes_ > 0) {
+        if (has_job_records_ && (journal_bytes_ < kCheckpointBytes || !checkpoint())) return;
         std::lock_guard lock(sync_mutex_);
         if (::ftruncate(journal_->get(), 0) == 0) journal_bytes_ = 0;
         return;
@@ -276,9 +299,29 @@ void Outbox::start_over_if_done() {
     }
 }
 
+// Every job record in the journal has its job.json written (no copy pending): one syncfs puts
+// them all on disk, and the records may go. False when a copy is still being written (the
+// next ack tries again).
+bool Outbox::checkpoint() {
+    if (copies_pending_.load() > 0) return false;
+    std::shared_ptr<UniqueFd> journal;
+    {
+        std::lock_guard lock(sync_mutex_);
+        journal = journal_;
+    }
+    if (!sync_file_system(journal->get())) {
+        log_error("outbox_checkpoint_failed").kv("dir", dir_).kv("error", std::strerror(errno));
+        return false;
+    }
+    has_job_records_ = false;
+    return true;
+}
+
 // The journal holds mostly acked pushes: it is rewritten with the rest (synced, renamed,
-// directory synced) and the new descriptor replaces the old one.
+// directory synced) and the new descriptor replaces the old one; job records go once a
+// checkpoint has their job.json files on disk.
 Status Outbox::compact() {
+    if (has_job_records_ && !checkpoint()) return ok_status();
     std::string path = journal_path();
     std::string fresh = path + ".new";
     UniqueFd fd(::open(fresh.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640));

@@ -1,28 +1,33 @@
 #pragma once
-// The outbox: pushes that the sidecar has not acked yet, in an append-only journal in the
-// spool, so that a sidecar that is down, or an app that is killed, costs delay and never a
-// message (docs/app.md, "What is on disk when").
+// The outbox: pushes that the sidecar has not acked yet, and the jobs' records, in one
+// append-only journal in the spool, so that a sidecar that is down, or an app that is killed,
+// costs delay and never a message or a job (docs/app.md, "What is on disk when").
 //
 //   SPOOL/outbox/journal   one record per line:
 //                          "P N LINE"  push number N, LINE a control-socket request (a publish)
 //                          "A N"       every push up to N was acked
+//                          "J ID JSON" job ID is now JSON (job_to_json); the newest one counts
 //
-// Numbers are the send order. append() writes a record; sync_through() makes it durable, and
-// one fdatasync serves every writer waiting at that moment (group commit), so pushes that
-// become due together cost one sync, not two each as a file per push did. A push that may be
-// lost (progress: best effort) is kept in memory only. Acks are written but not synced: one
-// lost in a crash makes its push go out again, and its idempotency key makes that harmless.
-// The journal starts over (truncated) whenever every push in it was acked, and is rewritten
-// with what is left when it grows past a bound. A torn last record (a crash mid-write) is cut
-// off at open; the per-push files of an older version are taken over.
+// Numbers are the send order. append() and append_job() write a record; sync_through() makes
+// it durable, and one fdatasync serves every writer waiting at that moment (group commit), so
+// the records and pushes of jobs that change together cost one sync, not one per file. A push
+// that may be lost (progress: best effort) is kept in memory only. Acks are written but not
+// synced: one lost in a crash makes its push go out again, and its idempotency key makes that
+// harmless. A job's job.json is its readable copy, written unsynced after its record; the
+// journal is the truth until a checkpoint (syncfs: every job.json on disk) lets it go.
+// The journal starts over (truncated) whenever every push in it was acked and, if it holds job
+// records, it has grown past a bound; it is rewritten with the pushes left when it grows past
+// a larger one. A torn last record (a crash mid-write) is cut off at open; the per-push files
+// of an older version are taken over.
 //
-// append(), pop_front() and the readers are serialized by the caller (PushSender);
-// sync_through() may run on any thread at the same time.
+// append(), append_job(), pop_front() and the readers are serialized by the caller
+// (PushSender); sync_through() and job_copy_written() may run on any thread at the same time.
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,8 +48,18 @@ public:
     // Writes the push (durable: to the journal, not yet synced; else in memory only) and
     // returns its number.
     Result<uint64_t> append(std::string_view line, bool durable = true);
-    // Returns once push `entry` (and every one written before it) is on disk.
-    Status sync_through(uint64_t entry);
+    // Writes job `id`'s record (not yet synced). The caller then writes the job's readable
+    // copy and says so with job_copy_written(): no checkpoint drops the record before that.
+    Status append_job(std::string_view id, std::string_view json);
+    void job_copy_written() { copies_pending_.fetch_sub(1); }
+    // The newest durable record written so far, for sync_through().
+    uint64_t written() const { return written_.load(); }
+    bool all_synced();
+    // Returns once record `record` (and every one written before it) is on disk.
+    Status sync_through(uint64_t record);
+    // The newest record of each job the journal held at open(), to be made the job's copy
+    // again (a crash may have lost or cut job.json). Handed over once.
+    std::map<std::string, std::string> take_job_records() { return std::move(loaded_jobs_); }
 
     bool empty() const { return entries_.empty(); }
     std::size_t size() const { return entries_.size(); }
@@ -69,14 +84,18 @@ private:
     Status load_journal();
     Status write_record(const std::string& record);
     void start_over_if_done();
+    bool checkpoint();
     Status compact();
 
     std::string dir_;
     std::deque<Entry> entries_;  // bounded by the outbox limit (PushSender)
     uint64_t next_ = 1;
     uint64_t journal_bytes_ = 0;
-    uint64_t live_bytes_ = 0;  // of the records of pushes not yet acked
-    bool broken_ = false;      // a failed write could not be cut off: no more records
+    uint64_t live_bytes_ = 0;             // of the records of pushes not yet acked
+    bool broken_ = false;                 // a failed write could not be cut off: no more records
+    bool has_job_records_ = false;        // since the journal last started over
+    std::atomic<int> copies_pending_{0};  // job records whose job.json is still being written
+    std::map<std::string, std::string> loaded_jobs_;
 
     // The journal's descriptor is shared with a sync that may be running on another thread
     // while compact() replaces it.
@@ -84,8 +103,8 @@ private:
     std::condition_variable synced_cv_;
     std::shared_ptr<UniqueFd> journal_;  // under sync_mutex_
     bool syncing_ = false;               // under sync_mutex_
-    uint64_t synced_ = 0;                // under sync_mutex_: every push up to it is on disk
-    std::atomic<uint64_t> written_{0};   // the newest durable push written
+    uint64_t synced_ = 0;                // under sync_mutex_: every record up to it is on disk
+    std::atomic<uint64_t> written_{0};   // records written (pushes to be delivered, jobs)
 };
 
 }  // namespace rp::app

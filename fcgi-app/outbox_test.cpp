@@ -139,7 +139,8 @@ TEST_F(OutboxTest, ConcurrentWritersShareSyncs) {
                 uint64_t entry = 0;
                 {
                     std::lock_guard lock(serial);
-                    entry = *outbox.append("x");
+                    ASSERT_TRUE(outbox.append("x").ok());
+                    entry = outbox.written();
                 }
                 ASSERT_TRUE(outbox.sync_through(entry).ok());
             }
@@ -178,6 +179,76 @@ TEST_F(OutboxTest, AHalfWrittenRecordIsCutOff) {
     ASSERT_EQ(again.size(), 2u);
     EXPECT_EQ(again.line_at(0), "first");
     EXPECT_EQ(again.line_at(1), "third");
+}
+
+// A job's newest record is what the journal gives back; the pushes around it are unchanged.
+TEST_F(OutboxTest, JobRecordsSurviveAReopenNewestFirst) {
+    {
+        Outbox outbox(dir_);
+        ASSERT_TRUE(outbox.open().ok());
+        ASSERT_TRUE(outbox.append_job("job-a", R"({"status":"queued"})").ok());
+        outbox.job_copy_written();
+        ASSERT_TRUE(outbox.append("push").ok());
+        ASSERT_TRUE(outbox.append_job("job-b", R"({"status":"queued"})").ok());
+        outbox.job_copy_written();
+        ASSERT_TRUE(outbox.append_job("job-a", R"({"status":"done"})").ok());
+        outbox.job_copy_written();
+        EXPECT_FALSE(outbox.all_synced());
+        ASSERT_TRUE(outbox.sync_through(outbox.written()).ok());
+        EXPECT_TRUE(outbox.all_synced());
+    }
+    Outbox again(dir_);
+    ASSERT_TRUE(again.open().ok());
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again.line_at(0), "push");
+    auto records = again.take_job_records();
+    ASSERT_EQ(records.size(), 2u);
+    EXPECT_EQ(records["job-a"], R"({"status":"done"})");
+    EXPECT_EQ(records["job-b"], R"({"status":"queued"})");
+    EXPECT_TRUE(again.take_job_records().empty()) << "handed over once";
+}
+
+// With job records in it, an acked journal is kept (they are the jobs' durable state) until it
+// is big enough to be worth a checkpoint; then one syncfs lets it start over.
+TEST_F(OutboxTest, JobRecordsKeepTheJournalUntilACheckpoint) {
+    Outbox outbox(dir_);
+    ASSERT_TRUE(outbox.open().ok());
+    ASSERT_TRUE(outbox.append_job("job-a", R"({"status":"queued"})").ok());
+    outbox.job_copy_written();
+    ASSERT_TRUE(outbox.append("push").ok());
+    outbox.pop_front();
+    EXPECT_GT(fs::file_size(outbox.journal_path()), 0u) << "a small journal is not checkpointed";
+
+    const std::string big(1000, 'x');
+    for (int i = 0; i < 1100; ++i) {
+        ASSERT_TRUE(outbox.append_job("job-" + std::to_string(i), big).ok());
+        outbox.job_copy_written();
+    }
+    ASSERT_TRUE(outbox.append("last push").ok());
+    uint64_t before = file_syncs();
+    outbox.pop_front();
+    EXPECT_EQ(fs::file_size(outbox.journal_path()), 0u);
+    EXPECT_EQ(file_syncs() - before, 1u) << "one syncfs for every job.json";
+}
+
+// A record whose job.json is still being written is not given up by a checkpoint: the copy
+// on disk would be older than the state the caller was promised.
+TEST_F(OutboxTest, NoCheckpointWhileAJobCopyIsBeingWritten) {
+    Outbox outbox(dir_);
+    ASSERT_TRUE(outbox.open().ok());
+    const std::string big(1000, 'x');
+    for (int i = 0; i < 1100; ++i) {
+        ASSERT_TRUE(outbox.append_job("job-" + std::to_string(i), big).ok());
+        outbox.job_copy_written();
+    }
+    ASSERT_TRUE(outbox.append_job("job-late", R"({"status":"running"})").ok());
+    ASSERT_TRUE(outbox.append("push").ok());
+    outbox.pop_front();
+    EXPECT_GT(fs::file_size(outbox.journal_path()), 1u << 20) << "kept: a copy is pending";
+    outbox.job_copy_written();
+    ASSERT_TRUE(outbox.append("another").ok());
+    outbox.pop_front();
+    EXPECT_EQ(fs::file_size(outbox.journal_path()), 0u);
 }
 
 TEST_F(OutboxTest, AnUnwritableDirectoryIsAClearError) {

@@ -17,6 +17,10 @@ constexpr int kCallTimeoutMs = kControlCallTimeoutMs;
 // memory broker, which forgets keys when killed, because the sidecar writes an answer before any
 // frame of its publish (ws-sidecar/answer_writer.h): an unacked push reached nobody.
 constexpr std::size_t kWindow = 64;
+// What was written without a sync (job records, job.queued/job.started) and has not ridden on
+// anyone's sync after this long is synced by the sender itself: on disk within moments, at
+// the cost of a sync only when the app is quiet.
+constexpr auto kIdleSyncAfter = std::chrono::milliseconds(50);
 
 }  // namespace
 
@@ -62,7 +66,7 @@ bool PushSender::push(const std::string& room, std::string_view event, const cJS
                       const std::string& id, PushKind kind) {
     std::string line = encode_publish_request(room, event, data, id);
     bool durable = kind != PushKind::best_effort;
-    uint64_t entry = 0;
+    uint64_t record = 0;
     {
         std::lock_guard lock(mutex_);
         if (kind == PushKind::best_effort && outbox_.size() >= limit_) {
@@ -77,17 +81,17 @@ bool PushSender::push(const std::string& room, std::string_view event, const cJS
         }
         auto journaled = journal(room, event, id, line, durable);
         if (!journaled) return false;
-        entry = *journaled;
+        record = outbox_.written();
     }
     wake_.notify_one();
     // Outside the lock: pushes of other jobs written meanwhile share this sync.
-    return kind != PushKind::must_deliver || synced(room, event, id, entry);
+    return kind != PushKind::must_deliver || synced(room, event, id, record);
 }
 
 // The push is on disk; false (and a log line) when the sync failed.
 bool PushSender::synced(const std::string& room, std::string_view event, const std::string& id,
-                        uint64_t entry) {
-    auto synced = outbox_.sync_through(entry);
+                        uint64_t record) {
+    auto synced = outbox_.sync_through(record);
     if (synced) return true;
     std::lock_guard lock(mutex_);
     stats_.failed++;
@@ -106,10 +110,11 @@ PushSender::Delivery PushSender::push_and_wait(const std::string& room, std::str
     std::unique_lock lock(mutex_);
     auto entry = journal(room, event, id, line, true);
     if (!entry) return Delivery{};
+    uint64_t record = outbox_.written();
     auto& outcome = waited_[*entry];
     wake_.notify_one();
     lock.unlock();
-    bool durable = synced(room, event, id, *entry);
+    bool durable = synced(room, event, id, record);
     lock.lock();
     if (!durable) {
         waited_.erase(*entry);
@@ -123,6 +128,26 @@ PushSender::Delivery PushSender::push_and_wait(const std::string& room, std::str
     }
     waited_.erase(*entry);
     return delivery;
+}
+
+Result<uint64_t> PushSender::write_job_record(const std::string& id, std::string_view json) {
+    std::lock_guard lock(mutex_);
+    if (auto written = outbox_.append_job(id, json); !written) {
+        stats_.failed++;
+        return written.error();
+    }
+    // The sender syncs it when it has nothing else to do, if no one has by then.
+    wake_.notify_one();
+    return outbox_.written();
+}
+
+void PushSender::job_copy_written() { outbox_.job_copy_written(); }
+
+Status PushSender::make_durable(uint64_t record) { return outbox_.sync_through(record); }
+
+std::map<std::string, std::string> PushSender::take_job_records() {
+    std::lock_guard lock(mutex_);
+    return outbox_.take_job_records();
 }
 
 void PushSender::note_fill_level() {
@@ -149,7 +174,8 @@ void PushSender::stop(std::chrono::milliseconds flush_for) {
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    if (!outbox_.all_synced()) sync_while_idle(lock);
     if (!outbox_.empty()) {
         log_warn("outbox_kept")
             .kv("pending", outbox_.size())
@@ -240,9 +266,20 @@ void PushSender::run() {
     auto backoff = kFirstBackoff;
     auto gave_up = [&] { return stopping_ && std::chrono::steady_clock::now() >= give_up_at_; };
     std::unique_lock lock(mutex_);
+    auto work = [&] { return stopping_ || !outbox_.empty(); };
     for (;;) {
-        wake_.wait(lock, [&] { return stopping_ || !outbox_.empty(); });
-        if (outbox_.empty() || gave_up()) return;
+        if (outbox_.all_synced()) {
+            wake_.wait(lock, [&] { return work() || !outbox_.all_synced(); });
+            if (!work()) continue;  // written unsynced: it may ride on a sync soon
+        } else if (!wake_.wait_for(lock, kIdleSyncAfter, work)) {
+            sync_while_idle(lock);
+            continue;
+        }
+        if (outbox_.empty()) {
+            if (!outbox_.all_synced()) sync_while_idle(lock);
+            return;
+        }
+        if (gave_up()) return;
         std::vector<std::string> lines;
         std::vector<uint64_t> entries;
         for (std::size_t i = 0; i < std::min(outbox_.size(), kWindow); ++i) {
@@ -274,6 +311,19 @@ void PushSender::run() {
         bool was_stopping = stopping_;
         wake_.wait_until(lock, until, [&] { return stopping_ != was_stopping; });
         backoff = std::min(backoff * 2, kMaxBackoff);
+    }
+}
+
+// A failed sync is logged and tried again after a pause, not in a loop.
+void PushSender::sync_while_idle(std::unique_lock<std::mutex>& lock) {
+    uint64_t record = outbox_.written();
+    lock.unlock();
+    auto synced = outbox_.sync_through(record);
+    lock.lock();
+    if (synced) return;
+    log_error("outbox_sync_failed").kv("dir", outbox_.dir()).kv("error", synced.error().message);
+    if (!stopping_) {
+        wake_.wait_for(lock, kMaxBackoff, [&] { return stopping_ || !outbox_.empty(); });
     }
 }
 

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "job_store.h"
 #include "outbox.h"
 #include "roompush/control_client.h"
 #include "roompush/control_codec.h"
@@ -47,10 +48,11 @@ struct PushStats {
     uint64_t retries = 0;  // sends that found the sidecar away
 };
 
-class PushSender {
+// Also the journal of the jobs' records (JobJournal): they share the outbox's fdatasyncs.
+class PushSender : public JobJournal {
 public:
     PushSender(std::string control_socket, std::string outbox_dir, std::size_t limit);
-    ~PushSender();
+    ~PushSender() override;
 
     // Loads what an earlier run left in the outbox; it is sent first, in its order.
     Status open();
@@ -74,6 +76,12 @@ public:
     // the next start.
     void stop(std::chrono::milliseconds flush_for);
 
+    Result<uint64_t> write_job_record(const std::string& id, std::string_view json) override;
+    void job_copy_written() override;
+    Status make_durable(uint64_t record) override;
+    // The jobs' newest records as the journal held them at open() (JobStore::restore_from).
+    std::map<std::string, std::string> take_job_records();
+
     bool full() const;
     PushStats stats() const;
     // The pushes waiting to be sent, oldest first (on disk or, best effort, in memory).
@@ -90,7 +98,8 @@ private:
     std::vector<Sent> send_batch(std::optional<ControlClient>& client,
                                  const std::vector<std::string>& lines);
     bool synced(const std::string& room, std::string_view event, const std::string& id,
-                uint64_t entry);
+                uint64_t record);
+    void sync_while_idle(std::unique_lock<std::mutex>& lock);
     void note_fill_level();  // with mutex_ held
     Result<uint64_t> journal(const std::string& room, std::string_view event, const std::string& id,
                              const std::string& line, bool durable);  // with mutex_ held

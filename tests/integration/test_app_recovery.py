@@ -161,6 +161,30 @@ class AppCrash(RecoveryCase):
         self.assertEqual(failed["data"]["error"]["reason"], "interrupted")
         self.assertEqual(self.job(running)["error"]["reason"], "interrupted")
 
+    def test_job_copies_cut_by_a_crash_are_made_again_from_the_journal(self):
+        """job.json is written without a sync (docs/app.md, "What is on disk when"): after a
+        power loss it may be empty. Emptied here after the kill, every job is still found, in
+        the state its journal record gives, and ends once."""
+        room = "cut-copies"
+        running, queued, _ = self.crash_with_one_running_and_two_queued(room)
+        for job_id in [running] + queued:
+            with open(os.path.join(self.stack.spool_dir, "jobs", job_id, "job.json"), "w"):
+                pass
+
+        async def after_restart():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                self.stack.start_app()
+                return await client.until(event_of(queued[1], "job.done", "job.failed"))
+
+        seen = self.run_async(after_restart())
+        finals = [(m["data"]["jobId"], m["event"]) for m in seen
+                  if m["event"] in ("job.done", "job.failed")]
+        self.assertEqual(finals, [(running, "job.failed"), (queued[0], "job.done"),
+                                  (queued[1], "job.done")], self.logs())
+        self.assertEqual(self.job(running)["error"]["reason"], "interrupted")
+        self.assertEqual(self.job(queued[0])["status"], "done")
+
     def test_with_rerun_interrupted_the_running_job_runs_again(self):
         room = "rerun"
         running, queued, gate = self.crash_with_one_running_and_two_queued(room)

@@ -229,11 +229,12 @@ class AppUploads(harness.StackTestCase):
             time.sleep(0.05)
         counted = self.fsyncs() - before
         print("fsyncs for one upload (5 events): %d" % counted)
-        # docs/app.md, "What is on disk when": the upload, job.json queued, running, done and
-        # announced, and the journal once, for job.done (job.queued and job.started ride on
-        # it); progress is not synced.
-        self.assertGreaterEqual(counted, 5)
-        self.assertLessEqual(counted, 6)
+        # docs/app.md, "What is on disk when": the upload, then the journal for the job's
+        # record (queued), for running (job.queued rides on it) and for the final state and
+        # job.done together (job.started rides on it); `announced` is synced by the sender once
+        # the app is quiet (maybe after this count); progress is not synced.
+        self.assertGreaterEqual(counted, 4)
+        self.assertLessEqual(counted, 5)
 
     def test_healthz_reports_the_outbox_and_the_queue(self):
         status, _, body = self.curl(self.stack.url + "/healthz")
