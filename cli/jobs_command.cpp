@@ -7,15 +7,12 @@
 #include "commands.h"
 #include "error_report.h"
 #include "format.h"
+#include "roompush/job_names.h"
 #include "roompush/room_id.h"
 #include "table.h"
 
 namespace rp::cli {
 namespace {
-
-bool is_job_id(const std::string& id) {
-    return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
 
 int cannot_reach(const GlobalOptions& global, const Error& error) {
     if (error.code == "bad_url") return report(global, error, kUsage);
@@ -95,7 +92,7 @@ int jobs_command(const GlobalOptions& global, const JobsOptions& options) {
             }
         });
     }
-    if (!is_job_id(options.job)) {
+    if (!is_valid_job_id(options.job)) {
         return report(global, make_error("invalid_job", "a job id is 32 lowercase hex digits"),
                       kUsage);
     }
@@ -122,8 +119,7 @@ Status check_jobs_options(const JobsOptions& options) {
     if (!options.room.empty()) {
         if (auto valid = check_room_id(options.room); !valid) return valid;
     }
-    if (!options.status.empty() && options.status != "queued" && options.status != "running" &&
-        options.status != "done" && options.status != "failed" && options.status != "cancelled") {
+    if (!options.status.empty() && !status_from(options.status)) {
         return make_error("invalid_status",
                           "--status is queued, running, done, failed or cancelled");
     }

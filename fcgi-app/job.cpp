@@ -7,22 +7,6 @@
 
 namespace rp::app {
 
-const char* status_name(JobStatus status) {
-    switch (status) {
-        case JobStatus::queued:
-            return "queued";
-        case JobStatus::running:
-            return "running";
-        case JobStatus::done:
-            return "done";
-        case JobStatus::failed:
-            return "failed";
-        case JobStatus::cancelled:
-            return "cancelled";
-    }
-    return "queued";
-}
-
 std::string new_job_id() {
     unsigned char bytes[16];
     std::size_t filled = 0;
@@ -37,14 +21,6 @@ std::string new_job_id() {
         id += hex;
     }
     return id;
-}
-
-bool is_valid_job_id(std::string_view id) {
-    if (id.size() != 32) return false;
-    for (char c : id) {
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    }
-    return true;
 }
 
 namespace {
@@ -143,19 +119,6 @@ std::string job_event_key(const Job& job, std::string_view name) {
     // of "a" + std::to_string(...) in a Release build.
     if (job.attempt > 1) key.append("a").append(std::to_string(job.attempt)).append(":");
     return key.append(name);
-}
-
-bool is_finished(JobStatus status) {
-    return status == JobStatus::done || status == JobStatus::failed ||
-           status == JobStatus::cancelled;
-}
-
-Result<JobStatus> status_from(std::string_view name) {
-    for (JobStatus s : {JobStatus::queued, JobStatus::running, JobStatus::done, JobStatus::failed,
-                        JobStatus::cancelled}) {
-        if (name == status_name(s)) return s;
-    }
-    return make_error("bad_job", "unknown job status " + std::string(name));
 }
 
 void begin_next_attempt(Job& job) {

@@ -8,13 +8,11 @@
 
 #include "job_queue.h"
 #include "roompush/error.h"
+#include "roompush/job_names.h"
 #include "roompush/json.h"
 #include "roompush/wall_clock.h"
 
 namespace rp::app {
-
-enum class JobStatus { queued, running, done, failed, cancelled };
-const char* status_name(JobStatus status);
 
 struct JobFailure {
     std::string reason;  // exit, signal, timeout, output_too_large, spawn, no_result, interrupted
@@ -52,7 +50,6 @@ inline QueuedJob queued_job(const Job& job) { return {job.id, job.room, job.prio
 
 // 32 lowercase hex digits from the kernel's random source.
 std::string new_job_id();
-bool is_valid_job_id(std::string_view id);
 
 // The job as GET /jobs/ID serves it; `stored` adds what only the journal needs (announced).
 JsonPtr job_to_json(const Job& job, bool stored = false);
@@ -64,13 +61,9 @@ JsonPtr job_event_data(const Job& job);
 // The idempotency key of one of the job's events: "ID:name", or "ID:aN:name" from attempt 2 on.
 std::string job_event_key(const Job& job, std::string_view name);
 
-bool is_finished(JobStatus status);
-
 // The job as its next attempt, queued and blank (a retry, a re-run after an interruption, an
 // operator's retry): attempt + 1, no times, progress, result or error; its final event not yet
 // announced. The caller empties the work dir and saves it.
 void begin_next_attempt(Job& job);
-
-Result<JobStatus> status_from(std::string_view name);
 
 }  // namespace rp::app
