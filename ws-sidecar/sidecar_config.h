@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "broker_url.h"
-#include "redis_connection.h"
 #include "room_history.h"
+#include "roompush/broker_url.h"
 #include "roompush/control_codec.h"
+#include "roompush/redis_connection.h"
 #include "token_bucket.h"
 
 namespace rp::sidecar {

@@ -15,12 +15,12 @@
 #include <random>
 #include <unordered_set>
 
-#include "redis_endpoint.h"
 #include "redis_replies.h"
 #include "redis_scripts.h"
 #include "redis_wire.h"
 #include "roompush/json_text.h"
 #include "roompush/log.h"
+#include "roompush/redis_endpoint.h"
 #include "ws_codec.h"
 
 namespace rp::sidecar {

@@ -16,11 +16,11 @@
 #include <thread>
 
 #include "broker.h"
-#include "broker_url.h"
-#include "redis_connection.h"
 #include "redis_pipeline.h"
 #include "redis_subscriber.h"
 #include "room_epoch.h"
+#include "roompush/broker_url.h"
+#include "roompush/redis_connection.h"
 #include "sidecar_metrics.h"
 
 namespace rp::sidecar {

@@ -1,6 +1,6 @@
 #include "redis_durability.h"
 
-#include "redis_connection.h"
+#include "roompush/redis_connection.h"
 
 namespace rp::sidecar {
 

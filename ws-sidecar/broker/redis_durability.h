@@ -7,9 +7,11 @@
 #include <optional>
 #include <string>
 
-namespace rp::sidecar {
-
+namespace rp {
 class RedisConnection;
+}
+
+namespace rp::sidecar {
 
 // What is wrong with the durability of the Redis behind `connection`, in words for the log;
 // nothing when it fsyncs before it answers, or when it will not say (CONFIG renamed away).

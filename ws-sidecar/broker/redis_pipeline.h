@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "redis_connection.h"
+#include "roompush/redis_connection.h"
 
 namespace rp::sidecar {
 

@@ -1,14 +1,9 @@
 #include "redis_replies.h"
 
-#include "redis_connection.h"
 #include "redis_wire.h"
+#include "roompush/redis_connection.h"
 
 namespace rp::sidecar {
-
-Error bad_reply(const char* what) {
-    return make_error("broker_bad_reply", std::string("Redis answered ") + what +
-                                              " with something roompush did not expect");
-}
 
 Result<BrokerEntry> parse_entry(const redisReply* reply) {
     const redisReply* id = element(reply, 0);

@@ -11,7 +11,6 @@ struct redisReply;
 
 namespace rp::sidecar {
 
-Error bad_reply(const char* what);
 // One stream entry as XRANGE gives it: [id, [field, value, ...]].
 Result<BrokerEntry> parse_entry(const redisReply* reply);
 // The fetch script's {epoch, head, entries}; entries that do not parse are left out and counted.

@@ -1,6 +1,6 @@
 #include "redis_replies.h"
 
-#include "redis_endpoint.h"
+#include "roompush/redis_endpoint.h"
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>

@@ -17,7 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "redis_connection.h"
+#include "roompush/redis_connection.h"
 #include "roompush/unix_socket.h"
 
 namespace rp::sidecar {

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "broker_url.h"
 #include "redis_wire.h"
+#include "roompush/broker_url.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view bytes(reinterpret_cast<const char*>(data), size);

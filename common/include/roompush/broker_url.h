@@ -16,7 +16,7 @@
 
 #include "roompush/error.h"
 
-namespace rp::sidecar {
+namespace rp {
 
 struct BrokerUrl {
     enum class Kind { memory, redis_tcp, redis_unix, sentinel } kind = Kind::memory;
@@ -44,4 +44,4 @@ struct BrokerSpec {
 
 Result<BrokerSpec> parse_broker_spec(std::string_view text);
 
-}  // namespace rp::sidecar
+}  // namespace rp

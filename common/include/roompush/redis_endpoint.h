@@ -7,10 +7,10 @@
 #include <memory>
 #include <string>
 
-#include "broker_url.h"
-#include "redis_connection.h"
+#include "roompush/broker_url.h"
+#include "roompush/redis_connection.h"
 
-namespace rp::sidecar {
+namespace rp {
 
 // A sentinel's answer for the master, checked: "HOST", PORT.
 struct MasterAddress {
@@ -24,4 +24,4 @@ Result<std::unique_ptr<RedisConnection>> open_redis(const BrokerUrl& url,
                                                     const RedisCredentials& credentials,
                                                     int timeout_ms);
 
-}  // namespace rp::sidecar
+}  // namespace rp

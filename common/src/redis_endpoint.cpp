@@ -1,8 +1,6 @@
-#include "redis_endpoint.h"
+#include "roompush/redis_endpoint.h"
 
-#include "redis_replies.h"
-
-namespace rp::sidecar {
+namespace rp {
 namespace {
 
 // Sentinels are asked quickly, one after the other: one that is down must not hold up the rest.
@@ -98,4 +96,4 @@ Result<std::unique_ptr<RedisConnection>> open_redis(const BrokerUrl& url,
     return RedisConnection::open(url, credentials, timeout_ms);
 }
 
-}  // namespace rp::sidecar
+}  // namespace rp

@@ -7,13 +7,13 @@
 #include <string_view>
 #include <vector>
 
-#include "broker_url.h"
+#include "roompush/broker_url.h"
 #include "roompush/error.h"
 
 struct redisContext;
 struct redisReply;
 
-namespace rp::sidecar {
+namespace rp {
 
 struct RedisCredentials {
     std::string user;      // --broker-user: an ACL user; empty: the default user
@@ -80,9 +80,12 @@ bool is_nil(const redisReply* reply);
 std::string string_of(const redisReply* reply);
 long long integer_of(const redisReply* reply);
 const redisReply* element(const redisReply* reply, std::size_t index);
+// A reply of a shape we did not ask for (another program's keys, a proxy, a bug):
+// "broker_bad_reply", never a crash or a guess.
+Error bad_reply(const char* what);
 std::size_t size_of(const redisReply* reply);
 // Element `index` of an array reply, taken out of it (freeing the array skips it), as answer()
 // gives a reply: an error element is "broker_error", a missing one "broker_bad_reply".
 Result<ReplyPtr> take_element(redisReply* array, std::size_t index);
 
-}  // namespace rp::sidecar
+}  // namespace rp

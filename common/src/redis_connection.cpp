@@ -1,4 +1,4 @@
-#include "redis_connection.h"
+#include "roompush/redis_connection.h"
 
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace rp::sidecar {
+namespace rp {
 
 void ReplyFree::operator()(redisReply* reply) const { freeReplyObject(reply); }
 
@@ -179,4 +179,9 @@ Result<ReplyPtr> take_element(redisReply* array, std::size_t index) {
     return taken;
 }
 
-}  // namespace rp::sidecar
+Error bad_reply(const char* what) {
+    return make_error("broker_bad_reply", std::string("Redis answered ") + what +
+                                              " with something roompush did not expect");
+}
+
+}  // namespace rp

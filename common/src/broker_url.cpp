@@ -1,8 +1,8 @@
-#include "broker_url.h"
+#include "roompush/broker_url.h"
 
 #include <charconv>
 
-namespace rp::sidecar {
+namespace rp {
 namespace {
 
 constexpr int kMaxDb = 15;  // Redis' default `databases 16`
@@ -198,4 +198,4 @@ Result<BrokerSpec> parse_broker_spec(std::string_view text) {
     return spec;
 }
 
-}  // namespace rp::sidecar
+}  // namespace rp

@@ -1,8 +1,8 @@
-#include "broker_url.h"
+#include "roompush/broker_url.h"
 
 #include <gtest/gtest.h>
 
-namespace rp::sidecar {
+namespace rp {
 namespace {
 
 TEST(BrokerUrl, MemoryIsTheDefaultKind) {
@@ -103,4 +103,4 @@ TEST(BrokerSpec, OneUrlOrSeveralRedisShards) {
 }
 
 }  // namespace
-}  // namespace rp::sidecar
+}  // namespace rp
