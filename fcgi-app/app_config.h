@@ -10,6 +10,7 @@
 #include "child_process.h"
 #include "job_queue.h"
 #include "roompush/unix_socket.h"
+#include "shared_jobs.h"
 
 namespace rp::app {
 
@@ -36,6 +37,8 @@ struct AppConfig {
     unsigned retries = 2;              // runs after a temporary failure (exit 75)
     unsigned retry_backoff_ms = 1000;  // before the first of them; doubled for each next
     RoomLimits room_limits;            // fair limits: jobs per room (0: no cap)
+    bool shared_jobs = false;          // --job-store redis…: several app nodes
+    SharedJobsConfig shared;           // its Redis, this node's name, the lease
     ChildLimits limits;
 };
 

@@ -3,8 +3,12 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include <unistd.h>
+
+#include "roompush/broker_url.h"
 #include "roompush/room_token.h"
 #include "roompush/runtime_paths.h"
+#include "roompush/secret_file.h"
 #include "roompush/unix_socket.h"
 
 #ifndef ROOMPUSH_VERSION
@@ -24,6 +28,8 @@ struct TextOptions {
     std::string socket_group;
     std::string secret_file;
     unsigned timeout_s = 300;
+    std::string job_store = "file";
+    std::string job_store_password_file;
 };
 
 // The exec template is checked while parsing, so a bad one is a config error like any other.
@@ -155,10 +161,31 @@ void add_lifecycle_options(CLI::App& app, AppConfig& config, TextOptions& text) 
         ->check(CLI::Range(60u, 30u * 86400u));
 }
 
+void add_node_options(CLI::App& app, AppConfig& config, TextOptions& text) {
+    app.add_option("--job-store", text.job_store,
+                   "file: the jobs are this node's alone; or Redis, shared by several app nodes "
+                   "(redis://HOST:PORT[/DB], unix:/PATH[?db=DB] or "
+                   "sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB])")
+        ->capture_default_str();
+    app.add_option("--job-store-password-file", text.job_store_password_file,
+                   "File holding the job store's Redis password (AUTH); none: no AUTH");
+    app.add_option("--job-store-user", config.shared.credentials.user,
+                   "Redis ACL user for AUTH user password (needs --job-store-password-file)");
+    app.add_option("--node-id", config.shared.node,
+                   "This app node's name among the nodes of a Redis job store, the same at every "
+                   "start (default: the host name)");
+    app.add_option("--lease", config.shared.lease_ms,
+                   "Milliseconds a running job's lease lasts: a node that stops renewing it has "
+                   "its running jobs ended by another node within about twice this")
+        ->capture_default_str()
+        ->check(CLI::Range(1000u, 600000u));
+}
+
 void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
     add_socket_and_job_options(app, config, text);
     add_program_limits(app, config, text);
     add_lifecycle_options(app, config, text);
+    add_node_options(app, config, text);
 }
 
 // The parser and what it fills: one per parse, so that a reload never touches the running
@@ -173,12 +200,65 @@ struct Parser {
         config.listen = default_fcgi_socket();
         config.control_socket = default_control_socket();
         config.spool_dir = "/var/lib/roompush/spool";
+        config.shared.lease_ms = 10000;
         add_options(app, config, text);
         add_common_options(app, common, ROOMPUSH_VERSION);
     }
 };
 
 Error bad_config(std::string message) { return make_error("bad_config", std::move(message)); }
+
+std::string host_name() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "app";
+    return host;
+}
+
+// The broker's URL parser speaks of --broker and memory; here they are --job-store and file.
+std::string as_job_store_error(std::string message) {
+    for (auto [from, to] : {std::pair<std::string, std::string>{"--broker", "--job-store"},
+                            {"expected memory,", "expected file,"}}) {
+        for (std::size_t at = message.find(from); at != std::string::npos;
+             at = message.find(from, at + to.size())) {
+            message.replace(at, from.size(), to);
+        }
+    }
+    return message;
+}
+
+// --job-store: "file", or one Redis (the broker's URL forms; not shards) with its password.
+Status load_job_store(const TextOptions& text, AppConfig& config) {
+    SharedJobsConfig& shared = config.shared;
+    shared.keep_s = config.keep_s;
+    if (shared.node.empty()) shared.node = host_name();
+    if (text.job_store == "file") {
+        if (!text.job_store_password_file.empty() || !shared.credentials.user.empty()) {
+            return bad_config(
+                "--job-store-password-file and --job-store-user need a Redis "
+                "--job-store");
+        }
+        return ok_status();
+    }
+    auto url = parse_broker_url(text.job_store);
+    if (!url) return bad_config(as_job_store_error(url.error().message));
+    if (!url->redis()) return bad_config("--job-store: file, or a Redis URL");
+    config.shared_jobs = true;
+    shared.url = std::move(*url);
+    if (shared.node.size() > 128 || shared.node.find_first_of(" \t\r\n") != std::string::npos) {
+        return bad_config("--node-id: 1 to 128 characters, no spaces");
+    }
+    if (text.job_store_password_file.empty()) {
+        if (!shared.credentials.user.empty()) {
+            return bad_config("--job-store-user needs --job-store-password-file");
+        }
+        return ok_status();
+    }
+    auto password = read_secret_file(text.job_store_password_file,
+                                     {.min_bytes = 1, .max_bytes = 512, .one_line = true});
+    if (!password) return bad_config("--job-store-password-file: " + password.error().message);
+    shared.credentials.password = std::move(*password);
+    return ok_status();
+}
 
 // The parsed text into the configuration, reading the files it names.
 Result<LoadedAppConfig> finish(Parser& parser) {
@@ -196,6 +276,7 @@ Result<LoadedAppConfig> finish(Parser& parser) {
     if (!text.socket_group.empty()) config.socket_access.group = *lookup_group(text.socket_group);
     config.exec = std::move(*ArgvTemplate::parse(text.exec));
     config.limits.timeout_ms = text.timeout_s * 1000;
+    if (auto loaded = load_job_store(text, config); !loaded) return loaded.error();
     LoadedAppConfig loaded{std::move(config), LogLevel::info, option_values(parser.app)};
     parse_log_level(parser.common.log_level, loaded.log_level);  // checked by IsMember
     return loaded;

@@ -75,7 +75,8 @@ void log_start_failure(const Error& error) {
 // interrupt the rest (job.failed "interrupted", or left for a re-run), and give the outbox a
 // moment to drain; whatever it still holds is sent after the next start.
 void shut_down(const AppConfig& config, JobWaiters& waiters, FcgiServer& server, JobQueue& queue,
-               std::atomic<bool>& interrupt, JobSweeper& sweeper, PushSender& pushes) {
+               std::atomic<bool>& interrupt, JobSweeper& sweeper, PushSender& pushes,
+               SharedJobs* shared) {
     waiters.release_all();
     server.stop();
     queue.stop_taking();
@@ -86,6 +87,7 @@ void shut_down(const AppConfig& config, JobWaiters& waiters, FcgiServer& server,
         interrupt = true;
     }
     queue.join();
+    if (shared) shared->stop();  // the leases of the jobs that ran were given up by their ends
     sweeper.stop();
     pushes.stop(std::chrono::seconds(2));
 }
@@ -116,6 +118,11 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
     std::size_t replayed = store.restore_from(pushes.take_job_records());
     if (replayed > 0) log_info("job_records_replayed").kv("jobs", replayed);
     store.use_journal(&pushes);
+    std::optional<SharedJobs> shared;
+    if (config.shared_jobs) {
+        shared.emplace(config.shared);
+        store.share_with(&*shared);
+    }
     auto listener = open_listener(config);
     if (!listener) {
         log_start_failure(listener.error());
@@ -132,6 +139,13 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
         queue.push_later(job, std::chrono::steady_clock::now() + delay);
     });
     recover_jobs(config, store, runner, queue);
+    if (shared) {
+        shared->start([&runner](const Job& job) { runner.announce_taken_over(job); });
+        log_info("job_store_shared")
+            .kv("redis", config.shared.url.describe())
+            .kv("node", shared->node())
+            .kv("lease_ms", config.shared.lease_ms);
+    }
     queue.start();
     JobSweeper sweeper(store, std::chrono::seconds(config.keep_s));
     sweeper.start();
@@ -156,7 +170,8 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
         reload(start.values, load_again, tokens);
     }
     log_info("signal").kv("signal", signal_number);
-    shut_down(config, waiters, server, queue, interrupt, sweeper, pushes);
+    shut_down(config, waiters, server, queue, interrupt, sweeper, pushes,
+              shared ? &*shared : nullptr);
     if (!socket_from_systemd()) ::unlink(config.listen.c_str());
     log_info("stopped");
     return 0;

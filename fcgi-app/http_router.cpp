@@ -98,10 +98,26 @@ HttpResponse HttpRouter::route(HttpRequest& request) {
 
 HttpResponse HttpRouter::get_job(const std::string& id) {
     auto job = store_.load(id);
+    if (!job && job.error().code == "not_found" && store_.shared() && is_valid_job_id(id)) {
+        job = shared_job(id);
+    }
     if (!job) {
-        return error_response(job.error().code == "not_found" ? 404 : 500, job.error());
+        int status = job.error().code == "not_found"               ? 404
+                     : job.error().code == "job_store_unavailable" ? 503
+                                                                   : 500;
+        return error_response(status, job.error());
     }
     return json_response(200, job_to_json(*job).get());
+}
+
+// Several app nodes: a job another node holds, as it last stored it in Redis.
+Result<Job> HttpRouter::shared_job(const std::string& id) {
+    auto stored = store_.shared()->get(id);
+    if (!stored) return make_error("job_store_unavailable", stored.error().message);
+    if (!*stored) return make_error("not_found", "no job " + id);
+    auto parsed = parse_json(**stored);
+    if (!parsed) return make_error("bad_job", "job " + id + " is unreadable in the job store");
+    return job_from_json(parsed->get());
 }
 
 HttpResponse HttpRouter::metrics() {

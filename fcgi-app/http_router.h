@@ -34,6 +34,7 @@ public:
 
 private:
     HttpResponse get_job(const std::string& id);
+    Result<Job> shared_job(const std::string& id);
     HttpResponse health();
     HttpResponse metrics();
 

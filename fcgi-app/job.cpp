@@ -121,6 +121,15 @@ std::string job_event_key(const Job& job, std::string_view name) {
     return key.append(name);
 }
 
+void mark_interrupted(Job& job, std::string message) {
+    job.status = JobStatus::failed;
+    job.finished_ms = now_ms();
+    JobFailure failure;
+    failure.reason = "interrupted";
+    failure.message = std::move(message);
+    job.failure = failure;
+}
+
 void begin_next_attempt(Job& job) {
     job.status = JobStatus::queued;
     job.attempt += 1;

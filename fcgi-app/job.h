@@ -66,4 +66,8 @@ std::string job_event_key(const Job& job, std::string_view name);
 // announced. The caller empties the work dir and saves it.
 void begin_next_attempt(Job& job);
 
+// The job as failed with reason `interrupted`: its program stopped with its app (a crash, a
+// stop past the grace, or a node whose lease lapsed).
+void mark_interrupted(Job& job, std::string message = "the app stopped while the program ran");
+
 }  // namespace rp::app

@@ -11,15 +11,6 @@
 namespace rp::app {
 namespace {
 
-void mark_interrupted(Job& job) {
-    job.status = JobStatus::failed;
-    job.finished_ms = now_ms();
-    JobFailure failure;
-    failure.reason = "interrupted";
-    failure.message = "the app stopped while the program ran";
-    job.failure = failure;
-}
-
 // A new attempt from a clean slate: the old run's partial output must not leak into it.
 Status prepare_rerun(JobStore& store, Job& job) {
     begin_next_attempt(job);
@@ -44,6 +35,10 @@ RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner&
             continue;
         }
         Job& job = *loaded;
+        if (job.status == JobStatus::running && runner.adopt_if_ended_elsewhere(job)) {
+            report.ended_elsewhere++;
+            continue;
+        }
         if (job.status == JobStatus::queued) {
             to_queue.emplace_back(job.created_ms, id);
             queued[id] = std::move(job);
@@ -82,6 +77,7 @@ RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner&
         .kv("interrupted", report.interrupted)
         .kv("rerun", report.rerun)
         .kv("announced", report.announced)
+        .kv("ended_elsewhere", report.ended_elsewhere)
         .kv("removed", report.removed)
         .kv("incoming_removed", report.incoming_removed);
     return report;

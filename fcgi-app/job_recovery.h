@@ -24,6 +24,7 @@ struct RecoveryReport {
     std::size_t announced = 0;
     std::size_t removed = 0;
     std::size_t incoming_removed = 0;
+    std::size_t ended_elsewhere = 0;  // several app nodes: another node ended it meanwhile
 };
 
 // Before the workers and the FastCGI threads start.

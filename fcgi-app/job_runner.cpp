@@ -116,6 +116,12 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
     if (auto saved = store_.save(job); !saved) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
+    if (SharedJobs* shared = store_.shared()) {
+        // Without Redis the job still runs: only a lapse of this node would go unnoticed.
+        if (auto leased = shared->start_running(job.id); !leased) {
+            log_warn("job_lease_not_taken").kv("job", job.id).kv("error", leased.error().message);
+        }
+    }
     publish(job, "job.started", job_event_data(job).get(), PushKind::deliver_with_next);
     log_info("job_started").kv("job", job.id).kv("room", job.room).kv("attempt", job.attempt);
 
@@ -194,6 +200,7 @@ bool JobRunner::retry(Job& job, const std::atomic<bool>& cancel) {
         .kv("delay_ms", delay.count())
         .kv("error", job.failure ? job.failure->message : "");
     figures_.retried();
+    if (SharedJobs* shared = store_.shared()) shared->stop_running(job.id);
     begin_next_attempt(job);
     job.retry_at_ms = now_ms() + delay.count();
     if (auto reset = store_.reset_work_dir(job.id); !reset) {
@@ -247,6 +254,7 @@ void JobRunner::record_outcome(Job& job, const ChildOutcome& outcome, ProgramOut
 // the state, and finds the state without `announced` only if the event may not have been
 // journaled (then the recovery sends it again, under the same idempotency key).
 void JobRunner::finish(Job& job) {
+    if (ended_elsewhere(job)) return;
     if (auto saved = store_.save(job, Durability::with_next); !saved) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
@@ -264,6 +272,54 @@ void JobRunner::finish(Job& job) {
                                                      : log_warn("job_failed");
     line.kv("job", job.id).kv("room", job.room).kv("ms", job.finished_ms - job.started_ms);
     if (job.failure) line.kv("reason", job.failure->reason).kv("error", job.failure->message);
+}
+
+// Several app nodes: the first final state written to Redis wins (shared_jobs.h). When another
+// node ended the job first (it took over this node's lapsed lease), its record becomes this
+// node's, announced: that node sent the final event, this one must not send another.
+bool JobRunner::ended_elsewhere(Job& job) {
+    SharedJobs* shared = store_.shared();
+    if (shared == nullptr) return false;
+    auto theirs = shared->end(job, to_json(job_to_json(job, true).get()));
+    if (!theirs) {
+        // Redis away: this node's own record decides, as with one node.
+        log_warn("job_end_not_shared").kv("job", job.id).kv("error", theirs.error().message);
+        return false;
+    }
+    if (!*theirs) return false;
+    return adopt(job, **theirs);
+}
+
+bool JobRunner::adopt(Job& job, const std::string& theirs) {
+    auto parsed = parse_json(theirs);
+    auto adopted = parsed ? job_from_json(parsed->get()) : Result<Job>(parsed.error());
+    if (!adopted) {
+        log_error("job_end_unreadable").kv("job", job.id).kv("error", adopted.error().message);
+        return false;
+    }
+    job = std::move(*adopted);
+    job.announced = true;
+    (void)store_.save(job, Durability::with_next);
+    waiters_.finished(job.id);
+    log_warn("job_ended_elsewhere")
+        .kv("job", job.id)
+        .kv("room", job.room)
+        .kv("status", status_name(job.status));
+    return true;
+}
+
+bool JobRunner::adopt_if_ended_elsewhere(Job& job) {
+    SharedJobs* shared = store_.shared();
+    if (shared == nullptr) return false;
+    auto theirs = shared->ended_by_other(job.id);
+    if (!theirs || !*theirs) return false;
+    return adopt(job, **theirs);
+}
+
+// The final event of a job another node's lease lapsed on, ended here (SharedJobs).
+void JobRunner::announce_taken_over(const Job& job) {
+    publish(job, "job.failed", job_event_data(job).get(), PushKind::must_deliver);
+    figures_.ended(status_name(job.status));
 }
 
 }  // namespace rp::app

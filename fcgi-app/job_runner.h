@@ -45,6 +45,11 @@ public:
     // Saves a finished job, journals its final event, then marks it announced: a crash in
     // between leaves a finished, unannounced job that the next start announces (recovery).
     void finish(Job& job);
+    // Several app nodes: true (and the job is the other node's record, announced, and saved
+    // so) when another node ended it, e.g. after this node's lease on it lapsed.
+    bool adopt_if_ended_elsewhere(Job& job);
+    // Several app nodes: sends the final event of a job this node ended for a dead one.
+    void announce_taken_over(const Job& job);
 
 private:
     void run_held(const std::string& job_id, const std::atomic<bool>& cancel);
@@ -53,6 +58,8 @@ private:
     void forget_cancel(const std::string& job_id, const std::atomic<bool>* mine);
     void record_outcome(Job& job, const ChildOutcome& outcome, ProgramOutput& output);
     void publish(const Job& job, std::string_view event, const cJSON* data, PushKind kind);
+    bool ended_elsewhere(Job& job);
+    bool adopt(Job& job, const std::string& theirs);
 
     const AppConfig& config_;
     JobStore& store_;

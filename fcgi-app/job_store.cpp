@@ -69,7 +69,10 @@ Status JobStore::save(const Job& job, Durability durability) const {
     Status copied = write_copy(job.id, json, false);
     journal_->job_copy_written();
     if (!copied) return copied;
-    if (durability == Durability::now) return journal_->make_durable(*record);
+    if (durability == Durability::now) {
+        if (auto durable = journal_->make_durable(*record); !durable) return durable;
+    }
+    if (shared_) shared_->put(job, json);
     return ok_status();
 }
 
@@ -118,6 +121,7 @@ Result<Job> JobStore::load(const std::string& id) const {
 void JobStore::remove(const std::string& id) const {
     std::error_code ignored;
     fs::remove_all(job_dir(id), ignored);
+    if (shared_) shared_->remove(id);
 }
 
 std::vector<std::string> JobStore::list_ids() const {

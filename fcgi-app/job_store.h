@@ -18,6 +18,7 @@
 
 #include "job.h"
 #include "roompush/error.h"
+#include "shared_jobs.h"
 
 namespace rp::app {
 
@@ -44,6 +45,9 @@ public:
 
     // From now on, states go to the journal first. Without one, job.json is synced itself.
     void use_journal(JobJournal* journal) { journal_ = journal; }
+    // Several app nodes: every save and removal is told to the others (shared_jobs.h).
+    void share_with(SharedJobs* shared) { shared_ = shared; }
+    SharedJobs* shared() const { return shared_; }
     // Makes the journal's newest record of each job (JobJournal's at open) its job.json again:
     // a crash may have lost or cut a copy written without a sync. Records of jobs whose
     // directory is gone (removed since) are skipped. Returns how many were restored.
@@ -81,6 +85,7 @@ private:
 
     std::string spool_;
     JobJournal* journal_ = nullptr;
+    SharedJobs* shared_ = nullptr;
 };
 
 }  // namespace rp::app

@@ -249,7 +249,7 @@ class Stack:
 
     def __init__(self, build_dir, run_dir, port, exec_template=None, sidecar_args=(),
                  app_args=(), max_upload="64m", log_to_files=True, layout=None, nodes=1,
-                 broker=None):
+                 broker=None, apps=1):
         self.build_dir = os.path.abspath(build_dir)
         self.layout = layout or Layout.build_tree(self.build_dir)
         self.run_dir = os.path.abspath(run_dir)
@@ -264,6 +264,9 @@ class Stack:
         # More than one sidecar share their rooms through a redis-server of the stack's own
         # (docs/scaling.md); node 0 keeps the single-node socket names.
         self.nodes = nodes
+        # More than one app node share their jobs through the same redis-server (--job-store,
+        # docs/app.md "Several app nodes"); node 0 keeps the single-node names.
+        self.apps = apps
         self.redis_port = None
         # Or the sidecars' --broker as given (a Sentinel group, shards), run by someone else.
         self.broker = broker
@@ -317,6 +320,16 @@ class Stack:
     def spool_dir(self):
         return os.path.join(self.run_dir, "spool")
 
+    def app_fcgi_socket(self, app):
+        return self.fcgi_socket if app == 0 else os.path.join(self.run_dir, "fcgi-%d.sock" % app)
+
+    def app_spool_dir(self, app):
+        return self.spool_dir if app == 0 else os.path.join(self.run_dir, "spool-%d" % app)
+
+    @staticmethod
+    def app_name(app):
+        return "app" if app == 0 else "app-%d" % app
+
     def binary(self, path):
         """`path` absolute, or relative to the build directory."""
         path = os.path.join(self.build_dir, path)
@@ -339,11 +352,12 @@ class Stack:
             raise StackError("port %d on 127.0.0.1 is already in use; set ROOMPUSH_PORT to "
                              "another port" % self.port)
         try:
-            if self.nodes > 1 and self.broker is None:
+            if (self.nodes > 1 and self.broker is None) or self.apps > 1:
                 self.start_redis()
             for node in range(self.nodes):
                 self.start_sidecar(node=node)
-            self.start_app()
+            for app in range(self.apps):
+                self.start_app(app=app)
             self.start_nginx()
             self.wait_healthy()
         except BaseException:
@@ -382,7 +396,7 @@ class Stack:
         name = self.node_name(node)
         mode = [] if "--socket-mode" in self.sidecar_args else ["--socket-mode", "0660"]
         broker = []
-        if self.broker is not None or self.redis_port is not None:
+        if self.broker is not None or self.nodes > 1:
             broker = ["--broker", self.broker or self.broker_url, "--node-id", "node%d" % node]
         group = []
         if daemon_identity() and "--ws-socket-group" not in self.sidecar_args:
@@ -430,7 +444,7 @@ class Stack:
         with open(cache) as text:
             return "ROOMPUSH_SANITIZE:BOOL=ON" in text.read()
 
-    def start_app(self, extra_args=()):
+    def start_app(self, extra_args=(), app=0):
         # AddressSanitizer reserves terabytes of address space: a sanitized cad-inspect cannot
         # run under the default address-space limit.
         limits = (["--max-address-space", "0"]
@@ -438,14 +452,19 @@ class Stack:
         # As roompush-fcgi.socket gives it: SocketGroup=www-data, SocketMode=0660.
         group = (["--socket-group", NGINX_USER]
                  if daemon_identity() and "--socket-group" not in self.app_args else [])
-        self.spawn("app", [self.binary(self.layout.app),
-                           "--listen", self.fcgi_socket,
-                           "--socket-mode", "0660",
-                           "--spool", self.spool_dir,
-                           "--control-socket", self.control_socket,
-                           "--exec", self.exec_template] + group + limits + self.app_args
-                   + list(extra_args), daemon=True, umask=APP_UMASK)
-        self.wait_for_socket("app", self.fcgi_socket)
+        shared = (["--job-store", self.broker_url, "--node-id", "app%d" % app]
+                  if self.apps > 1 else [])
+        # Each app node sends its pushes to a sidecar of its own when there are as many.
+        control = self.node_control_socket(app if app < self.nodes else 0)
+        name = self.app_name(app)
+        self.spawn(name, [self.binary(self.layout.app),
+                          "--listen", self.app_fcgi_socket(app),
+                          "--socket-mode", "0660",
+                          "--spool", self.app_spool_dir(app),
+                          "--control-socket", control,
+                          "--exec", self.exec_template] + group + limits + shared
+                   + self.app_args + list(extra_args), daemon=True, umask=APP_UMASK)
+        self.wait_for_socket(name, self.app_fcgi_socket(app))
 
     def render_nginx(self):
         conf_dir = os.path.join(self.nginx_prefix, "conf")
@@ -459,6 +478,10 @@ class Stack:
             user_line = "user %s %s;" % (NGINX_USER, NGINX_USER)
         site = render_site(self.layout.site, self.port, self.run_dir, self.spool_dir,
                            self.layout.web_root, self.max_upload, self.tls)
+        if self.apps > 1:  # every app node in the FastCGI upstream (docs/app.md)
+            lines = "\n    ".join("server unix:%s;" % self.app_fcgi_socket(app)
+                                  for app in range(self.apps))
+            site = substitute(site, "server unix:%s;\n" % self.fcgi_socket, lines + "\n")
         if self.nodes > 1:  # every sidecar in the one upstream, as docs/scaling.md shows
             lines = "".join("server unix:%s max_fails=0;\n    " % self.node_ws_socket(node)
                             for node in range(self.nodes))
@@ -561,7 +584,8 @@ class Stack:
         # nginx first (no new requests), then the app (its pushes still reach the sidecar),
         # then the sidecars, then Redis.
         sidecars = [self.node_name(node) for node in range(self.nodes)]
-        for name in ["nginx", "app"] + sidecars + ["redis"]:
+        apps = [self.app_name(app) for app in range(self.apps)]
+        for name in ["nginx"] + apps + sidecars + ["redis"]:
             if name in self.processes:
                 self.exit_codes[name] = self.stop_process(
                     name, signal.SIGQUIT if name == "nginx" else signal.SIGTERM)
@@ -612,7 +636,7 @@ def up(args):
         # Open rooms that take messages from browsers and show who is in them, so that the
         # demo's notes and member list work out of the box.
         stack = Stack(args.build_dir, args.run_dir, args.port, log_to_files=False,
-                      nodes=args.nodes, broker=broker,
+                      nodes=args.nodes, broker=broker, apps=args.apps,
                       sidecar_args=("--client-publish", "--presence") + sidecar_args)
         lock.write(", http://127.0.0.1:%d" % args.port)
         lock.flush()
@@ -650,8 +674,13 @@ def serve(stack, stop_requested):
         for node in range(1, stack.nodes):
             print("  node %d control socket: %s" % (node, stack.node_control_socket(node)),
                   flush=True)
-        if stack.redis_port is not None:
+        if stack.redis_port is not None and stack.nodes > 1 and stack.broker is None:
             print("  broker: %s (redis-server in %s)" % (stack.broker_url, stack.redis_dir),
+                  flush=True)
+        if stack.apps > 1:
+            print("  job store: %s, shared by %d app nodes (FastCGI sockets %s)"
+                  % (stack.broker_url, stack.apps,
+                     " ".join(stack.app_fcgi_socket(app) for app in range(stack.apps))),
                   flush=True)
         elif stack.broker is not None:
             print("  broker: %s" % stack.broker, flush=True)
@@ -679,6 +708,9 @@ def main():
     up_parser.add_argument("--nodes", type=int, default=1,
                            help="sidecars behind nginx; more than one share rooms through a "
                                 "local redis-server")
+    up_parser.add_argument("--apps", type=int, default=1,
+                           help="app nodes behind nginx's FastCGI upstream; more than one share "
+                                "their jobs through a local redis-server (--job-store)")
     up_parser.add_argument("--redis", choices=("plain", "sentinel", "shards"), default="plain",
                            help="with --nodes: one redis-server (plain), a master, two replicas "
                                 "and three sentinels (sentinel), or two shards (shards)")

@@ -73,19 +73,21 @@ def process_gone(pid):
 
 
 class StackTestCase(unittest.TestCase):
-    """Starts one stack for the class. Subclasses may set EXEC, SIDECAR_ARGS, APP_ARGS, NODES."""
+    """Starts one stack for the class. Subclasses may set EXEC, SIDECAR_ARGS, APP_ARGS, NODES,
+    APPS."""
 
     EXEC = None
     SIDECAR_ARGS = ()
     APP_ARGS = ()
     NODES = 1  # more than one: sidecars sharing rooms through the stack's own redis-server
+    APPS = 1  # more than one: app nodes sharing their jobs through the stack's redis-server
 
     @classmethod
     def setUpClass(cls):
         cls.run_dir = tempfile.mkdtemp(prefix="rp-", dir="/tmp")
         cls.stack = devstack.Stack(BUILD_DIR, cls.run_dir, devstack.free_port(),
                                    exec_template=cls.EXEC, sidecar_args=cls.SIDECAR_ARGS,
-                                   app_args=cls.APP_ARGS, nodes=cls.NODES,
+                                   app_args=cls.APP_ARGS, nodes=cls.NODES, apps=cls.APPS,
                                    layout=devstack.Layout.from_environment(BUILD_DIR))
         cls.prepare_stack(cls.stack)
         cls.stack.start()
@@ -113,7 +115,8 @@ class StackTestCase(unittest.TestCase):
 
     def logs(self):
         return "\n".join("--- %s ---\n%s" % (name, self.stack.log_tail(name))
-                         for name in ("sidecar", "app", "nginx"))
+                         for name in ("sidecar", "app", "nginx") + tuple(
+                             self.stack.app_name(app) for app in range(1, self.stack.apps)))
 
     # -- HTTP with curl, an independent client ---------------------------------------------
     def curl(self, *args):

@@ -91,6 +91,20 @@ class Config(unittest.TestCase):
             ("app: a backoff in words", 'retry-backoff = "soon"\n', "--retry-backoff"),
             ("app: a negative room cap", 'room-jobs = -3\n', "--room-jobs"),
             ("app: a room cap in words", 'room-running = "two"\n', "--room-running"),
+            ("app: an unknown job store", 'job-store = "postgres://db"\n', "--job-store"),
+            ("app: the memory broker as job store", 'job-store = "memory"\n', "--job-store"),
+            ("app: a password in the job store's URL", 'job-store = "redis://u:pw@h"\n',
+             "--job-store-password-file"),
+            ("app: a job store port out of range", 'job-store = "redis://h:70000"\n',
+             "--job-store"),
+            ("app: a job store user without a password",
+             'job-store = "redis://h"\njob-store-user = "app"\n', "--job-store-user"),
+            ("app: a password file for the file store", 'job-store-password-file = "%s"\n'
+             % os.path.abspath(__file__), "--job-store"),
+            ("app: a node id with a space", 'job-store = "redis://h"\nnode-id = "a b"\n',
+             "--node-id"),
+            ("app: a lease too short", 'lease = 10\n', "--lease"),
+            ("app: a lease in words", 'lease = "long"\n', "--lease"),
         ]
         for name, text, words in app_cases:
             with self.subTest(name):

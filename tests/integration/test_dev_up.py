@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 import harness
@@ -106,6 +107,27 @@ class DevUp(unittest.TestCase):
         time.sleep(0.2)
         self.assertEqual(processes_mentioning(self.run_dir), [], "a process was left behind")
         self.assertFalse(devstack.port_in_use(redis_port), "redis-server was left behind")
+        process.stdout.close()
+        process.stderr.close()
+
+    def test_two_app_nodes_share_their_jobs_through_a_private_redis(self):
+        process = self.start("--apps", "2")
+        said = [process.stdout.readline() for _ in range(2)]
+        store = [line for line in said if "job store: redis://127.0.0.1:" in line]
+        self.assertTrue(store, said)
+        self.assertIn(os.path.join(self.run_dir, "fcgi-1.sock"), store[0])
+        self.assertTrue(os.path.isdir(os.path.join(self.run_dir, "spool-1", "jobs")))
+        for _ in range(4):  # nginx takes turns: both nodes answer, and know no such job
+            with self.assertRaises(urllib.error.HTTPError) as unknown:
+                urllib.request.urlopen("http://127.0.0.1:%d/jobs/%s" % (self.port, "0" * 32),
+                                       timeout=5)
+            self.assertEqual(unknown.exception.code, 404)
+            unknown.exception.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+        self.assertEqual(process.returncode, 0)
+        time.sleep(0.2)
+        self.assertEqual(processes_mentioning(self.run_dir), [], "a process was left behind")
         process.stdout.close()
         process.stderr.close()
 

@@ -1,0 +1,101 @@
+#pragma once
+// With --job-store redis://…, the jobs of every app node in one Redis, so that any node answers
+// GET /jobs/ID, and a lease on every running job, so that the other nodes notice a node that
+// died and end its jobs (docs/app.md, "Several app nodes"). A node's own spool and journal stay
+// the truth for the jobs it holds; Redis is where the nodes meet.
+//
+//   rp:job:{ID}              hash: json (the job as stored), node (the node that holds its
+//                            input), ended_by (the node that wrote its final state)
+//   rp:job:{ID}:lease        the node running it, with a TTL that node renews (--lease)
+//   rp:jobs:running          set: the jobs whose program runs on some node
+//   rp:jobs:to-announce:NODE set: jobs NODE ended for a dead node, until their event is journaled
+//
+// Every final state goes through end(): the first node to write it wins, atomically, and only
+// it sends the final event; so a room gets one terminal event per job whichever node dies.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "job.h"
+#include "roompush/broker_url.h"
+#include "roompush/error.h"
+#include "roompush/redis_connection.h"
+
+namespace rp::app {
+
+struct SharedJobsConfig {
+    BrokerUrl url;
+    RedisCredentials credentials;
+    std::string node;       // --node-id: stable across restarts of this node
+    unsigned lease_ms = 0;  // a running job's lease; renewed every third of it
+    unsigned keep_s = 0;    // a finished job's record expires this long after its end (0: never)
+};
+
+class SharedJobs {
+public:
+    explicit SharedJobs(SharedJobsConfig config) : config_(std::move(config)) {}
+    ~SharedJobs();
+
+    const std::string& node() const { return config_.node; }
+
+    // The job as this node stored it. Not taken when another node has ended it meanwhile.
+    // Errors are logged, not returned: the node's own record stays the truth for it.
+    void put(const Job& job, const std::string& json);
+    // The job as the nodes last stored it; nullopt when no node knows it.
+    Result<std::optional<std::string>> get(const std::string& id);
+    void remove(const std::string& id);
+
+    // The record of the job when another node wrote its final state; nullopt otherwise.
+    Result<std::optional<std::string>> ended_by_other(const std::string& id);
+
+    // The job's program starts here: a lease, renewed until stop_running() or end().
+    Status start_running(const std::string& id);
+    // The program stopped without an end (a retry waits): no lease, not running.
+    void stop_running(const std::string& id);
+
+    // Writes the job's final state unless another node wrote one first; then returns that
+    // node's record (and this node must not announce the job).
+    Result<std::optional<std::string>> end(const Job& job, const std::string& json);
+
+    // Lease lapsed: the jobs that no node renews any more, ended here as interrupted and marked
+    // to be announced by this node. Called by the lease thread; public for the tests.
+    std::vector<Job> take_over_lapsed();
+    // The jobs this node ended for another and has not yet announced (it may have died before
+    // it journaled the event), and the acknowledgement that one's event is journaled now.
+    std::vector<Job> to_announce();
+    void announced(const std::string& id);
+
+    // The lease thread: renews this node's leases every third of --lease and, every half of
+    // it, hands the jobs of dead nodes to `announce` (which journals their final event).
+    void start(std::function<void(const Job&)> announce);
+    void stop();
+
+private:
+    template <typename Call>
+    auto with_connection(Call call) -> decltype(call(std::declval<RedisConnection&>()));
+    Result<ReplyPtr> run(const std::vector<std::string>& argv);
+    void renew_leases();
+    void run_leases(std::function<void(const Job&)> announce);
+
+    SharedJobsConfig config_;
+    std::mutex connection_mutex_;
+    std::unique_ptr<RedisConnection> connection_;  // under connection_mutex_
+
+    std::mutex leases_mutex_;
+    std::condition_variable leases_wake_;
+    std::set<std::string> running_here_;       // under leases_mutex_
+    std::map<std::string, int> lapsed_scans_;  // under leases_mutex_: seen without a lease
+    bool stopping_ = false;                    // under leases_mutex_
+    std::thread lease_thread_;
+};
+
+}  // namespace rp::app

@@ -1,0 +1,113 @@
+"""Several app nodes behind nginx's FastCGI upstream, sharing their jobs through Redis
+(--job-store, docs/app.md "Several app nodes"): any node answers for any job, and a node that
+dies has its running jobs ended by another within about twice the lease, once.
+
+The program is tests/fixtures/job_behaviour.sh; "gate PATH" jobs run until the test creates
+PATH.
+"""
+
+import json
+import os
+import time
+
+import harness
+from harness import RoomClient
+
+BEHAVIOUR = os.path.join(harness.FIXTURES, "job_behaviour.sh")
+LEASE_MS = 1500
+
+
+def event_of(job_id, *events):
+    return lambda m: m.get("data", {}).get("jobId") == job_id and m.get("event") in events
+
+
+class TwoAppNodes(harness.StackTestCase):
+    APPS = 2
+    EXEC = BEHAVIOUR + " {input} {workdir}"
+    APP_ARGS = ("--workers", "2", "--lease", str(LEASE_MS))
+
+    def upload_mode(self, mode, room):
+        path = self.write_fixture("input-%d.txt" % time.monotonic_ns(), mode.encode() + b"\n")
+        status, _, body = self.curl("-F", "roomId=" + room, "-F", "file=@" + path,
+                                    self.stack.url + "/cad")
+        self.assertEqual(status, 202, body)
+        return json.loads(body)["jobId"]
+
+    def holder(self, job_id):
+        """The app nodes whose spool holds the job."""
+        return [app for app in range(self.stack.apps)
+                if os.path.isdir(os.path.join(self.stack.app_spool_dir(app), "jobs", job_id))]
+
+    def job(self, job_id):
+        status, _, body = self.curl(self.stack.url + "/jobs/" + job_id)
+        self.assertEqual(status, 200, body + "\n" + self.logs())
+        return json.loads(body)
+
+    def eventually(self, condition, what, timeout=20):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                self.fail("timed out waiting for " + what + "\n" + self.logs())
+            time.sleep(0.05)
+
+    def test_uploads_spread_and_every_node_answers_for_every_job(self):
+        jobs = [self.upload_mode("ok", "spread") for _ in range(12)]
+        holders = [self.holder(job_id) for job_id in jobs]
+        self.assertTrue(all(len(found) == 1 for found in holders), holders)
+        self.assertEqual({found[0] for found in holders}, {0, 1}, "both nodes took uploads")
+        for job_id in jobs:
+            self.eventually(lambda: self.job(job_id)["status"] == "done", "job %s done" % job_id)
+        # nginx takes turns between the nodes: four reads of each job reach both of them.
+        for job_id in jobs:
+            for _ in range(4):
+                seen = self.job(job_id)
+                self.assertEqual((seen["jobId"], seen["status"]), (job_id, "done"))
+        status, _, body = self.curl(self.stack.url + "/jobs/" + "0" * 32)
+        self.assertEqual(status, 404, body)
+
+    def test_a_killed_node_has_its_running_job_ended_once_by_the_other(self):
+        room = "node-dies"
+        gates = []
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                on_node_1 = None
+                for _ in range(8):
+                    gate = os.path.join(self.run_dir, "gate-%d" % time.monotonic_ns())
+                    gates.append(gate)
+                    job_id = self.upload_mode("gate " + gate, room)
+                    if self.holder(job_id) == [1]:
+                        on_node_1 = job_id
+                        break
+                self.assertIsNotNone(on_node_1, "no upload reached node 1")
+                await client.until(event_of(on_node_1, "job.started"))
+                self.stack.kill_process("app-1")
+                killed_at = time.monotonic()
+                seen = await client.until(event_of(on_node_1, "job.failed", "job.done"),
+                                          timeout=6 * LEASE_MS / 1000)
+                ended_after = time.monotonic() - killed_at
+                self.stack.start_app(app=1)
+                for gate in gates:
+                    with open(gate, "w"):
+                        pass
+                seen += await client.nothing_for(3.0)
+                return on_node_1, seen, ended_after
+
+        job_id, seen, ended_after = self.run_async(scenario())
+        print("a killed node's running job ended by the other node %.1f s after the kill "
+              "(lease %d ms)" % (ended_after, LEASE_MS))
+        finals = [m for m in seen if m.get("event") in ("job.done", "job.failed")
+                  and m["data"]["jobId"] == job_id]
+        self.assertEqual([m["event"] for m in finals], ["job.failed"], self.logs())
+        self.assertEqual(finals[0]["data"]["error"]["reason"], "interrupted")
+        self.assertLess(ended_after, 3 * LEASE_MS / 1000)
+        # After the node came back: the same record on both nodes, and no second end.
+        for _ in range(4):
+            self.assertEqual(self.job(job_id)["status"], "failed")
+        others = [m["data"]["jobId"] for m in seen if m.get("event") == "job.done"]
+        self.assertEqual(len(others), len(set(others)), "no job ends twice")
+
+
+if __name__ == "__main__":
+    harness.main()
