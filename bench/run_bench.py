@@ -192,15 +192,16 @@ class Systems:
     """Every system under test, by name: how the generator reaches it and which PIDs it costs."""
 
     def __init__(self, build_dir, base_dir, with_nchan, nchan_workers, baseline_build_dir=None,
-                 with_redis2=False, with_node_peer=False):
+                 with_redis2=False, with_node_peer=False, with_app_nodes=False):
         # History is retained 600 s by default; 5 s lets the end of the run show whether the
         # memory of the load comes back once what is retained has expired (nchan's messages
         # time out after 5 s as well). --event-loop epoll: measure the loop the package ships,
         # or fail, rather than fall back quietly.
-        def stack(build, name, extra=(), nodes=1):
+        def stack(build, name, extra=(), nodes=1, apps=1, exec_template=None, app_args=()):
             return devstack.Stack(build, os.path.join(base_dir, name), devstack.free_port(),
                                   sidecar_args=["--history-ttl", "5", "--event-loop", "epoll"]
-                                  + list(extra), nodes=nodes)
+                                  + list(extra), nodes=nodes, apps=apps,
+                                  exec_template=exec_template, app_args=app_args)
         # Messages from browsers on, without the per-connection rate limit: the client-publish
         # scenario measures the path, not the limit. (Not for a baseline, which may predate it.)
         self.stack = stack(build_dir, "roompush", CLIENT_PUBLISH_ARGS)
@@ -210,6 +211,12 @@ class Systems:
         # upstream, otherwise configured as the memory stack: REDIS2_SCENARIOS only.
         self.redis2 = (stack(build_dir, REDIS2, CLIENT_PUBLISH_ARGS, nodes=2)
                        if with_redis2 else None)
+        # One app node against two sharing their jobs through Redis, both running a program
+        # of 200 ms with two workers each: APP_NODES_SCENARIO only.
+        slow = SLOW_JOB + " {input} {workdir}"
+        self.app_nodes = ([stack(build_dir, name, apps=apps, exec_template=slow,
+                                 app_args=("--workers", "2", "--queue", "64"))
+                           for name, apps in ((APPS1, 1), (APPS2, 2))] if with_app_nodes else [])
         self.nchans = [nchan(w, base_dir) for w in nchan_workers] if with_nchan else []
         # nginx alone at its most frugal, in front of the same sidecar (idle scenario only).
         self.floor = PrivateNginx("nginx-floor", "nginx-floor.conf.in", base_dir, 2,
@@ -220,7 +227,7 @@ class Systems:
                           else None)
 
     def stacks(self):
-        return [self.stack] + [s for s in (self.baseline, self.redis2) if s]
+        return [self.stack] + [s for s in (self.baseline, self.redis2) if s] + self.app_nodes
 
     def servers(self):
         return self.nchans + [self.floor] + ([self.node_peer] if self.node_peer else [])
@@ -239,7 +246,8 @@ class Systems:
 
     def names(self):
         ours = (["roompush"] + (["roompush-baseline"] if self.baseline else [])
-                + ([REDIS2] if self.redis2 else []) + ["roompush-direct"])
+                + ([REDIS2] if self.redis2 else []) + ["roompush-direct"]
+                + ([APPS1, APPS2] if self.app_nodes else []))
         return (ours + [n.name for n in self.nchans] + [self.floor.name]
                 + ([NODE_PEER] if self.node_peer else []))
 
@@ -271,7 +279,8 @@ class Systems:
                 "upload": "tcp:127.0.0.1:%d" % stack.port,
                 "pids": self.roompush_pids(not direct, stack),
                 # An upload costs the app too (and, as reaped children, the programs it ran).
-                "upload_pids": self.roompush_pids(True, stack) + [stack.processes["app"].pid],
+                "upload_pids": self.roompush_pids(True, stack) + [
+                    stack.processes[stack.app_name(app)].pid for app in range(stack.apps)],
                 "extra": ["--expect-subscribed"] + primary,
             }
         if name == NODE_PEER:  # upload only: the one process, and its programs as children
@@ -296,7 +305,10 @@ class Systems:
         }
 
     def stack_of(self, name):
-        return {"roompush-baseline": self.baseline, REDIS2: self.redis2}.get(name, self.stack)
+        by_name = {"roompush-baseline": self.baseline, REDIS2: self.redis2}
+        by_name.update({APPS1: self.app_nodes[0], APPS2: self.app_nodes[1]} if self.app_nodes
+                       else {})
+        return by_name.get(name, self.stack)
 
     def fsyncs(self, name):
         """fsync and fdatasync calls so far: the app's counter roompush_app_fsyncs_total from
@@ -332,6 +344,9 @@ NEW_IN_THIS_TREE = (AS_BROWSER, OVER_SSE)  # scenarios a baseline build may not 
 # (roompush) of the same run: scenario -> (label, the least ratio of its deliveries/s to the
 # memory broker's that the issue asks for). Printed with the results; never fails the run.
 REDIS2 = "roompush-redis2"
+APPS1, APPS2 = "roompush-1app", "roompush-2apps"
+APP_NODES_SCENARIO = "jobs-2apps"
+SLOW_JOB = os.path.join(HERE, "slow-job.sh")
 REDIS2_SCENARIOS = {
     "rooms-1000x1": ("1,000 rooms × 1", 0.5),
     "fanout-1x1000": ("fanout 1×1,000", 0.8),
@@ -434,6 +449,10 @@ def scenarios(smoke):
                                            "--window", "512"], None),
         ("upload-100", "upload", ["--mode", "upload", "--messages", "100", "--window", "4"],
          ["roompush", NODE_PEER]),
+        # Uploads whose program takes 200 ms, 8 in flight: one app node (2 workers) against two
+        # sharing their jobs through Redis (4 workers in all), through the same nginx site.
+        (APP_NODES_SCENARIO, "upload past one node", ["--mode", "upload", "--messages", "80",
+                                                      "--window", "8"], [APPS1, APPS2]),
         # 50 source addresses: 200 connections each, under the site's limit_conn of 256 per
         # address (only 127.0.0.1 itself is unlimited), as 10,000 browsers would come.
         ("idle-10000", "memory", ["--mode", "idle", "--subs", "10000", "--sources", "50",
@@ -644,6 +663,7 @@ def render_markdown(info, summary, extra, reps, seconds):
     lines += own_ratios_table(summary)
     lines += redis2_table(summary)
     lines += node_peer_table(summary)
+    lines += app_nodes_table(summary)
     lines += ["", END]
     return "\n".join(lines)
 
@@ -712,6 +732,28 @@ def node_peer_table(summary):
              "sidecar, app and nginx) and the programs they ran; fsyncs from the app's "
              "roompush_app_fsyncs_total (n/a: not exposed by this build):" % NODE_PEER, "",
              "| target | roompush | %s | ratio | met |" % NODE_PEER,
+             "| --- | ---: | ---: | ---: | --- |"]
+    return lines + ["| %s | %s | %s | %s | %s |" % row for row in rows]
+
+
+def app_nodes_table(summary):
+    """APP_NODES_SCENARIO as Markdown: two app nodes against one, same run; or nothing."""
+    one = summary.get(APP_NODES_SCENARIO, {}).get(APPS1)
+    two = summary.get(APP_NODES_SCENARIO, {}).get(APPS2)
+    if not one or not two:
+        return []
+    rows = []
+    for key, label, scale, digits, factor in (
+            ("deliveries_per_s", "jobs/s, two nodes ≥ 1.8× one", 1, 1, 1.8),
+            ("latency_p50_us", "upload→job.done p50 ms", 0.001, 1, None),
+            ("latency_p99_us", "upload→job.done p99 ms", 0.001, 1, None)):
+        met = "" if factor is None else ("yes" if two[key] >= factor * one[key] else "**no**")
+        rows.append((label, fmt(two[key] * scale, digits), fmt(one[key] * scale, digits),
+                     ratio(two[key], one[key]), met))
+    lines = ["", "Jobs past one app node (%s: uploads whose program takes 200 ms, 8 in flight, "
+             "through the same nginx site; two app nodes of 2 workers sharing their jobs through "
+             "Redis against one), same run, taking turns; medians:" % APP_NODES_SCENARIO, "",
+             "| figure | %s | %s | ratio | met |" % (APPS2, APPS1),
              "| --- | ---: | ---: | ---: | --- |"]
     return lines + ["| %s | %s | %s | %s | %s |" % row for row in rows]
 
@@ -860,8 +902,9 @@ def main():
     # The Node.js peer when an upload scenario runs (not for --baseline either).
     with_node_peer = (not baseline and any(name.startswith("upload") for name in selected)
                       and ensure_node_peer())
+    with_app_nodes = not baseline and APP_NODES_SCENARIO in selected
     systems = Systems(build_dir, base_dir, with_nchan, [1] if args.smoke else [1, 2], baseline,
-                      with_redis2, with_node_peer)
+                      with_redis2, with_node_peer, with_app_nodes)
     upload_file = os.path.join(base_dir, "part.stl")
     write_stl(upload_file)
     raw, extra = {}, {}
@@ -893,6 +936,8 @@ def main():
                     if system == systems.floor.name and not fresh:
                         continue  # a memory figure only
                     if system == REDIS2 and name not in REDIS2_SCENARIOS:
+                        continue
+                    if system in (APPS1, APPS2) and name != APP_NODES_SCENARIO:
                         continue
                     if system == NODE_PEER and not name.startswith("upload"):
                         continue  # it has the upload path only
