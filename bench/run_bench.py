@@ -8,7 +8,9 @@ broker behind one nginx upstream (system roompush-redis2), published to through 
 control sockets and reported against the memory broker (roompush) of the same run; for the upload
 scenario also a plain Node.js server of our own (system node-peer, bench/node-peer/: busboy, ws,
 child_process.spawn, one process, no nginx; its modules installed with `npm ci` when missing),
-running the same program on the same uploads. For every
+running the same program on the same uploads; for jobs-2apps two stacks whose program takes
+200 ms (bench/slow-job.sh), one with a single app node (roompush-1app) and one with two sharing
+their jobs through Redis behind nginx's FastCGI upstream (roompush-2apps). For every
 scenario and repetition the systems take turns (alternating, so that the machine's noise spreads
 over all of them); the report takes medians and writes bench/RESULTS.md between its markers, and
 the raw figures to BUILD/bench/results.json.
