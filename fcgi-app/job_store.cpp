@@ -67,7 +67,7 @@ Status JobStore::save(const Job& job, Durability durability) const {
     auto record = journal_->write_job_record(job.id, json);
     if (!record) return record.error();
     Status copied = write_copy(job.id, json, false);
-    journal_->job_copy_written();
+    journal_->job_copy_written(copied.ok());
     if (!copied) return copied;
     if (durability == Durability::now) {
         if (auto durable = journal_->make_durable(*record); !durable) return durable;

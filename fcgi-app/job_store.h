@@ -30,8 +30,8 @@ public:
     virtual ~JobJournal() = default;
     // Writes the record (not yet synced); returns what make_durable() waits for.
     virtual Result<uint64_t> write_job_record(const std::string& id, std::string_view json) = 0;
-    // The job.json of the record just written is in place (or could not be written).
-    virtual void job_copy_written() = 0;
+    // The job.json of the record just written is in place, or could not be written.
+    virtual void job_copy_written(bool written) = 0;
     virtual Status make_durable(uint64_t record) = 0;
 };
 

@@ -226,9 +226,20 @@ Status Outbox::append_job(std::string_view id, std::string_view json) {
     record.append(id).append(" ").append(json).push_back('\n');
     if (auto written = write_record(record); !written) return written;
     ++written_;
+    ++job_records_;
     has_job_records_ = true;
     copies_pending_.fetch_add(1);
     return ok_status();
+}
+
+void Outbox::job_copy_written(bool written) {
+    if (!written && !copy_failed_.exchange(true)) {
+        log_error("outbox_checkpoints_stopped")
+            .kv("dir", dir_)
+            .kv("reason", "a job.json could not be written")
+            .kv("effect", "the journal keeps every job record until a restart");
+    }
+    copies_pending_.fetch_sub(1);
 }
 
 bool Outbox::all_synced() {
@@ -285,7 +296,10 @@ void Outbox::start_over_if_done() {
     bool all_acked = std::none_of(entries_.begin(), entries_.end(),
                                   [](const Entry& entry) { return entry.durable; });
     if (all_acked && journal_bytes_ > 0) {
-        if (has_job_records_ && (journal_bytes_ < kCheckpointBytes || !checkpoint())) return;
+        if (has_job_records_) {
+            checkpoint_wanted_ = journal_bytes_ >= kCheckpointBytes;
+            return;
+        }
         std::lock_guard lock(sync_mutex_);
         if (::ftruncate(journal_->get(), 0) == 0) journal_bytes_ = 0;
         return;
@@ -293,35 +307,43 @@ void Outbox::start_over_if_done() {
     // Rewritten only when mostly acked: a large outbox of pushes still waiting is not copied
     // again at every ack.
     if (journal_bytes_ > kCompactBytes && journal_bytes_ > 2 * live_bytes_) {
+        if (has_job_records_) {
+            checkpoint_wanted_ = true;
+            return;
+        }
         if (auto compacted = compact(); !compacted) {
             log_error("outbox_compact_failed").kv("error", compacted.error().message);
         }
     }
 }
 
-// Every job record in the journal has its job.json written (no copy pending): one syncfs puts
-// them all on disk, and the records may go. False when a copy is still being written (the
-// next ack tries again).
-bool Outbox::checkpoint() {
-    if (copies_pending_.load() > 0) return false;
-    std::shared_ptr<UniqueFd> journal;
-    {
-        std::lock_guard lock(sync_mutex_);
-        journal = journal_;
+// Every job record in the journal has its job.json written (no copy pending): one syncfs, run
+// by the caller without its lock, puts them all on disk, and the records may go.
+std::optional<Outbox::Checkpoint> Outbox::checkpoint_due() {
+    if (!checkpoint_wanted_ || copies_pending_.load() > 0 || copy_failed_.load()) {
+        return std::nullopt;
     }
-    if (!sync_file_system(journal->get())) {
+    std::lock_guard lock(sync_mutex_);
+    return Checkpoint{job_records_, journal_};
+}
+
+// A record appended while the syncfs ran may have a copy it did not cover: then the next ack
+// asks again. Otherwise the journal starts over or is rewritten, as it wanted.
+void Outbox::checkpoint_done(const Checkpoint& checkpoint, bool synced) {
+    checkpoint_wanted_ = false;
+    if (!synced) {
         log_error("outbox_checkpoint_failed").kv("dir", dir_).kv("error", std::strerror(errno));
-        return false;
+        return;
     }
+    if (checkpoint.job_records != job_records_) return;
     has_job_records_ = false;
-    return true;
+    start_over_if_done();
 }
 
 // The journal holds mostly acked pushes: it is rewritten with the rest (synced, renamed,
-// directory synced) and the new descriptor replaces the old one; job records go once a
-// checkpoint has their job.json files on disk.
+// directory synced) and the new descriptor replaces the old one. Job records are never in it
+// by then: a checkpoint had their job.json files on disk first.
 Status Outbox::compact() {
-    if (has_job_records_ && !checkpoint()) return ok_status();
     std::string path = journal_path();
     std::string fresh = path + ".new";
     UniqueFd fd(::open(fresh.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640));

@@ -14,7 +14,9 @@
 // that may be lost (progress: best effort) is kept in memory only. Acks are written but not
 // synced: one lost in a crash makes its push go out again, and its idempotency key makes that
 // harmless. A job's job.json is its readable copy, written unsynced after its record; the
-// journal is the truth until a checkpoint (syncfs: every job.json on disk) lets it go.
+// journal is the truth until a checkpoint (syncfs: every job.json on disk) lets it go. The
+// checkpoint's syncfs may take long (it flushes the whole file system), so the caller runs it
+// without its lock: checkpoint_due() before, checkpoint_done() after.
 // The journal starts over (truncated) whenever every push in it was acked and, if it holds job
 // records, it has grown past a bound; it is rewritten with the pushes left when it grows past
 // a larger one. A torn last record (a crash mid-write) is cut off at open; the per-push files
@@ -30,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,9 +52,19 @@ public:
     // returns its number.
     Result<uint64_t> append(std::string_view line, bool durable = true);
     // Writes job `id`'s record (not yet synced). The caller then writes the job's readable
-    // copy and says so with job_copy_written(): no checkpoint drops the record before that.
+    // copy and says whether it could with job_copy_written(): no checkpoint drops the record
+    // before that, and none at all after a copy that failed (the journal stays the truth).
     Status append_job(std::string_view id, std::string_view json);
-    void job_copy_written() { copies_pending_.fetch_sub(1); }
+    void job_copy_written(bool written);
+
+    // A checkpoint to make now (the journal holds job records and wants to start over or be
+    // rewritten, and no copy is being written): syncfs of `journal`, then checkpoint_done().
+    struct Checkpoint {
+        uint64_t job_records;  // appended so far: one more meanwhile and this one covers less
+        std::shared_ptr<UniqueFd> journal;
+    };
+    std::optional<Checkpoint> checkpoint_due();
+    void checkpoint_done(const Checkpoint& checkpoint, bool synced);
     // The newest durable record written so far, for sync_through().
     uint64_t written() const { return written_.load(); }
     bool all_synced();
@@ -84,17 +97,19 @@ private:
     Status load_journal();
     Status write_record(const std::string& record);
     void start_over_if_done();
-    bool checkpoint();
     Status compact();
 
     std::string dir_;
     std::deque<Entry> entries_;  // bounded by the outbox limit (PushSender)
     uint64_t next_ = 1;
     uint64_t journal_bytes_ = 0;
-    uint64_t live_bytes_ = 0;             // of the records of pushes not yet acked
-    bool broken_ = false;                 // a failed write could not be cut off: no more records
-    bool has_job_records_ = false;        // since the journal last started over
-    std::atomic<int> copies_pending_{0};  // job records whose job.json is still being written
+    uint64_t live_bytes_ = 0;       // of the records of pushes not yet acked
+    bool broken_ = false;           // a failed write could not be cut off: no more records
+    bool has_job_records_ = false;  // since the journal last started over
+    bool checkpoint_wanted_ = false;
+    uint64_t job_records_ = 0;              // appended since open
+    std::atomic<int> copies_pending_{0};    // job records whose job.json is still being written
+    std::atomic<bool> copy_failed_{false};  // a job.json could not be written: no checkpoint
     std::map<std::string, std::string> loaded_jobs_;
 
     // The journal's descriptor is shared with a sync that may be running on another thread

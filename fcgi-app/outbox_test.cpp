@@ -34,6 +34,15 @@ protected:
             std::distance(fs::directory_iterator(dir_), fs::directory_iterator()));
     }
 
+    // Past the size at which a journal of job records is worth a checkpoint.
+    static void fill_with_job_records(Outbox& outbox) {
+        const std::string big(1000, 'x');
+        for (int i = 0; i < 1100; ++i) {
+            ASSERT_TRUE(outbox.append_job("job-" + std::to_string(i), big).ok());
+            outbox.job_copy_written(true);
+        }
+    }
+
     std::string dir_;
 };
 
@@ -187,12 +196,12 @@ TEST_F(OutboxTest, JobRecordsSurviveAReopenNewestFirst) {
         Outbox outbox(dir_);
         ASSERT_TRUE(outbox.open().ok());
         ASSERT_TRUE(outbox.append_job("job-a", R"({"status":"queued"})").ok());
-        outbox.job_copy_written();
+        outbox.job_copy_written(true);
         ASSERT_TRUE(outbox.append("push").ok());
         ASSERT_TRUE(outbox.append_job("job-b", R"({"status":"queued"})").ok());
-        outbox.job_copy_written();
+        outbox.job_copy_written(true);
         ASSERT_TRUE(outbox.append_job("job-a", R"({"status":"done"})").ok());
-        outbox.job_copy_written();
+        outbox.job_copy_written(true);
         EXPECT_FALSE(outbox.all_synced());
         ASSERT_TRUE(outbox.sync_through(outbox.written()).ok());
         EXPECT_TRUE(outbox.all_synced());
@@ -209,46 +218,68 @@ TEST_F(OutboxTest, JobRecordsSurviveAReopenNewestFirst) {
 }
 
 // With job records in it, an acked journal is kept (they are the jobs' durable state) until it
-// is big enough to be worth a checkpoint; then one syncfs lets it start over.
+// is big enough to be worth a checkpoint; then one syncfs (run by the caller without its lock)
+// lets it start over.
 TEST_F(OutboxTest, JobRecordsKeepTheJournalUntilACheckpoint) {
     Outbox outbox(dir_);
     ASSERT_TRUE(outbox.open().ok());
     ASSERT_TRUE(outbox.append_job("job-a", R"({"status":"queued"})").ok());
-    outbox.job_copy_written();
+    outbox.job_copy_written(true);
     ASSERT_TRUE(outbox.append("push").ok());
     outbox.pop_front();
     EXPECT_GT(fs::file_size(outbox.journal_path()), 0u) << "a small journal is not checkpointed";
+    EXPECT_FALSE(outbox.checkpoint_due());
 
-    const std::string big(1000, 'x');
-    for (int i = 0; i < 1100; ++i) {
-        ASSERT_TRUE(outbox.append_job("job-" + std::to_string(i), big).ok());
-        outbox.job_copy_written();
-    }
+    fill_with_job_records(outbox);
     ASSERT_TRUE(outbox.append("last push").ok());
-    uint64_t before = file_syncs();
     outbox.pop_front();
-    EXPECT_EQ(fs::file_size(outbox.journal_path()), 0u);
+    EXPECT_GT(fs::file_size(outbox.journal_path()), 1u << 20) << "not before the checkpoint";
+    auto checkpoint = outbox.checkpoint_due();
+    ASSERT_TRUE(checkpoint);
+    uint64_t before = file_syncs();
+    outbox.checkpoint_done(*checkpoint, sync_file_system(checkpoint->journal->get()));
     EXPECT_EQ(file_syncs() - before, 1u) << "one syncfs for every job.json";
+    EXPECT_EQ(fs::file_size(outbox.journal_path()), 0u);
 }
 
-// A record whose job.json is still being written is not given up by a checkpoint: the copy
-// on disk would be older than the state the caller was promised.
-TEST_F(OutboxTest, NoCheckpointWhileAJobCopyIsBeingWritten) {
+// A record whose job.json is still being written is not given up by a checkpoint, nor one
+// appended while the syncfs ran: the copy on disk could be older than the state it promised.
+TEST_F(OutboxTest, NoCheckpointOverACopyBeingWritten) {
     Outbox outbox(dir_);
     ASSERT_TRUE(outbox.open().ok());
-    const std::string big(1000, 'x');
-    for (int i = 0; i < 1100; ++i) {
-        ASSERT_TRUE(outbox.append_job("job-" + std::to_string(i), big).ok());
-        outbox.job_copy_written();
-    }
+    fill_with_job_records(outbox);
     ASSERT_TRUE(outbox.append_job("job-late", R"({"status":"running"})").ok());
     ASSERT_TRUE(outbox.append("push").ok());
     outbox.pop_front();
-    EXPECT_GT(fs::file_size(outbox.journal_path()), 1u << 20) << "kept: a copy is pending";
-    outbox.job_copy_written();
+    EXPECT_FALSE(outbox.checkpoint_due()) << "a copy is pending";
+    outbox.job_copy_written(true);
+    auto checkpoint = outbox.checkpoint_due();
+    ASSERT_TRUE(checkpoint);
+    ASSERT_TRUE(outbox.append_job("job-during", R"({"status":"done"})").ok());
+    outbox.job_copy_written(true);
+    outbox.checkpoint_done(*checkpoint, true);
+    EXPECT_GT(fs::file_size(outbox.journal_path()), 1u << 20) << "a record came meanwhile";
     ASSERT_TRUE(outbox.append("another").ok());
     outbox.pop_front();
+    checkpoint = outbox.checkpoint_due();
+    ASSERT_TRUE(checkpoint);
+    outbox.checkpoint_done(*checkpoint, true);
     EXPECT_EQ(fs::file_size(outbox.journal_path()), 0u);
+}
+
+// A job.json that could not be written leaves its record the only truth: no checkpoint again.
+TEST_F(OutboxTest, AFailedCopyStopsCheckpoints) {
+    Outbox outbox(dir_);
+    ASSERT_TRUE(outbox.open().ok());
+    fill_with_job_records(outbox);
+    ASSERT_TRUE(outbox.append_job("job-failed-copy", R"({"status":"done"})").ok());
+    outbox.job_copy_written(false);
+    ASSERT_TRUE(outbox.append("push").ok());
+    outbox.pop_front();
+    EXPECT_FALSE(outbox.checkpoint_due());
+    Outbox again(dir_);
+    ASSERT_TRUE(again.open().ok());
+    EXPECT_EQ(again.take_job_records().count("job-failed-copy"), 1u);
 }
 
 TEST_F(OutboxTest, AnUnwritableDirectoryIsAClearError) {

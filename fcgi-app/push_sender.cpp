@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "disk_io.h"
 #include "roompush/control_codec.h"
 #include "roompush/log.h"
 
@@ -141,7 +142,7 @@ Result<uint64_t> PushSender::write_job_record(const std::string& id, std::string
     return outbox_.written();
 }
 
-void PushSender::job_copy_written() { outbox_.job_copy_written(); }
+void PushSender::job_copy_written(bool written) { outbox_.job_copy_written(written); }
 
 Status PushSender::make_durable(uint64_t record) { return outbox_.sync_through(record); }
 
@@ -299,6 +300,7 @@ void PushSender::run() {
             }
         }
         note_fill_level();
+        checkpoint_if_due(lock);
         if (answers.size() == lines.size()) {
             backoff = kFirstBackoff;
             continue;
@@ -315,6 +317,17 @@ void PushSender::run() {
 }
 
 // A failed sync is logged and tried again after a pause, not in a loop.
+// The syncfs of a checkpoint flushes the whole file system: never under the lock, which every
+// upload and job save takes.
+void PushSender::checkpoint_if_due(std::unique_lock<std::mutex>& lock) {
+    auto checkpoint = outbox_.checkpoint_due();
+    if (!checkpoint) return;
+    lock.unlock();
+    bool synced = sync_file_system(checkpoint->journal->get());
+    lock.lock();
+    outbox_.checkpoint_done(*checkpoint, synced);
+}
+
 void PushSender::sync_while_idle(std::unique_lock<std::mutex>& lock) {
     uint64_t record = outbox_.written();
     lock.unlock();

@@ -77,7 +77,7 @@ public:
     void stop(std::chrono::milliseconds flush_for);
 
     Result<uint64_t> write_job_record(const std::string& id, std::string_view json) override;
-    void job_copy_written() override;
+    void job_copy_written(bool written) override;
     Status make_durable(uint64_t record) override;
     // The jobs' newest records as the journal held them at open() (JobStore::restore_from).
     std::map<std::string, std::string> take_job_records();
@@ -100,6 +100,7 @@ private:
     bool synced(const std::string& room, std::string_view event, const std::string& id,
                 uint64_t record);
     void sync_while_idle(std::unique_lock<std::mutex>& lock);
+    void checkpoint_if_due(std::unique_lock<std::mutex>& lock);
     void note_fill_level();  // with mutex_ held
     Result<uint64_t> journal(const std::string& room, std::string_view event, const std::string& id,
                              const std::string& line, bool durable);  // with mutex_ held

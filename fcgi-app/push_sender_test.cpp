@@ -1,5 +1,7 @@
 #include "push_sender.h"
 
+#include "disk_io.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -61,6 +63,29 @@ TEST_F(PushSenderTest, SendsInOrderAndEmptiesTheOutbox) {
     EXPECT_EQ(sender.stats().sent, 3u);
     sender.stop(0ms);
     EXPECT_EQ(fs::file_size(outbox_ + "/journal"), 0u) << "the journal starts over";
+}
+
+// The jobs' records keep the journal until the sender, once the pushes are acked and the
+// journal is past its bound, makes a checkpoint (outside its lock) and starts it over; records
+// written unsynced are synced by the sender when it is quiet.
+TEST_F(PushSenderTest, JobRecordsAreCheckpointedAndTheJournalStartsOver) {
+    FakeSidecar sidecar(socket_);
+    PushSender sender(socket_, outbox_, 100);
+    ASSERT_TRUE(sender.open().ok());
+    sender.start();
+    const std::string big(1000, 'x');
+    for (int i = 0; i < 1100; ++i) {
+        auto record = sender.write_job_record("job-" + std::to_string(i), big);
+        ASSERT_TRUE(record.ok());
+        sender.job_copy_written(true);
+    }
+    uint64_t before = file_syncs();
+    ASSERT_TRUE(eventually([&] { return file_syncs() > before; })) << "synced when quiet";
+    EXPECT_GT(fs::file_size(outbox_ + "/journal"), 1u << 20);
+    push_all(sender, {"j:done"});
+    ASSERT_TRUE(eventually([&] { return fs::file_size(outbox_ + "/journal") == 0; }))
+        << "checkpointed and started over once the push was acked";
+    sender.stop(0ms);
 }
 
 TEST_F(PushSenderTest, WhatTheSidecarNeverAckedIsSentAfterARestart) {
