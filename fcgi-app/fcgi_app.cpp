@@ -140,7 +140,10 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
     });
     recover_jobs(config, store, runner, queue);
     if (shared) {
-        shared->start([&runner](const Job& job) { runner.announce_taken_over(job); });
+        shared->start({[&runner](const Job& job) { return runner.announce_taken_over(job); },
+                       [&runner](Job job, const std::optional<std::string>& theirs) {
+                           runner.settle_end(std::move(job), theirs);
+                       }});
         log_info("job_store_shared")
             .kv("redis", config.shared.url.describe())
             .kv("node", shared->node())
@@ -160,6 +163,7 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
                       [&](HttpRequest& request) { return router.route(request); });
     if (auto started = server.start(); !started) {
         log_start_failure(started.error());
+        if (shared) shared->stop();  // its thread calls into the runner, gone on return
         return 1;
     }
     log_info("ready").kv("spool", config.spool_dir).kv("sidecar", config.control_socket);

@@ -24,6 +24,14 @@ HttpResponse JobRetrier::retry(const std::string& job_id) {
     if (!std::filesystem::exists(store_.input_path(job.id), missing)) {
         return error_response(410, make_error("input_gone", "job " + job.id + "'s upload is gone"));
     }
+    if (SharedJobs* shared = store_.shared()) {
+        // Whoever ended it (another node, after this one's lease lapsed), it runs again here.
+        if (auto reopened = shared->reopen(job.id); !reopened) {
+            return error_response(503, make_error("job_store_unavailable",
+                                                  "the job store cannot be reached to reopen job " +
+                                                      job.id + ": " + reopened.error().message));
+        }
+    }
     Job next = std::move(job);
     begin_next_attempt(next);
     if (auto reset = store_.reset_work_dir(next.id); !reset)

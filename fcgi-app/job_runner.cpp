@@ -67,9 +67,9 @@ void warn_if_repaired(const Job& job, const ProgramOutput& output) {
 
 }  // namespace
 
-void JobRunner::publish(const Job& job, std::string_view event, const cJSON* data, PushKind kind) {
+bool JobRunner::publish(const Job& job, std::string_view event, const cJSON* data, PushKind kind) {
     std::string_view name = event.substr(event.find('.') + 1);  // "job.done" -> "done"
-    pushes_.push(job.room, event, data, job_event_key(job, name), kind);
+    return pushes_.push(job.room, event, data, job_event_key(job, name), kind);
 }
 
 bool JobRunner::cancel_running(const std::string& job_id) {
@@ -117,9 +117,14 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
     if (SharedJobs* shared = store_.shared()) {
-        // Without Redis the job still runs: only a lapse of this node would go unnoticed.
-        if (auto leased = shared->start_running(job.id); !leased) {
-            log_warn("job_lease_not_taken").kv("job", job.id).kv("error", leased.error().message);
+        auto theirs = shared->start_running(job.id);
+        if (theirs && *theirs) {  // ended by another node while this one was cut off
+            adopt(job, **theirs);
+            return;
+        }
+        // Without Redis the job still runs: its end waits for Redis' word (finish()).
+        if (!theirs) {
+            log_warn("job_lease_not_taken").kv("job", job.id).kv("error", theirs.error().message);
         }
     }
     publish(job, "job.started", job_event_data(job).get(), PushKind::deliver_with_next);
@@ -254,7 +259,37 @@ void JobRunner::record_outcome(Job& job, const ChildOutcome& outcome, ProgramOut
 // the state, and finds the state without `announced` only if the event may not have been
 // journaled (then the recovery sends it again, under the same idempotency key).
 void JobRunner::finish(Job& job) {
-    if (ended_elsewhere(job)) return;
+    if (SharedJobs* shared = store_.shared()) {
+        std::string json = to_json(job_to_json(job, true).get());
+        auto theirs = shared->end(job.id, json);
+        if (!theirs) {
+            // Redis away: no event until Redis says this node's end came first (another node
+            // may have taken the job over). The final state waits on disk, not announced, so
+            // that a restart asks again.
+            log_warn("job_end_deferred").kv("job", job.id).kv("error", theirs.error().message);
+            (void)store_.save(job, Durability::now);
+            shared->defer_end(job, std::move(json));
+            waiters_.finished(job.id);
+            return;
+        }
+        if (*theirs) {
+            adopt(job, **theirs);
+            return;
+        }
+    }
+    announce(job);
+}
+
+// A deferred end, decided (SharedJobs' lease thread).
+void JobRunner::settle_end(Job job, const std::optional<std::string>& theirs) {
+    if (theirs) {
+        adopt(job, *theirs);
+    } else {
+        announce(job);
+    }
+}
+
+void JobRunner::announce(Job& job) {
     if (auto saved = store_.save(job, Durability::with_next); !saved) {
         log_error("job_save_failed").kv("job", job.id).kv("error", saved.error().message);
     }
@@ -276,28 +311,16 @@ void JobRunner::finish(Job& job) {
 
 // Several app nodes: the first final state written to Redis wins (shared_jobs.h). When another
 // node ended the job first (it took over this node's lapsed lease), its record becomes this
-// node's, announced: that node sent the final event, this one must not send another.
-bool JobRunner::ended_elsewhere(Job& job) {
-    SharedJobs* shared = store_.shared();
-    if (shared == nullptr) return false;
-    auto theirs = shared->end(job, to_json(job_to_json(job, true).get()));
-    if (!theirs) {
-        // Redis away: this node's own record decides, as with one node.
-        log_warn("job_end_not_shared").kv("job", job.id).kv("error", theirs.error().message);
-        return false;
-    }
-    if (!*theirs) return false;
-    return adopt(job, **theirs);
-}
-
-bool JobRunner::adopt(Job& job, const std::string& theirs) {
+// node's, announced: that node sent the final event, this one must not send another (not even
+// when that record cannot be read: this node's own then stands, unannounced no more).
+void JobRunner::adopt(Job& job, const std::string& theirs) {
     auto parsed = parse_json(theirs);
     auto adopted = parsed ? job_from_json(parsed->get()) : Result<Job>(parsed.error());
-    if (!adopted) {
+    if (adopted) {
+        job = std::move(*adopted);
+    } else {
         log_error("job_end_unreadable").kv("job", job.id).kv("error", adopted.error().message);
-        return false;
     }
-    job = std::move(*adopted);
     job.announced = true;
     (void)store_.save(job, Durability::with_next);
     waiters_.finished(job.id);
@@ -305,7 +328,6 @@ bool JobRunner::adopt(Job& job, const std::string& theirs) {
         .kv("job", job.id)
         .kv("room", job.room)
         .kv("status", status_name(job.status));
-    return true;
 }
 
 bool JobRunner::adopt_if_ended_elsewhere(Job& job) {
@@ -313,13 +335,17 @@ bool JobRunner::adopt_if_ended_elsewhere(Job& job) {
     if (shared == nullptr) return false;
     auto theirs = shared->ended_by_other(job.id);
     if (!theirs || !*theirs) return false;
-    return adopt(job, **theirs);
+    adopt(job, **theirs);
+    return true;
 }
 
 // The final event of a job another node's lease lapsed on, ended here (SharedJobs).
-void JobRunner::announce_taken_over(const Job& job) {
-    publish(job, "job.failed", job_event_data(job).get(), PushKind::must_deliver);
+bool JobRunner::announce_taken_over(const Job& job) {
+    if (!publish(job, "job.failed", job_event_data(job).get(), PushKind::must_deliver)) {
+        return false;
+    }
     figures_.ended(status_name(job.status));
+    return true;
 }
 
 }  // namespace rp::app

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "app_config.h"
@@ -48,8 +49,11 @@ public:
     // Several app nodes: true (and the job is the other node's record, announced, and saved
     // so) when another node ended it, e.g. after this node's lease on it lapsed.
     bool adopt_if_ended_elsewhere(Job& job);
-    // Several app nodes: sends the final event of a job this node ended for a dead one.
-    void announce_taken_over(const Job& job);
+    // Several app nodes: journals the final event of a job this node ended for a dead one.
+    bool announce_taken_over(const Job& job);
+    // Several app nodes: an end that waited for Redis, decided: `theirs` is the record of the
+    // node that ended the job first, or nullopt when this node's end stands.
+    void settle_end(Job job, const std::optional<std::string>& theirs);
 
 private:
     void run_held(const std::string& job_id, const std::atomic<bool>& cancel);
@@ -57,9 +61,9 @@ private:
     bool retry(Job& job, const std::atomic<bool>& cancel);
     void forget_cancel(const std::string& job_id, const std::atomic<bool>* mine);
     void record_outcome(Job& job, const ChildOutcome& outcome, ProgramOutput& output);
-    void publish(const Job& job, std::string_view event, const cJSON* data, PushKind kind);
-    bool ended_elsewhere(Job& job);
-    bool adopt(Job& job, const std::string& theirs);
+    bool publish(const Job& job, std::string_view event, const cJSON* data, PushKind kind);
+    void announce(Job& job);
+    void adopt(Job& job, const std::string& theirs);
 
     const AppConfig& config_;
     JobStore& store_;

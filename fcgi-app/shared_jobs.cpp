@@ -1,5 +1,6 @@
 #include "shared_jobs.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "roompush/json.h"
@@ -9,7 +10,10 @@
 namespace rp::app {
 namespace {
 
-constexpr int kTimeoutMs = 2000;
+// A command's reply within this, and never more than a quarter of a lease: a node waiting on
+// Redis must still renew its leases in time.
+constexpr int kMaxTimeoutMs = 2000;
+constexpr auto kReconnectPause = std::chrono::seconds(1);
 constexpr const char* kRunning = "rp:jobs:running";
 // Seen without a lease this many scans in a row (half a lease apart) before a job is taken
 // over: a node that has just got Redis back renews within a third of a lease.
@@ -27,13 +31,16 @@ constexpr const char* kPut =
     "if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end\n"
     "return 1\n";
 
-// KEYS: job hash, lease, running set. ARGV: id, node, lease ms. A new run: no end yet.
+// KEYS: job hash, lease, running set. ARGV: id, node, lease ms. A new run of this node's job,
+// unless another node ended it: then {0, json}.
 constexpr const char* kStartRunning =
+    "local ended = redis.call('HGET', KEYS[1], 'ended_by')\n"
+    "if ended and ended ~= ARGV[2] then return {0, redis.call('HGET', KEYS[1], 'json')} end\n"
     "redis.call('HDEL', KEYS[1], 'ended_by')\n"
     "redis.call('PERSIST', KEYS[1])\n"
     "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"
     "redis.call('SADD', KEYS[3], ARGV[1])\n"
-    "return 1\n";
+    "return {1}\n";
 
 // KEYS: job hash, lease, running set. ARGV: id, node, json, ttl s. Returns {1} when this node's
 // final state was written, {0, json} when another node's came first.
@@ -52,13 +59,31 @@ constexpr const char* kEnd =
 constexpr const char* kTakeOver =
     "if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end\n"
     "if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 then return 0 end\n"
-    "redis.call('SREM', KEYS[3], ARGV[1])\n"
-    "if redis.call('HEXISTS', KEYS[1], 'ended_by') == 1 then return 0 end\n"
+    "if redis.call('HEXISTS', KEYS[1], 'ended_by') == 1 then\n"
+    "  redis.call('SREM', KEYS[3], ARGV[1])\n"
+    "  return 0\n"
+    "end\n"
     "if redis.call('HGET', KEYS[1], 'json') ~= ARGV[5] then return 0 end\n"
+    "redis.call('SREM', KEYS[3], ARGV[1])\n"
     "redis.call('HSET', KEYS[1], 'json', ARGV[3], 'ended_by', ARGV[2])\n"
     "if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end\n"
     "redis.call('SADD', KEYS[4], ARGV[1])\n"
     "return 1\n";
+
+bool is_readonly(const Result<ReplyPtr>& reply) {
+    return !reply && reply.error().code == "broker_error" &&
+           reply.error().message.starts_with("READONLY");
+}
+
+// {1} or {0, json}, as kStartRunning and kEnd answer: nullopt, or the other node's record.
+Result<std::optional<std::string>> won_or_theirs(const redisReply* reply, const char* what) {
+    const redisReply* first = element(reply, 0);
+    if (!is_integer(first)) return bad_reply(what);
+    if (integer_of(first) == 1) return std::optional<std::string>();
+    const redisReply* theirs = element(reply, 1);
+    if (!is_string(theirs)) return bad_reply(what);
+    return std::optional<std::string>(string_of(theirs));
+}
 
 Result<Job> job_of(const std::string& json) {
     auto parsed = parse_json(json);
@@ -68,21 +93,61 @@ Result<Job> job_of(const std::string& json) {
 
 }  // namespace
 
+SharedJobs::SharedJobs(SharedJobsConfig config)
+    : config_(std::move(config)),
+      timeout_ms_(std::min<int>(kMaxTimeoutMs, static_cast<int>(config_.lease_ms / 4))) {}
+
 SharedJobs::~SharedJobs() { stop(); }
 
 template <typename Call>
 auto SharedJobs::with_connection(Call call) -> decltype(call(std::declval<RedisConnection&>())) {
     std::lock_guard lock(connection_mutex_);
     if (!connection_ || connection_->broken()) {
-        auto opened = open_redis(config_.url, config_.credentials, kTimeoutMs);
-        if (!opened) return opened.error();
+        auto now = std::chrono::steady_clock::now();
+        if (now < retry_connect_at_) {
+            return make_error(
+                "broker_io", "Redis (" + config_.url.describe() + ") was unreachable a moment ago");
+        }
+        auto opened = open_redis(config_.url, config_.credentials, timeout_ms_);
+        if (!opened) {
+            retry_connect_at_ = now + kReconnectPause;
+            return opened.error();
+        }
         connection_ = std::move(*opened);
     }
     return call(*connection_);
 }
 
 Result<ReplyPtr> SharedJobs::run(const std::vector<std::string>& argv) {
-    return with_connection([&](RedisConnection& redis) { return redis.command(argv); });
+    return with_connection([&](RedisConnection& redis) {
+        auto reply = redis.command(argv);
+        // A demoted master: the next call asks Sentinel again (redis_endpoint.h).
+        if (is_readonly(reply)) redis.mark_broken();
+        return reply;
+    });
+}
+
+// Pipelined; every reply is read, so that the connection stays in step whatever one says.
+Status SharedJobs::run_all(const std::vector<std::vector<std::string>>& commands) {
+    return with_connection([&](RedisConnection& redis) -> Status {
+        for (const auto& argv : commands) {
+            if (auto appended = redis.append(argv); !appended) {
+                redis.mark_broken();
+                return appended;
+            }
+        }
+        Status first = ok_status();
+        for (std::size_t i = 0; i < commands.size(); ++i) {
+            auto reply = redis.answer();
+            if (!reply && reply.error().code != "broker_error") {
+                redis.mark_broken();  // the replies still due are lost with the connection
+                return reply.error();
+            }
+            if (is_readonly(reply)) redis.mark_broken();
+            if (!reply && first) first = reply.error();
+        }
+        return first;
+    });
 }
 
 void SharedJobs::put(const Job& job, const std::string& json) {
@@ -120,73 +185,94 @@ void SharedJobs::remove(const std::string& id) {
     if (!done) log_warn("shared_job_not_removed").kv("job", id).kv("error", done.error().message);
 }
 
-Status SharedJobs::start_running(const std::string& id) {
+// The lease is renewed from now on, also while Redis is away, so that no node takes the job
+// over in the moment Redis is back.
+Result<std::optional<std::string>> SharedJobs::start_running(const std::string& id) {
     {
         std::lock_guard lock(leases_mutex_);
         running_here_.insert(id);
     }
-    auto done = run({"EVAL", kStartRunning, "3", job_key(id), lease_key(id), kRunning, id,
-                     config_.node, std::to_string(config_.lease_ms)});
+    auto reply = run({"EVAL", kStartRunning, "3", job_key(id), lease_key(id), kRunning, id,
+                      config_.node, std::to_string(config_.lease_ms)});
+    if (!reply) return reply.error();
+    auto theirs = won_or_theirs(reply->get(), "the start of a job");
+    if (theirs && *theirs) {
+        std::lock_guard lock(leases_mutex_);
+        running_here_.erase(id);
+    }
+    return theirs;
+}
+
+void SharedJobs::stop_running(const std::string& id) {
+    auto done = run_all({{"SREM", kRunning, id}, {"DEL", lease_key(id)}});
+    if (!done) {
+        // Still listed, and leased by this node until the next stop or end gives it up: no node
+        // takes a job over that is only waiting for its retry.
+        log_warn("shared_job_not_stopped").kv("job", id).kv("error", done.error().message);
+        return;
+    }
+    std::lock_guard lock(leases_mutex_);
+    running_here_.erase(id);
+}
+
+Status SharedJobs::reopen(const std::string& id) {
+    auto done = run({"HDEL", job_key(id), "ended_by"});
     if (!done) return done.error();
     return ok_status();
 }
 
-void SharedJobs::stop_running(const std::string& id) {
-    {
+// The lease is given up only once Redis has answered: until then this node keeps it.
+Result<std::optional<std::string>> SharedJobs::end(const std::string& id, const std::string& json) {
+    auto reply = run({"EVAL", kEnd, "3", job_key(id), lease_key(id), kRunning, id, config_.node,
+                      json, std::to_string(config_.keep_s)});
+    if (!reply) return reply.error();
+    auto theirs = won_or_theirs(reply->get(), "the end of a job");
+    if (theirs) {
         std::lock_guard lock(leases_mutex_);
         running_here_.erase(id);
     }
-    auto done = with_connection([&](RedisConnection& redis) -> Result<ReplyPtr> {
-        if (auto appended = redis.append({"SREM", kRunning, id}); !appended)
-            return appended.error();
-        if (auto appended = redis.append({"DEL", lease_key(id)}); !appended) {
-            return appended.error();
-        }
-        if (auto first = redis.answer(); !first) return first;
-        return redis.answer();
-    });
-    if (!done) log_warn("shared_job_not_stopped").kv("job", id).kv("error", done.error().message);
+    return theirs;
 }
 
-Result<std::optional<std::string>> SharedJobs::end(const Job& job, const std::string& json) {
+void SharedJobs::defer_end(const Job& job, std::string json) {
+    std::lock_guard lock(leases_mutex_);
+    running_here_.insert(job.id);
+    deferred_ends_[job.id] = std::move(json);
+}
+
+void SharedJobs::settle_deferred_ends() {
+    std::map<std::string, std::string> deferred;
     {
         std::lock_guard lock(leases_mutex_);
-        running_here_.erase(job.id);
+        deferred = deferred_ends_;
     }
-    auto reply = run({"EVAL", kEnd, "3", job_key(job.id), lease_key(job.id), kRunning, job.id,
-                      config_.node, json, std::to_string(config_.keep_s)});
-    if (!reply) return reply.error();
-    const redisReply* first = element(reply->get(), 0);
-    if (!is_integer(first)) return bad_reply("the end of a job");
-    if (integer_of(first) == 1) return std::optional<std::string>();
-    const redisReply* theirs = element(reply->get(), 1);
-    if (!is_string(theirs)) return bad_reply("the end of a job");
-    return std::optional<std::string>(string_of(theirs));
+    for (const auto& [id, json] : deferred) {
+        auto theirs = end(id, json);
+        if (!theirs) return;  // Redis still away: they all wait for the next round
+        {
+            std::lock_guard lock(leases_mutex_);
+            deferred_ends_.erase(id);
+        }
+        log_info("job_end_settled").kv("job", id).kv("won", !*theirs);
+        auto job = job_of(json);
+        if (job && callbacks_.end_settled) callbacks_.end_settled(std::move(*job), *theirs);
+    }
 }
 
 void SharedJobs::renew_leases() {
-    std::vector<std::string> ids;
+    std::vector<std::vector<std::string>> commands;
     {
         std::lock_guard lock(leases_mutex_);
-        ids.assign(running_here_.begin(), running_here_.end());
+        for (const std::string& id : running_here_) {
+            commands.push_back(
+                {"SET", lease_key(id), config_.node, "PX", std::to_string(config_.lease_ms)});
+        }
     }
-    if (ids.empty()) return;
-    auto renewed = with_connection([&](RedisConnection& redis) -> Status {
-        for (const std::string& id : ids) {
-            if (auto appended = redis.append(
-                    {"SET", lease_key(id), config_.node, "PX", std::to_string(config_.lease_ms)});
-                !appended) {
-                return appended;
-            }
-        }
-        for (std::size_t i = 0; i < ids.size(); ++i) {
-            if (auto answered = redis.answer(); !answered) return answered.error();
-        }
-        return ok_status();
-    });
+    if (commands.empty()) return;
+    auto renewed = run_all(commands);
     if (!renewed) {
         log_warn("job_leases_not_renewed")
-            .kv("jobs", ids.size())
+            .kv("jobs", commands.size())
             .kv("error", renewed.error().message)
             .kv("effect", "another node may end them as interrupted");
     }
@@ -195,7 +281,12 @@ void SharedJobs::renew_leases() {
 std::vector<Job> SharedJobs::take_over_lapsed() {
     std::vector<Job> taken;
     auto members = run({"SMEMBERS", kRunning});
-    if (!members || !is_array(members->get())) return taken;
+    if (!members || !is_array(members->get())) {
+        // Two sightings must be two scans in a row, not two on either side of an outage.
+        std::lock_guard lock(leases_mutex_);
+        lapsed_scans_.clear();
+        return taken;
+    }
     std::map<std::string, int> seen;
     std::vector<std::string> lapsed;
     for (std::size_t i = 0; i < size_of(members->get()); ++i) {
@@ -255,8 +346,9 @@ void SharedJobs::announced(const std::string& id) {
     if (!done) log_warn("shared_job_not_marked").kv("job", id).kv("error", done.error().message);
 }
 
-void SharedJobs::start(std::function<void(const Job&)> announce) {
-    lease_thread_ = std::thread([this, announce = std::move(announce)] { run_leases(announce); });
+void SharedJobs::start(Callbacks callbacks) {
+    callbacks_ = std::move(callbacks);
+    lease_thread_ = std::thread([this] { run_leases(); });
 }
 
 void SharedJobs::stop() {
@@ -268,30 +360,34 @@ void SharedJobs::stop() {
     if (lease_thread_.joinable()) lease_thread_.join();
 }
 
-// Renews every third of a lease; looks for lapsed leases every half of one, and first for the
-// jobs this node ended for others before it stopped (their events may not be journaled).
-void SharedJobs::run_leases(std::function<void(const Job&)> announce) {
-    auto hand_over = [&](const std::vector<Job>& jobs) {
-        for (const Job& job : jobs) {
-            announce(job);
+// A job leaves the to-announce set only once its event is journaled.
+void SharedJobs::announce_all(const std::vector<Job>& jobs) {
+    for (const Job& job : jobs) {
+        if (callbacks_.announce_taken_over && callbacks_.announce_taken_over(job)) {
             announced(job.id);
         }
-    };
-    hand_over(to_announce());
+    }
+}
+
+// Renews every third of a lease and tries the deferred ends; every half of a lease announces
+// what this node ended for others and has not announced yet (it may have stopped before it
+// journaled it, or failed to), then looks for lapsed leases.
+void SharedJobs::run_leases() {
     auto renew_every = std::chrono::milliseconds(config_.lease_ms / 3);
     auto scan_every = std::chrono::milliseconds(config_.lease_ms / 2);
-    auto next_scan = std::chrono::steady_clock::now() + scan_every;
+    auto next_scan = std::chrono::steady_clock::now();
     std::unique_lock lock(leases_mutex_);
     while (!stopping_) {
-        leases_wake_.wait_for(lock, renew_every, [&] { return stopping_; });
-        if (stopping_) break;
         lock.unlock();
         renew_leases();
+        settle_deferred_ends();
         if (std::chrono::steady_clock::now() >= next_scan) {
-            hand_over(take_over_lapsed());
+            announce_all(to_announce());
+            announce_all(take_over_lapsed());
             next_scan = std::chrono::steady_clock::now() + scan_every;
         }
         lock.lock();
+        leases_wake_.wait_for(lock, renew_every, [&] { return stopping_; });
     }
 }
 

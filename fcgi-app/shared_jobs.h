@@ -11,11 +11,15 @@
 //   rp:jobs:to-announce:NODE set: jobs NODE ended for a dead node, until their event is journaled
 //
 // Every final state goes through end(): the first node to write it wins, atomically, and only
-// it sends the final event; so a room gets one terminal event per job whichever node dies.
+// it sends the final event; so a room gets one terminal event per job whichever node dies. A
+// node that cannot reach Redis when its job ends keeps the job's lease (as far as it can) and
+// sends nothing until Redis has answered (defer_end): it never guesses that it won.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,7 +46,7 @@ struct SharedJobsConfig {
 
 class SharedJobs {
 public:
-    explicit SharedJobs(SharedJobsConfig config) : config_(std::move(config)) {}
+    explicit SharedJobs(SharedJobsConfig config);
     ~SharedJobs();
 
     const std::string& node() const { return config_.node; }
@@ -52,19 +56,25 @@ public:
     void put(const Job& job, const std::string& json);
     // The job as the nodes last stored it; nullopt when no node knows it.
     Result<std::optional<std::string>> get(const std::string& id);
-    void remove(const std::string& id);
-
     // The record of the job when another node wrote its final state; nullopt otherwise.
     Result<std::optional<std::string>> ended_by_other(const std::string& id);
+    void remove(const std::string& id);
 
-    // The job's program starts here: a lease, renewed until stop_running() or end().
-    Status start_running(const std::string& id);
+    // The job's program starts here: a lease, renewed until stop_running() or end(). Refused,
+    // with that node's record, when another node has ended the job (this node was cut off).
+    Result<std::optional<std::string>> start_running(const std::string& id);
     // The program stopped without an end (a retry waits): no lease, not running.
     void stop_running(const std::string& id);
+    // An operator runs an ended job again (POST /jobs/ID/retry): whoever ended it, it is open.
+    Status reopen(const std::string& id);
 
     // Writes the job's final state unless another node wrote one first; then returns that
     // node's record (and this node must not announce the job).
-    Result<std::optional<std::string>> end(const Job& job, const std::string& json);
+    Result<std::optional<std::string>> end(const std::string& id, const std::string& json);
+    // end() could not reach Redis: the lease stays renewed and the lease thread tries again,
+    // then settles the job (Callbacks::end_settled) with nullopt (this node won) or the record
+    // of the node that ended it first.
+    void defer_end(const Job& job, std::string json);
 
     // Lease lapsed: the jobs that no node renews any more, ended here as interrupted and marked
     // to be announced by this node. Called by the lease thread; public for the tests.
@@ -74,27 +84,43 @@ public:
     std::vector<Job> to_announce();
     void announced(const std::string& id);
 
-    // The lease thread: renews this node's leases every third of --lease and, every half of
-    // it, hands the jobs of dead nodes to `announce` (which journals their final event).
-    void start(std::function<void(const Job&)> announce);
+    struct Callbacks {
+        // Journals the final event of a job this node ended for a dead one; false if it could
+        // not (the job stays to be announced, and is tried again).
+        std::function<bool(const Job&)> announce_taken_over;
+        // A deferred end, decided.
+        std::function<void(Job, const std::optional<std::string>& theirs)> end_settled;
+    };
+    // The lease thread: renews this node's leases every third of --lease, tries the deferred
+    // ends again and, every half of a lease, announces the jobs of dead nodes.
+    void start(Callbacks callbacks);
     void stop();
 
 private:
     template <typename Call>
     auto with_connection(Call call) -> decltype(call(std::declval<RedisConnection&>()));
     Result<ReplyPtr> run(const std::vector<std::string>& argv);
+    Status run_all(const std::vector<std::vector<std::string>>& commands);
     void renew_leases();
-    void run_leases(std::function<void(const Job&)> announce);
+    void settle_deferred_ends();
+    void announce_all(const std::vector<Job>& jobs);
+    void run_leases();
 
     SharedJobsConfig config_;
+    int timeout_ms_;
+    Callbacks callbacks_;
     std::mutex connection_mutex_;
     std::unique_ptr<RedisConnection> connection_;  // under connection_mutex_
+    // Under connection_mutex_: a connect that failed is not tried again for a moment, so that
+    // the callers of a node cut off from Redis fail fast instead of queueing for timeouts.
+    std::chrono::steady_clock::time_point retry_connect_at_{};
 
     std::mutex leases_mutex_;
     std::condition_variable leases_wake_;
-    std::set<std::string> running_here_;       // under leases_mutex_
-    std::map<std::string, int> lapsed_scans_;  // under leases_mutex_: seen without a lease
-    bool stopping_ = false;                    // under leases_mutex_
+    std::set<std::string> running_here_;                // under leases_mutex_: leases renewed here
+    std::map<std::string, int> lapsed_scans_;           // under leases_mutex_: seen without a lease
+    std::map<std::string, std::string> deferred_ends_;  // under leases_mutex_: id -> json
+    bool stopping_ = false;                             // under leases_mutex_
     std::thread lease_thread_;
 };
 

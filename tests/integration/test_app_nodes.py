@@ -1,6 +1,7 @@
 """Several app nodes behind nginx's FastCGI upstream, sharing their jobs through Redis
-(--job-store, docs/app.md "Several app nodes"): any node answers for any job, and a node that
-dies has its running jobs ended by another within about twice the lease, once.
+(--job-store, docs/app.md "Several app nodes"): any node answers for any job, a node that dies
+has its running jobs ended by another within a few leases, once, and a node that cannot reach
+Redis when its job ends sends nothing until Redis has said whose end came first.
 
 The program is tests/fixtures/job_behaviour.sh; "gate PATH" jobs run until the test creates
 PATH.
@@ -8,6 +9,7 @@ PATH.
 
 import json
 import os
+import signal
 import time
 
 import harness
@@ -101,12 +103,44 @@ class TwoAppNodes(harness.StackTestCase):
                   and m["data"]["jobId"] == job_id]
         self.assertEqual([m["event"] for m in finals], ["job.failed"], self.logs())
         self.assertEqual(finals[0]["data"]["error"]["reason"], "interrupted")
-        self.assertLess(ended_after, 3 * LEASE_MS / 1000)
+        # The lease runs out, then two scans (every half lease, on the renewal ticks) see it so.
+        self.assertLess(ended_after, 4 * LEASE_MS / 1000)
         # After the node came back: the same record on both nodes, and no second end.
         for _ in range(4):
             self.assertEqual(self.job(job_id)["status"], "failed")
         others = [m["data"]["jobId"] for m in seen if m.get("event") == "job.done"]
         self.assertEqual(len(others), len(set(others)), "no job ends twice")
+
+    def test_a_job_that_ends_while_redis_is_frozen_ends_once_when_it_is_back(self):
+        """The node cannot tell whether another took the job over: it sends nothing until Redis
+        has said whose end came first, then exactly one terminal event goes out."""
+        room = "redis-frozen"
+        gate = os.path.join(self.run_dir, "gate-frozen-%d" % time.monotonic_ns())
+        redis = self.stack.processes["redis"]
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                job_id = self.upload_mode("gate " + gate, room)
+                await client.until(event_of(job_id, "job.started"))
+                redis.send_signal(signal.SIGSTOP)
+                try:
+                    with open(gate, "w"):
+                        pass
+                    held = await client.nothing_for(2 * LEASE_MS / 1000)
+                finally:
+                    redis.send_signal(signal.SIGCONT)
+                seen = await client.until(event_of(job_id, "job.done", "job.failed"))
+                return job_id, held, seen + await client.nothing_for(2.0)
+
+        job_id, held, seen = self.run_async(scenario())
+        self.assertEqual([m for m in held if m["data"].get("jobId") == job_id
+                          and m["event"] in ("job.done", "job.failed")], [],
+                         "no end while Redis could not say whose it is")
+        finals = [m["event"] for m in seen if m.get("event") in ("job.done", "job.failed")
+                  and m["data"]["jobId"] == job_id]
+        print("a job that ended while Redis was frozen: %s" % finals)
+        self.assertEqual(len(finals), 1, self.logs())
 
 
 if __name__ == "__main__":
