@@ -139,16 +139,6 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
         queue.push_later(job, std::chrono::steady_clock::now() + delay);
     });
     recover_jobs(config, store, runner, queue);
-    if (shared) {
-        shared->start({[&runner](const Job& job) { return runner.announce_taken_over(job); },
-                       [&runner](Job job, const std::optional<std::string>& theirs) {
-                           runner.settle_end(std::move(job), theirs);
-                       }});
-        log_info("job_store_shared")
-            .kv("redis", config.shared.url.describe())
-            .kv("node", shared->node())
-            .kv("lease_ms", config.shared.lease_ms);
-    }
     queue.start();
     JobSweeper sweeper(store, std::chrono::seconds(config.keep_s));
     sweeper.start();
@@ -157,6 +147,23 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
     PushHandler http_pushes(config, pushes);
     JobCanceller cancels(config, store, queue, runner, waiters);
     JobRetrier retries(store, queue, pushes);
+    std::optional<JobsElsewhere> elsewhere;
+    if (shared) {
+        elsewhere.emplace(config, *shared);
+        cancels.reach_other_nodes(&*elsewhere);
+        retries.reach_other_nodes(&*elsewhere);
+        shared->start({[&runner](const Job& job) { return runner.announce_taken_over(job); },
+                       [&runner](Job job, const std::optional<std::string>& theirs) {
+                           runner.settle_end(std::move(job), theirs);
+                       },
+                       [&cancels, &retries](const std::string& what, const std::string& id) {
+                           (void)(what == "cancel" ? cancels.cancel(id) : retries.retry(id));
+                       }});
+        log_info("job_store_shared")
+            .kv("redis", config.shared.url.describe())
+            .kv("node", shared->node())
+            .kv("lease_ms", config.shared.lease_ms);
+    }
     HttpRouter router(config, store, uploads, http_pushes, pushes, queue, cancels, &retries,
                       &runner.figures());
     FcgiServer server(listener->get(), config.threads,

@@ -17,6 +17,11 @@ HttpResponse already_ended(const Job& job) {
 }  // namespace
 
 HttpResponse JobCanceller::cancel(const std::string& job_id) {
+    if (elsewhere_) {
+        if (auto here = store_.load(job_id); !here && here.error().code == "not_found") {
+            if (auto answer = elsewhere_->cancel(job_id)) return std::move(*answer);
+        }
+    }
     // A worker takes a job from the queue before it registers it as running: in that instant
     // the job is in neither place, so both are asked again for a little while.
     for (int attempt = 0; attempt < 100; ++attempt) {

@@ -8,6 +8,7 @@
 
 #include "app_config.h"
 #include "http_types.h"
+#include "job_elsewhere.h"
 #include "job_queue.h"
 #include "job_runner.h"
 #include "job_store.h"
@@ -21,6 +22,9 @@ public:
                  JobWaiters& waiters)
         : config_(config), store_(store), queue_(queue), runner_(runner), waiters_(waiters) {}
 
+    // Several app nodes: a job this node does not hold is cancelled by the node that does.
+    void reach_other_nodes(JobsElsewhere* elsewhere) { elsewhere_ = elsewhere; }
+
     HttpResponse cancel(const std::string& job_id);
 
 private:
@@ -32,6 +36,7 @@ private:
     JobQueue& queue_;
     JobRunner& runner_;
     JobWaiters& waiters_;
+    JobsElsewhere* elsewhere_ = nullptr;
 };
 
 }  // namespace rp::app

@@ -7,6 +7,11 @@
 namespace rp::app {
 
 HttpResponse JobRetrier::retry(const std::string& job_id) {
+    if (elsewhere_) {
+        if (auto here = store_.load(job_id); !here && here.error().code == "not_found") {
+            if (auto answer = elsewhere_->retry(job_id)) return std::move(*answer);
+        }
+    }
     std::lock_guard lock(mutex_);
     auto loaded = store_.load(job_id);
     if (!loaded)

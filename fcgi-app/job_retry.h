@@ -6,6 +6,7 @@
 #include <string>
 
 #include "http_types.h"
+#include "job_elsewhere.h"
 #include "job_queue.h"
 #include "job_store.h"
 #include "push_sender.h"
@@ -17,6 +18,9 @@ public:
     JobRetrier(JobStore& store, JobQueue& queue, PushSender& pushes)
         : store_(store), queue_(queue), pushes_(pushes) {}
 
+    // Several app nodes: a job this node does not hold is retried by the node that does.
+    void reach_other_nodes(JobsElsewhere* elsewhere) { elsewhere_ = elsewhere; }
+
     HttpResponse retry(const std::string& job_id);
 
 private:
@@ -24,6 +28,7 @@ private:
     JobQueue& queue_;
     PushSender& pushes_;
     std::mutex mutex_;  // two retries of one job at once must not both queue it
+    JobsElsewhere* elsewhere_ = nullptr;
 };
 
 }  // namespace rp::app

@@ -1,5 +1,7 @@
 #include "shared_jobs.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -22,6 +24,7 @@ constexpr int kLapsedScans = 2;
 std::string job_key(const std::string& id) { return "rp:job:{" + id + "}"; }
 std::string lease_key(const std::string& id) { return job_key(id) + ":lease"; }
 std::string announce_key(const std::string& node) { return "rp:jobs:to-announce:" + node; }
+std::string ask_channel(const std::string& node) { return "rp:jobs:ask:" + node; }
 
 // KEYS: job hash. ARGV: node, json, ttl s (0: none). Not over another node's final state.
 constexpr const char* kPut =
@@ -178,6 +181,22 @@ Result<std::optional<std::string>> SharedJobs::ended_by_other(const std::string&
         return std::optional<std::string>();
     }
     return std::optional<std::string>(string_of(json));
+}
+
+Result<std::optional<std::string>> SharedJobs::holder(const std::string& id) {
+    auto reply = run({"HGET", job_key(id), "node"});
+    if (!reply) return reply.error();
+    if (is_nil(reply->get())) return std::optional<std::string>();
+    if (!is_string(reply->get())) return bad_reply("HGET of a job's node");
+    return std::optional<std::string>(string_of(reply->get()));
+}
+
+Result<long long> SharedJobs::ask(const std::string& node, std::string_view what,
+                                  const std::string& id) {
+    auto reply = run({"PUBLISH", ask_channel(node), std::string(what) + " " + id});
+    if (!reply) return reply.error();
+    if (!is_integer(reply->get())) return bad_reply("PUBLISH");
+    return integer_of(reply->get());
 }
 
 void SharedJobs::remove(const std::string& id) {
@@ -349,6 +368,58 @@ void SharedJobs::announced(const std::string& id) {
 void SharedJobs::start(Callbacks callbacks) {
     callbacks_ = std::move(callbacks);
     lease_thread_ = std::thread([this] { run_leases(); });
+    if (callbacks_.asked) listen_thread_ = std::thread([this] { run_listener(); });
+}
+
+bool SharedJobs::wait_unless_stopping(std::chrono::milliseconds pause) {
+    std::unique_lock lock(leases_mutex_);
+    return !leases_wake_.wait_for(lock, pause, [&] { return stopping_; });
+}
+
+// This node's ask channel on a connection of its own, read without blocking (so that a stop
+// is noticed within half a second); reconnected a second after it is lost.
+void SharedJobs::run_listener() {
+    std::unique_ptr<RedisConnection> redis;
+    while (wait_unless_stopping(std::chrono::milliseconds(0))) {
+        if (!redis) {
+            auto opened = open_redis(config_.url, config_.credentials, timeout_ms_);
+            if (opened && (*opened)->append({"SUBSCRIBE", ask_channel(config_.node)}) &&
+                (*opened)->flush()) {
+                redis = std::move(*opened);
+            } else {
+                wait_unless_stopping(kReconnectPause);
+                continue;
+            }
+        }
+        pollfd ready{redis->fd(), POLLIN, 0};
+        if (::poll(&ready, 1, 500) <= 0) continue;
+        if (!redis->read_some()) {
+            log_warn("job_asks_not_heard").kv("error", "connection lost; listening again");
+            redis.reset();
+            continue;
+        }
+        for (;;) {
+            auto message = redis->parsed();
+            if (!message) {  // not Redis' protocol: start again on a new connection
+                redis.reset();
+                break;
+            }
+            if (!*message) break;
+            const redisReply* kind = element(message->get(), 0);
+            const redisReply* text = element(message->get(), 2);
+            if (!is_string(kind) || string_of(kind) != "message" || !is_string(text)) continue;
+            std::string line = string_of(text);
+            std::size_t space = line.find(' ');
+            std::string what = line.substr(0, space);
+            std::string id = space == std::string::npos ? "" : line.substr(space + 1);
+            if ((what != "cancel" && what != "retry") || !is_valid_job_id(id)) {
+                log_warn("job_ask_refused").kv("ask", line.substr(0, 80));
+                continue;
+            }
+            log_info("job_asked").kv("ask", what).kv("job", id);
+            callbacks_.asked(what, id);
+        }
+    }
 }
 
 void SharedJobs::stop() {
@@ -358,6 +429,7 @@ void SharedJobs::stop() {
     }
     leases_wake_.notify_all();
     if (lease_thread_.joinable()) lease_thread_.join();
+    if (listen_thread_.joinable()) listen_thread_.join();
 }
 
 // A job leaves the to-announce set only once its event is journaled.

@@ -9,6 +9,7 @@
 //   rp:job:{ID}:lease        the node running it, with a TTL that node renews (--lease)
 //   rp:jobs:running          set: the jobs whose program runs on some node
 //   rp:jobs:to-announce:NODE set: jobs NODE ended for a dead node, until their event is journaled
+//   rp:jobs:ask:NODE         channel: "cancel ID" or "retry ID", for the node that holds job ID
 //
 // Every final state goes through end(): the first node to write it wins, atomically, and only
 // it sends the final event; so a room gets one terminal event per job whichever node dies. A
@@ -26,6 +27,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -59,6 +61,11 @@ public:
     // The record of the job when another node wrote its final state; nullopt otherwise.
     Result<std::optional<std::string>> ended_by_other(const std::string& id);
     void remove(const std::string& id);
+    // The node that holds the job (its input and its run); nullopt when no node knows it.
+    Result<std::optional<std::string>> holder(const std::string& id);
+    // Asks `node` to cancel or retry a job it holds ("cancel", "retry"); how many nodes heard
+    // (0: that node is not listening now).
+    Result<long long> ask(const std::string& node, std::string_view what, const std::string& id);
 
     // The job's program starts here: a lease, renewed until stop_running() or end(). Refused,
     // with that node's record, when another node has ended the job (this node was cut off).
@@ -90,6 +97,8 @@ public:
         std::function<bool(const Job&)> announce_taken_over;
         // A deferred end, decided.
         std::function<void(Job, const std::optional<std::string>& theirs)> end_settled;
+        // Another node asks this one to cancel or retry a job it holds (ask()).
+        std::function<void(const std::string& what, const std::string& id)> asked;
     };
     // The lease thread: renews this node's leases every third of --lease, tries the deferred
     // ends again and, every half of a lease, announces the jobs of dead nodes.
@@ -105,6 +114,8 @@ private:
     void settle_deferred_ends();
     void announce_all(const std::vector<Job>& jobs);
     void run_leases();
+    void run_listener();
+    bool wait_unless_stopping(std::chrono::milliseconds pause);
 
     SharedJobsConfig config_;
     int timeout_ms_;
@@ -122,6 +133,7 @@ private:
     std::map<std::string, std::string> deferred_ends_;  // under leases_mutex_: id -> json
     bool stopping_ = false;                             // under leases_mutex_
     std::thread lease_thread_;
+    std::thread listen_thread_;
 };
 
 }  // namespace rp::app

@@ -238,6 +238,50 @@ class RoomClient:
             return got
 
 
+def fastcgi_request(socket_path, method, uri, body=b"", timeout=30):
+    """One request straight to an app's FastCGI socket, past nginx (as nginx would send it), so
+    that a test can choose the app node: returns (status, body text)."""
+    import socket as sockets
+
+    def record(kind, content=b""):
+        return struct.pack(">BBHHBx", 1, kind, 1, len(content), 0) + content
+
+    def pair(name, value):
+        name, value = name.encode(), value.encode()
+        size = lambda n: struct.pack("B", n) if n < 128 else struct.pack(">I", n | 0x80000000)
+        return size(len(name)) + size(len(value)) + name + value
+
+    path, _, query = uri.partition("?")
+    params = b"".join(pair(k, v) for k, v in (
+        ("REQUEST_METHOD", method), ("DOCUMENT_URI", path), ("REQUEST_URI", uri),
+        ("QUERY_STRING", query), ("CONTENT_LENGTH", str(len(body))),
+        ("REMOTE_ADDR", "127.0.0.1"), ("SERVER_PROTOCOL", "HTTP/1.1")))
+    begin = struct.pack(">HB5x", 1, 0)  # responder, close the connection after it
+    with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(socket_path)
+        conn.sendall(record(1, begin) + record(4, params) + record(4) +
+                     (record(5, body) if body else b"") + record(5))
+        data = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    out, at = b"", 0
+    while at + 8 <= len(data):
+        _, kind, _, length, padding = struct.unpack(">BBHHBx", data[at:at + 8])
+        if kind == 6:  # FCGI_STDOUT
+            out += data[at + 8:at + 8 + length]
+        at += 8 + length + padding
+    head, _, text = out.decode("utf-8", "replace").partition("\r\n\r\n")
+    status = 200
+    for line in head.split("\r\n"):
+        if line.lower().startswith("status:"):
+            status = int(line.split()[1])
+    return status, text
+
+
 class ControlConnection:
     """A raw client of the sidecar's control socket: NDJSON lines, as socat would send them."""
 

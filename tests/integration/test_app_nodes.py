@@ -7,6 +7,7 @@ The program is tests/fixtures/job_behaviour.sh; "gate PATH" jobs run until the t
 PATH.
 """
 
+import asyncio
 import json
 import os
 import signal
@@ -141,6 +142,50 @@ class TwoAppNodes(harness.StackTestCase):
                   and m["data"]["jobId"] == job_id]
         print("a job that ended while Redis was frozen: %s" % finals)
         self.assertEqual(len(finals), 1, self.logs())
+
+    def test_cancel_and_retry_reach_the_node_that_holds_the_job(self):
+        room = "elsewhere"
+        gate = os.path.join(self.run_dir, "gate-elsewhere-%d" % time.monotonic_ns())
+
+        def call_other(method, uri, holder):
+            other = self.stack.app_fcgi_socket(1 - holder)
+            status, body = harness.fastcgi_request(other, method, uri)
+            return status, json.loads(body)
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                job_id = self.upload_mode("gate " + gate, room)
+                await client.until(event_of(job_id, "job.started"))
+                holder = self.holder(job_id)[0]
+                work = os.path.join(self.stack.app_spool_dir(holder), "jobs", job_id, "work")
+                with open(os.path.join(work, "main.pid")) as pid_file:
+                    program = int(pid_file.read())
+                status, body = await asyncio.to_thread(
+                    call_other, "DELETE", "/jobs/" + job_id, holder)
+                self.assertEqual((status, body.get("status")), (200, "cancelled"),
+                                 str(body) + self.logs())
+                seen = await client.until(event_of(job_id, "job.cancelled"))
+                self.assertTrue(harness.process_gone(program), "the program was stopped")
+                again, body = await asyncio.to_thread(
+                    call_other, "DELETE", "/jobs/" + job_id, holder)
+                self.assertEqual((again, body["error"]["code"]), (409, "job_finished"))
+                with open(gate, "w"):
+                    pass
+                status, body = await asyncio.to_thread(
+                    call_other, "POST", "/jobs/%s/retry" % job_id, holder)
+                self.assertEqual((status, body.get("attempt")), (202, 2), str(body))
+                seen += await client.until(event_of(job_id, "job.done", "job.failed"))
+                return job_id, holder, seen + await client.nothing_for(1.0)
+
+        job_id, holder, seen = self.run_async(scenario())
+        ends = [m["event"] for m in seen if m["data"].get("jobId") == job_id
+                and m["event"] in ("job.done", "job.failed", "job.cancelled")]
+        self.assertEqual(ends, ["job.cancelled", "job.done"])
+        self.assertEqual(self.job(job_id)["attempt"], 2)
+        unknown, body = harness.fastcgi_request(self.stack.app_fcgi_socket(1 - holder),
+                                                "DELETE", "/jobs/" + "0" * 32)
+        self.assertEqual(unknown, 404, body)
 
 
 if __name__ == "__main__":
