@@ -44,19 +44,60 @@ Result<Filter> filter_of(const std::string& query) {
     return filter;
 }
 
-}  // namespace
+bool wanted(const Filter& filter, const Job& job) {
+    return (filter.room.empty() || job.room == filter.room) &&
+           (!filter.status || job.status == *filter.status);
+}
 
 // Every stored job is read: the spool holds what --keep keeps, and this is an operator's call.
-HttpResponse list_jobs(const JobStore& store, const std::string& query) {
-    auto filter = filter_of(query);
-    if (!filter) return error_response(400, filter.error());
+std::vector<Job> this_node(const JobStore& store, const Filter& filter) {
     std::vector<Job> found;
     for (const std::string& id : store.list_ids()) {
         auto job = store.load(id);
         if (!job) continue;  // removed meanwhile, or being written: not listed
-        if (!filter->room.empty() && job->room != filter->room) continue;
-        if (filter->status && job->status != *filter->status) continue;
-        found.push_back(std::move(*job));
+        if (wanted(filter, *job)) found.push_back(std::move(*job));
+    }
+    return found;
+}
+
+// Several app nodes: Redis' index, newest first, a page at a time, until one more than the
+// limit is found (so that `truncated` is known) or the index ends.
+Result<std::vector<Job>> every_node(SharedJobs& shared, const Filter& filter) {
+    constexpr std::size_t kPage = 200;
+    std::vector<Job> found;
+    for (std::size_t from = 0; found.size() <= filter.limit; from += kPage) {
+        auto ids = shared.newest(from, kPage);
+        if (!ids) return ids.error();
+        auto records = shared.get_all(*ids);
+        if (!records) return records.error();
+        for (const auto& record : *records) {
+            if (!record) continue;  // expired meanwhile
+            auto parsed = parse_json(*record);
+            if (!parsed) continue;
+            auto job = job_from_json(parsed->get());
+            if (job && wanted(filter, *job)) found.push_back(std::move(*job));
+        }
+        if (ids->size() < kPage) break;
+    }
+    return found;
+}
+
+}  // namespace
+
+HttpResponse list_jobs(const JobStore& store, const std::string& query) {
+    auto filter = filter_of(query);
+    if (!filter) return error_response(400, filter.error());
+    std::vector<Job> found;
+    if (SharedJobs* shared = store.shared()) {
+        auto everywhere = every_node(*shared, *filter);
+        if (!everywhere) {
+            return error_response(
+                503, make_error("job_store_unavailable",
+                                "the job store cannot be reached: " + everywhere.error().message));
+        }
+        found = std::move(*everywhere);
+    } else {
+        found = this_node(store, *filter);
     }
     std::sort(found.begin(), found.end(), [](const Job& a, const Job& b) {
         return a.created_ms != b.created_ms ? a.created_ms > b.created_ms : a.id < b.id;

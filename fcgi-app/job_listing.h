@@ -1,6 +1,7 @@
 #pragma once
 // GET /jobs?room=R&status=S&limit=N (docs/http.md): the operator's list of stored jobs, newest
-// first, for the machine itself only (the shipped site's /push rule).
+// first, for the machine itself only (the shipped site's /push rule); with several app nodes,
+// every node's jobs, from Redis.
 
 #include <string>
 

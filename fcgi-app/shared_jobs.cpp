@@ -17,6 +17,7 @@ namespace {
 constexpr int kMaxTimeoutMs = 2000;
 constexpr auto kReconnectPause = std::chrono::seconds(1);
 constexpr const char* kRunning = "rp:jobs:running";
+constexpr const char* kIndex = "rp:jobs:index";
 // Seen without a lease this many scans in a row (half a lease apart) before a job is taken
 // over: a node that has just got Redis back renews within a third of a lease.
 constexpr int kLapsedScans = 2;
@@ -26,12 +27,14 @@ std::string lease_key(const std::string& id) { return job_key(id) + ":lease"; }
 std::string announce_key(const std::string& node) { return "rp:jobs:to-announce:" + node; }
 std::string ask_channel(const std::string& node) { return "rp:jobs:ask:" + node; }
 
-// KEYS: job hash. ARGV: node, json, ttl s (0: none). Not over another node's final state.
+// KEYS: job hash, index. ARGV: node, json, ttl s (0: none), created ms, id. Not over another
+// node's final state.
 constexpr const char* kPut =
     "local ended = redis.call('HGET', KEYS[1], 'ended_by')\n"
     "if ended and ended ~= ARGV[1] then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'json', ARGV[2], 'node', ARGV[1])\n"
     "if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end\n"
+    "redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])\n"
     "return 1\n";
 
 // KEYS: job hash, lease, running set. ARGV: id, node, lease ms. A new run of this node's job,
@@ -154,8 +157,9 @@ Status SharedJobs::run_all(const std::vector<std::vector<std::string>>& commands
 }
 
 void SharedJobs::put(const Job& job, const std::string& json) {
-    auto done = run({"EVAL", kPut, "1", job_key(job.id), config_.node, json,
-                     is_finished(job.status) ? std::to_string(config_.keep_s) : "0"});
+    auto done = run({"EVAL", kPut, "2", job_key(job.id), kIndex, config_.node, json,
+                     is_finished(job.status) ? std::to_string(config_.keep_s) : "0",
+                     std::to_string(job.created_ms), job.id});
     if (!done) {
         log_warn("shared_job_not_written")
             .kv("job", job.id)
@@ -199,8 +203,53 @@ Result<long long> SharedJobs::ask(const std::string& node, std::string_view what
     return integer_of(reply->get());
 }
 
+Result<std::vector<std::string>> SharedJobs::newest(std::size_t from, std::size_t count) {
+    std::vector<std::string> ids;
+    auto reply = run({"ZREVRANGE", kIndex, std::to_string(from), std::to_string(from + count - 1)});
+    if (!reply) return reply.error();
+    if (!is_array(reply->get())) return bad_reply("ZREVRANGE of the jobs");
+    for (std::size_t i = 0; i < size_of(reply->get()); ++i) {
+        const redisReply* id = element(reply->get(), i);
+        if (is_string(id)) ids.push_back(string_of(id));
+    }
+    return ids;
+}
+
+// One round trip for a page of the listing; the ids whose record has expired leave the index.
+Result<std::vector<std::optional<std::string>>> SharedJobs::get_all(
+    const std::vector<std::string>& ids) {
+    auto records = with_connection(
+        [&](RedisConnection& redis) -> Result<std::vector<std::optional<std::string>>> {
+            for (const std::string& id : ids) {
+                if (auto appended = redis.append({"HGET", job_key(id), "json"}); !appended) {
+                    redis.mark_broken();
+                    return appended.error();
+                }
+            }
+            std::vector<std::optional<std::string>> found;
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                auto reply = redis.answer();
+                if (!reply && reply.error().code != "broker_error") {
+                    redis.mark_broken();
+                    return reply.error();
+                }
+                found.push_back(reply && is_string(reply->get())
+                                    ? std::optional<std::string>(string_of(reply->get()))
+                                    : std::nullopt);
+            }
+            return found;
+        });
+    if (!records) return records;
+    std::vector<std::string> gone{"ZREM", kIndex};
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (!(*records)[i]) gone.push_back(ids[i]);
+    }
+    if (gone.size() > 2) (void)run(gone);
+    return records;
+}
+
 void SharedJobs::remove(const std::string& id) {
-    auto done = run({"DEL", job_key(id), lease_key(id)});
+    auto done = run_all({{"DEL", job_key(id), lease_key(id)}, {"ZREM", kIndex, id}});
     if (!done) log_warn("shared_job_not_removed").kv("job", id).kv("error", done.error().message);
 }
 

@@ -10,6 +10,7 @@
 //   rp:jobs:running          set: the jobs whose program runs on some node
 //   rp:jobs:to-announce:NODE set: jobs NODE ended for a dead node, until their event is journaled
 //   rp:jobs:ask:NODE         channel: "cancel ID" or "retry ID", for the node that holds job ID
+//   rp:jobs:index            sorted set: every job's id by its creation time (GET /jobs)
 //
 // Every final state goes through end(): the first node to write it wins, atomically, and only
 // it sends the final event; so a room gets one terminal event per job whichever node dies. A
@@ -61,6 +62,10 @@ public:
     // The record of the job when another node wrote its final state; nullopt otherwise.
     Result<std::optional<std::string>> ended_by_other(const std::string& id);
     void remove(const std::string& id);
+    // Ids of the jobs the nodes know, newest first: `count` of them from the `from`-th.
+    Result<std::vector<std::string>> newest(std::size_t from, std::size_t count);
+    // Their records, in the same order (nullopt: expired, and dropped from the index).
+    Result<std::vector<std::optional<std::string>>> get_all(const std::vector<std::string>& ids);
     // The node that holds the job (its input and its run); nullopt when no node knows it.
     Result<std::optional<std::string>> holder(const std::string& id);
     // Asks `node` to cancel or retry a job it holds ("cancel", "retry"); how many nodes heard

@@ -67,6 +67,16 @@ class TwoAppNodes(harness.StackTestCase):
                 self.assertEqual((seen["jobId"], seen["status"]), (job_id, "done"))
         status, _, body = self.curl(self.stack.url + "/jobs/" + "0" * 32)
         self.assertEqual(status, 404, body)
+        # The operator's list, from either node, holds both nodes' jobs.
+        for _ in range(2):
+            status, _, body = self.curl(self.stack.url + "/jobs?room=spread&status=done")
+            self.assertEqual(status, 200, body)
+            listed = json.loads(body)
+            self.assertEqual(sorted(job["jobId"] for job in listed["jobs"]), sorted(jobs))
+            self.assertFalse(listed["truncated"])
+        status, _, body = self.curl(self.stack.url + "/jobs?room=spread&limit=5")
+        self.assertEqual((status, len(json.loads(body)["jobs"]), json.loads(body)["truncated"]),
+                         (200, 5, True))
 
     def test_a_killed_node_has_its_running_job_ended_once_by_the_other(self):
         room = "node-dies"
