@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -150,6 +151,29 @@ class StackTestCase(unittest.TestCase):
         with open(path, "wb") as out:
             out.write(data)
         return path
+
+    # -- jobs ------------------------------------------------------------------------------
+    def upload_mode(self, mode, room):
+        """Uploads a file whose first line is `mode` (tests/fixtures/job_behaviour.sh reads it as
+        its behaviour); returns the job id of the 202."""
+        path = self.write_fixture("input-%d.txt" % time.monotonic_ns(), mode.encode() + b"\n")
+        status, _, body = self.curl("-F", "roomId=" + room, "-F", "file=@" + path,
+                                    self.stack.url + "/cad")
+        self.assertEqual(status, 202, body)
+        return json.loads(body)["jobId"]
+
+    def job(self, job_id):
+        """The job as GET /jobs/ID (through nginx) serves it."""
+        status, _, body = self.curl(self.stack.url + "/jobs/" + job_id)
+        self.assertEqual(status, 200, body + "\n" + self.logs())
+        return json.loads(body)
+
+    def eventually(self, condition, what, timeout=20):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                self.fail("timed out waiting for " + what + "\n" + self.logs())
+            time.sleep(0.05)
 
 
 

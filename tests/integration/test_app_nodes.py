@@ -29,29 +29,10 @@ class TwoAppNodes(harness.StackTestCase):
     EXEC = BEHAVIOUR + " {input} {workdir}"
     APP_ARGS = ("--workers", "2", "--lease", str(LEASE_MS))
 
-    def upload_mode(self, mode, room):
-        path = self.write_fixture("input-%d.txt" % time.monotonic_ns(), mode.encode() + b"\n")
-        status, _, body = self.curl("-F", "roomId=" + room, "-F", "file=@" + path,
-                                    self.stack.url + "/cad")
-        self.assertEqual(status, 202, body)
-        return json.loads(body)["jobId"]
-
     def holder(self, job_id):
         """The app nodes whose spool holds the job."""
         return [app for app in range(self.stack.apps)
                 if os.path.isdir(os.path.join(self.stack.app_spool_dir(app), "jobs", job_id))]
-
-    def job(self, job_id):
-        status, _, body = self.curl(self.stack.url + "/jobs/" + job_id)
-        self.assertEqual(status, 200, body + "\n" + self.logs())
-        return json.loads(body)
-
-    def eventually(self, condition, what, timeout=20):
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                self.fail("timed out waiting for " + what + "\n" + self.logs())
-            time.sleep(0.05)
 
     def test_uploads_spread_and_every_node_answers_for_every_job(self):
         jobs = [self.upload_mode("ok", "spread") for _ in range(12)]

@@ -29,31 +29,12 @@ def event_of(job_id, *events):
 class RecoveryCase(harness.StackTestCase):
     EXEC = BEHAVIOUR + " {input} {workdir}"
 
-    def upload_mode(self, mode, room):
-        path = self.write_fixture("input-%d.txt" % time.monotonic_ns(), mode.encode() + b"\n")
-        status, _, body = self.curl("-F", "roomId=" + room, "-F", "file=@" + path,
-                                    self.stack.url + "/cad")
-        self.assertEqual(status, 202, body)
-        return json.loads(body)["jobId"]
-
     def gate(self, name):
         return os.path.join(self.run_dir, "gate-%s-%d" % (name, time.monotonic_ns()))
 
     def open_gate(self, path):
         with open(path, "w"):
             pass
-
-    def job(self, job_id):
-        status, _, body = self.curl(self.stack.url + "/jobs/" + job_id)
-        self.assertEqual(status, 200, body)
-        return json.loads(body)
-
-    def eventually(self, condition, what, timeout=20):
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                self.fail("timed out waiting for " + what + "\n" + self.logs())
-            time.sleep(0.05)
 
     def outbox(self):
         """The pushes the app's journal still holds (docs/app.md): "P N LINE" after the last

@@ -68,11 +68,6 @@ class AppUploads(harness.StackTestCase):
         path = os.path.join(self.stack.spool_dir, sub)
         return sorted(os.listdir(path)) if os.path.isdir(path) else []
 
-    def job(self, job_id):
-        status, _, body = self.curl(self.stack.url + "/jobs/" + job_id)
-        self.assertEqual(status, 200, body)
-        return json.loads(body)
-
     def wait_for_job(self, job_id, statuses=("done", "failed"), timeout=20):
         deadline = time.monotonic() + timeout
         while True:
