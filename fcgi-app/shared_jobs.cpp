@@ -31,7 +31,11 @@ std::string ask_channel(const std::string& node) { return "rp:jobs:ask:" + node;
 // node's final state.
 constexpr const char* kPut =
     "local ended = redis.call('HGET', KEYS[1], 'ended_by')\n"
-    "if ended and ended ~= ARGV[1] then return 0 end\n"
+    "if ended and ended ~= ARGV[1] then\n"
+    "  if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end\n"
+    "  return 0\n"
+    "end\n"
+    "if ARGV[6] == '1' and not ended then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'json', ARGV[2], 'node', ARGV[1])\n"
     "if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end\n"
     "redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])\n"
@@ -41,8 +45,7 @@ constexpr const char* kPut =
 // unless another node ended it: then {0, json}.
 constexpr const char* kStartRunning =
     "local ended = redis.call('HGET', KEYS[1], 'ended_by')\n"
-    "if ended and ended ~= ARGV[2] then return {0, redis.call('HGET', KEYS[1], 'json')} end\n"
-    "redis.call('HDEL', KEYS[1], 'ended_by')\n"
+    "if ended then return {0, redis.call('HGET', KEYS[1], 'json')} end\n"
     "redis.call('PERSIST', KEYS[1])\n"
     "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"
     "redis.call('SADD', KEYS[3], ARGV[1])\n"
@@ -72,8 +75,7 @@ constexpr const char* kTakeOver =
     "if redis.call('HGET', KEYS[1], 'json') ~= ARGV[5] then return 0 end\n"
     "redis.call('SREM', KEYS[3], ARGV[1])\n"
     "redis.call('HSET', KEYS[1], 'json', ARGV[3], 'ended_by', ARGV[2])\n"
-    "if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end\n"
-    "redis.call('SADD', KEYS[4], ARGV[1])\n"
+    "redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])\n"
     "return 1\n";
 
 bool is_readonly(const Result<ReplyPtr>& reply) {
@@ -121,7 +123,12 @@ auto SharedJobs::with_connection(Call call) -> decltype(call(std::declval<RedisC
         }
         connection_ = std::move(*opened);
     }
-    return call(*connection_);
+    auto result = call(*connection_);
+    // A timeout or a cut: the next callers fail fast for a moment instead of each waiting for
+    // a timeout of its own.
+    if (connection_->broken())
+        retry_connect_at_ = std::chrono::steady_clock::now() + kReconnectPause;
+    return result;
 }
 
 Result<ReplyPtr> SharedJobs::run(const std::vector<std::string>& argv) {
@@ -157,9 +164,10 @@ Status SharedJobs::run_all(const std::vector<std::vector<std::string>>& commands
 }
 
 void SharedJobs::put(const Job& job, const std::string& json) {
+    bool final = is_finished(job.status);
     auto done = run({"EVAL", kPut, "2", job_key(job.id), kIndex, config_.node, json,
-                     is_finished(job.status) ? std::to_string(config_.keep_s) : "0",
-                     std::to_string(job.created_ms), job.id});
+                     final ? std::to_string(config_.keep_s) : "0", std::to_string(job.created_ms),
+                     job.id, final ? "1" : "0"});
     if (!done) {
         log_warn("shared_job_not_written")
             .kv("job", job.id)
@@ -392,25 +400,22 @@ std::vector<Job> SharedJobs::take_over_lapsed() {
     return taken;
 }
 
+// As they were taken over, not as the record may be now (an operator may have run the job
+// again since): the event to send is the end this node wrote.
 std::vector<Job> SharedJobs::to_announce() {
     std::vector<Job> jobs;
-    auto members = run({"SMEMBERS", announce_key(config_.node)});
-    if (!members || !is_array(members->get())) return jobs;
-    for (std::size_t i = 0; i < size_of(members->get()); ++i) {
-        const redisReply* member = element(members->get(), i);
-        if (!is_string(member)) continue;
-        auto stored = get(string_of(member));
-        if (!stored || !*stored) {
-            announced(string_of(member));
-            continue;
-        }
-        if (auto job = job_of(**stored)) jobs.push_back(std::move(*job));
+    auto pairs = run({"HGETALL", announce_key(config_.node)});
+    if (!pairs || !is_array(pairs->get())) return jobs;
+    for (std::size_t i = 0; i + 1 < size_of(pairs->get()); i += 2) {
+        const redisReply* json = element(pairs->get(), i + 1);
+        if (!is_string(json)) continue;
+        if (auto job = job_of(string_of(json))) jobs.push_back(std::move(*job));
     }
     return jobs;
 }
 
 void SharedJobs::announced(const std::string& id) {
-    auto done = run({"SREM", announce_key(config_.node), id});
+    auto done = run({"HDEL", announce_key(config_.node), id});
     if (!done) log_warn("shared_job_not_marked").kv("job", id).kv("error", done.error().message);
 }
 

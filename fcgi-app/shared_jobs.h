@@ -5,10 +5,13 @@
 // the truth for the jobs it holds; Redis is where the nodes meet.
 //
 //   rp:job:{ID}              hash: json (the job as stored), node (the node that holds its
-//                            input), ended_by (the node that wrote its final state)
+//                            input), ended_by (the node that wrote its final state; only that
+//                            node's saves of a final state are taken, and no new run starts
+//                            until an operator's retry reopens the job)
 //   rp:job:{ID}:lease        the node running it, with a TTL that node renews (--lease)
 //   rp:jobs:running          set: the jobs whose program runs on some node
-//   rp:jobs:to-announce:NODE set: jobs NODE ended for a dead node, until their event is journaled
+//   rp:jobs:to-announce:NODE hash: job id -> the end NODE wrote for a dead node's job, until
+//                            NODE has journaled its event
 //   rp:jobs:ask:NODE         channel: "cancel ID" or "retry ID", for the node that holds job ID
 //   rp:jobs:index            sorted set: every job's id by its creation time (GET /jobs)
 //

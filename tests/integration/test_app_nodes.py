@@ -150,7 +150,12 @@ class TwoAppNodes(harness.StackTestCase):
                 await client.until(event_of(job_id, "job.started"))
                 holder = self.holder(job_id)[0]
                 work = os.path.join(self.stack.app_spool_dir(holder), "jobs", job_id, "work")
-                with open(os.path.join(work, "main.pid")) as pid_file:
+                # job.started goes out as the program is started, not after.
+                pid_path = os.path.join(work, "main.pid")
+                await asyncio.to_thread(self.eventually,
+                                        lambda: os.path.exists(pid_path) and os.path.getsize(pid_path),
+                                        "the program's pid")
+                with open(pid_path) as pid_file:
                     program = int(pid_file.read())
                 status, body = await asyncio.to_thread(
                     call_other, "DELETE", "/jobs/" + job_id, holder)
