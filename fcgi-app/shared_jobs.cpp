@@ -422,7 +422,33 @@ void SharedJobs::announced(const std::string& id) {
 void SharedJobs::start(Callbacks callbacks) {
     callbacks_ = std::move(callbacks);
     lease_thread_ = std::thread([this] { run_leases(); });
-    if (callbacks_.asked) listen_thread_ = std::thread([this] { run_listener(); });
+    if (callbacks_.asked) {
+        listen_thread_ = std::thread([this] { run_listener(); });
+        ask_thread_ = std::thread([this] { run_asks(); });
+    }
+}
+
+// A cancel waits for its program to stop (up to the kill grace): the listener hands asks over
+// and goes on reading, so that the next ask is heard while one is carried out.
+void SharedJobs::hand_to_ask_worker(const std::string& what, const std::string& id) {
+    {
+        std::lock_guard lock(leases_mutex_);
+        asks_.emplace_back(what, id);
+    }
+    leases_wake_.notify_all();
+}
+
+void SharedJobs::run_asks() {
+    std::unique_lock lock(leases_mutex_);
+    for (;;) {
+        leases_wake_.wait(lock, [&] { return stopping_ || !asks_.empty(); });
+        if (stopping_) return;
+        auto [what, id] = std::move(asks_.front());
+        asks_.pop_front();
+        lock.unlock();
+        callbacks_.asked(what, id);
+        lock.lock();
+    }
 }
 
 bool SharedJobs::wait_unless_stopping(std::chrono::milliseconds pause) {
@@ -471,7 +497,7 @@ void SharedJobs::run_listener() {
                 continue;
             }
             log_info("job_asked").kv("ask", what).kv("job", id);
-            callbacks_.asked(what, id);
+            hand_to_ask_worker(what, id);
         }
     }
 }
@@ -484,6 +510,7 @@ void SharedJobs::stop() {
     leases_wake_.notify_all();
     if (lease_thread_.joinable()) lease_thread_.join();
     if (listen_thread_.joinable()) listen_thread_.join();
+    if (ask_thread_.joinable()) ask_thread_.join();
 }
 
 // A job leaves the to-announce set only once its event is journaled.
@@ -492,7 +519,15 @@ void SharedJobs::announce_all(const std::vector<Job>& jobs) {
         if (callbacks_.announce_taken_over && callbacks_.announce_taken_over(job)) {
             announced(job.id);
         }
+        renew_if_due();  // many jobs of a dead node must not let this node's own leases lapse
     }
+}
+
+void SharedJobs::renew_if_due() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_renewal_ < std::chrono::milliseconds(config_.lease_ms / 3)) return;
+    last_renewal_ = now;
+    renew_leases();
 }
 
 // Renews every third of a lease and tries the deferred ends; every half of a lease announces
@@ -505,8 +540,9 @@ void SharedJobs::run_leases() {
     std::unique_lock lock(leases_mutex_);
     while (!stopping_) {
         lock.unlock();
-        renew_leases();
+        renew_if_due();
         settle_deferred_ends();
+        renew_if_due();
         if (std::chrono::steady_clock::now() >= next_scan) {
             announce_all(to_announce());
             announce_all(take_over_lapsed());

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -123,6 +124,9 @@ private:
     void announce_all(const std::vector<Job>& jobs);
     void run_leases();
     void run_listener();
+    void hand_to_ask_worker(const std::string& what, const std::string& id);
+    void run_asks();
+    void renew_if_due();
     bool wait_unless_stopping(std::chrono::milliseconds pause);
 
     SharedJobsConfig config_;
@@ -142,6 +146,9 @@ private:
     bool stopping_ = false;                             // under leases_mutex_
     std::thread lease_thread_;
     std::thread listen_thread_;
+    std::deque<std::pair<std::string, std::string>> asks_;  // under leases_mutex_: what, id
+    std::thread ask_thread_;
+    std::chrono::steady_clock::time_point last_renewal_{};  // the lease thread's
 };
 
 }  // namespace rp::app
