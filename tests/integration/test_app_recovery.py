@@ -116,7 +116,11 @@ class AppCrash(RecoveryCase):
         for job_id in queued:
             self.assertEqual(self.job(job_id)["status"], "queued")
         self.assertEqual(self.job(running)["status"], "running")
-        with open(os.path.join(self.stack.spool_dir, "jobs", running, "work", "main.pid")) as f:
+        # job.started goes out as the program is started, not after it wrote its pid.
+        pid_path = os.path.join(self.stack.spool_dir, "jobs", running, "work", "main.pid")
+        self.eventually(lambda: os.path.exists(pid_path) and os.path.getsize(pid_path) > 0,
+                        "the program's pid")
+        with open(pid_path) as f:
             program = int(f.read())
         self.stack.kill_process("app")
         # The program dies with the app (PR_SET_PDEATHSIG): two runs of a job never overlap.
