@@ -148,6 +148,23 @@ class ScaleOut(SystemTestCase):
         finally:
             self.sh("systemctl stop roompush-sidecar.service")
 
+    def test_6_the_app_keeps_its_jobs_in_redis_as_deploy_md_says(self):
+        self.doc_block("app-job-store")
+        try:
+            self.wait_for("journalctl -u roompush-fcgi -o cat --no-pager | grep -q job_store_shared")
+            job = self.upload("app-nodes")["jobId"]
+            self.wait_for("curl -fsS http://127.0.0.1/jobs/%s | grep -q '\"status\":\"done\"'" % job)
+            stored = self.sh("redis-cli --raw HGET 'rp:job:{%s}' json" % job).stdout
+            self.assertEqual(json.loads(stored)["jobId"], job, "the sandboxed app reached Redis")
+            self.assertEqual(self.sh("redis-cli --raw HGET 'rp:job:{%s}' node" % job).stdout.strip(),
+                             self.sh("hostname").stdout.strip())
+            journal = self.sh("journalctl -u roompush-fcgi -o cat --no-pager").stdout
+            self.assertNotIn("shared_job_not_written", journal)
+        finally:
+            self.sh("rm -r /etc/systemd/system/roompush-fcgi.service.d && "
+                    "sed -i 's|^job-store=.*|#job-store=\"file\"|' /etc/roompush/roompush-fcgi.conf && "
+                    "systemctl daemon-reload && systemctl restart roompush-fcgi.service")
+
 
 if __name__ == "__main__":
     system_harness.main()
