@@ -11,6 +11,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view bytes(reinterpret_cast<const char*>(data), size);
     (void)rp::sidecar::decode_pubsub_payload(bytes);
     (void)rp::sidecar::seq_of_stream_id(bytes);
-    (void)rp::sidecar::parse_broker_url(bytes);
+    (void)rp::parse_broker_url(bytes);
     return 0;
 }
