@@ -39,6 +39,7 @@ struct AppConfig {
     RoomLimits room_limits;            // fair limits: jobs per room (0: no cap)
     bool shared_jobs = false;          // --job-store redis…: several app nodes
     SharedJobsConfig shared;           // its Redis, this node's name, the lease
+    bool shared_spool = false;         // --shared-spool: any node runs any job (a work stream)
     ChildLimits limits;
 };
 

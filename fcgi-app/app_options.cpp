@@ -179,6 +179,11 @@ void add_node_options(CLI::App& app, AppConfig& config, TextOptions& text) {
                    "its running jobs ended by another node within about twice this")
         ->capture_default_str()
         ->check(CLI::Range(1000u, 600000u));
+    app.add_flag("--shared-spool", config.shared_spool,
+                 "The spool is one directory every app node sees at the same path (needs a Redis "
+                 "--job-store): queued jobs go to whichever node has a free worker, and a dead "
+                 "node's jobs run again on another")
+        ->check(boolean_validator());
 }
 
 void add_options(CLI::App& app, AppConfig& config, TextOptions& text) {
@@ -226,12 +231,38 @@ std::string as_job_store_error(std::string message) {
     return message;
 }
 
+// The node's own files live in SPOOL/nodes/NODE (spool.h): its name must be one directory.
+bool is_directory_name(const std::string& name) {
+    return !name.empty() && name.front() != '.' &&
+           name.find_first_not_of(
+               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+               "0123456789._-") == std::string::npos;
+}
+
+Status check_shared_spool(AppConfig& config) {
+    config.shared.shared_spool = config.shared_spool;
+    config.shared.waiting_cap = config.queue;
+    if (!config.shared_spool) return ok_status();
+    if (!is_directory_name(config.shared.node)) {
+        return bad_config(
+            "--node-id: with --shared-spool, letters, digits, '.', '_' and '-' "
+            "only, not starting with '.' (it names the node's directory)");
+    }
+    if (config.room_limits.max_room_jobs > 0 || config.room_limits.max_room_running > 0) {
+        return bad_config(
+            "--room-jobs and --room-running are per node: they cannot be kept "
+            "with --shared-spool, where any node runs any job");
+    }
+    return ok_status();
+}
+
 // --job-store: "file", or one Redis (the broker's URL forms; not shards) with its password.
 Status load_job_store(const TextOptions& text, AppConfig& config) {
     SharedJobsConfig& shared = config.shared;
     shared.keep_s = config.keep_s;
     if (shared.node.empty()) shared.node = host_name();
     if (text.job_store == "file") {
+        if (config.shared_spool) return bad_config("--shared-spool needs a Redis --job-store");
         if (!text.job_store_password_file.empty() || !shared.credentials.user.empty()) {
             return bad_config(
                 "--job-store-password-file and --job-store-user need a Redis "
@@ -247,6 +278,7 @@ Status load_job_store(const TextOptions& text, AppConfig& config) {
     if (shared.node.size() > 128 || shared.node.find_first_of(" \t\r\n") != std::string::npos) {
         return bad_config("--node-id: 1 to 128 characters, no spaces");
     }
+    if (auto checked = check_shared_spool(config); !checked) return checked;
     if (text.job_store_password_file.empty()) {
         if (!shared.credentials.user.empty()) {
             return bad_config("--job-store-user needs --job-store-password-file");

@@ -4,11 +4,16 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <map>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "fcgi_server.h"
 #include "http_router.h"
+#include "job_dispatch.h"
 #include "job_queue.h"
 #include "job_recovery.h"
 #include "job_runner.h"
@@ -20,6 +25,7 @@
 #include "roompush/log.h"
 #include "roompush/unix_socket.h"
 #include "upload_handler.h"
+#include "work_feeder.h"
 
 namespace rp::app {
 namespace {
@@ -70,15 +76,38 @@ void log_start_failure(const Error& error) {
     log_error("start_failed").kv("code", error.code).kv("error", error.message);
 }
 
+// A shared spool: only the records of the jobs this node still holds are restored; another
+// node may have run one of them again since. Redis must answer for that (a few tries).
+Status keep_own_records(SharedJobs& shared, std::map<std::string, std::string>& records) {
+    std::vector<std::string> ids;
+    for (const auto& [id, json] : records) ids.push_back(id);
+    auto places = shared.places(ids);
+    for (int attempt = 1; !places && attempt < 10; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        places = shared.places(ids);
+    }
+    if (!places) {
+        return make_error("job_store_unavailable",
+                          "a node of a shared spool needs its Redis at start to tell its jobs "
+                          "from the others': " +
+                              places.error().message);
+    }
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if ((*places)[i].holder != shared.node()) records.erase(ids[i]);
+    }
+    return ok_status();
+}
+
 // SIGTERM, in order: answer every ?wait now (202), finish the requests in hand, start no
 // queued job (they stay queued in the spool), give running programs stop_grace to finish, then
 // interrupt the rest (job.failed "interrupted", or left for a re-run), and give the outbox a
 // moment to drain; whatever it still holds is sent after the next start.
 void shut_down(const AppConfig& config, JobWaiters& waiters, FcgiServer& server, JobQueue& queue,
                std::atomic<bool>& interrupt, JobSweeper& sweeper, PushSender& pushes,
-               SharedJobs* shared) {
+               SharedJobs* shared, WorkFeeder* feeder) {
     waiters.release_all();
     server.stop();
+    if (feeder) feeder->stop();  // what it took and did not start goes back with the node
     queue.stop_taking();
     if (!queue.wait_idle(std::chrono::milliseconds(config.stop_grace_ms))) {
         log_warn("interrupting_jobs")
@@ -104,7 +133,7 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
-    JobStore store(config.spool_dir);
+    JobStore store(config.spool_dir, config.shared_spool ? config.shared.node : "");
     if (auto prepared = store.prepare(); !prepared) {
         log_start_failure(prepared.error());
         return 1;
@@ -114,15 +143,20 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
         log_start_failure(opened.error());
         return 1;
     }
+    std::optional<SharedJobs> shared;
+    if (config.shared_jobs) shared.emplace(config.shared);
     // Before the recovery reads job.json: a crash may have cut the copies written unsynced.
-    std::size_t replayed = store.restore_from(pushes.take_job_records());
+    auto records = pushes.take_job_records();
+    if (config.shared_spool) {
+        if (auto kept = keep_own_records(*shared, records); !kept) {
+            log_start_failure(kept.error());
+            return 1;
+        }
+    }
+    std::size_t replayed = store.restore_from(records);
     if (replayed > 0) log_info("job_records_replayed").kv("jobs", replayed);
     store.use_journal(&pushes);
-    std::optional<SharedJobs> shared;
-    if (config.shared_jobs) {
-        shared.emplace(config.shared);
-        store.share_with(&*shared);
-    }
+    if (shared) store.share_with(&*shared);
     auto listener = open_listener(config);
     if (!listener) {
         log_start_failure(listener.error());
@@ -138,15 +172,31 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
     runner.set_retry_later([&queue](const QueuedJob& job, std::chrono::milliseconds delay) {
         queue.push_later(job, std::chrono::steady_clock::now() + delay);
     });
-    recover_jobs(config, store, runner, queue);
+    std::optional<WorkFeeder> feeder;
+    if (config.shared_spool) {
+        if (auto recovered = recover_shared_jobs(store, runner, *shared); !recovered) {
+            log_start_failure(recovered.error());
+            return 1;
+        }
+        feeder.emplace(
+            config.shared,
+            WorkFeeder::Hooks{[&queue, &config] {
+                                  std::size_t busy = queue.running() + queue.depth();
+                                  return busy < config.workers ? config.workers - busy : 0;
+                              },
+                              [&queue](const QueuedJob& job) { queue.push_recovered(job); }});
+    } else {
+        recover_jobs(config, store, runner, queue);
+    }
     queue.start();
     JobSweeper sweeper(store, std::chrono::seconds(config.keep_s));
     sweeper.start();
     RoomTokenMinter tokens(config.auth_secret, config.token_ttl_s);
-    UploadHandler uploads(config, store, queue, pushes, waiters, tokens);
+    JobDispatch dispatch(config, queue, pushes, shared ? &*shared : nullptr);
+    UploadHandler uploads(config, store, dispatch, pushes, waiters, tokens);
     PushHandler http_pushes(config, pushes);
     JobCanceller cancels(config, store, queue, runner, waiters);
-    JobRetrier retries(store, queue, pushes);
+    JobRetrier retries(store, dispatch);
     std::optional<JobsElsewhere> elsewhere;
     if (shared) {
         elsewhere.emplace(config, *shared);
@@ -162,7 +212,9 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
         log_info("job_store_shared")
             .kv("redis", config.shared.url.describe())
             .kv("node", shared->node())
-            .kv("lease_ms", config.shared.lease_ms);
+            .kv("lease_ms", config.shared.lease_ms)
+            .kv("shared_spool", config.shared_spool);
+        if (feeder) feeder->start();
     }
     HttpRouter router(config, store, uploads, http_pushes, pushes, queue, cancels, &retries,
                       &runner.figures());
@@ -170,6 +222,7 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
                       [&](HttpRequest& request) { return router.route(request); });
     if (auto started = server.start(); !started) {
         log_start_failure(started.error());
+        if (feeder) feeder->stop();
         if (shared) shared->stop();  // its thread calls into the runner, gone on return
         return 1;
     }
@@ -182,7 +235,7 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
     }
     log_info("signal").kv("signal", signal_number);
     shut_down(config, waiters, server, queue, interrupt, sweeper, pushes,
-              shared ? &*shared : nullptr);
+              shared ? &*shared : nullptr, feeder ? &*feeder : nullptr);
     if (!socket_from_systemd()) ::unlink(config.listen.c_str());
     log_info("stopped");
     return 0;

@@ -54,12 +54,13 @@ protected:
                                                outbox_limit);
         ASSERT_TRUE(pushes_->open().ok());
         queue_ = std::make_unique<JobQueue>(config_.queue, 1, [](const std::string&) {});
-        uploads_ =
-            std::make_unique<UploadHandler>(config_, *store_, *queue_, *pushes_, waiters_, tokens_);
+        dispatch_ = std::make_unique<JobDispatch>(config_, *queue_, *pushes_, nullptr);
+        uploads_ = std::make_unique<UploadHandler>(config_, *store_, *dispatch_, *pushes_, waiters_,
+                                                   tokens_);
         http_pushes_ = std::make_unique<PushHandler>(config_, *pushes_);
         runner_ = std::make_unique<JobRunner>(config_, *store_, *pushes_, waiters_, stop_);
         cancels_ = std::make_unique<JobCanceller>(config_, *store_, *queue_, *runner_, waiters_);
-        retries_ = std::make_unique<JobRetrier>(*store_, *queue_, *pushes_);
+        retries_ = std::make_unique<JobRetrier>(*store_, *dispatch_);
         router_ = std::make_unique<HttpRouter>(config_, *store_, *uploads_, *http_pushes_, *pushes_,
                                                *queue_, *cancels_, retries_.get());
     }
@@ -96,6 +97,7 @@ protected:
     std::unique_ptr<JobStore> store_;
     std::unique_ptr<PushSender> pushes_;
     std::unique_ptr<JobQueue> queue_;
+    std::unique_ptr<JobDispatch> dispatch_;
     JobWaiters waiters_;
     RoomTokenMinter tokens_{"", 3600};
     std::unique_ptr<UploadHandler> uploads_;

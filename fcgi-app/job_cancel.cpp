@@ -37,6 +37,12 @@ HttpResponse JobCanceller::cancel(const std::string& job_id) {
         }
         if (runner_.cancel_running(job_id)) return answer_when_stopped(job_id);
         waiters_.forget(job_id);
+        if (config_.shared_spool && elsewhere_) {
+            // In the work stream, or just given to a node: the first end written wins
+            // (shared_jobs.h), and a node that starts it after this finds it ended.
+            if (job->status == JobStatus::queued) return cancel_queued(std::move(*job));
+            if (auto answer = elsewhere_->cancel(job_id)) return std::move(*answer);
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return error_response(503, make_error("try_again", "job " + job_id +

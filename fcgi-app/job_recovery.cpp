@@ -18,7 +18,51 @@ Status prepare_rerun(JobStore& store, Job& job) {
     return store.save(job);
 }
 
+void log_report(const RecoveryReport& report) {
+    log_info("recovered")
+        .kv("requeued", report.requeued)
+        .kv("interrupted", report.interrupted)
+        .kv("rerun", report.rerun)
+        .kv("announced", report.announced)
+        .kv("ended_elsewhere", report.ended_elsewhere)
+        .kv("removed", report.removed)
+        .kv("incoming_removed", report.incoming_removed);
+}
+
 }  // namespace
+
+Result<RecoveryReport> recover_shared_jobs(JobStore& store, JobRunner& runner, SharedJobs& shared) {
+    RecoveryReport report;
+    report.incoming_removed = store.clear_incoming();
+    std::vector<std::string> ids = store.list_ids();
+    auto places = shared.places(ids);
+    if (!places) return places.error();
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        const JobPlace& place = (*places)[i];
+        if (place.holder != shared.node()) continue;
+        // Another node may be creating a job of the same directory: only this node's go.
+        auto loaded = store.load(ids[i]);
+        if (!loaded) {
+            log_warn("job_unreadable_at_start")
+                .kv("job", ids[i])
+                .kv("error", loaded.error().message);
+            continue;
+        }
+        Job& job = *loaded;
+        if (runner.adopt_if_ended_elsewhere(job)) {
+            report.ended_elsewhere++;
+        } else if (!is_finished(job.status)) {
+            if (place.in_stream) continue;  // the stream gives it to a node (maybe this one)
+            if (auto offered = shared.offer(job); !offered) return offered.error();
+            report.requeued++;
+        } else if (!job.announced) {
+            runner.finish(job);
+            report.announced++;
+        }
+    }
+    log_report(report);
+    return report;
+}
 
 RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner& runner,
                             JobQueue& queue) {
@@ -72,14 +116,7 @@ RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner&
         }
     }
     report.requeued = to_queue.size() - report.rerun;
-    log_info("recovered")
-        .kv("requeued", report.requeued)
-        .kv("interrupted", report.interrupted)
-        .kv("rerun", report.rerun)
-        .kv("announced", report.announced)
-        .kv("ended_elsewhere", report.ended_elsewhere)
-        .kv("removed", report.removed)
-        .kv("incoming_removed", report.incoming_removed);
+    log_report(report);
     return report;
 }
 

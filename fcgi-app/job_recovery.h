@@ -7,6 +7,13 @@
 //   done/failed, unannounced-> its final event is journaled now (the app died in between)
 //   no job.json             -> removed (the app died while creating it)
 // Uploads half received in SPOOL/incoming are removed.
+//
+// A shared spool (--shared-spool) holds every node's jobs: a node recovers only the jobs Redis
+// says it holds, and the work stream keeps the unfinished ones (work_feeder.h):
+//   in the stream           -> left to it (this node takes back what it had been given)
+//   queued or running, not  -> offered to the stream (the node stopped between writing the
+//   in the stream              job and offering it)
+//   ended, unannounced      -> its final event is journaled now
 
 #include <cstddef>
 
@@ -30,5 +37,7 @@ struct RecoveryReport {
 // Before the workers and the FastCGI threads start.
 RecoveryReport recover_jobs(const AppConfig& config, JobStore& store, JobRunner& runner,
                             JobQueue& queue);
+// Needs Redis: an error when it cannot be asked which jobs are this node's.
+Result<RecoveryReport> recover_shared_jobs(JobStore& store, JobRunner& runner, SharedJobs& shared);
 
 }  // namespace rp::app

@@ -42,12 +42,8 @@ HttpResponse JobRetrier::retry(const std::string& job_id) {
     if (auto reset = store_.reset_work_dir(next.id); !reset)
         return error_response(500, reset.error());
     if (auto saved = store_.save(next); !saved) return error_response(500, saved.error());
-    // job.queued is journaled before a worker can see the job, so it comes before job.started.
-    JsonPtr data = job_event_data(next);
-    pushes_.push(next.room, "job.queued", data.get(), job_event_key(next, "queued"),
-                 PushKind::deliver_with_next);
     // The operator decides: past the queue's bounds and the room's cap, like a recovered job.
-    queue_.push_recovered(queued_job(next));
+    dispatch_.readmit(next);
     log_info("job_retried_by_operator").kv("job", next.id).kv("attempt", next.attempt);
     return json_response(202, job_to_json(next).get());
 }

@@ -6,17 +6,15 @@
 #include <string>
 
 #include "http_types.h"
+#include "job_dispatch.h"
 #include "job_elsewhere.h"
-#include "job_queue.h"
 #include "job_store.h"
-#include "push_sender.h"
 
 namespace rp::app {
 
 class JobRetrier {
 public:
-    JobRetrier(JobStore& store, JobQueue& queue, PushSender& pushes)
-        : store_(store), queue_(queue), pushes_(pushes) {}
+    JobRetrier(JobStore& store, JobDispatch& dispatch) : store_(store), dispatch_(dispatch) {}
 
     // Several app nodes: a job this node does not hold is retried by the node that does.
     void reach_other_nodes(JobsElsewhere* elsewhere) { elsewhere_ = elsewhere; }
@@ -25,8 +23,7 @@ public:
 
 private:
     JobStore& store_;
-    JobQueue& queue_;
-    PushSender& pushes_;
+    JobDispatch& dispatch_;
     std::mutex mutex_;  // two retries of one job at once must not both queue it
     JobsElsewhere* elsewhere_ = nullptr;
 };

@@ -104,6 +104,11 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
         return;
     }
     Job job = std::move(*loaded);
+    if (is_finished(job.status)) {  // --shared-spool: it ended while it waited in the stream
+        if (SharedJobs* shared = store_.shared()) shared->work_done(job.id);
+        return;
+    }
+    if (job.status == JobStatus::running && !take_over_run(job)) return;
     if (cancel.load()) {  // cancelled between the queue and here: it never starts
         job.status = JobStatus::cancelled;
         job.finished_ms = now_ms();
@@ -161,9 +166,14 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
     }
     warn_if_repaired(job, output);
 
-    if (outcome.kind == ChildOutcome::Kind::interrupted && config_.rerun_interrupted) {
-        // Left `running` in the journal on purpose: the next start runs it again.
-        log_warn("job_interrupted").kv("job", job.id).kv("effect", "re-run at the next start");
+    if (outcome.kind == ChildOutcome::Kind::interrupted &&
+        (config_.rerun_interrupted || config_.shared_spool)) {
+        // Left `running` in the journal on purpose: the next start runs it again, or with a
+        // shared spool whichever node the stream gives it to.
+        log_warn("job_interrupted")
+            .kv("job", job.id)
+            .kv("effect", config_.shared_spool ? "re-run by the next node to take it"
+                                               : "re-run at the next start");
         waiters_.finished(job.id);
         return;
     }
@@ -173,6 +183,29 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
     record_outcome(job, outcome, output);
     if (worth_retrying(job, outcome) && retry(job, cancel)) return;
     finish(job);
+}
+
+// --shared-spool: a job given to this node while `running` was running on a node that stopped
+// (its liveness lapsed, or this node restarted): its run is lost, and it runs again from a
+// clean work dir as the next attempt, unless it has had its attempts (a job that brings every
+// node down must not go round them for ever). False when it ends here instead.
+bool JobRunner::take_over_run(Job& job) {
+    if (job.attempt > static_cast<int>(config_.retries)) {
+        mark_interrupted(job, "the app node running it stopped, and it has had " +
+                                  std::to_string(job.attempt) + " attempts");
+        finish(job);
+        return false;
+    }
+    log_warn("job_rerun")
+        .kv("job", job.id)
+        .kv("room", job.room)
+        .kv("attempt", job.attempt + 1)
+        .kv("reason", "the node running it stopped");
+    begin_next_attempt(job);
+    if (auto reset = store_.reset_work_dir(job.id); !reset) {
+        log_error("job_save_failed").kv("job", job.id).kv("error", reset.error().message);
+    }
+    return true;
 }
 
 // The program contract's temporary failure (docs/program.md): exit status 75, EX_TEMPFAIL.
@@ -307,6 +340,7 @@ void JobRunner::announce(Job& job) {
                                                      : log_warn("job_failed");
     line.kv("job", job.id).kv("room", job.room).kv("ms", job.finished_ms - job.started_ms);
     if (job.failure) line.kv("reason", job.failure->reason).kv("error", job.failure->message);
+    if (SharedJobs* shared = store_.shared()) shared->work_done(job.id);
 }
 
 // Several app nodes: the first final state written to Redis wins (shared_jobs.h). When another
@@ -328,6 +362,7 @@ void JobRunner::adopt(Job& job, const std::string& theirs) {
         .kv("job", job.id)
         .kv("room", job.room)
         .kv("status", status_name(job.status));
+    if (SharedJobs* shared = store_.shared()) shared->work_done(job.id);
 }
 
 bool JobRunner::adopt_if_ended_elsewhere(Job& job) {

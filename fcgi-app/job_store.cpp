@@ -26,26 +26,27 @@ Error io_error(const std::string& what, const std::string& path) {
 
 }  // namespace
 
+JobStore::JobStore(std::string spool_dir, const std::string& node)
+    : spool_(std::move(spool_dir)), own_(node.empty() ? spool_ : spool_ + "/nodes/" + node) {}
+
 Status JobStore::prepare() {
     std::error_code error;
-    for (const char* sub : {"/jobs", "/incoming"}) {
-        fs::create_directories(spool_ + sub, error);
-        if (error) {
-            return make_error("spool_error",
-                              "cannot create " + spool_ + sub + ": " + error.message());
-        }
+    for (const std::string& dir : {spool_ + "/jobs", own_ + "/incoming"}) {
+        fs::create_directories(dir, error);
+        if (error)
+            return make_error("spool_error", "cannot create " + dir + ": " + error.message());
     }
     return check_writable();
 }
 
 Status JobStore::check_writable() const {
-    std::string dir = spool_ + "/incoming";
+    std::string dir = own_ + "/incoming";
     if (::access(dir.c_str(), W_OK | X_OK) != 0) return io_error("cannot write to", dir);
     return ok_status();
 }
 
 std::string JobStore::incoming_path(const std::string& id) const {
-    return spool_ + "/incoming/" + id + ".part";
+    return own_ + "/incoming/" + id + ".part";
 }
 std::string JobStore::job_dir(const std::string& id) const { return spool_ + "/jobs/" + id; }
 std::string JobStore::input_path(const std::string& id) const { return job_dir(id) + "/input"; }
@@ -137,7 +138,7 @@ std::vector<std::string> JobStore::list_ids() const {
 std::size_t JobStore::clear_incoming() const {
     std::size_t removed = 0;
     std::error_code error;
-    for (const auto& entry : fs::directory_iterator(spool_ + "/incoming", error)) {
+    for (const auto& entry : fs::directory_iterator(own_ + "/incoming", error)) {
         std::error_code ignored;
         if (fs::remove(entry.path(), ignored)) ++removed;
     }

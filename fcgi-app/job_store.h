@@ -9,6 +9,9 @@
 //   SPOOL/jobs/ID/work/      the program's work dir
 //   SPOOL/jobs/ID/job.json   the job (job_to_json)
 //   SPOOL/outbox/            pushes not yet acked by the sidecar (outbox.h)
+//
+// A spool shared by several app nodes (--shared-spool) keeps each node's own files apart:
+// SPOOL/nodes/NODE/incoming/ and SPOOL/nodes/NODE/outbox/; SPOOL/jobs/ is everyone's.
 
 #include <cstdint>
 #include <map>
@@ -41,7 +44,8 @@ enum class Durability { now, with_next };
 
 class JobStore {
 public:
-    explicit JobStore(std::string spool_dir) : spool_(std::move(spool_dir)) {}
+    // `node`: this node's name in a shared spool; empty: the spool is this node's alone.
+    explicit JobStore(std::string spool_dir, const std::string& node = "");
 
     // From now on, states go to the journal first. Without one, job.json is synced itself.
     void use_journal(JobJournal* journal) { journal_ = journal; }
@@ -60,7 +64,7 @@ public:
     std::string job_dir(const std::string& id) const;
     std::string input_path(const std::string& id) const;
     std::string work_dir(const std::string& id) const;
-    std::string outbox_dir() const { return spool_ + "/outbox"; }
+    std::string outbox_dir() const { return own_ + "/outbox"; }
 
     // Moves a received upload into a new job directory and stores the job.
     Status create(const Job& job, const std::string& incoming);
@@ -84,6 +88,7 @@ private:
     Status write_copy(const std::string& id, const std::string& json, bool sync) const;
 
     std::string spool_;
+    std::string own_;  // this node's own files: the spool, or its directory in a shared one
     JobJournal* journal_ = nullptr;
     SharedJobs* shared_ = nullptr;
 };

@@ -40,6 +40,11 @@ void JobWaiters::finished(const std::string& job_id) {
     changed_.notify_all();
 }
 
+bool JobWaiters::released() const {
+    std::lock_guard lock(mutex_);
+    return released_;
+}
+
 void JobWaiters::release_all() {
     {
         std::lock_guard lock(mutex_);

@@ -19,12 +19,13 @@ public:
     // Forgets the job either way.
     bool wait(const std::string& job_id, std::chrono::milliseconds timeout);
     void forget(const std::string& job_id);
+    bool released() const;  // release_all() was called: the app stops
     // Called by the runner once the job's final state is saved.
     void finished(const std::string& job_id);
     void release_all();
 
 private:
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::condition_variable changed_;
     struct Watch {
         bool finished = false;

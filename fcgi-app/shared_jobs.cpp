@@ -22,7 +22,13 @@ constexpr const char* kIndex = "rp:jobs:index";
 // over: a node that has just got Redis back renews within a third of a lease.
 constexpr int kLapsedScans = 2;
 
+constexpr const char* kWork = "rp:jobs:work";
+constexpr const char* kWorkers = "workers";
+// Entries of a dead node moved back per script call: one call must stay short for Redis.
+constexpr int kRequeueBatch = 200;
+
 std::string job_key(const std::string& id) { return "rp:job:{" + id + "}"; }
+std::string node_key(const std::string& node) { return "rp:jobs:node:" + node; }
 std::string lease_key(const std::string& id) { return job_key(id) + ":lease"; }
 std::string announce_key(const std::string& node) { return "rp:jobs:to-announce:" + node; }
 std::string ask_channel(const std::string& node) { return "rp:jobs:ask:" + node; }
@@ -77,6 +83,61 @@ constexpr const char* kTakeOver =
     "redis.call('HSET', KEYS[1], 'json', ARGV[3], 'ended_by', ARGV[2])\n"
     "redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])\n"
     "return 1\n";
+
+// KEYS: job hash, work stream. ARGV: id, room, priority, group. Not for a job that has ended
+// (cancelled while its upload was being answered). The group is made with the first entry.
+constexpr const char* kOffer =
+    "if redis.call('HEXISTS', KEYS[1], 'ended_by') == 1 then return 0 end\n"
+    "redis.pcall('XGROUP', 'CREATE', KEYS[2], ARGV[4], '0', 'MKSTREAM')\n"
+    "local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'room', ARGV[2],\n"
+    "                         'priority', ARGV[3])\n"
+    "redis.call('HSET', KEYS[1], 'entry', entry)\n"
+    "return 1\n";
+
+// KEYS: job hash, work stream. ARGV: group.
+constexpr const char* kWorkDone =
+    "local entry = redis.call('HGET', KEYS[1], 'entry')\n"
+    "if not entry then return 0 end\n"
+    "redis.call('XACK', KEYS[2], ARGV[1], entry)\n"
+    "redis.call('XDEL', KEYS[2], entry)\n"
+    "redis.call('HDEL', KEYS[1], 'entry')\n"
+    "return 1\n";
+
+// KEYS: work stream. ARGV: group. Entries no consumer has been given yet.
+constexpr const char* kWaiting =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "local ok, pending = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1])\n"
+    "if not ok then return redis.call('XLEN', KEYS[1]) end\n"
+    "return redis.call('XLEN', KEYS[1]) - pending[1]\n";
+
+// KEYS: work stream, the node's liveness key. ARGV: group, node, batch. Unless the node came
+// back, its unfinished entries go to the end of the stream as new entries (the job hash names
+// the new one); entries of jobs that ended, or are gone, are only dropped.
+constexpr const char* kRequeue =
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end\n"
+    "local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV[3]),\n"
+    "                           ARGV[2])\n"
+    "local moved = 0\n"
+    "for _, entry in ipairs(pending) do\n"
+    "  local old = entry[1]\n"
+    "  local found = redis.call('XRANGE', KEYS[1], old, old)\n"
+    "  redis.call('XACK', KEYS[1], ARGV[1], old)\n"
+    "  redis.call('XDEL', KEYS[1], old)\n"
+    "  local fields = found[1] and found[1][2]\n"
+    "  local id = nil\n"
+    "  if fields then\n"
+    "    for i = 1, #fields, 2 do if fields[i] == 'id' then id = fields[i + 1] end end\n"
+    "  end\n"
+    "  local job = id and ('rp:job:{' .. id .. '}')\n"
+    "  if job and redis.call('EXISTS', job) == 1 and\n"
+    "     redis.call('HEXISTS', job, 'ended_by') == 0 then\n"
+    "    local new = redis.call('XADD', KEYS[1], '*', unpack(fields))\n"
+    "    redis.call('HSET', job, 'entry', new)\n"
+    "    moved = moved + 1\n"
+    "  end\n"
+    "end\n"
+    "if #pending == 0 then redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2]) end\n"
+    "return moved\n";
 
 bool is_readonly(const Result<ReplyPtr>& reply) {
     return !reply && reply.error().code == "broker_error" &&
@@ -223,37 +284,124 @@ Result<std::vector<std::string>> SharedJobs::newest(std::size_t from, std::size_
     return ids;
 }
 
+Result<std::vector<ReplyPtr>> SharedJobs::run_each(
+    const std::vector<std::vector<std::string>>& commands) {
+    return with_connection([&](RedisConnection& redis) -> Result<std::vector<ReplyPtr>> {
+        for (const auto& argv : commands) {
+            if (auto appended = redis.append(argv); !appended) {
+                redis.mark_broken();
+                return appended.error();
+            }
+        }
+        std::vector<ReplyPtr> replies;
+        for (std::size_t i = 0; i < commands.size(); ++i) {
+            auto reply = redis.answer();
+            if (!reply && reply.error().code != "broker_error") {
+                redis.mark_broken();  // the replies still due are lost with the connection
+                return reply.error();
+            }
+            if (is_readonly(reply)) redis.mark_broken();
+            replies.push_back(reply ? std::move(*reply) : nullptr);
+        }
+        return replies;
+    });
+}
+
 // One round trip for a page of the listing; the ids whose record has expired leave the index.
 Result<std::vector<std::optional<std::string>>> SharedJobs::get_all(
     const std::vector<std::string>& ids) {
-    auto records = with_connection(
-        [&](RedisConnection& redis) -> Result<std::vector<std::optional<std::string>>> {
-            for (const std::string& id : ids) {
-                if (auto appended = redis.append({"HGET", job_key(id), "json"}); !appended) {
-                    redis.mark_broken();
-                    return appended.error();
-                }
-            }
-            std::vector<std::optional<std::string>> found;
-            for (std::size_t i = 0; i < ids.size(); ++i) {
-                auto reply = redis.answer();
-                if (!reply && reply.error().code != "broker_error") {
-                    redis.mark_broken();
-                    return reply.error();
-                }
-                found.push_back(reply && is_string(reply->get())
-                                    ? std::optional<std::string>(string_of(reply->get()))
-                                    : std::nullopt);
-            }
-            return found;
-        });
-    if (!records) return records;
+    std::vector<std::vector<std::string>> commands;
+    for (const std::string& id : ids) commands.push_back({"HGET", job_key(id), "json"});
+    auto replies = run_each(commands);
+    if (!replies) return replies.error();
+    std::vector<std::optional<std::string>> records;
     std::vector<std::string> gone{"ZREM", kIndex};
     for (std::size_t i = 0; i < ids.size(); ++i) {
-        if (!(*records)[i]) gone.push_back(ids[i]);
+        const redisReply* reply = (*replies)[i].get();
+        records.push_back(is_string(reply) ? std::optional<std::string>(string_of(reply))
+                                           : std::nullopt);
+        if (is_nil(reply)) gone.push_back(ids[i]);
     }
     if (gone.size() > 2) (void)run(gone);
     return records;
+}
+
+Result<std::vector<JobPlace>> SharedJobs::places(const std::vector<std::string>& ids) {
+    std::vector<std::vector<std::string>> commands;
+    for (const std::string& id : ids) commands.push_back({"HMGET", job_key(id), "node", "entry"});
+    auto replies = run_each(commands);
+    if (!replies) return replies.error();
+    std::vector<JobPlace> found;
+    for (const ReplyPtr& reply : *replies) {
+        if (!reply) return bad_reply("HMGET of a job's node");
+        const redisReply* node = element(reply.get(), 0);
+        JobPlace place;
+        if (is_string(node)) place.holder = string_of(node);
+        place.in_stream = is_string(element(reply.get(), 1));
+        found.push_back(std::move(place));
+    }
+    return found;
+}
+
+Status SharedJobs::offer(const Job& job) {
+    auto reply = run({"EVAL", kOffer, "2", job_key(job.id), kWork, job.id, job.room,
+                      std::to_string(job.priority), kWorkers});
+    if (!reply) return reply.error();
+    if (!is_integer(reply->get())) return bad_reply("the offer of a job");
+    return ok_status();
+}
+
+Result<std::size_t> SharedJobs::waiting() {
+    auto reply = run({"EVAL", kWaiting, "1", kWork, kWorkers});
+    if (!reply) return reply.error();
+    if (!is_integer(reply->get())) return bad_reply("the length of the work stream");
+    return static_cast<std::size_t>(std::max<long long>(0, integer_of(reply->get())));
+}
+
+void SharedJobs::work_done(const std::string& id) {
+    if (!config_.shared_spool) return;
+    auto done = run({"EVAL", kWorkDone, "2", job_key(id), kWork, kWorkers});
+    if (!done) {
+        // Left in the stream: whichever node is given it next finds the job ended and drops it.
+        log_warn("job_entry_not_removed").kv("job", id).kv("error", done.error().message);
+    }
+}
+
+// XINFO CONSUMERS: per consumer, a flat list of name/value pairs.
+std::size_t SharedJobs::requeue_from_dead_nodes() {
+    std::size_t moved = 0;
+    auto consumers = run({"XINFO", "CONSUMERS", kWork, kWorkers});
+    if (!consumers || !is_array(consumers->get())) return moved;  // no stream or group yet
+    std::map<std::string, int> seen;
+    for (std::size_t i = 0; i < size_of(consumers->get()); ++i) {
+        const redisReply* consumer = element(consumers->get(), i);
+        std::string name;
+        long long pending = 0;
+        for (std::size_t f = 0; f + 1 < size_of(consumer); f += 2) {
+            const redisReply* field = element(consumer, f);
+            const redisReply* value = element(consumer, f + 1);
+            if (!is_string(field)) continue;
+            if (string_of(field) == "name" && is_string(value)) name = string_of(value);
+            if (string_of(field) == "pending" && is_integer(value)) pending = integer_of(value);
+        }
+        if (name.empty() || name == config_.node || pending == 0) continue;
+        auto alive = run({"EXISTS", node_key(name)});
+        if (!alive || !is_integer(alive->get()) || integer_of(alive->get()) != 0) continue;
+        seen[name] = dead_node_scans_[name] + 1;
+        if (seen[name] < kLapsedScans) continue;
+        auto requeued = run({"EVAL", kRequeue, "2", kWork, node_key(name), kWorkers, name,
+                             std::to_string(kRequeueBatch)});
+        if (requeued && is_integer(requeued->get()) && integer_of(requeued->get()) >= 0) {
+            auto count = static_cast<std::size_t>(integer_of(requeued->get()));
+            moved += count;
+            log_warn("jobs_requeued_from_dead_node")
+                .kv("node", name)
+                .kv("jobs", count)
+                .kv("effect", "queued again for any node's free worker");
+        }
+    }
+    dead_node_scans_ = seen;
+    return moved;
 }
 
 void SharedJobs::remove(const std::string& id) {
@@ -337,6 +485,10 @@ void SharedJobs::settle_deferred_ends() {
 
 void SharedJobs::renew_leases() {
     std::vector<std::vector<std::string>> commands;
+    if (config_.shared_spool) {
+        commands.push_back(
+            {"SET", node_key(config_.node), "1", "PX", std::to_string(config_.lease_ms)});
+    }
     {
         std::lock_guard lock(leases_mutex_);
         for (const std::string& id : running_here_) {
@@ -511,6 +663,12 @@ void SharedJobs::stop() {
     if (lease_thread_.joinable()) lease_thread_.join();
     if (listen_thread_.joinable()) listen_thread_.join();
     if (ask_thread_.joinable()) ask_thread_.join();
+    // Gone on purpose: what this node was given and did not finish goes to the others now,
+    // not a lease later.
+    if (config_.shared_spool && !left_) {
+        left_ = true;
+        (void)run({"DEL", node_key(config_.node)});
+    }
 }
 
 // A job leaves the to-announce set only once its event is journaled.
@@ -545,7 +703,11 @@ void SharedJobs::run_leases() {
         renew_if_due();
         if (std::chrono::steady_clock::now() >= next_scan) {
             announce_all(to_announce());
-            announce_all(take_over_lapsed());
+            if (config_.shared_spool) {
+                requeue_from_dead_nodes();
+            } else {
+                announce_all(take_over_lapsed());
+            }
             next_scan = std::chrono::steady_clock::now() + scan_every;
         }
         lock.lock();

@@ -15,6 +15,16 @@
 //   rp:jobs:ask:NODE         channel: "cancel ID" or "retry ID", for the node that holds job ID
 //   rp:jobs:index            sorted set: every job's id by its creation time (GET /jobs)
 //
+// With --shared-spool (every node sees the spool), also:
+//   rp:jobs:work             stream: one entry (id, room, priority) per job to run, read by
+//                            the group "workers", one consumer per node; an entry is
+//                            acknowledged and deleted when its job ends (work_done), and the
+//                            job hash's field `entry` names it
+//   rp:jobs:node:NODE        NODE is alive: renewed with the leases. When it lapses, the
+//                            entries NODE was given and had not finished go back to the end of
+//                            the stream (a queued job waits for the next free worker; a running
+//                            one runs again), and no lease takeover ends them as interrupted
+//
 // Every final state goes through end(): the first node to write it wins, atomically, and only
 // it sends the final event; so a room gets one terminal event per job whichever node dies. A
 // node that cannot reach Redis when its job ends keeps the job's lease (as far as it can) and
@@ -49,6 +59,15 @@ struct SharedJobsConfig {
     std::string node;       // --node-id: stable across restarts of this node
     unsigned lease_ms = 0;  // a running job's lease; renewed every third of it
     unsigned keep_s = 0;    // a finished job's record expires this long after its end (0: never)
+    bool shared_spool = false;    // --shared-spool: jobs are handed out through rp:jobs:work
+    std::size_t waiting_cap = 0;  // --queue: entries no node has taken yet, before 503
+};
+
+// What Redis knows of a job at a node's start (--shared-spool): who holds it, and whether it
+// is in the work stream.
+struct JobPlace {
+    std::optional<std::string> holder;
+    bool in_stream = false;
 };
 
 class SharedJobs {
@@ -100,6 +119,18 @@ public:
     std::vector<Job> to_announce();
     void announced(const std::string& id);
 
+    // --shared-spool: the job joins the work stream, for any node's free worker.
+    Status offer(const Job& job);
+    // Entries in the work stream that no node has taken yet.
+    Result<std::size_t> waiting();
+    // The job ended (or is gone): its entry leaves the stream. Nothing without --shared-spool.
+    void work_done(const std::string& id);
+    // Holder and stream entry of each job, in one round trip.
+    Result<std::vector<JobPlace>> places(const std::vector<std::string>& ids);
+    // The nodes whose liveness lapsed: their entries back to the stream (the lease thread's,
+    // every half lease; public for the tests). Returns how many entries went back.
+    std::size_t requeue_from_dead_nodes();
+
     struct Callbacks {
         // Journals the final event of a job this node ended for a dead one; false if it could
         // not (the job stays to be announced, and is tried again).
@@ -119,6 +150,8 @@ private:
     auto with_connection(Call call) -> decltype(call(std::declval<RedisConnection&>()));
     Result<ReplyPtr> run(const std::vector<std::string>& argv);
     Status run_all(const std::vector<std::vector<std::string>>& commands);
+    // Pipelined, every reply kept (a failed command's is nullptr).
+    Result<std::vector<ReplyPtr>> run_each(const std::vector<std::vector<std::string>>& commands);
     void renew_leases();
     void settle_deferred_ends();
     void announce_all(const std::vector<Job>& jobs);
@@ -142,6 +175,7 @@ private:
     std::condition_variable leases_wake_;
     std::set<std::string> running_here_;                // under leases_mutex_: leases renewed here
     std::map<std::string, int> lapsed_scans_;           // under leases_mutex_: seen without a lease
+    std::map<std::string, int> dead_node_scans_;        // the lease thread's: node -> sightings
     std::map<std::string, std::string> deferred_ends_;  // under leases_mutex_: id -> json
     bool stopping_ = false;                             // under leases_mutex_
     std::thread lease_thread_;
@@ -149,6 +183,7 @@ private:
     std::deque<std::pair<std::string, std::string>> asks_;  // under leases_mutex_: what, id
     std::thread ask_thread_;
     std::chrono::steady_clock::time_point last_renewal_{};  // the lease thread's
+    bool left_ = false;  // stop(): this node's liveness key is deleted once
 };
 
 }  // namespace rp::app

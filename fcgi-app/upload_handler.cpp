@@ -112,13 +112,7 @@ HttpResponse UploadHandler::handle(HttpRequest& request) {
         return refuse(request, created.error(), incoming);
     }
     if (*wait) waiters_.watch(job.id);
-    JobQueue::Admission admission = queue_.try_push(queued_job(job), [&] {
-        JsonPtr data = job_event_data(job);
-        // Synced with the job's next synced push: the upload's 202 waits for the job's record
-        // and its input, not for this (docs/app.md, "What is on disk when").
-        pushes_.push(job.room, "job.queued", data.get(), job_event_key(job, "queued"),
-                     PushKind::deliver_with_next);
-    });
+    JobQueue::Admission admission = dispatch_.admit(job);
     if (admission != JobQueue::Admission::accepted) {
         waiters_.forget(job.id);
         store_.remove(job.id);
@@ -133,8 +127,26 @@ HttpResponse UploadHandler::handle(HttpRequest& request) {
             "");
     }
     log_info("job_queued").kv("job", job.id).kv("room", job.room).kv("bytes", job.size);
-    if (*wait && waiters_.wait(job.id, **wait)) return finished(job.id);
+    if (*wait && wait_for_end(job.id, **wait)) return finished(job.id);
     return accepted(job);
+}
+
+// With a shared spool another node may run the job: its end is seen in the job's record (the
+// spool is shared), looked at between waits.
+bool UploadHandler::wait_for_end(const std::string& job_id, std::chrono::milliseconds wait) {
+    if (!config_.shared_spool) return waiters_.wait(job_id, wait);
+    constexpr auto kLookEvery = std::chrono::milliseconds(100);
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    for (bool watching = true;; watching = false) {
+        if (!watching) waiters_.watch(job_id);  // each wait() ends its watch
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (waiters_.wait(job_id, std::min(left, kLookEvery))) return true;
+        if (waiters_.released()) return false;
+        auto job = store_.load(job_id);
+        if (job && is_finished(job->status) && job->announced) return true;
+        if (left <= kLookEvery) return false;
+    }
 }
 
 HttpResponse UploadHandler::accepted(const Job& job) {

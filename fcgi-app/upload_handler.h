@@ -4,7 +4,7 @@
 
 #include "app_config.h"
 #include "http_types.h"
-#include "job_queue.h"
+#include "job_dispatch.h"
 #include "job_store.h"
 #include "job_waiters.h"
 #include "push_sender.h"
@@ -14,11 +14,11 @@ namespace rp::app {
 
 class UploadHandler {
 public:
-    UploadHandler(const AppConfig& config, JobStore& store, JobQueue& queue, PushSender& pushes,
-                  JobWaiters& waiters, const RoomTokenMinter& tokens)
+    UploadHandler(const AppConfig& config, JobStore& store, JobDispatch& dispatch,
+                  PushSender& pushes, JobWaiters& waiters, const RoomTokenMinter& tokens)
         : config_(config),
           store_(store),
-          queue_(queue),
+          dispatch_(dispatch),
           pushes_(pushes),
           waiters_(waiters),
           tokens_(tokens) {}
@@ -32,10 +32,11 @@ private:
     Status check_admission(const HttpRequest& request) const;
     HttpResponse accepted(const Job& job);
     HttpResponse finished(const std::string& job_id);
+    bool wait_for_end(const std::string& job_id, std::chrono::milliseconds wait);
 
     const AppConfig& config_;
     JobStore& store_;
-    JobQueue& queue_;
+    JobDispatch& dispatch_;
     PushSender& pushes_;
     JobWaiters& waiters_;
     const RoomTokenMinter& tokens_;

@@ -88,7 +88,8 @@ protected:
 
     HttpResponse handle(HttpRequest& request) {
         if (!queue_) queue_ = std::make_unique<JobQueue>(config_.queue, 1, run_);
-        UploadHandler handler(config_, *store_, *queue_, *pushes_, waiters_, tokens_);
+        JobDispatch dispatch(config_, *queue_, *pushes_, nullptr);
+        UploadHandler handler(config_, *store_, dispatch, *pushes_, waiters_, tokens_);
         return handler.handle(request);
     }
 

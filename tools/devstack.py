@@ -249,7 +249,7 @@ class Stack:
 
     def __init__(self, build_dir, run_dir, port, exec_template=None, sidecar_args=(),
                  app_args=(), max_upload="64m", log_to_files=True, layout=None, nodes=1,
-                 broker=None, apps=1):
+                 broker=None, apps=1, shared_spool=False):
         self.build_dir = os.path.abspath(build_dir)
         self.layout = layout or Layout.build_tree(self.build_dir)
         self.run_dir = os.path.abspath(run_dir)
@@ -267,6 +267,8 @@ class Stack:
         # More than one app node share their jobs through the same redis-server (--job-store,
         # docs/app.md "Several app nodes"); node 0 keeps the single-node names.
         self.apps = apps
+        # With it, the app nodes share one spool (--shared-spool): any node runs any job.
+        self.shared_spool = shared_spool and apps > 1
         self.redis_port = None
         # Or the sidecars' --broker as given (a Sentinel group, shards), run by someone else.
         self.broker = broker
@@ -324,7 +326,9 @@ class Stack:
         return self.fcgi_socket if app == 0 else os.path.join(self.run_dir, "fcgi-%d.sock" % app)
 
     def app_spool_dir(self, app):
-        return self.spool_dir if app == 0 else os.path.join(self.run_dir, "spool-%d" % app)
+        if app == 0 or self.shared_spool:
+            return self.spool_dir
+        return os.path.join(self.run_dir, "spool-%d" % app)
 
     @staticmethod
     def app_name(app):
@@ -454,6 +458,8 @@ class Stack:
                  if daemon_identity() and "--socket-group" not in self.app_args else [])
         shared = (["--job-store", self.broker_url, "--node-id", "app%d" % app]
                   if self.apps > 1 else [])
+        if self.shared_spool:
+            shared.append("--shared-spool")
         # Each app node sends its pushes to a sidecar of its own when there are as many.
         control = self.node_control_socket(app if app < self.nodes else 0)
         name = self.app_name(app)
@@ -637,6 +643,7 @@ def up(args):
         # demo's notes and member list work out of the box.
         stack = Stack(args.build_dir, args.run_dir, args.port, log_to_files=False,
                       nodes=args.nodes, broker=broker, apps=args.apps,
+                      shared_spool=args.shared_spool,
                       sidecar_args=("--client-publish", "--presence") + sidecar_args)
         lock.write(", http://127.0.0.1:%d" % args.port)
         lock.flush()
@@ -678,9 +685,10 @@ def serve(stack, stop_requested):
             print("  broker: %s (redis-server in %s)" % (stack.broker_url, stack.redis_dir),
                   flush=True)
         if stack.apps > 1:
-            print("  job store: %s, shared by %d app nodes (FastCGI sockets %s)"
+            print("  job store: %s, shared by %d app nodes (FastCGI sockets %s)%s"
                   % (stack.broker_url, stack.apps,
-                     " ".join(stack.app_fcgi_socket(app) for app in range(stack.apps))),
+                     " ".join(stack.app_fcgi_socket(app) for app in range(stack.apps)),
+                     ", with one spool: " + stack.spool_dir if stack.shared_spool else ""),
                   flush=True)
         elif stack.broker is not None:
             print("  broker: %s" % stack.broker, flush=True)
@@ -711,12 +719,17 @@ def main():
     up_parser.add_argument("--apps", type=int, default=1,
                            help="app nodes behind nginx's FastCGI upstream; more than one share "
                                 "their jobs through a local redis-server (--job-store)")
+    up_parser.add_argument("--shared-spool", action="store_true",
+                           help="with --apps: one spool for every app node, so that any node's "
+                                "free worker runs any job (--shared-spool)")
     up_parser.add_argument("--redis", choices=("plain", "sentinel", "shards"), default="plain",
                            help="with --nodes: one redis-server (plain), a master, two replicas "
                                 "and three sentinels (sentinel), or two shards (shards)")
     args = parser.parse_args()
     if args.redis != "plain" and args.nodes < 2:
         parser.error("--redis %s needs --nodes 2 or more" % args.redis)
+    if args.shared_spool and args.apps < 2:
+        parser.error("--shared-spool needs --apps 2 or more")
     # redis_topology imports devstack: let it find this module, not load a second copy.
     sys.modules.setdefault("devstack", sys.modules[__name__])
     try:

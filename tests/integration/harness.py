@@ -82,6 +82,7 @@ class StackTestCase(unittest.TestCase):
     APP_ARGS = ()
     NODES = 1  # more than one: sidecars sharing rooms through the stack's own redis-server
     APPS = 1  # more than one: app nodes sharing their jobs through the stack's redis-server
+    SHARED_SPOOL = False  # with APPS: one spool for every app node (--shared-spool)
 
     @classmethod
     def setUpClass(cls):
@@ -89,6 +90,7 @@ class StackTestCase(unittest.TestCase):
         cls.stack = devstack.Stack(BUILD_DIR, cls.run_dir, devstack.free_port(),
                                    exec_template=cls.EXEC, sidecar_args=cls.SIDECAR_ARGS,
                                    app_args=cls.APP_ARGS, nodes=cls.NODES, apps=cls.APPS,
+                                   shared_spool=cls.SHARED_SPOOL,
                                    layout=devstack.Layout.from_environment(BUILD_DIR))
         cls.prepare_stack(cls.stack)
         cls.stack.start()
@@ -262,7 +264,18 @@ class RoomClient:
             return got
 
 
-def fastcgi_request(socket_path, method, uri, body=b"", timeout=30):
+def multipart_upload(room, data, filename="drawing.stl"):
+    """A POST /cad body as a browser's form sends it: (content type, body bytes)."""
+    boundary = "rp%d" % time.monotonic_ns()
+    body = ("--%s\r\nContent-Disposition: form-data; name=\"roomId\"\r\n\r\n%s\r\n"
+            "--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n"
+            % (boundary, room, boundary, filename)).encode() + data + (
+                "\r\n--%s--\r\n" % boundary).encode()
+    return "multipart/form-data; boundary=" + boundary, body
+
+
+def fastcgi_request(socket_path, method, uri, body=b"", timeout=30, content_type=None):
     """One request straight to an app's FastCGI socket, past nginx (as nginx would send it), so
     that a test can choose the app node: returns (status, body text)."""
     import socket as sockets
@@ -279,13 +292,15 @@ def fastcgi_request(socket_path, method, uri, body=b"", timeout=30):
     params = b"".join(pair(k, v) for k, v in (
         ("REQUEST_METHOD", method), ("DOCUMENT_URI", path), ("REQUEST_URI", uri),
         ("QUERY_STRING", query), ("CONTENT_LENGTH", str(len(body))),
-        ("REMOTE_ADDR", "127.0.0.1"), ("SERVER_PROTOCOL", "HTTP/1.1")))
+        ("REMOTE_ADDR", "127.0.0.1"), ("SERVER_PROTOCOL", "HTTP/1.1")) + (
+            (("CONTENT_TYPE", content_type),) if content_type else ()))
     begin = struct.pack(">HB5x", 1, 0)  # responder, close the connection after it
     with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as conn:
         conn.settimeout(timeout)
         conn.connect(socket_path)
         conn.sendall(record(1, begin) + record(4, params) + record(4) +
-                     (record(5, body) if body else b"") + record(5))
+                     b"".join(record(5, body[at:at + 65535])  # a record holds 64 KiB at most
+                              for at in range(0, len(body), 65535)) + record(5))
         data = b""
         while True:
             chunk = conn.recv(65536)

@@ -24,6 +24,24 @@ def event_of(job_id, *events):
     return lambda m: m.get("data", {}).get("jobId") == job_id and m.get("event") in events
 
 
+async def until_each(client, jobs, events, timeout=20):
+    """The room's messages until each of `jobs` has had one of `events`, in any order."""
+    seen, waiting = [], set(jobs)
+
+    def the_last(message):
+        if message.get("event") in events:
+            waiting.discard(message["data"].get("jobId"))
+        return not waiting
+
+    if waiting:
+        seen = await client.until(the_last, timeout=timeout)
+    return seen
+
+
+async def until_all_end(client, jobs, timeout):
+    return await until_each(client, jobs, ("job.done", "job.failed", "job.cancelled"), timeout)
+
+
 class TwoAppNodes(harness.StackTestCase):
     APPS = 2
     EXEC = BEHAVIOUR + " {input} {workdir}"
@@ -182,6 +200,107 @@ class TwoAppNodes(harness.StackTestCase):
         unknown, body = harness.fastcgi_request(self.stack.app_fcgi_socket(1 - holder),
                                                 "DELETE", "/jobs/" + "0" * 32)
         self.assertEqual(unknown, 404, body)
+
+
+class TwoAppNodesSharingASpool(harness.StackTestCase):
+    """--shared-spool: the nodes share one spool, and a Redis stream hands queued jobs to
+    whichever node has a free worker; a dead node's jobs run again on another."""
+    APPS = 2
+    SHARED_SPOOL = True
+    EXEC = BEHAVIOUR + " {input} {workdir}"
+    APP_ARGS = ("--workers", "2", "--lease", str(LEASE_MS))
+
+    def upload_to(self, app, mode, room, query=""):
+        """An upload straight to one app node's FastCGI socket; returns (status, body)."""
+        content_type, body = harness.multipart_upload(room, mode.encode() + b"\n")
+        status, text = harness.fastcgi_request(self.stack.app_fcgi_socket(app), "POST",
+                                               "/cad" + query, body, content_type=content_type)
+        return status, json.loads(text)
+
+    def starts(self, app):
+        """The job ids whose program the node started, in order (its log's job_started)."""
+        path = os.path.join(self.stack.log_dir, self.stack.app_name(app) + ".log")
+        with open(path, errors="replace") as log:
+            return [field[4:] for line in log if "event=job_started" in line
+                    for field in line.split() if field.startswith("job=")]
+
+    def test_a_burst_on_one_node_is_run_by_both_nodes_workers(self):
+        room = "burst"
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                jobs = []
+                for _ in range(20):
+                    status, body = await asyncio.to_thread(self.upload_to, 0, "slow 0.4", room)
+                    self.assertEqual(status, 202, body)
+                    jobs.append(body["jobId"])
+                seen = await until_all_end(client, jobs, timeout=60)
+                return jobs, seen + await client.nothing_for(1.0)
+
+        jobs, seen = self.run_async(scenario(), timeout=90)
+        ends = [m["data"]["jobId"] for m in seen if m.get("event") in ("job.done", "job.failed")]
+        self.assertEqual(sorted(ends), sorted(jobs), "one end per job")
+        self.assertTrue(all(m["event"] == "job.done" for m in seen
+                            if m.get("event") in ("job.done", "job.failed")))
+        on_0 = [j for j in self.starts(0) if j in jobs]
+        on_1 = [j for j in self.starts(1) if j in jobs]
+        print("20 uploads to node 0: node 0 ran %d, node 1 ran %d" % (len(on_0), len(on_1)))
+        self.assertEqual(sorted(on_0 + on_1), sorted(jobs), "each job ran once")
+        self.assertGreaterEqual(len(on_1), 4, "node 1's workers took part of node 0's burst")
+        # Any node answers for any job, and ?wait ends on the node the upload came to.
+        for _ in range(4):
+            self.assertEqual(self.job(jobs[0])["status"], "done")
+        for app in (0, 1):
+            status, body = self.upload_to(app, "ok", room, "?wait=20")
+            self.assertEqual((status, body.get("status")), (201, "done"), body)
+
+    def test_a_killed_nodes_jobs_run_again_on_the_other_and_end_once(self):
+        room = "shared-node-dies"
+        gate = os.path.join(self.run_dir, "gate-shared-%d" % time.monotonic_ns())
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                jobs = []
+                for _ in range(4):  # the four workers of the two nodes
+                    status, body = await asyncio.to_thread(
+                        self.upload_to, 1, "gate " + gate, room)
+                    self.assertEqual(status, 202, body)
+                    jobs.append(body["jobId"])
+                await until_each(client, jobs, ("job.started",))
+                # One more waits in the stream, and is cancelled there.
+                status, body = await asyncio.to_thread(self.upload_to, 0, "ok", room)
+                waiting = body["jobId"]
+                status, text = await asyncio.to_thread(
+                    harness.fastcgi_request, self.stack.app_fcgi_socket(0), "DELETE",
+                    "/jobs/" + waiting)
+                self.assertEqual((status, json.loads(text)["status"]), (200, "cancelled"), text)
+                on_1 = [j for j in self.starts(1) if j in jobs]
+                self.assertTrue(on_1, "node 1 runs some of them")
+                self.stack.kill_process("app-1")
+                killed_at = time.monotonic()
+                with open(gate, "w"):
+                    pass
+                seen = await until_all_end(client, jobs, timeout=8 * LEASE_MS / 1000)
+                ended_after = time.monotonic() - killed_at
+                self.stack.start_app(app=1)
+                seen += await client.nothing_for(3.0)
+                return jobs, on_1, waiting, seen, ended_after
+
+        jobs, on_1, waiting, seen, ended_after = self.run_async(scenario(), timeout=90)
+        print("a killed node's %d running jobs ran again on the other, done %.1f s after the "
+              "kill (lease %d ms)" % (len(on_1), ended_after, LEASE_MS))
+        for job_id in jobs:
+            ends = [m["event"] for m in seen if m["data"].get("jobId") == job_id
+                    and m["event"] in ("job.done", "job.failed", "job.cancelled")]
+            self.assertEqual(ends, ["job.done"], job_id + "\n" + self.logs())
+        for job_id in on_1:
+            self.assertEqual(self.job(job_id)["attempt"], 2, "run again as the next attempt")
+            self.assertIn(job_id, self.starts(0), "node 0 ran it again")
+        self.assertEqual(self.job(waiting)["status"], "cancelled")
+        self.assertNotIn(waiting, self.starts(0) + self.starts(1), "a cancelled job never ran")
+        self.assertLess(ended_after, 5 * LEASE_MS / 1000)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,16 @@ class Config(unittest.TestCase):
              "--node-id"),
             ("app: a lease too short", 'lease = 10\n', "--lease"),
             ("app: a lease in words", 'lease = "long"\n', "--lease"),
+            ("app: a shared spool with the file store", 'shared-spool = true\n',
+             "--shared-spool needs a Redis"),
+            ("app: a shared spool as a word", 'job-store = "redis://h"\nshared-spool = "maybe"\n',
+             "shared-spool"),
+            ("app: a shared spool's node id with a slash",
+             'job-store = "redis://h"\nshared-spool = true\nnode-id = "a/b"\n', "--node-id"),
+            ("app: a shared spool's node id of dots",
+             'job-store = "redis://h"\nshared-spool = true\nnode-id = ".."\n', "--node-id"),
+            ("app: room caps with a shared spool",
+             'job-store = "redis://h"\nshared-spool = true\nroom-jobs = 3\n', "--room-jobs"),
         ]
         for name, text, words in app_cases:
             with self.subTest(name):

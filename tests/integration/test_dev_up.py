@@ -131,6 +131,28 @@ class DevUp(unittest.TestCase):
         process.stdout.close()
         process.stderr.close()
 
+    def test_two_app_nodes_with_one_spool(self):
+        process = self.start("--apps", "2", "--shared-spool")
+        said = [process.stdout.readline() for _ in range(2)]
+        spool = os.path.join(self.run_dir, "spool")
+        self.assertTrue([line for line in said if "with one spool: " + spool in line], said)
+        for node in ("app0", "app1"):  # each node's own files apart, the jobs shared
+            self.assertTrue(os.path.isdir(os.path.join(spool, "nodes", node, "outbox")), node)
+        self.assertFalse(os.path.exists(os.path.join(self.run_dir, "spool-1")))
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+        self.assertEqual(process.returncode, 0)
+        time.sleep(0.2)
+        self.assertEqual(processes_mentioning(self.run_dir), [], "a process was left behind")
+        process.stdout.close()
+        process.stderr.close()
+
+    def test_shared_spool_needs_two_app_nodes(self):
+        refused = subprocess.run([DEV, "up", "--no-build", "--shared-spool"], env=self.env,
+                                 capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("--shared-spool needs --apps 2", refused.stderr)
+
 
 if __name__ == "__main__":
     harness.main()

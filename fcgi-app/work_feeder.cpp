@@ -1,0 +1,139 @@
+#include "work_feeder.h"
+
+#include <algorithm>
+
+#include "roompush/job_names.h"
+#include "roompush/log.h"
+#include "roompush/redis_endpoint.h"
+
+namespace rp::app {
+namespace {
+
+constexpr const char* kWork = "rp:jobs:work";
+constexpr const char* kWorkers = "workers";
+// A blocking read gives up after this (and the stop is noticed); the connection's own timeout
+// must be longer.
+constexpr int kBlockMs = 500;
+constexpr int kConnectionTimeoutMs = 2500;
+constexpr auto kReconnectPause = std::chrono::seconds(1);
+// No worker free: look again this often (a job ends, a retry comes due).
+constexpr auto kBusyPause = std::chrono::milliseconds(20);
+constexpr std::size_t kOwnPendingPage = 100;
+
+std::string field(const redisReply* fields, const char* name) {
+    for (std::size_t i = 0; i + 1 < size_of(fields); i += 2) {
+        const redisReply* key = element(fields, i);
+        const redisReply* value = element(fields, i + 1);
+        if (is_string(key) && string_of(key) == name && is_string(value)) return string_of(value);
+    }
+    return "";
+}
+
+bool is_no_group(const Result<ReplyPtr>& reply) {
+    return !reply && reply.error().code == "broker_error" &&
+           reply.error().message.starts_with("NOGROUP");
+}
+
+}  // namespace
+
+WorkFeeder::WorkFeeder(const SharedJobsConfig& config, Hooks hooks)
+    : config_(config), hooks_(std::move(hooks)) {}
+
+WorkFeeder::~WorkFeeder() { stop(); }
+
+void WorkFeeder::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void WorkFeeder::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+bool WorkFeeder::wait_unless_stopping(std::chrono::milliseconds pause) {
+    std::unique_lock lock(mutex_);
+    return !wake_.wait_for(lock, pause, [&] { return stopping_; });
+}
+
+// An entry of a deleted stream record (its job ended meanwhile) has no fields: it is only
+// acknowledged. Any other goes to the queue; the runner sees what state its job is in.
+bool WorkFeeder::take_entry(const redisReply* entry, RedisConnection& redis) {
+    const redisReply* entry_id = element(entry, 0);
+    const redisReply* fields = element(entry, 1);
+    if (!is_string(entry_id)) return false;
+    QueuedJob job{field(fields, "id"), field(fields, "room"), 0};
+    if (!is_valid_job_id(job.id)) {
+        log_warn("work_entry_dropped").kv("entry", string_of(entry_id));
+        (void)redis.command({"XACK", kWork, kWorkers, string_of(entry_id)});
+        return true;
+    }
+    try {
+        job.priority = std::clamp(std::stoi(field(fields, "priority")), 0, 9);
+    } catch (...) {
+        job.priority = 0;  // a malformed priority costs the job its place, not its run
+    }
+    log_info("job_taken").kv("job", job.id).kv("room", job.room).kv("node", config_.node);
+    hooks_.take(job);
+    return true;
+}
+
+// Own pending entries from `after` (a restart's leftovers), or new ones (">"), as many as there
+// are free workers. False when the connection is of no more use.
+bool WorkFeeder::read_entries(RedisConnection& redis, bool own_pending, std::string& after) {
+    std::size_t count =
+        own_pending ? kOwnPendingPage : std::max<std::size_t>(1, hooks_.free_workers());
+    std::vector<std::string> argv{"XREADGROUP", "GROUP", kWorkers,
+                                  config_.node, "COUNT", std::to_string(count)};
+    if (!own_pending) argv.insert(argv.end(), {"BLOCK", std::to_string(kBlockMs)});
+    argv.insert(argv.end(), {"STREAMS", kWork, own_pending ? after : ">"});
+    auto reply = redis.command(argv);
+    if (is_no_group(reply)) {  // no job offered yet: the group is made here or by the first
+        (void)redis.command({"XGROUP", "CREATE", kWork, kWorkers, "0", "MKSTREAM"});
+        return !redis.broken();
+    }
+    if (!reply) {
+        log_warn("work_not_read").kv("error", reply.error().message);
+        return false;
+    }
+    after.clear();                          // nothing more of our own unless this page was full
+    if (is_nil(reply->get())) return true;  // the block ran out
+    const redisReply* stream = element(reply->get(), 0);
+    const redisReply* entries = element(stream, 1);
+    for (std::size_t i = 0; i < size_of(entries); ++i) {
+        const redisReply* entry = element(entries, i);
+        if (!take_entry(entry, redis)) continue;
+        if (own_pending) after = string_of(element(entry, 0));
+    }
+    if (own_pending && size_of(entries) < count) after.clear();
+    return !redis.broken();
+}
+
+void WorkFeeder::run() {
+    std::unique_ptr<RedisConnection> redis;
+    std::string own_after = "0";  // empty once the node's own leftovers are taken
+    while (wait_unless_stopping(std::chrono::milliseconds(0))) {
+        if (!redis) {
+            auto opened = open_redis(config_.url, config_.credentials, kConnectionTimeoutMs);
+            if (!opened) {
+                wait_unless_stopping(kReconnectPause);
+                continue;
+            }
+            redis = std::move(*opened);
+        }
+        bool own_pending = !own_after.empty();
+        if (!own_pending && hooks_.free_workers() == 0) {
+            wait_unless_stopping(kBusyPause);
+            continue;
+        }
+        if (!read_entries(*redis, own_pending, own_after)) {
+            redis.reset();
+            wait_unless_stopping(kReconnectPause);
+        }
+    }
+}
+
+}  // namespace rp::app

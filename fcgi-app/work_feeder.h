@@ -1,0 +1,51 @@
+#pragma once
+// --shared-spool: takes jobs from the work stream (rp:jobs:work, shared_jobs.h) as this node's
+// workers come free, and hands them to the node's own queue. At start it first takes back
+// what the stream had given this node before (a restart): those jobs were never finished.
+//
+// A node takes no more entries than it has idle workers, so a burst of uploads on one node
+// waits in the stream, where every other node's free workers can take it.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "job_queue.h"
+#include "roompush/redis_connection.h"
+#include "shared_jobs.h"
+
+namespace rp::app {
+
+class WorkFeeder {
+public:
+    // How many jobs this node could start now; where a taken job goes.
+    struct Hooks {
+        std::function<std::size_t()> free_workers;
+        std::function<void(const QueuedJob&)> take;
+    };
+
+    WorkFeeder(const SharedJobsConfig& config, Hooks hooks);
+    ~WorkFeeder();
+
+    void start();
+    void stop();  // takes nothing more; what it took stays in the queue
+
+private:
+    void run();
+    bool read_entries(RedisConnection& redis, bool own_pending, std::string& after);
+    bool take_entry(const redisReply* entry, RedisConnection& redis);
+    bool wait_unless_stopping(std::chrono::milliseconds pause);
+
+    const SharedJobsConfig& config_;
+    Hooks hooks_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;  // under mutex_
+    std::thread thread_;
+};
+
+}  // namespace rp::app
