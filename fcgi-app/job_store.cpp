@@ -36,7 +36,26 @@ Status JobStore::prepare() {
         if (error)
             return make_error("spool_error", "cannot create " + dir + ": " + error.message());
     }
+    if (auto moved = move_outbox_in(); !moved) return moved;
     return check_writable();
+}
+
+// A node's spool that becomes shared (--shared-spool) keeps what its outbox held: the pushes
+// not yet acked and the jobs' records move with it into the node's own directory.
+Status JobStore::move_outbox_in() const {
+    std::string before = spool_ + "/outbox";
+    std::string after = outbox_dir();
+    std::error_code error;
+    if (own_ == spool_ || !fs::exists(before, error) || fs::exists(after, error)) {
+        return ok_status();
+    }
+    fs::rename(before, after, error);
+    if (error) {
+        return make_error("spool_error",
+                          "cannot move " + before + " to " + after + ": " + error.message());
+    }
+    log_info("outbox_moved").kv("from", before).kv("to", after);
+    return ok_status();
 }
 
 Status JobStore::check_writable() const {

@@ -86,6 +86,7 @@ public:
 
 private:
     Status write_copy(const std::string& id, const std::string& json, bool sync) const;
+    Status move_outbox_in() const;
 
     std::string spool_;
     std::string own_;  // this node's own files: the spool, or its directory in a shared one

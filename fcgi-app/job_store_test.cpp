@@ -70,6 +70,27 @@ TEST_F(JobStoreTest, PrepareMakesTheSpoolLayout) {
     EXPECT_EQ(store_->outbox_dir(), spool_ + "/outbox");
 }
 
+TEST_F(JobStoreTest, ASharedSpoolKeepsEachNodesOwnFilesApart) {
+    JobStore node(spool_, "app1");
+    ASSERT_TRUE(node.prepare().ok());
+    EXPECT_EQ(node.incoming_path("x"), spool_ + "/nodes/app1/incoming/x.part");
+    EXPECT_EQ(node.outbox_dir(), spool_ + "/nodes/app1/outbox");
+    EXPECT_EQ(node.job_dir("x"), store_->job_dir("x"));  // the jobs are everyone's
+    EXPECT_TRUE(fs::is_directory(spool_ + "/nodes/app1/incoming"));
+}
+
+TEST_F(JobStoreTest, ASpoolThatBecomesSharedTakesItsOutboxAlong) {
+    fs::create_directories(spool_ + "/outbox");
+    std::ofstream(spool_ + "/outbox/journal") << "P 1 {}\n";
+    JobStore node(spool_, "app1");
+    ASSERT_TRUE(node.prepare().ok());
+    EXPECT_FALSE(fs::exists(spool_ + "/outbox"));
+    EXPECT_EQ(read(node.outbox_dir() + "/journal"), "P 1 {}\n");
+    // Once moved, a second start leaves it where it is.
+    ASSERT_TRUE(node.prepare().ok());
+    EXPECT_EQ(read(node.outbox_dir() + "/journal"), "P 1 {}\n");
+}
+
 TEST_F(JobStoreTest, ASpoolThatCannotBeMadeIsASpoolError) {
     JobStore store("/proc/rp-no-such-spool");
     auto prepared = store.prepare();

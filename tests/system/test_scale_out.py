@@ -165,6 +165,29 @@ class ScaleOut(SystemTestCase):
                     "sed -i 's|^job-store=.*|#job-store=\"file\"|' /etc/roompush/roompush-fcgi.conf && "
                     "systemctl daemon-reload && systemctl restart roompush-fcgi.service")
 
+    def test_7_app_nodes_share_the_work_through_the_spool_as_deploy_md_says(self):
+        self.doc_block("app-job-store")
+        self.doc_block("app-shared-spool")
+        try:
+            self.wait_for("journalctl -u roompush-fcgi -o cat --no-pager | "
+                          "grep -q 'job_store_shared.*shared_spool=true'")
+            job = self.upload("shared-spool")["jobId"]
+            self.wait_for("curl -fsS http://127.0.0.1/jobs/%s | grep -q '\"status\":\"done\"'" % job)
+            journal = self.sh("journalctl -u roompush-fcgi -o cat --no-pager").stdout
+            self.assertIn("event=job_taken job=%s" % job, journal, "it came through the stream")
+            # Its entry left the stream with its end; the node's own files are its own.
+            self.assertEqual(self.sh("redis-cli HEXISTS 'rp:job:{%s}' entry" % job).stdout.strip(),
+                             "0")
+            self.assertEqual(self.sh("redis-cli XLEN rp:jobs:work").stdout.strip(), "0")
+            host = self.sh("hostname").stdout.strip()
+            owner = self.sh("stat -c %%U /var/lib/roompush/spool/nodes/%s/outbox" % host)
+            self.assertEqual(owner.stdout.strip(), "roompush")
+        finally:
+            self.sh("rm -r /etc/systemd/system/roompush-fcgi.service.d && "
+                    "sed -i -e 's|^job-store=.*|#job-store=\"file\"|' "
+                    "-e 's|^shared-spool=.*|#shared-spool=false|' /etc/roompush/roompush-fcgi.conf && "
+                    "systemctl daemon-reload && systemctl restart roompush-fcgi.service")
+
 
 if __name__ == "__main__":
     system_harness.main()
