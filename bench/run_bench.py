@@ -8,9 +8,11 @@ broker behind one nginx upstream (system roompush-redis2), published to through 
 control sockets and reported against the memory broker (roompush) of the same run; for the upload
 scenario also a plain Node.js server of our own (system node-peer, bench/node-peer/: busboy, ws,
 child_process.spawn, one process, no nginx; its modules installed with `npm ci` when missing),
-running the same program on the same uploads; for jobs-2apps two stacks whose program takes
-200 ms (bench/slow-job.sh), one with a single app node (roompush-1app) and one with two sharing
-their jobs through Redis behind nginx's FastCGI upstream (roompush-2apps). For every
+running the same program on the same uploads; for jobs-2apps three stacks whose program takes
+200 ms (bench/slow-job.sh), one with a single app node (roompush-1app), one with two sharing
+their jobs through Redis behind nginx's FastCGI upstream (roompush-2apps), and one with two
+sharing a spool (--shared-spool) where nginx sends every upload to the first node and the
+second takes its share from the work stream (roompush-2apps-1door). For every
 scenario and repetition the systems take turns (alternating, so that the machine's noise spreads
 over all of them); the report takes medians and writes bench/RESULTS.md between its markers, and
 the raw figures to BUILD/bench/results.json.
@@ -199,11 +201,13 @@ class Systems:
         # memory of the load comes back once what is retained has expired (nchan's messages
         # time out after 5 s as well). --event-loop epoll: measure the loop the package ships,
         # or fail, rather than fall back quietly.
-        def stack(build, name, extra=(), nodes=1, apps=1, exec_template=None, app_args=()):
+        def stack(build, name, extra=(), nodes=1, apps=1, exec_template=None, app_args=(),
+                  shared_spool=False, upstream_apps=None):
             return devstack.Stack(build, os.path.join(base_dir, name), devstack.free_port(),
                                   sidecar_args=["--history-ttl", "5", "--event-loop", "epoll"]
                                   + list(extra), nodes=nodes, apps=apps,
-                                  exec_template=exec_template, app_args=app_args)
+                                  exec_template=exec_template, app_args=app_args,
+                                  shared_spool=shared_spool, upstream_apps=upstream_apps)
         # Messages from browsers on, without the per-connection rate limit: the client-publish
         # scenario measures the path, not the limit. (Not for a baseline, which may predate it.)
         self.stack = stack(build_dir, "roompush", CLIENT_PUBLISH_ARGS)
@@ -217,8 +221,11 @@ class Systems:
         # of 200 ms with two workers each: APP_NODES_SCENARIO only.
         slow = SLOW_JOB + " {input} {workdir}"
         self.app_nodes = ([stack(build_dir, name, apps=apps, exec_template=slow,
-                                 app_args=("--workers", "2", "--queue", "64"))
-                           for name, apps in ((APPS1, 1), (APPS2, 2))] if with_app_nodes else [])
+                                 app_args=("--workers", "2", "--queue", "64"),
+                                 shared_spool=name == APPS2_1DOOR,
+                                 upstream_apps=1 if name == APPS2_1DOOR else None)
+                           for name, apps in ((APPS1, 1), (APPS2, 2), (APPS2_1DOOR, 2))]
+                          if with_app_nodes else [])
         self.nchans = [nchan(w, base_dir) for w in nchan_workers] if with_nchan else []
         # nginx alone at its most frugal, in front of the same sidecar (idle scenario only).
         self.floor = PrivateNginx("nginx-floor", "nginx-floor.conf.in", base_dir, 2,
@@ -249,7 +256,7 @@ class Systems:
     def names(self):
         ours = (["roompush"] + (["roompush-baseline"] if self.baseline else [])
                 + ([REDIS2] if self.redis2 else []) + ["roompush-direct"]
-                + ([APPS1, APPS2] if self.app_nodes else []))
+                + (APP_NODE_SYSTEMS if self.app_nodes else []))
         return (ours + [n.name for n in self.nchans] + [self.floor.name]
                 + ([NODE_PEER] if self.node_peer else []))
 
@@ -308,8 +315,7 @@ class Systems:
 
     def stack_of(self, name):
         by_name = {"roompush-baseline": self.baseline, REDIS2: self.redis2}
-        by_name.update({APPS1: self.app_nodes[0], APPS2: self.app_nodes[1]} if self.app_nodes
-                       else {})
+        by_name.update(dict(zip(APP_NODE_SYSTEMS, self.app_nodes)))
         return by_name.get(name, self.stack)
 
     def fsyncs(self, name):
@@ -346,7 +352,8 @@ NEW_IN_THIS_TREE = (AS_BROWSER, OVER_SSE)  # scenarios a baseline build may not 
 # (roompush) of the same run: scenario -> (label, the least ratio of its deliveries/s to the
 # memory broker's that the issue asks for). Printed with the results; never fails the run.
 REDIS2 = "roompush-redis2"
-APPS1, APPS2 = "roompush-1app", "roompush-2apps"
+APPS1, APPS2, APPS2_1DOOR = "roompush-1app", "roompush-2apps", "roompush-2apps-1door"
+APP_NODE_SYSTEMS = [APPS1, APPS2, APPS2_1DOOR]
 APP_NODES_SCENARIO = "jobs-2apps"
 SLOW_JOB = os.path.join(HERE, "slow-job.sh")
 REDIS2_SCENARIOS = {
@@ -454,7 +461,7 @@ def scenarios(smoke):
         # Uploads whose program takes 200 ms, 8 in flight: one app node (2 workers) against two
         # sharing their jobs through Redis (4 workers in all), through the same nginx site.
         (APP_NODES_SCENARIO, "upload past one node", ["--mode", "upload", "--messages", "80",
-                                                      "--window", "8"], [APPS1, APPS2]),
+                                                      "--window", "8"], APP_NODE_SYSTEMS),
         # 50 source addresses: 200 connections each, under the site's limit_conn of 256 per
         # address (only 127.0.0.1 itself is unlimited), as 10,000 browsers would come.
         ("idle-10000", "memory", ["--mode", "idle", "--subs", "10000", "--sources", "50",
@@ -741,23 +748,28 @@ def node_peer_table(summary):
 def app_nodes_table(summary):
     """APP_NODES_SCENARIO as Markdown: two app nodes against one, same run; or nothing."""
     one = summary.get(APP_NODES_SCENARIO, {}).get(APPS1)
-    two = summary.get(APP_NODES_SCENARIO, {}).get(APPS2)
-    if not one or not two:
+    if not one:
         return []
     rows = []
-    for key, label, scale, digits, factor in (
-            ("deliveries_per_s", "jobs/s, two nodes ≥ 1.8× one", 1, 1, 1.8),
-            ("latency_p50_us", "upload→job.done p50 ms", 0.001, 1, None),
-            ("latency_p99_us", "upload→job.done p99 ms", 0.001, 1, None)):
-        met = "" if factor is None else ("yes" if two[key] >= factor * one[key] else "**no**")
-        rows.append((label, fmt(two[key] * scale, digits), fmt(one[key] * scale, digits),
-                     ratio(two[key], one[key]), met))
+    for system, what in ((APPS2, "two nodes"), (APPS2_1DOOR, "two nodes, one door")):
+        two = summary.get(APP_NODES_SCENARIO, {}).get(system)
+        if not two:
+            continue
+        for key, label, scale, digits, factor in (
+                ("deliveries_per_s", "jobs/s, %s ≥ 1.8× one" % what, 1, 1, 1.8),
+                ("latency_p50_us", "upload→job.done p50 ms, %s" % what, 0.001, 1, None),
+                ("latency_p99_us", "upload→job.done p99 ms, %s" % what, 0.001, 1, None)):
+            met = "" if factor is None else ("yes" if two[key] >= factor * one[key] else "**no**")
+            rows.append((label, system, fmt(two[key] * scale, digits),
+                         fmt(one[key] * scale, digits), ratio(two[key], one[key]), met))
     lines = ["", "Jobs past one app node (%s: uploads whose program takes 200 ms, 8 in flight, "
              "through the same nginx site; two app nodes of 2 workers sharing their jobs through "
-             "Redis against one), same run, taking turns; medians:" % APP_NODES_SCENARIO, "",
-             "| figure | %s | %s | ratio | met |" % (APPS2, APPS1),
-             "| --- | ---: | ---: | ---: | --- |"]
-    return lines + ["| %s | %s | %s | %s | %s |" % row for row in rows]
+             "Redis against one; \"one door\": the two share a spool and nginx sends every "
+             "upload to the first, the second takes its share from the work stream), same run, "
+             "taking turns; medians:" % APP_NODES_SCENARIO, "",
+             "| figure | system | two nodes | %s | ratio | met |" % APPS1,
+             "| --- | --- | ---: | ---: | ---: | --- |"]
+    return lines + ["| %s | %s | %s | %s | %s | %s |" % row for row in rows]
 
 
 def redis2_ratios(summary):
@@ -939,7 +951,7 @@ def main():
                         continue  # a memory figure only
                     if system == REDIS2 and name not in REDIS2_SCENARIOS:
                         continue
-                    if system in (APPS1, APPS2) and name != APP_NODES_SCENARIO:
+                    if system in APP_NODE_SYSTEMS and name != APP_NODES_SCENARIO:
                         continue
                     if system == NODE_PEER and not name.startswith("upload"):
                         continue  # it has the upload path only

@@ -249,7 +249,7 @@ class Stack:
 
     def __init__(self, build_dir, run_dir, port, exec_template=None, sidecar_args=(),
                  app_args=(), max_upload="64m", log_to_files=True, layout=None, nodes=1,
-                 broker=None, apps=1, shared_spool=False):
+                 broker=None, apps=1, shared_spool=False, upstream_apps=None):
         self.build_dir = os.path.abspath(build_dir)
         self.layout = layout or Layout.build_tree(self.build_dir)
         self.run_dir = os.path.abspath(run_dir)
@@ -269,6 +269,9 @@ class Stack:
         self.apps = apps
         # With it, the app nodes share one spool (--shared-spool): any node runs any job.
         self.shared_spool = shared_spool and apps > 1
+        # The app nodes nginx sends requests to (the first N; default: all). One, with a shared
+        # spool, makes every upload land on node 0 and the other nodes work through the stream.
+        self.upstream_apps = upstream_apps or apps
         self.redis_port = None
         # Or the sidecars' --broker as given (a Sentinel group, shards), run by someone else.
         self.broker = broker
@@ -484,9 +487,9 @@ class Stack:
             user_line = "user %s %s;" % (NGINX_USER, NGINX_USER)
         site = render_site(self.layout.site, self.port, self.run_dir, self.spool_dir,
                            self.layout.web_root, self.max_upload, self.tls)
-        if self.apps > 1:  # every app node in the FastCGI upstream (docs/app.md)
+        if self.upstream_apps > 1:  # every app node in the FastCGI upstream (docs/app.md)
             lines = "\n    ".join("server unix:%s;" % self.app_fcgi_socket(app)
-                                  for app in range(self.apps))
+                                  for app in range(self.upstream_apps))
             site = substitute(site, "server unix:%s;\n" % self.fcgi_socket, lines + "\n")
         if self.nodes > 1:  # every sidecar in the one upstream, as docs/scaling.md shows
             lines = "".join("server unix:%s max_fails=0;\n    " % self.node_ws_socket(node)
