@@ -106,8 +106,8 @@ void shut_down(const AppConfig& config, JobWaiters& waiters, FcgiServer& server,
                std::atomic<bool>& interrupt, JobSweeper& sweeper, PushSender& pushes,
                SharedJobs* shared, WorkFeeder* feeder) {
     waiters.release_all();
-    server.stop();
     if (feeder) feeder->stop();  // what it took and did not start goes back with the node
+    server.stop();
     queue.stop_taking();
     if (!queue.wait_idle(std::chrono::milliseconds(config.stop_grace_ms))) {
         log_warn("interrupting_jobs")
@@ -181,7 +181,9 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
         feeder.emplace(
             config.shared,
             WorkFeeder::Hooks{[&queue, &config] {
-                                  std::size_t busy = queue.running() + queue.depth();
+                                  // Not the retries waiting for their time: they hold
+                                  // no worker meanwhile.
+                                  std::size_t busy = queue.running() + queue.ready();
                                   return busy < config.workers ? config.workers - busy : 0;
                               },
                               [&queue](const QueuedJob& job) { queue.push_recovered(job); }});
@@ -214,7 +216,13 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
             .kv("node", shared->node())
             .kv("lease_ms", config.shared.lease_ms)
             .kv("shared_spool", config.shared_spool);
-        if (feeder) feeder->start();
+        if (feeder) {
+            // Before it takes anything: no other node may see this one dead meanwhile.
+            if (auto said = shared->say_alive(); !said) {
+                log_warn("node_not_announced").kv("error", said.error().message);
+            }
+            feeder->start();
+        }
     }
     HttpRouter router(config, store, uploads, http_pushes, pushes, queue, cancels, &retries,
                       &runner.figures());

@@ -40,7 +40,7 @@ HttpResponse JobCanceller::cancel(const std::string& job_id) {
         if (config_.shared_spool && elsewhere_) {
             // In the work stream, or just given to a node: the first end written wins
             // (shared_jobs.h), and a node that starts it after this finds it ended.
-            if (job->status == JobStatus::queued) return cancel_queued(std::move(*job));
+            if (!held_by_live_node(*job)) return cancel_queued(std::move(*job));
             if (auto answer = elsewhere_->cancel(job_id)) return std::move(*answer);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -48,6 +48,19 @@ HttpResponse JobCanceller::cancel(const std::string& job_id) {
     return error_response(503, make_error("try_again", "job " + job_id +
                                                            " is changing hands between the queue "
                                                            "and a worker; send the DELETE again"));
+}
+
+// --shared-spool: a job that is `running` may be waiting in the stream to run again (its node
+// died, or this node restarted since): then no program of it runs anywhere, and it is cancelled
+// like a queued one. Only a live other node's run is asked to stop.
+bool JobCanceller::held_by_live_node(const Job& job) {
+    if (job.status != JobStatus::running) return false;
+    SharedJobs* shared = store_.shared();
+    auto holder = shared->holder(job.id);
+    if (!holder || !*holder) return true;  // not known: ask, and answer what the asking says
+    if (**holder == shared->node()) return false;  // not in this node's hands: not running here
+    auto alive = shared->alive(**holder);
+    return !alive || *alive;
 }
 
 HttpResponse JobCanceller::cancel_queued(Job job) {

@@ -29,6 +29,7 @@ public:
 
 private:
     HttpResponse cancel_queued(Job job);
+    bool held_by_live_node(const Job& job);
     HttpResponse answer_when_stopped(const std::string& job_id);
 
     const AppConfig& config_;

@@ -29,7 +29,14 @@ void JobDispatch::announce_queued(const Job& job, bool wait_for_ack) {
 // Redis away: the job runs here rather than not at all (its node is this one, so this node's
 // recovery offers it again if it stops first).
 void JobDispatch::offer(const Job& job) {
-    if (auto offered = shared_->offer(job); !offered) {
+    auto offered = shared_->offer(job);
+    if (!offered) {
+        // The reply may be what was lost: the job is in the stream if it has an entry.
+        auto place = shared_->places({job.id});
+        if (place && place->at(0).in_stream) return;
+        offered = shared_->offer(job);
+    }
+    if (!offered) {
         log_warn("job_not_offered")
             .kv("job", job.id)
             .kv("error", offered.error().message)

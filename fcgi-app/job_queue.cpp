@@ -128,6 +128,11 @@ std::size_t JobQueue::depth() const {
     return jobs_.size() + later_.size();
 }
 
+std::size_t JobQueue::ready() const {
+    std::lock_guard lock(mutex_);
+    return jobs_.size();
+}
+
 std::size_t JobQueue::running() const {
     std::lock_guard lock(mutex_);
     return running_;

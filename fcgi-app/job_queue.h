@@ -65,6 +65,7 @@ public:
     void stop();  // all three, without grace
 
     std::size_t depth() const;  // queued now, and waiting to be retried
+    std::size_t ready() const;  // queued now (not the retries still waiting)
     std::size_t running() const;
 
 private:

@@ -105,10 +105,18 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
     }
     Job job = std::move(*loaded);
     if (is_finished(job.status)) {  // --shared-spool: it ended while it waited in the stream
-        if (SharedJobs* shared = store_.shared()) shared->work_done(job.id);
+        if (!job.announced) {
+            finish(job);  // its node stopped before it sent the end: one node sends it now
+        } else if (SharedJobs* shared = store_.shared()) {
+            shared->work_done(job.id);
+        }
         return;
     }
     if (job.status == JobStatus::running && !take_over_run(job)) return;
+    if (int64_t wait_ms = job.retry_at_ms - now_ms(); wait_ms > 0 && retry_later_) {
+        retry_later_(queued_job(job), std::chrono::milliseconds(wait_ms));  // its backoff holds
+        return;
+    }
     if (cancel.load()) {  // cancelled between the queue and here: it never starts
         job.status = JobStatus::cancelled;
         job.finished_ms = now_ms();

@@ -14,6 +14,9 @@ namespace {
 
 // A command's reply within this, and never more than a quarter of a lease: a node waiting on
 // Redis must still renew its leases in time.
+// A node's liveness key must have been gone this long, besides two scans, before its entries
+// go back to the stream: a live node that was cut off renews within a reconnect pause and a
+// third of a lease of Redis' return, and must not see its running jobs run elsewhere.
 constexpr int kMaxTimeoutMs = 2000;
 constexpr auto kReconnectPause = std::chrono::seconds(1);
 constexpr const char* kRunning = "rp:jobs:running";
@@ -73,6 +76,7 @@ constexpr const char* kEnd =
 // renewed it or wrote anything meanwhile.
 constexpr const char* kTakeOver =
     "if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end\n"
+    "if redis.call('HEXISTS', KEYS[1], 'entry') == 1 then return 0 end\n"
     "if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 then return 0 end\n"
     "if redis.call('HEXISTS', KEYS[1], 'ended_by') == 1 then\n"
     "  redis.call('SREM', KEYS[3], ARGV[1])\n"
@@ -89,6 +93,11 @@ constexpr const char* kTakeOver =
 constexpr const char* kOffer =
     "if redis.call('HEXISTS', KEYS[1], 'ended_by') == 1 then return 0 end\n"
     "redis.pcall('XGROUP', 'CREATE', KEYS[2], ARGV[4], '0', 'MKSTREAM')\n"
+    "local old = redis.call('HGET', KEYS[1], 'entry')\n"
+    "if old then\n"
+    "  redis.call('XACK', KEYS[2], ARGV[4], old)\n"
+    "  redis.call('XDEL', KEYS[2], old)\n"
+    "end\n"
     "local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'room', ARGV[2],\n"
     "                         'priority', ARGV[3])\n"
     "redis.call('HSET', KEYS[1], 'entry', entry)\n"
@@ -358,6 +367,33 @@ Result<std::size_t> SharedJobs::waiting() {
     return static_cast<std::size_t>(std::max<long long>(0, integer_of(reply->get())));
 }
 
+std::chrono::milliseconds SharedJobs::dead_for() const {
+    auto renewal = std::chrono::milliseconds(config_.lease_ms / 3);
+    return std::max(std::chrono::milliseconds(config_.lease_ms),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(kReconnectPause) +
+                        renewal + std::chrono::milliseconds(500));
+}
+
+Status SharedJobs::say_alive() {
+    if (!config_.shared_spool) return ok_status();
+    auto done = run({"SET", node_key(config_.node), "1", "PX", std::to_string(config_.lease_ms)});
+    if (!done) return done.error();
+    return ok_status();
+}
+
+Result<bool> SharedJobs::alive(const std::string& node) {
+    auto reply = run({"EXISTS", node_key(node)});
+    if (!reply) return reply.error();
+    if (!is_integer(reply->get())) return bad_reply("EXISTS of a node");
+    return integer_of(reply->get()) != 0;
+}
+
+Result<bool> SharedJobs::is_current_entry(const std::string& id, const std::string& entry) {
+    auto reply = run({"HGET", job_key(id), "entry"});
+    if (!reply) return reply.error();
+    return is_string(reply->get()) && string_of(reply->get()) == entry;
+}
+
 void SharedJobs::work_done(const std::string& id) {
     if (!config_.shared_spool) return;
     auto done = run({"EVAL", kWorkDone, "2", job_key(id), kWork, kWorkers});
@@ -371,8 +407,11 @@ void SharedJobs::work_done(const std::string& id) {
 std::size_t SharedJobs::requeue_from_dead_nodes() {
     std::size_t moved = 0;
     auto consumers = run({"XINFO", "CONSUMERS", kWork, kWorkers});
-    if (!consumers || !is_array(consumers->get())) return moved;  // no stream or group yet
-    std::map<std::string, int> seen;
+    if (!consumers || !is_array(consumers->get())) {  // no stream or group yet, or no Redis
+        dead_node_scans_.clear();
+        return moved;
+    }
+    std::map<std::string, std::chrono::steady_clock::time_point> seen;
     for (std::size_t i = 0; i < size_of(consumers->get()); ++i) {
         const redisReply* consumer = element(consumers->get(), i);
         std::string name;
@@ -386,11 +425,18 @@ std::size_t SharedJobs::requeue_from_dead_nodes() {
         }
         if (name.empty() || name == config_.node || pending == 0) continue;
         auto alive = run({"EXISTS", node_key(name)});
-        if (!alive || !is_integer(alive->get()) || integer_of(alive->get()) != 0) continue;
-        seen[name] = dead_node_scans_[name] + 1;
-        if (seen[name] < kLapsedScans) continue;
+        if (!alive || !is_integer(alive->get())) {
+            dead_node_scans_.clear();  // two sightings must not span an outage
+            return moved;
+        }
+        if (integer_of(alive->get()) != 0) continue;
+        auto now = std::chrono::steady_clock::now();
+        auto first = dead_node_scans_.find(name);
+        seen[name] = first == dead_node_scans_.end() ? now : first->second;
+        if (now - seen[name] < dead_for()) continue;
         auto requeued = run({"EVAL", kRequeue, "2", kWork, node_key(name), kWorkers, name,
                              std::to_string(kRequeueBatch)});
+        renew_if_due();  // many dead nodes, or a slow Redis, must not let this node's lapse
         if (requeued && is_integer(requeued->get()) && integer_of(requeued->get()) >= 0) {
             auto count = static_cast<std::size_t>(integer_of(requeued->get()));
             moved += count;
@@ -703,11 +749,10 @@ void SharedJobs::run_leases() {
         renew_if_due();
         if (std::chrono::steady_clock::now() >= next_scan) {
             announce_all(to_announce());
-            if (config_.shared_spool) {
-                requeue_from_dead_nodes();
-            } else {
-                announce_all(take_over_lapsed());
-            }
+            // With a shared spool only the jobs outside the work stream are taken over (run
+            // where Redis was away when they came); the stream's go back to it.
+            if (config_.shared_spool) requeue_from_dead_nodes();
+            announce_all(take_over_lapsed());
             next_scan = std::chrono::steady_clock::now() + scan_every;
         }
         lock.lock();

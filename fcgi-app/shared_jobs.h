@@ -125,10 +125,16 @@ public:
     Result<std::size_t> waiting();
     // The job ended (or is gone): its entry leaves the stream. Nothing without --shared-spool.
     void work_done(const std::string& id);
+    // This node's liveness key, now (before it takes work at start).
+    Status say_alive();
+    Result<bool> alive(const std::string& node);
+    // Whether `entry` is still the job's place in the stream (not one a retry or a requeue
+    // has replaced).
+    Result<bool> is_current_entry(const std::string& id, const std::string& entry);
     // Holder and stream entry of each job, in one round trip.
     Result<std::vector<JobPlace>> places(const std::vector<std::string>& ids);
-    // The nodes whose liveness lapsed: their entries back to the stream (the lease thread's,
-    // every half lease; public for the tests). Returns how many entries went back.
+    // The nodes whose liveness key has been gone for dead_for(): their entries back to the
+    // stream (the lease thread's, every half lease). Returns how many entries went back.
     std::size_t requeue_from_dead_nodes();
 
     struct Callbacks {
@@ -153,6 +159,7 @@ private:
     // Pipelined, every reply kept (a failed command's is nullptr).
     Result<std::vector<ReplyPtr>> run_each(const std::vector<std::vector<std::string>>& commands);
     void renew_leases();
+    std::chrono::milliseconds dead_for() const;
     void settle_deferred_ends();
     void announce_all(const std::vector<Job>& jobs);
     void run_leases();
@@ -173,9 +180,10 @@ private:
 
     std::mutex leases_mutex_;
     std::condition_variable leases_wake_;
-    std::set<std::string> running_here_;                // under leases_mutex_: leases renewed here
-    std::map<std::string, int> lapsed_scans_;           // under leases_mutex_: seen without a lease
-    std::map<std::string, int> dead_node_scans_;        // the lease thread's: node -> sightings
+    std::set<std::string> running_here_;       // under leases_mutex_: leases renewed here
+    std::map<std::string, int> lapsed_scans_;  // under leases_mutex_: seen without a lease
+    // The lease thread's: a node whose liveness key is gone, and since when.
+    std::map<std::string, std::chrono::steady_clock::time_point> dead_node_scans_;
     std::map<std::string, std::string> deferred_ends_;  // under leases_mutex_: id -> json
     bool stopping_ = false;                             // under leases_mutex_
     std::thread lease_thread_;

@@ -19,6 +19,8 @@ constexpr auto kReconnectPause = std::chrono::seconds(1);
 // No worker free: look again this often (a job ends, a retry comes due).
 constexpr auto kBusyPause = std::chrono::milliseconds(20);
 constexpr std::size_t kOwnPendingPage = 100;
+// This node's pending entries are read again this often, to forget the finished ones.
+constexpr auto kOwnPendingEvery = std::chrono::seconds(60);
 
 std::string field(const redisReply* fields, const char* name) {
     for (std::size_t i = 0; i + 1 < size_of(fields); i += 2) {
@@ -27,6 +29,11 @@ std::string field(const redisReply* fields, const char* name) {
         if (is_string(key) && string_of(key) == name && is_string(value)) return string_of(value);
     }
     return "";
+}
+
+void drop_entry(RedisConnection& redis, const std::string& entry) {
+    (void)redis.command({"XACK", kWork, kWorkers, entry});
+    (void)redis.command({"XDEL", kWork, entry});
 }
 
 bool is_no_group(const Result<ReplyPtr>& reply) {
@@ -59,16 +66,24 @@ bool WorkFeeder::wait_unless_stopping(std::chrono::milliseconds pause) {
     return !wake_.wait_for(lock, pause, [&] { return stopping_; });
 }
 
-// An entry of a deleted stream record (its job ended meanwhile) has no fields: it is only
-// acknowledged. Any other goes to the queue; the runner sees what state its job is in.
+// An entry of a deleted stream record (its job ended meanwhile) has no fields, and one that is
+// no longer its job's entry (a retry or a requeue made a newer one) is stale: both are dropped.
+// Any other goes to the queue; the runner sees what state its job is in.
 bool WorkFeeder::take_entry(const redisReply* entry, RedisConnection& redis) {
     const redisReply* entry_id = element(entry, 0);
     const redisReply* fields = element(entry, 1);
     if (!is_string(entry_id)) return false;
+    std::string entry_name = string_of(entry_id);
     QueuedJob job{field(fields, "id"), field(fields, "room"), 0};
     if (!is_valid_job_id(job.id)) {
-        log_warn("work_entry_dropped").kv("entry", string_of(entry_id));
-        (void)redis.command({"XACK", kWork, kWorkers, string_of(entry_id)});
+        drop_entry(redis, entry_name);
+        return true;
+    }
+    auto current = redis.command({"HGET", "rp:job:{" + job.id + "}", "entry"});
+    if (!current) return false;  // asked again with the connection's next use
+    if (!is_string(current->get()) || string_of(current->get()) != entry_name) {
+        log_info("work_entry_stale").kv("job", job.id).kv("entry", entry_name);
+        drop_entry(redis, entry_name);
         return true;
     }
     try {
@@ -78,6 +93,7 @@ bool WorkFeeder::take_entry(const redisReply* entry, RedisConnection& redis) {
     }
     log_info("job_taken").kv("job", job.id).kv("room", job.room).kv("node", config_.node);
     hooks_.take(job);
+    given_.insert(entry_name);
     return true;
 }
 
@@ -99,23 +115,39 @@ bool WorkFeeder::read_entries(RedisConnection& redis, bool own_pending, std::str
         log_warn("work_not_read").kv("error", reply.error().message);
         return false;
     }
-    after.clear();                          // nothing more of our own unless this page was full
     if (is_nil(reply->get())) return true;  // the block ran out
     const redisReply* stream = element(reply->get(), 0);
     const redisReply* entries = element(stream, 1);
+    std::string last;
     for (std::size_t i = 0; i < size_of(entries); ++i) {
         const redisReply* entry = element(entries, i);
-        if (!take_entry(entry, redis)) continue;
-        if (own_pending) after = string_of(element(entry, 0));
+        if (!is_string(element(entry, 0))) continue;
+        last = string_of(element(entry, 0));
+        if (own_pending) {
+            still_pending_.insert(last);
+            if (given_.count(last) > 0) continue;  // in this node's queue or running already
+        }
+        if (!take_entry(entry, redis)) return false;  // the caller reads its own pending again
     }
-    if (own_pending && size_of(entries) < count) after.clear();
+    if (own_pending) {
+        after = size_of(entries) < count ? "" : last;
+        if (after.empty()) {  // a whole pass: what is no longer pending was finished
+            std::erase_if(given_, [&](const std::string& id) { return !still_pending_.count(id); });
+            still_pending_.clear();
+        }
+    }
     return !redis.broken();
 }
 
 void WorkFeeder::run() {
     std::unique_ptr<RedisConnection> redis;
-    std::string own_after = "0";  // empty once the node's own leftovers are taken
+    std::string own_after = "0";  // empty once the node's own pending entries are read
+    auto last_pass = std::chrono::steady_clock::now();
     while (wait_unless_stopping(std::chrono::milliseconds(0))) {
+        if (own_after.empty() && std::chrono::steady_clock::now() - last_pass > kOwnPendingEvery) {
+            own_after = "0";
+            last_pass = std::chrono::steady_clock::now();
+        }
         if (!redis) {
             auto opened = open_redis(config_.url, config_.credentials, kConnectionTimeoutMs);
             if (!opened) {
@@ -130,7 +162,11 @@ void WorkFeeder::run() {
             continue;
         }
         if (!read_entries(*redis, own_pending, own_after)) {
+            // An entry may have been given to this node and not taken: the next connection
+            // reads this node's pending entries again.
             redis.reset();
+            own_after = "0";
+            still_pending_.clear();
             wait_unless_stopping(kReconnectPause);
         }
     }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -46,6 +47,11 @@ private:
     std::condition_variable wake_;
     bool stopping_ = false;  // under mutex_
     std::thread thread_;
+    // The feeder thread's: the entries handed to the queue, so that reading this node's
+    // pending entries again (after a lost connection) does not run a job twice; and the ones
+    // a pass over them has seen.
+    std::set<std::string> given_;
+    std::set<std::string> still_pending_;
 };
 
 }  // namespace rp::app
