@@ -272,6 +272,8 @@ class Stack:
         # The app nodes nginx sends requests to (the first N; default: all). One, with a shared
         # spool, makes every upload land on node 0 and the other nodes work through the stream.
         self.upstream_apps = upstream_apps or apps
+        # The app nodes' --job-store: the stack's own redis-server unless set (a Sentinel group).
+        self.job_store = None
         self.redis_port = None
         # Or the sidecars' --broker as given (a Sentinel group, shards), run by someone else.
         self.broker = broker
@@ -459,7 +461,7 @@ class Stack:
         # As roompush-fcgi.socket gives it: SocketGroup=www-data, SocketMode=0660.
         group = (["--socket-group", NGINX_USER]
                  if daemon_identity() and "--socket-group" not in self.app_args else [])
-        shared = (["--job-store", self.broker_url, "--node-id", "app%d" % app]
+        shared = (["--job-store", self.job_store or self.broker_url, "--node-id", "app%d" % app]
                   if self.apps > 1 else [])
         if self.shared_spool:
             shared.append("--shared-spool")

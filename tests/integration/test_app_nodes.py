@@ -8,12 +8,15 @@ PATH.
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import tempfile
 import time
 
 import harness
+import redis_topology
 from harness import RoomClient
 
 BEHAVIOUR = os.path.join(harness.FIXTURES, "job_behaviour.sh")
@@ -319,6 +322,64 @@ class TwoAppNodesSharingASpool(harness.StackTestCase):
         self.assertNotIn(waiting, self.starts(0) + self.starts(1), "a cancelled job never ran")
         # Gone for a lease, seen by two scans, and gone for the margin past a reconnect.
         self.assertLess(requeued_after, 6 * LEASE_MS / 1000)
+
+class AppNodesOnASentinelGroup(harness.StackTestCase):
+    """The job store on a Sentinel group (a master, two replicas, three sentinels): the master
+    is killed while both nodes run jobs; the nodes follow the new master, and every job ends
+    once."""
+    APPS = 2
+    SHARED_SPOOL = True
+    EXEC = BEHAVIOUR + " {input} {workdir}"
+    # Longer than the failover (about 2 s here), as docs/app.md asks of --lease.
+    APP_ARGS = ("--workers", "2", "--lease", "4000")
+
+    @classmethod
+    def prepare_stack(cls, stack):
+        cls.redis = contextlib.ExitStack()
+        base = tempfile.mkdtemp(prefix="rp-redis-", dir="/tmp")
+        try:
+            cls.master, cls.replicas, cls.sentinels = cls.redis.enter_context(
+                redis_topology.sentinel_topology(base, replicas=2))
+        except BaseException:
+            cls.redis.close()
+            raise
+        stack.job_store = cls.sentinels.broker_url()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.redis.close()
+
+    def test_a_failover_of_the_job_store_loses_and_doubles_no_job(self):
+        room = "job-store-failover"
+        gate = os.path.join(self.run_dir, "gate-failover-%d" % time.monotonic_ns())
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                running = [self.upload_mode("gate " + gate, room) for _ in range(4)]
+                await until_each(client, running, ("job.started",))
+                old_port = self.master.port
+                self.master.kill()
+                _, failover_s = await asyncio.to_thread(
+                    self.sentinels.wait_for_failover, old_port, 30)
+                with open(gate, "w"):
+                    pass
+                after = [self.upload_mode("ok", room) for _ in range(4)]
+                seen = await until_all_end(client, running + after, timeout=40)
+                return running + after, failover_s, seen + await client.nothing_for(2.0)
+
+        jobs, failover_s, seen = self.run_async(scenario(), timeout=120)
+        print("job store failover: the sentinels promoted a replica %.1f s after the kill"
+              % failover_s)
+        for job_id in jobs:
+            ends = [m["event"] for m in seen if m["data"].get("jobId") == job_id
+                    and m["event"] in ("job.done", "job.failed", "job.cancelled")]
+            self.assertEqual(ends, ["job.done"], job_id + "\n" + self.logs())
+            self.assertEqual(self.job(job_id).get("attempt", 1), 1, "no job ran twice")
+
 
 if __name__ == "__main__":
     harness.main()
