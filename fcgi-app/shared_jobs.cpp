@@ -212,25 +212,12 @@ Result<ReplyPtr> SharedJobs::run(const std::vector<std::string>& argv) {
 
 // Pipelined; every reply is read, so that the connection stays in step whatever one says.
 Status SharedJobs::run_all(const std::vector<std::vector<std::string>>& commands) {
-    return with_connection([&](RedisConnection& redis) -> Status {
-        for (const auto& argv : commands) {
-            if (auto appended = redis.append(argv); !appended) {
-                redis.mark_broken();
-                return appended;
-            }
-        }
-        Status first = ok_status();
-        for (std::size_t i = 0; i < commands.size(); ++i) {
-            auto reply = redis.answer();
-            if (!reply && reply.error().code != "broker_error") {
-                redis.mark_broken();  // the replies still due are lost with the connection
-                return reply.error();
-            }
-            if (is_readonly(reply)) redis.mark_broken();
-            if (!reply && first) first = reply.error();
-        }
-        return first;
-    });
+    auto replies = run_each(commands);
+    if (!replies) return replies.error();
+    for (auto& reply : *replies) {
+        if (!reply) return reply.error();
+    }
+    return ok_status();
 }
 
 void SharedJobs::put(const Job& job, const std::string& json) {
@@ -293,16 +280,17 @@ Result<std::vector<std::string>> SharedJobs::newest(std::size_t from, std::size_
     return ids;
 }
 
-Result<std::vector<ReplyPtr>> SharedJobs::run_each(
+// An error reply is that command's; a lost connection fails them all.
+Result<std::vector<Result<ReplyPtr>>> SharedJobs::run_each(
     const std::vector<std::vector<std::string>>& commands) {
-    return with_connection([&](RedisConnection& redis) -> Result<std::vector<ReplyPtr>> {
+    return with_connection([&](RedisConnection& redis) -> Result<std::vector<Result<ReplyPtr>>> {
         for (const auto& argv : commands) {
             if (auto appended = redis.append(argv); !appended) {
                 redis.mark_broken();
                 return appended.error();
             }
         }
-        std::vector<ReplyPtr> replies;
+        std::vector<Result<ReplyPtr>> replies;
         for (std::size_t i = 0; i < commands.size(); ++i) {
             auto reply = redis.answer();
             if (!reply && reply.error().code != "broker_error") {
@@ -310,7 +298,7 @@ Result<std::vector<ReplyPtr>> SharedJobs::run_each(
                 return reply.error();
             }
             if (is_readonly(reply)) redis.mark_broken();
-            replies.push_back(reply ? std::move(*reply) : nullptr);
+            replies.push_back(std::move(reply));
         }
         return replies;
     });
@@ -326,7 +314,8 @@ Result<std::vector<std::optional<std::string>>> SharedJobs::get_all(
     std::vector<std::optional<std::string>> records;
     std::vector<std::string> gone{"ZREM", kIndex};
     for (std::size_t i = 0; i < ids.size(); ++i) {
-        const redisReply* reply = (*replies)[i].get();
+        const auto& answer = (*replies)[i];
+        const redisReply* reply = answer ? answer->get() : nullptr;
         records.push_back(is_string(reply) ? std::optional<std::string>(string_of(reply))
                                            : std::nullopt);
         if (is_nil(reply)) gone.push_back(ids[i]);
@@ -341,12 +330,12 @@ Result<std::vector<JobPlace>> SharedJobs::places(const std::vector<std::string>&
     auto replies = run_each(commands);
     if (!replies) return replies.error();
     std::vector<JobPlace> found;
-    for (const ReplyPtr& reply : *replies) {
-        if (!reply) return bad_reply("HMGET of a job's node");
-        const redisReply* node = element(reply.get(), 0);
+    for (const auto& reply : *replies) {
+        if (!reply) return reply.error();
+        const redisReply* node = element(reply->get(), 0);
         JobPlace place;
         if (is_string(node)) place.holder = string_of(node);
-        place.in_stream = is_string(element(reply.get(), 1));
+        place.in_stream = is_string(element(reply->get(), 1));
         found.push_back(std::move(place));
     }
     return found;

@@ -156,8 +156,9 @@ private:
     auto with_connection(Call call) -> decltype(call(std::declval<RedisConnection&>()));
     Result<ReplyPtr> run(const std::vector<std::string>& argv);
     Status run_all(const std::vector<std::vector<std::string>>& commands);
-    // Pipelined, every reply kept (a failed command's is nullptr).
-    Result<std::vector<ReplyPtr>> run_each(const std::vector<std::vector<std::string>>& commands);
+    // Pipelined, every command's reply or error.
+    Result<std::vector<Result<ReplyPtr>>> run_each(
+        const std::vector<std::vector<std::string>>& commands);
     void renew_leases();
     std::chrono::milliseconds dead_for() const;
     void settle_deferred_ends();

@@ -56,6 +56,16 @@ class DevUp(unittest.TestCase):
                 self.fail("./dev up exited: " + process.stderr.read())
         self.fail("./dev up did not say it was up")
 
+    def stop_cleanly(self, process):
+        """SIGTERM: ./dev up exits 0 and leaves no process of the stack behind."""
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+        self.assertEqual(process.returncode, 0)
+        time.sleep(0.2)
+        self.assertEqual(processes_mentioning(self.run_dir), [], "a process was left behind")
+        process.stdout.close()
+        process.stderr.close()
+
     def check_stops_on(self, sig):
         process = self.start()
         with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.port, timeout=5) as r:
@@ -101,14 +111,8 @@ class DevUp(unittest.TestCase):
         rooms = subprocess.run([DEV, "pushctl", "rooms", "--cluster"], env=self.env,
                                capture_output=True, text=True, timeout=30)
         self.assertEqual(rooms.returncode, 0, rooms.stderr)
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
-        self.assertEqual(process.returncode, 0)
-        time.sleep(0.2)
-        self.assertEqual(processes_mentioning(self.run_dir), [], "a process was left behind")
+        self.stop_cleanly(process)
         self.assertFalse(devstack.port_in_use(redis_port), "redis-server was left behind")
-        process.stdout.close()
-        process.stderr.close()
 
     def test_two_app_nodes_share_their_jobs_through_a_private_redis(self):
         process = self.start("--apps", "2")
@@ -123,13 +127,7 @@ class DevUp(unittest.TestCase):
                                        timeout=5)
             self.assertEqual(unknown.exception.code, 404)
             unknown.exception.close()
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
-        self.assertEqual(process.returncode, 0)
-        time.sleep(0.2)
-        self.assertEqual(processes_mentioning(self.run_dir), [], "a process was left behind")
-        process.stdout.close()
-        process.stderr.close()
+        self.stop_cleanly(process)
 
     def test_two_app_nodes_with_one_spool(self):
         process = self.start("--apps", "2", "--shared-spool")
@@ -139,13 +137,7 @@ class DevUp(unittest.TestCase):
         for node in ("app0", "app1"):  # each node's own files apart, the jobs shared
             self.assertTrue(os.path.isdir(os.path.join(spool, "nodes", node, "outbox")), node)
         self.assertFalse(os.path.exists(os.path.join(self.run_dir, "spool-1")))
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
-        self.assertEqual(process.returncode, 0)
-        time.sleep(0.2)
-        self.assertEqual(processes_mentioning(self.run_dir), [], "a process was left behind")
-        process.stdout.close()
-        process.stderr.close()
+        self.stop_cleanly(process)
 
     def test_shared_spool_needs_two_app_nodes(self):
         refused = subprocess.run([DEV, "up", "--no-build", "--shared-spool"], env=self.env,
