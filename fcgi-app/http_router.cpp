@@ -111,14 +111,7 @@ HttpResponse HttpRouter::get_job(const std::string& id) {
 }
 
 // Several app nodes: a job another node holds, as it last stored it in Redis.
-Result<Job> HttpRouter::shared_job(const std::string& id) {
-    auto stored = store_.shared()->get(id);
-    if (!stored) return make_error("job_store_unavailable", stored.error().message);
-    if (!*stored) return make_error("not_found", "no job " + id);
-    auto parsed = parse_json(**stored);
-    if (!parsed) return make_error("bad_job", "job " + id + " is unreadable in the job store");
-    return job_from_json(parsed->get());
-}
+Result<Job> HttpRouter::shared_job(const std::string& id) { return store_.shared()->get_job(id); }
 
 HttpResponse HttpRouter::metrics() {
     HttpResponse response;

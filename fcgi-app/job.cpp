@@ -57,6 +57,13 @@ JsonPtr job_to_json(const Job& job, bool stored) {
     return json;
 }
 
+Result<Job> job_from_text(std::string_view text) {
+    auto parsed = parse_json(text);
+    if (!parsed)
+        return make_error("bad_job", "a stored job is not JSON: " + parsed.error().message);
+    return job_from_json(parsed->get());
+}
+
 Result<Job> job_from_json(const cJSON* json) {
     Job job;
     auto id = require_string(json, "jobId");

@@ -54,6 +54,9 @@ std::string new_job_id();
 // The job as GET /jobs/ID serves it; `stored` adds what only the journal needs (announced).
 JsonPtr job_to_json(const Job& job, bool stored = false);
 Result<Job> job_from_json(const cJSON* json);
+// The same from its text (job.json, a journal record, the job store's copy): "bad_job" when it
+// is not JSON, or not a job.
+Result<Job> job_from_text(std::string_view text);
 
 // The `data` of a job.* push: jobId, itemId and what the event is about.
 JsonPtr job_event_data(const Job& job);

@@ -22,14 +22,7 @@ HttpResponse job_answer(int status, const Job& job) {
 
 }  // namespace
 
-Result<Job> JobsElsewhere::current(const std::string& job_id) {
-    auto stored = shared_.get(job_id);
-    if (!stored) return store_unavailable(stored.error());
-    if (!*stored) return make_error("not_found", "no job " + job_id);
-    auto parsed = parse_json(**stored);
-    if (!parsed) return make_error("bad_job", "job " + job_id + " is unreadable in the job store");
-    return job_from_json(parsed->get());
-}
+Result<Job> JobsElsewhere::current(const std::string& job_id) { return shared_.get_job(job_id); }
 
 // nullopt: no other node holds it. Otherwise the node and the job, or the error to answer.
 std::optional<Result<JobsElsewhere::Held>> JobsElsewhere::held_elsewhere(

@@ -72,9 +72,7 @@ Result<std::vector<Job>> every_node(SharedJobs& shared, const Filter& filter) {
         if (!records) return records.error();
         for (const auto& record : *records) {
             if (!record) continue;  // expired meanwhile
-            auto parsed = parse_json(*record);
-            if (!parsed) continue;
-            auto job = job_from_json(parsed->get());
+            auto job = job_from_text(*record);
             if (job && wanted(filter, *job)) found.push_back(std::move(*job));
         }
         if (ids->size() < kPage) break;

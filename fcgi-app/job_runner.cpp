@@ -356,8 +356,7 @@ void JobRunner::announce(Job& job) {
 // node's, announced: that node sent the final event, this one must not send another (not even
 // when that record cannot be read: this node's own then stands, unannounced no more).
 void JobRunner::adopt(Job& job, const std::string& theirs) {
-    auto parsed = parse_json(theirs);
-    auto adopted = parsed ? job_from_json(parsed->get()) : Result<Job>(parsed.error());
+    auto adopted = job_from_text(theirs);
     if (adopted) {
         job = std::move(*adopted);
     } else {

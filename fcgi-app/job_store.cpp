@@ -113,7 +113,7 @@ std::size_t JobStore::restore_from(const std::map<std::string, std::string>& rec
     for (const auto& [id, json] : records) {
         std::error_code error;
         if (!is_valid_job_id(id) || !fs::is_directory(job_dir(id), error)) continue;
-        if (auto parsed = parse_json(json); !parsed || !job_from_json(parsed->get())) {
+        if (!job_from_text(json)) {
             log_error("job_record_unreadable").kv("job", id);
             continue;
         }
@@ -132,10 +132,9 @@ Result<Job> JobStore::load(const std::string& id) const {
     if (!file) return make_error("not_found", "no job " + id);
     std::stringstream text;
     text << file.rdbuf();
-    auto json = parse_json(text.str());
-    if (!json)
-        return make_error("bad_job", "job " + id + " is unreadable: " + json.error().message);
-    return job_from_json(json->get());
+    auto job = job_from_text(text.str());
+    if (!job) return make_error("bad_job", "job " + id + " is unreadable: " + job.error().message);
+    return job;
 }
 
 void JobStore::remove(const std::string& id) const {

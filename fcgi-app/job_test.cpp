@@ -189,5 +189,21 @@ TEST(Job, FinishedMeansDoneOrFailed) {
     EXPECT_TRUE(is_finished(JobStatus::failed));
 }
 
+TEST(Job, ReadFromTextOrABadJobError) {
+    Job job;
+    job.id = std::string(32, 'a');
+    job.room = "R";
+    job.item = "7";
+    job.created_ms = 1000;
+    auto read = job_from_text(to_json(job_to_json(job, true).get()));
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ(read->id, job.id);
+    for (const char* text : {"", "{", "[]", "{\"jobId\":1}", "null"}) {
+        auto bad = job_from_text(text);
+        ASSERT_FALSE(bad.ok()) << text;
+        EXPECT_EQ(bad.error().code, "bad_job") << text;
+    }
+}
+
 }  // namespace
 }  // namespace rp::app

@@ -163,12 +163,6 @@ Result<std::optional<std::string>> won_or_theirs(const redisReply* reply, const 
     return std::optional<std::string>(string_of(theirs));
 }
 
-Result<Job> job_of(const std::string& json) {
-    auto parsed = parse_json(json);
-    if (!parsed) return make_error("bad_job", "a shared job record is not JSON");
-    return job_from_json(parsed->get());
-}
-
 }  // namespace
 
 SharedJobs::SharedJobs(SharedJobsConfig config)
@@ -239,6 +233,16 @@ Result<std::optional<std::string>> SharedJobs::get(const std::string& id) {
     if (is_nil(reply->get())) return std::optional<std::string>();
     if (!is_string(reply->get())) return bad_reply("HGET of a job");
     return std::optional<std::string>(string_of(reply->get()));
+}
+
+Result<Job> SharedJobs::get_job(const std::string& id) {
+    auto stored = get(id);
+    if (!stored) {
+        return make_error("job_store_unavailable",
+                          "the job store cannot be reached: " + stored.error().message);
+    }
+    if (!*stored) return make_error("not_found", "no job " + id);
+    return job_from_text(**stored);
 }
 
 Result<std::optional<std::string>> SharedJobs::ended_by_other(const std::string& id) {
@@ -513,7 +517,7 @@ void SharedJobs::settle_deferred_ends() {
             deferred_ends_.erase(id);
         }
         log_info("job_end_settled").kv("job", id).kv("won", !*theirs);
-        auto job = job_of(json);
+        auto job = job_from_text(json);
         if (job && callbacks_.end_settled) callbacks_.end_settled(std::move(*job), *theirs);
     }
 }
@@ -571,7 +575,7 @@ std::vector<Job> SharedJobs::take_over_lapsed() {
     for (const std::string& id : lapsed) {
         auto stored = get(id);
         if (!stored || !*stored) continue;
-        auto job = job_of(**stored);
+        auto job = job_from_text(**stored);
         if (!job || job->status != JobStatus::running) continue;
         mark_interrupted(*job, "the app node running it stopped renewing its lease");
         job->announced = false;
@@ -596,7 +600,7 @@ std::vector<Job> SharedJobs::to_announce() {
     for (std::size_t i = 0; i + 1 < size_of(pairs->get()); i += 2) {
         const redisReply* json = element(pairs->get(), i + 1);
         if (!is_string(json)) continue;
-        if (auto job = job_of(string_of(json))) jobs.push_back(std::move(*job));
+        if (auto job = job_from_text(string_of(json))) jobs.push_back(std::move(*job));
     }
     return jobs;
 }

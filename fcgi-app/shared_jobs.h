@@ -82,6 +82,8 @@ public:
     void put(const Job& job, const std::string& json);
     // The job as the nodes last stored it; nullopt when no node knows it.
     Result<std::optional<std::string>> get(const std::string& id);
+    // The same, read: "job_store_unavailable", "not_found" or "bad_job" when it cannot be.
+    Result<Job> get_job(const std::string& id);
     // The record of the job when another node wrote its final state; nullopt otherwise.
     Result<std::optional<std::string>> ended_by_other(const std::string& id);
     void remove(const std::string& id);
