@@ -165,7 +165,8 @@ void add_node_options(CLI::App& app, AppConfig& config, TextOptions& text) {
     app.add_option("--job-store", text.job_store,
                    "file: the jobs are this node's alone; or Redis, shared by several app nodes "
                    "(redis://HOST:PORT[/DB], unix:/PATH[?db=DB] or "
-                   "sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB])")
+                   "sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB]; several, separated by "
+                   "spaces, are shards that share the jobs out by id)")
         ->capture_default_str();
     app.add_option("--job-store-password-file", text.job_store_password_file,
                    "File holding the job store's Redis password (AUTH); none: no AUTH");
@@ -256,7 +257,7 @@ Status check_shared_spool(AppConfig& config) {
     return ok_status();
 }
 
-// --job-store: "file", or one Redis (the broker's URL forms; not shards) with its password.
+// --job-store: "file", or Redis as the broker takes it (one, Sentinel, shards) with its password.
 Status load_job_store(const TextOptions& text, AppConfig& config) {
     SharedJobsConfig& shared = config.shared;
     shared.keep_s = config.keep_s;
@@ -270,11 +271,11 @@ Status load_job_store(const TextOptions& text, AppConfig& config) {
         }
         return ok_status();
     }
-    auto url = parse_broker_url(text.job_store);
-    if (!url) return bad_config(as_job_store_error(url.error().message));
-    if (!url->redis()) return bad_config("--job-store: file, or a Redis URL");
+    auto store = parse_broker_spec(text.job_store);
+    if (!store) return bad_config(as_job_store_error(store.error().message));
+    if (!store->redis()) return bad_config("--job-store: file, or Redis URLs");
     config.shared_jobs = true;
-    shared.url = std::move(*url);
+    shared.store = std::move(*store);
     if (shared.node.size() > 128 || shared.node.find_first_of(" \t\r\n") != std::string::npos) {
         return bad_config("--node-id: 1 to 128 characters, no spaces");
     }

@@ -212,7 +212,7 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
                            (void)(what == "cancel" ? cancels.cancel(id) : retries.retry(id));
                        }});
         log_info("job_store_shared")
-            .kv("redis", config.shared.url.describe())
+            .kv("redis", config.shared.store.describe())
             .kv("node", shared->node())
             .kv("lease_ms", config.shared.lease_ms)
             .kv("shared_spool", config.shared_spool);

@@ -167,36 +167,45 @@ Result<std::optional<std::string>> won_or_theirs(const redisReply* reply, const 
 
 SharedJobs::SharedJobs(SharedJobsConfig config)
     : config_(std::move(config)),
-      timeout_ms_(std::min<int>(kMaxTimeoutMs, static_cast<int>(config_.lease_ms / 4))) {}
+      timeout_ms_(std::min<int>(kMaxTimeoutMs, static_cast<int>(config_.lease_ms / 4))) {
+    for (const BrokerUrl& url : config_.store.shards) {
+        shards_.push_back(std::make_unique<Shard>());
+        shards_.back()->url = url;
+    }
+}
+
+std::size_t SharedJobs::home(const std::string& id) const { return shard_of(id, shards_.size()); }
 
 SharedJobs::~SharedJobs() { stop(); }
 
 template <typename Call>
-auto SharedJobs::with_connection(Call call) -> decltype(call(std::declval<RedisConnection&>())) {
-    std::lock_guard lock(connection_mutex_);
-    if (!connection_ || connection_->broken()) {
+auto SharedJobs::with_connection(std::size_t shard, Call call)
+    -> decltype(call(std::declval<RedisConnection&>())) {
+    Shard& one = *shards_[shard];
+    std::lock_guard lock(one.mutex);
+    if (!one.connection || one.connection->broken()) {
         auto now = std::chrono::steady_clock::now();
-        if (now < retry_connect_at_) {
-            return make_error(
-                "broker_io", "Redis (" + config_.url.describe() + ") was unreachable a moment ago");
+        if (now < one.retry_connect_at) {
+            return make_error("broker_io",
+                              "Redis (" + one.url.describe() + ") was unreachable a moment ago");
         }
-        auto opened = open_redis(config_.url, config_.credentials, timeout_ms_);
+        auto opened = open_redis(one.url, config_.credentials, timeout_ms_);
         if (!opened) {
-            retry_connect_at_ = now + kReconnectPause;
+            one.retry_connect_at = now + kReconnectPause;
             return opened.error();
         }
-        connection_ = std::move(*opened);
+        one.connection = std::move(*opened);
     }
-    auto result = call(*connection_);
+    auto result = call(*one.connection);
     // A timeout or a cut: the next callers fail fast for a moment instead of each waiting for
     // a timeout of its own.
-    if (connection_->broken())
-        retry_connect_at_ = std::chrono::steady_clock::now() + kReconnectPause;
+    if (one.connection->broken())
+        one.retry_connect_at = std::chrono::steady_clock::now() + kReconnectPause;
     return result;
 }
 
-Result<ReplyPtr> SharedJobs::run(const std::vector<std::string>& argv) {
-    return with_connection([&](RedisConnection& redis) {
+Result<ReplyPtr> SharedJobs::run(std::size_t shard, const std::vector<std::string>& argv) {
+    return with_connection(shard, [&](RedisConnection& redis) {
         auto reply = redis.command(argv);
         // A demoted master: the next call asks Sentinel again (redis_endpoint.h).
         if (is_readonly(reply)) redis.mark_broken();
@@ -205,8 +214,9 @@ Result<ReplyPtr> SharedJobs::run(const std::vector<std::string>& argv) {
 }
 
 // Pipelined; every reply is read, so that the connection stays in step whatever one says.
-Status SharedJobs::run_all(const std::vector<std::vector<std::string>>& commands) {
-    auto replies = run_each(commands);
+Status SharedJobs::run_all(std::size_t shard,
+                           const std::vector<std::vector<std::string>>& commands) {
+    auto replies = run_each(shard, commands);
     if (!replies) return replies.error();
     for (auto& reply : *replies) {
         if (!reply) return reply.error();
@@ -216,9 +226,9 @@ Status SharedJobs::run_all(const std::vector<std::vector<std::string>>& commands
 
 void SharedJobs::put(const Job& job, const std::string& json) {
     bool final = is_finished(job.status);
-    auto done = run({"EVAL", kPut, "2", job_key(job.id), kIndex, config_.node, json,
-                     final ? std::to_string(config_.keep_s) : "0", std::to_string(job.created_ms),
-                     job.id, final ? "1" : "0"});
+    auto done = run(home(job.id), {"EVAL", kPut, "2", job_key(job.id), kIndex, config_.node, json,
+                                   final ? std::to_string(config_.keep_s) : "0",
+                                   std::to_string(job.created_ms), job.id, final ? "1" : "0"});
     if (!done) {
         log_warn("shared_job_not_written")
             .kv("job", job.id)
@@ -228,7 +238,7 @@ void SharedJobs::put(const Job& job, const std::string& json) {
 }
 
 Result<std::optional<std::string>> SharedJobs::get(const std::string& id) {
-    auto reply = run({"HGET", job_key(id), "json"});
+    auto reply = run(home(id), {"HGET", job_key(id), "json"});
     if (!reply) return reply.error();
     if (is_nil(reply->get())) return std::optional<std::string>();
     if (!is_string(reply->get())) return bad_reply("HGET of a job");
@@ -246,7 +256,7 @@ Result<Job> SharedJobs::get_job(const std::string& id) {
 }
 
 Result<std::optional<std::string>> SharedJobs::ended_by_other(const std::string& id) {
-    auto reply = run({"HMGET", job_key(id), "ended_by", "json"});
+    auto reply = run(home(id), {"HMGET", job_key(id), "ended_by", "json"});
     if (!reply) return reply.error();
     const redisReply* ended = element(reply->get(), 0);
     const redisReply* json = element(reply->get(), 1);
@@ -257,7 +267,7 @@ Result<std::optional<std::string>> SharedJobs::ended_by_other(const std::string&
 }
 
 Result<std::optional<std::string>> SharedJobs::holder(const std::string& id) {
-    auto reply = run({"HGET", job_key(id), "node"});
+    auto reply = run(home(id), {"HGET", job_key(id), "node"});
     if (!reply) return reply.error();
     if (is_nil(reply->get())) return std::optional<std::string>();
     if (!is_string(reply->get())) return bad_reply("HGET of a job's node");
@@ -266,72 +276,102 @@ Result<std::optional<std::string>> SharedJobs::holder(const std::string& id) {
 
 Result<long long> SharedJobs::ask(const std::string& node, std::string_view what,
                                   const std::string& id) {
-    auto reply = run({"PUBLISH", ask_channel(node), std::string(what) + " " + id});
+    auto reply = run(0, {"PUBLISH", ask_channel(node), std::string(what) + " " + id});
     if (!reply) return reply.error();
     if (!is_integer(reply->get())) return bad_reply("PUBLISH");
     return integer_of(reply->get());
 }
 
+// Each shard's newest `from + count`, merged by creation time: the page is the same as one
+// Redis' would be.
 Result<std::vector<std::string>> SharedJobs::newest(std::size_t from, std::size_t count) {
+    std::vector<std::pair<double, std::string>> merged;
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        auto reply =
+            run(shard, {"ZREVRANGE", kIndex, "0", std::to_string(from + count - 1), "WITHSCORES"});
+        if (!reply) return reply.error();
+        if (!is_array(reply->get())) return bad_reply("ZREVRANGE of the jobs");
+        for (std::size_t i = 0; i + 1 < size_of(reply->get()); i += 2) {
+            const redisReply* id = element(reply->get(), i);
+            const redisReply* score = element(reply->get(), i + 1);
+            if (!is_string(id) || !is_string(score)) continue;
+            merged.emplace_back(std::strtod(string_of(score).c_str(), nullptr), string_of(id));
+        }
+    }
+    std::sort(merged.begin(), merged.end(), std::greater<>());
     std::vector<std::string> ids;
-    auto reply = run({"ZREVRANGE", kIndex, std::to_string(from), std::to_string(from + count - 1)});
-    if (!reply) return reply.error();
-    if (!is_array(reply->get())) return bad_reply("ZREVRANGE of the jobs");
-    for (std::size_t i = 0; i < size_of(reply->get()); ++i) {
-        const redisReply* id = element(reply->get(), i);
-        if (is_string(id)) ids.push_back(string_of(id));
+    for (std::size_t i = from; i < merged.size() && ids.size() < count; ++i) {
+        ids.push_back(std::move(merged[i].second));
     }
     return ids;
 }
 
-// An error reply is that command's; a lost connection fails them all.
 Result<std::vector<Result<ReplyPtr>>> SharedJobs::run_each(
-    const std::vector<std::vector<std::string>>& commands) {
-    return with_connection([&](RedisConnection& redis) -> Result<std::vector<Result<ReplyPtr>>> {
-        for (const auto& argv : commands) {
-            if (auto appended = redis.append(argv); !appended) {
-                redis.mark_broken();
-                return appended.error();
+    std::size_t shard, const std::vector<std::vector<std::string>>& commands) {
+    if (commands.empty()) return std::vector<Result<ReplyPtr>>();
+    return with_connection(
+        shard, [&](RedisConnection& redis) -> Result<std::vector<Result<ReplyPtr>>> {
+            for (const auto& argv : commands) {
+                if (auto appended = redis.append(argv); !appended) {
+                    redis.mark_broken();
+                    return appended.error();
+                }
             }
-        }
-        std::vector<Result<ReplyPtr>> replies;
-        for (std::size_t i = 0; i < commands.size(); ++i) {
-            auto reply = redis.answer();
-            if (!reply && reply.error().code != "broker_error") {
-                redis.mark_broken();  // the replies still due are lost with the connection
-                return reply.error();
+            std::vector<Result<ReplyPtr>> replies;
+            for (std::size_t i = 0; i < commands.size(); ++i) {
+                auto reply = redis.answer();
+                if (!reply && reply.error().code != "broker_error") {
+                    redis.mark_broken();  // the replies still due are lost with the connection
+                    return reply.error();
+                }
+                if (is_readonly(reply)) redis.mark_broken();
+                replies.push_back(std::move(reply));
             }
-            if (is_readonly(reply)) redis.mark_broken();
-            replies.push_back(std::move(reply));
-        }
-        return replies;
-    });
+            return replies;
+        });
 }
 
-// One round trip for a page of the listing; the ids whose record has expired leave the index.
+Result<std::vector<Result<ReplyPtr>>> SharedJobs::run_each_home(
+    const std::vector<std::string>& ids, const std::vector<std::vector<std::string>>& commands) {
+    std::vector<std::vector<std::size_t>> by_shard(shards_.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) by_shard[home(ids[i])].push_back(i);
+    std::vector<Result<ReplyPtr>> replies;
+    for (std::size_t i = 0; i < ids.size(); ++i) replies.emplace_back(ReplyPtr());
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        std::vector<std::vector<std::string>> mine;
+        for (std::size_t i : by_shard[shard]) mine.push_back(commands[i]);
+        auto answers = run_each(shard, mine);
+        if (!answers) return answers.error();
+        for (std::size_t k = 0; k < by_shard[shard].size(); ++k) {
+            replies[by_shard[shard][k]] = std::move((*answers)[k]);
+        }
+    }
+    return replies;
+}
+
+// One round trip per shard for a page of the listing; the ids whose record has expired leave the
+// index.
 Result<std::vector<std::optional<std::string>>> SharedJobs::get_all(
     const std::vector<std::string>& ids) {
     std::vector<std::vector<std::string>> commands;
     for (const std::string& id : ids) commands.push_back({"HGET", job_key(id), "json"});
-    auto replies = run_each(commands);
+    auto replies = run_each_home(ids, commands);
     if (!replies) return replies.error();
     std::vector<std::optional<std::string>> records;
-    std::vector<std::string> gone{"ZREM", kIndex};
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const auto& answer = (*replies)[i];
         const redisReply* reply = answer ? answer->get() : nullptr;
         records.push_back(is_string(reply) ? std::optional<std::string>(string_of(reply))
                                            : std::nullopt);
-        if (is_nil(reply)) gone.push_back(ids[i]);
+        if (is_nil(reply)) (void)run(home(ids[i]), {"ZREM", kIndex, ids[i]});
     }
-    if (gone.size() > 2) (void)run(gone);
     return records;
 }
 
 Result<std::vector<JobPlace>> SharedJobs::places(const std::vector<std::string>& ids) {
     std::vector<std::vector<std::string>> commands;
     for (const std::string& id : ids) commands.push_back({"HMGET", job_key(id), "node", "entry"});
-    auto replies = run_each(commands);
+    auto replies = run_each_home(ids, commands);
     if (!replies) return replies.error();
     std::vector<JobPlace> found;
     for (const auto& reply : *replies) {
@@ -346,18 +386,22 @@ Result<std::vector<JobPlace>> SharedJobs::places(const std::vector<std::string>&
 }
 
 Status SharedJobs::offer(const Job& job) {
-    auto reply = run({"EVAL", kOffer, "2", job_key(job.id), kWork, job.id, job.room,
-                      std::to_string(job.priority), kWorkers});
+    auto reply = run(home(job.id), {"EVAL", kOffer, "2", job_key(job.id), kWork, job.id, job.room,
+                                    std::to_string(job.priority), kWorkers});
     if (!reply) return reply.error();
     if (!is_integer(reply->get())) return bad_reply("the offer of a job");
     return ok_status();
 }
 
 Result<std::size_t> SharedJobs::waiting() {
-    auto reply = run({"EVAL", kWaiting, "1", kWork, kWorkers});
-    if (!reply) return reply.error();
-    if (!is_integer(reply->get())) return bad_reply("the length of the work stream");
-    return static_cast<std::size_t>(std::max<long long>(0, integer_of(reply->get())));
+    std::size_t waiting = 0;
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        auto reply = run(shard, {"EVAL", kWaiting, "1", kWork, kWorkers});
+        if (!reply) return reply.error();
+        if (!is_integer(reply->get())) return bad_reply("the length of the work stream");
+        waiting += static_cast<std::size_t>(std::max<long long>(0, integer_of(reply->get())));
+    }
+    return waiting;
 }
 
 std::chrono::milliseconds SharedJobs::dead_for() const {
@@ -369,82 +413,106 @@ std::chrono::milliseconds SharedJobs::dead_for() const {
 
 Status SharedJobs::say_alive() {
     if (!config_.shared_spool) return ok_status();
-    auto done = run({"SET", node_key(config_.node), "1", "PX", std::to_string(config_.lease_ms)});
-    if (!done) return done.error();
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        auto done = run(
+            shard, {"SET", node_key(config_.node), "1", "PX", std::to_string(config_.lease_ms)});
+        if (!done) return done.error();
+    }
     return ok_status();
 }
 
 Result<bool> SharedJobs::alive(const std::string& node) {
-    auto reply = run({"EXISTS", node_key(node)});
+    auto reply = run(0, {"EXISTS", node_key(node)});
     if (!reply) return reply.error();
     if (!is_integer(reply->get())) return bad_reply("EXISTS of a node");
     return integer_of(reply->get()) != 0;
 }
 
 Result<bool> SharedJobs::is_current_entry(const std::string& id, const std::string& entry) {
-    auto reply = run({"HGET", job_key(id), "entry"});
+    auto reply = run(home(id), {"HGET", job_key(id), "entry"});
     if (!reply) return reply.error();
     return is_string(reply->get()) && string_of(reply->get()) == entry;
 }
 
 void SharedJobs::work_done(const std::string& id) {
     if (!config_.shared_spool) return;
-    auto done = run({"EVAL", kWorkDone, "2", job_key(id), kWork, kWorkers});
+    auto done = run(home(id), {"EVAL", kWorkDone, "2", job_key(id), kWork, kWorkers});
     if (!done) {
         // Left in the stream: whichever node is given it next finds the job ended and drops it.
         log_warn("job_entry_not_removed").kv("job", id).kv("error", done.error().message);
     }
 }
 
-// XINFO CONSUMERS: per consumer, a flat list of name/value pairs.
+// The other nodes with entries pending on each shard (XINFO CONSUMERS: per consumer, a flat
+// list of name/value pairs); nullopt when a shard cannot be asked.
+std::optional<std::map<std::string, std::vector<std::size_t>>> SharedJobs::nodes_with_work() {
+    std::map<std::string, std::vector<std::size_t>> shards_of;
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        auto consumers = run(shard, {"XINFO", "CONSUMERS", kWork, kWorkers});
+        if (!consumers) {
+            if (consumers.error().code == "broker_error") continue;  // no stream or group yet
+            return std::nullopt;
+        }
+        for (std::size_t i = 0; i < size_of(consumers->get()); ++i) {
+            const redisReply* consumer = element(consumers->get(), i);
+            std::string name;
+            long long pending = 0;
+            for (std::size_t f = 0; f + 1 < size_of(consumer); f += 2) {
+                const redisReply* field = element(consumer, f);
+                const redisReply* value = element(consumer, f + 1);
+                if (!is_string(field)) continue;
+                if (string_of(field) == "name" && is_string(value)) name = string_of(value);
+                if (string_of(field) == "pending" && is_integer(value)) pending = integer_of(value);
+            }
+            if (!name.empty() && name != config_.node && pending > 0) {
+                shards_of[name].push_back(shard);
+            }
+        }
+    }
+    return shards_of;
+}
+
 std::size_t SharedJobs::requeue_from_dead_nodes() {
     std::size_t moved = 0;
-    auto consumers = run({"XINFO", "CONSUMERS", kWork, kWorkers});
-    if (!consumers || !is_array(consumers->get())) {  // no stream or group yet, or no Redis
-        dead_node_scans_.clear();
+    auto nodes = nodes_with_work();
+    if (!nodes) {
+        dead_node_scans_.clear();  // sightings must not span an outage
         return moved;
     }
     std::map<std::string, std::chrono::steady_clock::time_point> seen;
-    for (std::size_t i = 0; i < size_of(consumers->get()); ++i) {
-        const redisReply* consumer = element(consumers->get(), i);
-        std::string name;
-        long long pending = 0;
-        for (std::size_t f = 0; f + 1 < size_of(consumer); f += 2) {
-            const redisReply* field = element(consumer, f);
-            const redisReply* value = element(consumer, f + 1);
-            if (!is_string(field)) continue;
-            if (string_of(field) == "name" && is_string(value)) name = string_of(value);
-            if (string_of(field) == "pending" && is_integer(value)) pending = integer_of(value);
-        }
-        if (name.empty() || name == config_.node || pending == 0) continue;
-        auto alive = run({"EXISTS", node_key(name)});
-        if (!alive || !is_integer(alive->get())) {
-            dead_node_scans_.clear();  // two sightings must not span an outage
+    for (const auto& [name, shards] : *nodes) {
+        auto is_alive = alive(name);
+        if (!is_alive) {
+            dead_node_scans_.clear();
             return moved;
         }
-        if (integer_of(alive->get()) != 0) continue;
+        if (*is_alive) continue;
         auto now = std::chrono::steady_clock::now();
         auto first = dead_node_scans_.find(name);
         seen[name] = first == dead_node_scans_.end() ? now : first->second;
         if (now - seen[name] < dead_for()) continue;
-        auto requeued = run({"EVAL", kRequeue, "2", kWork, node_key(name), kWorkers, name,
-                             std::to_string(kRequeueBatch)});
-        renew_if_due();  // many dead nodes, or a slow Redis, must not let this node's lapse
-        if (requeued && is_integer(requeued->get()) && integer_of(requeued->get()) >= 0) {
-            auto count = static_cast<std::size_t>(integer_of(requeued->get()));
-            moved += count;
-            log_warn("jobs_requeued_from_dead_node")
-                .kv("node", name)
-                .kv("jobs", count)
-                .kv("effect", "queued again for any node's free worker");
-        }
+        for (std::size_t shard : shards) moved += requeue_on(shard, name);
     }
     dead_node_scans_ = seen;
     return moved;
 }
 
+std::size_t SharedJobs::requeue_on(std::size_t shard, const std::string& node) {
+    auto requeued = run(shard, {"EVAL", kRequeue, "2", kWork, node_key(node), kWorkers, node,
+                                std::to_string(kRequeueBatch)});
+    renew_if_due();  // many dead nodes, or a slow Redis, must not let this node's lapse
+    if (!requeued || !is_integer(requeued->get()) || integer_of(requeued->get()) < 0) return 0;
+    auto count = static_cast<std::size_t>(integer_of(requeued->get()));
+    log_warn("jobs_requeued_from_dead_node")
+        .kv("node", node)
+        .kv("jobs", count)
+        .kv("shard", shards_[shard]->url.describe())
+        .kv("effect", "queued again for any node's free worker");
+    return count;
+}
+
 void SharedJobs::remove(const std::string& id) {
-    auto done = run_all({{"DEL", job_key(id), lease_key(id)}, {"ZREM", kIndex, id}});
+    auto done = run_all(home(id), {{"DEL", job_key(id), lease_key(id)}, {"ZREM", kIndex, id}});
     if (!done) log_warn("shared_job_not_removed").kv("job", id).kv("error", done.error().message);
 }
 
@@ -455,8 +523,8 @@ Result<std::optional<std::string>> SharedJobs::start_running(const std::string& 
         std::lock_guard lock(leases_mutex_);
         running_here_.insert(id);
     }
-    auto reply = run({"EVAL", kStartRunning, "3", job_key(id), lease_key(id), kRunning, id,
-                      config_.node, std::to_string(config_.lease_ms)});
+    auto reply = run(home(id), {"EVAL", kStartRunning, "3", job_key(id), lease_key(id), kRunning,
+                                id, config_.node, std::to_string(config_.lease_ms)});
     if (!reply) return reply.error();
     auto theirs = won_or_theirs(reply->get(), "the start of a job");
     if (theirs && *theirs) {
@@ -467,7 +535,7 @@ Result<std::optional<std::string>> SharedJobs::start_running(const std::string& 
 }
 
 void SharedJobs::stop_running(const std::string& id) {
-    auto done = run_all({{"SREM", kRunning, id}, {"DEL", lease_key(id)}});
+    auto done = run_all(home(id), {{"SREM", kRunning, id}, {"DEL", lease_key(id)}});
     if (!done) {
         // Still listed, and leased by this node until the next stop or end gives it up: no node
         // takes a job over that is only waiting for its retry.
@@ -479,15 +547,15 @@ void SharedJobs::stop_running(const std::string& id) {
 }
 
 Status SharedJobs::reopen(const std::string& id) {
-    auto done = run({"HDEL", job_key(id), "ended_by"});
+    auto done = run(home(id), {"HDEL", job_key(id), "ended_by"});
     if (!done) return done.error();
     return ok_status();
 }
 
 // The lease is given up only once Redis has answered: until then this node keeps it.
 Result<std::optional<std::string>> SharedJobs::end(const std::string& id, const std::string& json) {
-    auto reply = run({"EVAL", kEnd, "3", job_key(id), lease_key(id), kRunning, id, config_.node,
-                      json, std::to_string(config_.keep_s)});
+    auto reply = run(home(id), {"EVAL", kEnd, "3", job_key(id), lease_key(id), kRunning, id,
+                                config_.node, json, std::to_string(config_.keep_s)});
     if (!reply) return reply.error();
     auto theirs = won_or_theirs(reply->get(), "the end of a job");
     if (theirs) {
@@ -522,33 +590,52 @@ void SharedJobs::settle_deferred_ends() {
     }
 }
 
+// Each shard's leases in one round trip, with this node's liveness key on every shard.
 void SharedJobs::renew_leases() {
-    std::vector<std::vector<std::string>> commands;
+    std::vector<std::vector<std::vector<std::string>>> commands(shards_.size());
+    std::string lease_ms = std::to_string(config_.lease_ms);
     if (config_.shared_spool) {
-        commands.push_back(
-            {"SET", node_key(config_.node), "1", "PX", std::to_string(config_.lease_ms)});
+        for (auto& mine : commands)
+            mine.push_back({"SET", node_key(config_.node), "1", "PX", lease_ms});
     }
     {
         std::lock_guard lock(leases_mutex_);
         for (const std::string& id : running_here_) {
-            commands.push_back(
-                {"SET", lease_key(id), config_.node, "PX", std::to_string(config_.lease_ms)});
+            commands[home(id)].push_back({"SET", lease_key(id), config_.node, "PX", lease_ms});
         }
     }
-    if (commands.empty()) return;
-    auto renewed = run_all(commands);
-    if (!renewed) {
-        log_warn("job_leases_not_renewed")
-            .kv("jobs", commands.size())
-            .kv("error", renewed.error().message)
-            .kv("effect", "another node may end them as interrupted");
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        if (commands[shard].empty()) continue;
+        auto renewed = run_all(shard, commands[shard]);
+        if (!renewed) {
+            log_warn("job_leases_not_renewed")
+                .kv("jobs", commands[shard].size())
+                .kv("error", renewed.error().message)
+                .kv("effect", "another node may end them as interrupted");
+        }
     }
+}
+
+// The running jobs of every shard; nullopt when a shard cannot be asked.
+std::optional<std::vector<std::string>> SharedJobs::running_everywhere() {
+    std::vector<std::string> ids;
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        auto members = run(shard, {"SMEMBERS", kRunning});
+        if (!members || !is_array(members->get())) return std::nullopt;
+        for (std::size_t i = 0; i < size_of(members->get()); ++i) {
+            const redisReply* member = element(members->get(), i);
+            if (is_string(member) && is_valid_job_id(string_of(member))) {
+                ids.push_back(string_of(member));
+            }
+        }
+    }
+    return ids;
 }
 
 std::vector<Job> SharedJobs::take_over_lapsed() {
     std::vector<Job> taken;
-    auto members = run({"SMEMBERS", kRunning});
-    if (!members || !is_array(members->get())) {
+    auto running = running_everywhere();
+    if (!running) {
         // Two sightings must be two scans in a row, not two on either side of an outage.
         std::lock_guard lock(leases_mutex_);
         lapsed_scans_.clear();
@@ -556,12 +643,8 @@ std::vector<Job> SharedJobs::take_over_lapsed() {
     }
     std::map<std::string, int> seen;
     std::vector<std::string> lapsed;
-    for (std::size_t i = 0; i < size_of(members->get()); ++i) {
-        const redisReply* member = element(members->get(), i);
-        if (!is_string(member)) continue;
-        std::string id = string_of(member);
-        if (!is_valid_job_id(id)) continue;
-        auto lease = run({"EXISTS", lease_key(id)});
+    for (const std::string& id : *running) {
+        auto lease = run(home(id), {"EXISTS", lease_key(id)});
         if (!lease || !is_integer(lease->get()) || integer_of(lease->get()) != 0) continue;
         std::lock_guard lock(leases_mutex_);
         if (running_here_.count(id) > 0) continue;  // ours, being renewed
@@ -580,9 +663,9 @@ std::vector<Job> SharedJobs::take_over_lapsed() {
         mark_interrupted(*job, "the app node running it stopped renewing its lease");
         job->announced = false;
         std::string json = to_json(job_to_json(*job, true).get());
-        auto won = run({"EVAL", kTakeOver, "4", job_key(id), lease_key(id), kRunning,
-                        announce_key(config_.node), id, config_.node, json,
-                        std::to_string(config_.keep_s), **stored});
+        auto won = run(home(id), {"EVAL", kTakeOver, "4", job_key(id), lease_key(id), kRunning,
+                                  announce_key(config_.node), id, config_.node, json,
+                                  std::to_string(config_.keep_s), **stored});
         if (won && is_integer(won->get()) && integer_of(won->get()) == 1) {
             log_warn("job_taken_over").kv("job", id).kv("room", job->room).kv("node", config_.node);
             taken.push_back(std::move(*job));
@@ -595,18 +678,20 @@ std::vector<Job> SharedJobs::take_over_lapsed() {
 // again since): the event to send is the end this node wrote.
 std::vector<Job> SharedJobs::to_announce() {
     std::vector<Job> jobs;
-    auto pairs = run({"HGETALL", announce_key(config_.node)});
-    if (!pairs || !is_array(pairs->get())) return jobs;
-    for (std::size_t i = 0; i + 1 < size_of(pairs->get()); i += 2) {
-        const redisReply* json = element(pairs->get(), i + 1);
-        if (!is_string(json)) continue;
-        if (auto job = job_from_text(string_of(json))) jobs.push_back(std::move(*job));
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        auto pairs = run(shard, {"HGETALL", announce_key(config_.node)});
+        if (!pairs || !is_array(pairs->get())) continue;
+        for (std::size_t i = 0; i + 1 < size_of(pairs->get()); i += 2) {
+            const redisReply* json = element(pairs->get(), i + 1);
+            if (!is_string(json)) continue;
+            if (auto job = job_from_text(string_of(json))) jobs.push_back(std::move(*job));
+        }
     }
     return jobs;
 }
 
 void SharedJobs::announced(const std::string& id) {
-    auto done = run({"HDEL", announce_key(config_.node), id});
+    auto done = run(home(id), {"HDEL", announce_key(config_.node), id});
     if (!done) log_warn("shared_job_not_marked").kv("job", id).kv("error", done.error().message);
 }
 
@@ -653,7 +738,7 @@ void SharedJobs::run_listener() {
     std::unique_ptr<RedisConnection> redis;
     while (wait_unless_stopping(std::chrono::milliseconds(0))) {
         if (!redis) {
-            auto opened = open_redis(config_.url, config_.credentials, timeout_ms_);
+            auto opened = open_redis(shards_[0]->url, config_.credentials, timeout_ms_);
             if (opened && (*opened)->append({"SUBSCRIBE", ask_channel(config_.node)}) &&
                 (*opened)->flush()) {
                 redis = std::move(*opened);
@@ -706,7 +791,9 @@ void SharedJobs::stop() {
     // not a lease later.
     if (config_.shared_spool && !left_) {
         left_ = true;
-        (void)run({"DEL", node_key(config_.node)});
+        for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+            (void)run(shard, {"DEL", node_key(config_.node)});
+        }
     }
 }
 

@@ -54,7 +54,9 @@
 namespace rp::app {
 
 struct SharedJobsConfig {
-    BrokerUrl url;
+    // One Redis (or Sentinel group), or shards: each job lives on the shard its id hashes to,
+    // with the sets, stream and index of its shard's jobs (shard_of, as the broker's rooms).
+    BrokerSpec store;
     RedisCredentials credentials;
     std::string node;       // --node-id: stable across restarts of this node
     unsigned lease_ms = 0;  // a running job's lease; renewed every third of it
@@ -154,13 +156,30 @@ public:
     void stop();
 
 private:
+    // One Redis of the store, and this node's connection to it.
+    struct Shard {
+        BrokerUrl url;
+        std::mutex mutex;
+        std::unique_ptr<RedisConnection> connection;  // under mutex
+        // Under mutex: a connect that failed is not tried again for a moment, so that the
+        // callers of a node cut off from Redis fail fast instead of queueing for timeouts.
+        std::chrono::steady_clock::time_point retry_connect_at{};
+    };
+    std::size_t home(const std::string& id) const;  // the shard of a job
     template <typename Call>
-    auto with_connection(Call call) -> decltype(call(std::declval<RedisConnection&>()));
-    Result<ReplyPtr> run(const std::vector<std::string>& argv);
-    Status run_all(const std::vector<std::vector<std::string>>& commands);
+    auto with_connection(std::size_t shard, Call call)
+        -> decltype(call(std::declval<RedisConnection&>()));
+    Result<ReplyPtr> run(std::size_t shard, const std::vector<std::string>& argv);
+    Status run_all(std::size_t shard, const std::vector<std::vector<std::string>>& commands);
     // Pipelined, every command's reply or error.
     Result<std::vector<Result<ReplyPtr>>> run_each(
-        const std::vector<std::vector<std::string>>& commands);
+        std::size_t shard, const std::vector<std::vector<std::string>>& commands);
+    // The same commands, each on its job's shard, in the order of `ids`.
+    Result<std::vector<Result<ReplyPtr>>> run_each_home(
+        const std::vector<std::string>& ids, const std::vector<std::vector<std::string>>& commands);
+    std::size_t requeue_on(std::size_t shard, const std::string& node);
+    std::optional<std::map<std::string, std::vector<std::size_t>>> nodes_with_work();
+    std::optional<std::vector<std::string>> running_everywhere();
     void renew_leases();
     std::chrono::milliseconds dead_for() const;
     void settle_deferred_ends();
@@ -175,11 +194,7 @@ private:
     SharedJobsConfig config_;
     int timeout_ms_;
     Callbacks callbacks_;
-    std::mutex connection_mutex_;
-    std::unique_ptr<RedisConnection> connection_;  // under connection_mutex_
-    // Under connection_mutex_: a connect that failed is not tried again for a moment, so that
-    // the callers of a node cut off from Redis fail fast instead of queueing for timeouts.
-    std::chrono::steady_clock::time_point retry_connect_at_{};
+    std::vector<std::unique_ptr<Shard>> shards_;
 
     std::mutex leases_mutex_;
     std::condition_variable leases_wake_;

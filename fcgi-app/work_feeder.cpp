@@ -44,12 +44,14 @@ bool is_no_group(const Result<ReplyPtr>& reply) {
 }  // namespace
 
 WorkFeeder::WorkFeeder(const SharedJobsConfig& config, Hooks hooks)
-    : config_(config), hooks_(std::move(hooks)) {}
+    : config_(config), hooks_(std::move(hooks)) {
+    for (const BrokerUrl& url : config_.store.shards) readers_.push_back(Reader{url, {}, {}});
+}
 
 WorkFeeder::~WorkFeeder() { stop(); }
 
 void WorkFeeder::start() {
-    thread_ = std::thread([this] { run(); });
+    for (Reader& reader : readers_) threads_.emplace_back([this, &reader] { run(reader); });
 }
 
 void WorkFeeder::stop() {
@@ -58,7 +60,9 @@ void WorkFeeder::stop() {
         stopping_ = true;
     }
     wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
+    for (std::thread& thread : threads_) {
+        if (thread.joinable()) thread.join();
+    }
 }
 
 bool WorkFeeder::wait_unless_stopping(std::chrono::milliseconds pause) {
@@ -69,7 +73,7 @@ bool WorkFeeder::wait_unless_stopping(std::chrono::milliseconds pause) {
 // An entry of a deleted stream record (its job ended meanwhile) has no fields, and one that is
 // no longer its job's entry (a retry or a requeue made a newer one) is stale: both are dropped.
 // Any other goes to the queue; the runner sees what state its job is in.
-bool WorkFeeder::take_entry(const redisReply* entry, RedisConnection& redis) {
+bool WorkFeeder::take_entry(Reader& reader, const redisReply* entry, RedisConnection& redis) {
     const redisReply* entry_id = element(entry, 0);
     const redisReply* fields = element(entry, 1);
     if (!is_string(entry_id)) return false;
@@ -93,13 +97,14 @@ bool WorkFeeder::take_entry(const redisReply* entry, RedisConnection& redis) {
     }
     log_info("job_taken").kv("job", job.id).kv("room", job.room).kv("node", config_.node);
     hooks_.take(job);
-    given_.insert(entry_name);
+    reader.given.insert(entry_name);
     return true;
 }
 
 // Own pending entries from `after` (a restart's leftovers), or new ones (">"), as many as there
 // are free workers. False when the connection is of no more use.
-bool WorkFeeder::read_entries(RedisConnection& redis, bool own_pending, std::string& after) {
+bool WorkFeeder::read_entries(Reader& reader, RedisConnection& redis, bool own_pending,
+                              std::string& after) {
     std::size_t count =
         own_pending ? kOwnPendingPage : std::max<std::size_t>(1, hooks_.free_workers());
     std::vector<std::string> argv{"XREADGROUP", "GROUP", kWorkers,
@@ -124,22 +129,23 @@ bool WorkFeeder::read_entries(RedisConnection& redis, bool own_pending, std::str
         if (!is_string(element(entry, 0))) continue;
         last = string_of(element(entry, 0));
         if (own_pending) {
-            still_pending_.insert(last);
-            if (given_.count(last) > 0) continue;  // in this node's queue or running already
+            reader.still_pending.insert(last);
+            if (reader.given.count(last) > 0) continue;  // in this node's queue or running
         }
-        if (!take_entry(entry, redis)) return false;  // the caller reads its own pending again
+        if (!take_entry(reader, entry, redis)) return false;  // its own pending read again
     }
     if (own_pending) {
         after = size_of(entries) < count ? "" : last;
         if (after.empty()) {  // a whole pass: what is no longer pending was finished
-            std::erase_if(given_, [&](const std::string& id) { return !still_pending_.count(id); });
-            still_pending_.clear();
+            std::erase_if(reader.given,
+                          [&](const std::string& id) { return !reader.still_pending.count(id); });
+            reader.still_pending.clear();
         }
     }
     return !redis.broken();
 }
 
-void WorkFeeder::run() {
+void WorkFeeder::run(Reader& reader) {
     std::unique_ptr<RedisConnection> redis;
     std::string own_after = "0";  // empty once the node's own pending entries are read
     auto last_pass = std::chrono::steady_clock::now();
@@ -149,7 +155,7 @@ void WorkFeeder::run() {
             last_pass = std::chrono::steady_clock::now();
         }
         if (!redis) {
-            auto opened = open_redis(config_.url, config_.credentials, kConnectionTimeoutMs);
+            auto opened = open_redis(reader.url, config_.credentials, kConnectionTimeoutMs);
             if (!opened) {
                 wait_unless_stopping(kReconnectPause);
                 continue;
@@ -161,12 +167,12 @@ void WorkFeeder::run() {
             wait_unless_stopping(kBusyPause);
             continue;
         }
-        if (!read_entries(*redis, own_pending, own_after)) {
+        if (!read_entries(reader, *redis, own_pending, own_after)) {
             // An entry may have been given to this node and not taken: the next connection
             // reads this node's pending entries again.
             redis.reset();
             own_after = "0";
-            still_pending_.clear();
+            reader.still_pending.clear();
             wait_unless_stopping(kReconnectPause);
         }
     }

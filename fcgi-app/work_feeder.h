@@ -4,7 +4,9 @@
 // what the stream had given this node before (a restart): those jobs were never finished.
 //
 // A node takes no more entries than it has idle workers, so a burst of uploads on one node
-// waits in the stream, where every other node's free workers can take it.
+// waits in the stream, where every other node's free workers can take it. With a sharded job
+// store each shard's stream has a reader thread of its own (the readers may then take one
+// entry each past the idle workers: it waits in the node's queue).
 
 #include <chrono>
 #include <condition_variable>
@@ -14,6 +16,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "job_queue.h"
 #include "roompush/redis_connection.h"
@@ -36,22 +39,26 @@ public:
     void stop();  // takes nothing more; what it took stays in the queue
 
 private:
-    void run();
-    bool read_entries(RedisConnection& redis, bool own_pending, std::string& after);
-    bool take_entry(const redisReply* entry, RedisConnection& redis);
+    // One shard's reader: its connection's thread state.
+    struct Reader {
+        BrokerUrl url;
+        // The entries handed to the queue, so that reading this node's pending entries again
+        // (after a lost connection) does not run a job twice; and the ones a pass has seen.
+        std::set<std::string> given;
+        std::set<std::string> still_pending;
+    };
+    void run(Reader& reader);
+    bool read_entries(Reader& reader, RedisConnection& redis, bool own_pending, std::string& after);
+    bool take_entry(Reader& reader, const redisReply* entry, RedisConnection& redis);
     bool wait_unless_stopping(std::chrono::milliseconds pause);
 
     const SharedJobsConfig& config_;
     Hooks hooks_;
     std::mutex mutex_;
     std::condition_variable wake_;
-    bool stopping_ = false;  // under mutex_
-    std::thread thread_;
-    // The feeder thread's: the entries handed to the queue, so that reading this node's
-    // pending entries again (after a lost connection) does not run a job twice; and the ones
-    // a pass over them has seen.
-    std::set<std::string> given_;
-    std::set<std::string> still_pending_;
+    bool stopping_ = false;        // under mutex_
+    std::vector<Reader> readers_;  // one per shard, each its thread's
+    std::vector<std::thread> threads_;
 };
 
 }  // namespace rp::app

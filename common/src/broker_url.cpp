@@ -1,6 +1,7 @@
 #include "roompush/broker_url.h"
 
 #include <charconv>
+#include <cstdint>
 
 namespace rp {
 namespace {
@@ -196,6 +197,21 @@ Result<BrokerSpec> parse_broker_spec(std::string_view text) {
         }
     }
     return spec;
+}
+
+std::size_t shard_of(std::string_view key, std::size_t shards) {
+    uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
+    for (unsigned char c : key) hash = (hash ^ c) * 1099511628211ull;
+    int64_t bucket = -1;
+    int64_t next = 0;
+    while (next < static_cast<int64_t>(shards)) {
+        bucket = next;
+        hash = hash * 2862933555777941757ull + 1;
+        next = static_cast<int64_t>(
+            static_cast<double>(bucket + 1) *
+            (static_cast<double>(1ll << 31) / static_cast<double>((hash >> 33) + 1)));
+    }
+    return static_cast<std::size_t>(bucket < 0 ? 0 : bucket);
 }
 
 }  // namespace rp

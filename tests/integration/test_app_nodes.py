@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import tempfile
 import time
 
@@ -379,6 +380,56 @@ class AppNodesOnASentinelGroup(harness.StackTestCase):
                     and m["event"] in ("job.done", "job.failed", "job.cancelled")]
             self.assertEqual(ends, ["job.done"], job_id + "\n" + self.logs())
             self.assertEqual(self.job(job_id).get("attempt", 1), 1, "no job ran twice")
+
+
+class AppNodesOnShards(TwoAppNodesSharingASpool):
+    """The job store on two Redis shards (--job-store "redis://A redis://B"): each job lives
+    on the shard its id hashes to, with that shard's sets and stream; the listing merges them,
+    and a dead node's entries come back from every shard. (The shared-spool tests run again
+    here, on the shards.)"""
+
+    @classmethod
+    def prepare_stack(cls, stack):
+        cls.redis = contextlib.ExitStack()
+        base = tempfile.mkdtemp(prefix="rp-redis-", dir="/tmp")
+        try:
+            cls.shards = [cls.redis.enter_context(redis_topology.RedisServer(base))
+                          for _ in range(2)]
+        except BaseException:
+            cls.redis.close()
+            raise
+        stack.job_store = " ".join(shard.url for shard in cls.shards)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.redis.close()
+
+    def jobs_on(self, shard):
+        listed = subprocess.run(["redis-cli", "-p", str(shard.port), "--scan", "--pattern",
+                                 "rp:job:{*}"], capture_output=True, text=True, timeout=10)
+        return {key[len("rp:job:{"):-1] for key in listed.stdout.split() if key.endswith("}")}
+
+    def test_jobs_are_spread_over_the_shards_and_listed_from_both(self):
+        jobs = [self.upload_mode("ok", "sharded") for _ in range(12)]
+        for job_id in jobs:
+            self.eventually(lambda: self.job(job_id)["status"] == "done", "job %s done" % job_id)
+        on_shards = [self.jobs_on(shard) & set(jobs) for shard in self.shards]
+        print("12 jobs on two shards: %d and %d" % tuple(len(found) for found in on_shards))
+        self.assertEqual(on_shards[0] | on_shards[1], set(jobs))
+        self.assertFalse(on_shards[0] & on_shards[1], "each job on one shard")
+        self.assertTrue(on_shards[0] and on_shards[1], "both shards hold jobs")
+        status, _, body = self.curl(self.stack.url + "/jobs?room=sharded&status=done")
+        self.assertEqual(status, 200, body)
+        listed = [job["jobId"] for job in json.loads(body)["jobs"]]
+        self.assertEqual(sorted(listed), sorted(jobs))
+        # Newest first across the shards, and a page of it as one Redis would give.
+        self.assertEqual(listed, list(reversed(jobs)))
+        status, _, body = self.curl(self.stack.url + "/jobs?room=sharded&limit=5")
+        self.assertEqual([job["jobId"] for job in json.loads(body)["jobs"]],
+                         list(reversed(jobs))[:5])
 
 
 if __name__ == "__main__":

@@ -2,21 +2,6 @@
 
 namespace rp::sidecar {
 
-std::size_t shard_of(std::string_view room, std::size_t shards) {
-    uint64_t key = 14695981039346656037ull;  // FNV-1a, 64 bits
-    for (unsigned char c : room) key = (key ^ c) * 1099511628211ull;
-    int64_t bucket = -1;
-    int64_t next = 0;
-    while (next < static_cast<int64_t>(shards)) {
-        bucket = next;
-        key = key * 2862933555777941757ull + 1;
-        next = static_cast<int64_t>(
-            static_cast<double>(bucket + 1) *
-            (static_cast<double>(1ll << 31) / static_cast<double>((key >> 33) + 1)));
-    }
-    return static_cast<std::size_t>(bucket < 0 ? 0 : bucket);
-}
-
 ShardedBroker::ShardedBroker(std::vector<std::unique_ptr<RedisBroker>> shards)
     : shards_(std::move(shards)) {}
 

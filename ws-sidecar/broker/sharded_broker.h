@@ -10,11 +10,9 @@
 
 #include "broker.h"
 #include "redis_broker.h"
+#include "roompush/broker_url.h"
 
 namespace rp::sidecar {
-
-// The shard of `room` among `shards` (Lamping and Veach's jump consistent hash of FNV-1a).
-std::size_t shard_of(std::string_view room, std::size_t shards);
 
 class ShardedBroker : public Broker {
 public:

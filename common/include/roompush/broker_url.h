@@ -44,4 +44,8 @@ struct BrokerSpec {
 
 Result<BrokerSpec> parse_broker_spec(std::string_view text);
 
+// The shard of `key` (a room, a job id) among `shards` (Lamping and Veach's jump consistent hash
+// of FNV-1a): every process that lists the shards in the same order agrees.
+std::size_t shard_of(std::string_view key, std::size_t shards);
+
 }  // namespace rp
