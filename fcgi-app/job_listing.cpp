@@ -65,18 +65,22 @@ std::vector<Job> this_node(const JobStore& store, const Filter& filter) {
 Result<std::vector<Job>> every_node(SharedJobs& shared, const Filter& filter) {
     constexpr std::size_t kPage = 200;
     std::vector<Job> found;
-    for (std::size_t from = 0; found.size() <= filter.limit; from += kPage) {
-        auto ids = shared.newest(from, kPage);
-        if (!ids) return ids.error();
-        auto records = shared.get_all(*ids);
-        if (!records) return records.error();
+    Status records_read = ok_status();
+    auto walked = shared.walk_newest(kPage, [&](const std::vector<std::string>& ids) {
+        auto records = shared.get_all(ids);
+        if (!records) {
+            records_read = records.error();
+            return false;
+        }
         for (const auto& record : *records) {
             if (!record) continue;  // expired meanwhile
             auto job = job_from_text(*record);
             if (job && wanted(filter, *job)) found.push_back(std::move(*job));
         }
-        if (ids->size() < kPage) break;
-    }
+        return found.size() <= filter.limit;
+    });
+    if (!walked) return walked.error();
+    if (!records_read) return records_read.error();
     return found;
 }
 

@@ -282,28 +282,53 @@ Result<long long> SharedJobs::ask(const std::string& node, std::string_view what
     return integer_of(reply->get());
 }
 
-// Each shard's newest `from + count`, merged by creation time: the page is the same as one
-// Redis' would be.
-Result<std::vector<std::string>> SharedJobs::newest(std::size_t from, std::size_t count) {
-    std::vector<std::pair<double, std::string>> merged;
-    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
-        auto reply =
-            run(shard, {"ZREVRANGE", kIndex, "0", std::to_string(from + count - 1), "WITHSCORES"});
+// Each shard's index read a page at a time from its own offset, merged by creation time (newest
+// first, ties by id as Redis orders them): every id is read once, however deep the walk.
+Status SharedJobs::walk_newest(std::size_t page,
+                               const std::function<bool(const std::vector<std::string>&)>& take) {
+    struct Cursor {
+        std::deque<std::pair<double, std::string>> buffered;
+        std::size_t offset = 0;
+        bool ended = false;
+    };
+    std::vector<Cursor> cursors(shards_.size());
+    auto refill = [&](std::size_t shard) -> Status {
+        Cursor& cursor = cursors[shard];
+        if (!cursor.buffered.empty() || cursor.ended) return ok_status();
+        auto reply = run(shard, {"ZREVRANGE", kIndex, std::to_string(cursor.offset),
+                                 std::to_string(cursor.offset + page - 1), "WITHSCORES"});
         if (!reply) return reply.error();
         if (!is_array(reply->get())) return bad_reply("ZREVRANGE of the jobs");
-        for (std::size_t i = 0; i + 1 < size_of(reply->get()); i += 2) {
-            const redisReply* id = element(reply->get(), i);
-            const redisReply* score = element(reply->get(), i + 1);
+        std::size_t got = size_of(reply->get()) / 2;
+        for (std::size_t i = 0; i < got; ++i) {
+            const redisReply* id = element(reply->get(), 2 * i);
+            const redisReply* score = element(reply->get(), 2 * i + 1);
             if (!is_string(id) || !is_string(score)) continue;
-            merged.emplace_back(std::strtod(string_of(score).c_str(), nullptr), string_of(id));
+            cursor.buffered.emplace_back(std::strtod(string_of(score).c_str(), nullptr),
+                                         string_of(id));
         }
+        cursor.offset += got;
+        cursor.ended = got < page;
+        return ok_status();
+    };
+    for (;;) {
+        std::vector<std::string> ids;
+        while (ids.size() < page) {
+            std::optional<std::size_t> newest;
+            for (std::size_t shard = 0; shard < cursors.size(); ++shard) {
+                if (auto filled = refill(shard); !filled) return filled;
+                if (cursors[shard].buffered.empty()) continue;
+                if (!newest ||
+                    cursors[shard].buffered.front() > cursors[*newest].buffered.front()) {
+                    newest = shard;
+                }
+            }
+            if (!newest) break;  // every shard's index is read
+            ids.push_back(std::move(cursors[*newest].buffered.front().second));
+            cursors[*newest].buffered.pop_front();
+        }
+        if (ids.empty() || !take(ids) || ids.size() < page) return ok_status();
     }
-    std::sort(merged.begin(), merged.end(), std::greater<>());
-    std::vector<std::string> ids;
-    for (std::size_t i = from; i < merged.size() && ids.size() < count; ++i) {
-        ids.push_back(std::move(merged[i].second));
-    }
-    return ids;
 }
 
 Result<std::vector<Result<ReplyPtr>>> SharedJobs::run_each(
@@ -413,12 +438,13 @@ std::chrono::milliseconds SharedJobs::dead_for() const {
 
 Status SharedJobs::say_alive() {
     if (!config_.shared_spool) return ok_status();
+    Status first = ok_status();
     for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
         auto done = run(
             shard, {"SET", node_key(config_.node), "1", "PX", std::to_string(config_.lease_ms)});
-        if (!done) return done.error();
+        if (!done && first) first = done.error();
     }
-    return ok_status();
+    return first;
 }
 
 Result<bool> SharedJobs::alive(const std::string& node) {
@@ -443,55 +469,50 @@ void SharedJobs::work_done(const std::string& id) {
     }
 }
 
-// The other nodes with entries pending on each shard (XINFO CONSUMERS: per consumer, a flat
-// list of name/value pairs); nullopt when a shard cannot be asked.
-std::optional<std::map<std::string, std::vector<std::size_t>>> SharedJobs::nodes_with_work() {
-    std::map<std::string, std::vector<std::size_t>> shards_of;
-    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
-        auto consumers = run(shard, {"XINFO", "CONSUMERS", kWork, kWorkers});
-        if (!consumers) {
-            if (consumers.error().code == "broker_error") continue;  // no stream or group yet
-            return std::nullopt;
-        }
-        for (std::size_t i = 0; i < size_of(consumers->get()); ++i) {
-            const redisReply* consumer = element(consumers->get(), i);
-            std::string name;
-            long long pending = 0;
-            for (std::size_t f = 0; f + 1 < size_of(consumer); f += 2) {
-                const redisReply* field = element(consumer, f);
-                const redisReply* value = element(consumer, f + 1);
-                if (!is_string(field)) continue;
-                if (string_of(field) == "name" && is_string(value)) name = string_of(value);
-                if (string_of(field) == "pending" && is_integer(value)) pending = integer_of(value);
-            }
-            if (!name.empty() && name != config_.node && pending > 0) {
-                shards_of[name].push_back(shard);
-            }
-        }
+// The other nodes with entries pending on `shard` (XINFO CONSUMERS: per consumer, a flat list
+// of name/value pairs); nullopt when the shard cannot be asked.
+std::optional<std::vector<std::string>> SharedJobs::nodes_with_work(std::size_t shard) {
+    std::vector<std::string> names;
+    auto consumers = run(shard, {"XINFO", "CONSUMERS", kWork, kWorkers});
+    if (!consumers) {
+        if (consumers.error().code == "broker_error") return names;  // no stream or group yet
+        return std::nullopt;
     }
-    return shards_of;
+    for (std::size_t i = 0; i < size_of(consumers->get()); ++i) {
+        const redisReply* consumer = element(consumers->get(), i);
+        std::string name;
+        long long pending = 0;
+        for (std::size_t f = 0; f + 1 < size_of(consumer); f += 2) {
+            const redisReply* field = element(consumer, f);
+            const redisReply* value = element(consumer, f + 1);
+            if (!is_string(field)) continue;
+            if (string_of(field) == "name" && is_string(value)) name = string_of(value);
+            if (string_of(field) == "pending" && is_integer(value)) pending = integer_of(value);
+        }
+        if (!name.empty() && name != config_.node && pending > 0) names.push_back(name);
+    }
+    return names;
 }
 
+// Shard by shard: a node's liveness key there must have been gone for dead_for() (a node cut
+// off from one shard still renews on the others), and a shard that does not answer forgets
+// only its own sightings.
 std::size_t SharedJobs::requeue_from_dead_nodes() {
     std::size_t moved = 0;
-    auto nodes = nodes_with_work();
-    if (!nodes) {
-        dead_node_scans_.clear();  // sightings must not span an outage
-        return moved;
-    }
-    std::map<std::string, std::chrono::steady_clock::time_point> seen;
-    for (const auto& [name, shards] : *nodes) {
-        auto is_alive = alive(name);
-        if (!is_alive) {
-            dead_node_scans_.clear();
-            return moved;
+    auto now = std::chrono::steady_clock::now();
+    std::map<std::pair<std::string, std::size_t>, std::chrono::steady_clock::time_point> seen;
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        auto nodes = nodes_with_work(shard);
+        if (!nodes) continue;
+        for (const std::string& name : *nodes) {
+            auto alive = run(shard, {"EXISTS", node_key(name)});
+            if (!alive || !is_integer(alive->get())) break;
+            if (integer_of(alive->get()) != 0) continue;
+            auto key = std::make_pair(name, shard);
+            auto first = dead_node_scans_.find(key);
+            seen[key] = first == dead_node_scans_.end() ? now : first->second;
+            if (now - seen[key] >= dead_for()) moved += requeue_on(shard, name);
         }
-        if (*is_alive) continue;
-        auto now = std::chrono::steady_clock::now();
-        auto first = dead_node_scans_.find(name);
-        seen[name] = first == dead_node_scans_.end() ? now : first->second;
-        if (now - seen[name] < dead_for()) continue;
-        for (std::size_t shard : shards) moved += requeue_on(shard, name);
     }
     dead_node_scans_ = seen;
     return moved;
@@ -577,9 +598,14 @@ void SharedJobs::settle_deferred_ends() {
         std::lock_guard lock(leases_mutex_);
         deferred = deferred_ends_;
     }
+    std::set<std::size_t> away;  // shards that did not answer: their jobs wait for the next round
     for (const auto& [id, json] : deferred) {
+        if (away.count(home(id)) > 0) continue;
         auto theirs = end(id, json);
-        if (!theirs) return;  // Redis still away: they all wait for the next round
+        if (!theirs) {
+            away.insert(home(id));
+            continue;
+        }
         {
             std::lock_guard lock(leases_mutex_);
             deferred_ends_.erase(id);
@@ -616,40 +642,26 @@ void SharedJobs::renew_leases() {
     }
 }
 
-// The running jobs of every shard; nullopt when a shard cannot be asked.
-std::optional<std::vector<std::string>> SharedJobs::running_everywhere() {
-    std::vector<std::string> ids;
-    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
-        auto members = run(shard, {"SMEMBERS", kRunning});
-        if (!members || !is_array(members->get())) return std::nullopt;
-        for (std::size_t i = 0; i < size_of(members->get()); ++i) {
-            const redisReply* member = element(members->get(), i);
-            if (is_string(member) && is_valid_job_id(string_of(member))) {
-                ids.push_back(string_of(member));
-            }
-        }
-    }
-    return ids;
-}
-
+// Seen without a lease two scans in a row, shard by shard: a shard that does not answer forgets
+// only its own jobs' sightings (two must not span an outage).
 std::vector<Job> SharedJobs::take_over_lapsed() {
     std::vector<Job> taken;
-    auto running = running_everywhere();
-    if (!running) {
-        // Two sightings must be two scans in a row, not two on either side of an outage.
-        std::lock_guard lock(leases_mutex_);
-        lapsed_scans_.clear();
-        return taken;
-    }
     std::map<std::string, int> seen;
     std::vector<std::string> lapsed;
-    for (const std::string& id : *running) {
-        auto lease = run(home(id), {"EXISTS", lease_key(id)});
-        if (!lease || !is_integer(lease->get()) || integer_of(lease->get()) != 0) continue;
-        std::lock_guard lock(leases_mutex_);
-        if (running_here_.count(id) > 0) continue;  // ours, being renewed
-        seen[id] = lapsed_scans_[id] + 1;
-        if (seen[id] >= kLapsedScans) lapsed.push_back(id);
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        auto members = run(shard, {"SMEMBERS", kRunning});
+        if (!members || !is_array(members->get())) continue;
+        for (std::size_t i = 0; i < size_of(members->get()); ++i) {
+            const redisReply* member = element(members->get(), i);
+            if (!is_string(member) || !is_valid_job_id(string_of(member))) continue;
+            std::string id = string_of(member);
+            auto lease = run(shard, {"EXISTS", lease_key(id)});
+            if (!lease || !is_integer(lease->get()) || integer_of(lease->get()) != 0) continue;
+            std::lock_guard lock(leases_mutex_);
+            if (running_here_.count(id) > 0) continue;  // ours, being renewed
+            seen[id] = lapsed_scans_[id] + 1;
+            if (seen[id] >= kLapsedScans) lapsed.push_back(id);
+        }
     }
     {
         std::lock_guard lock(leases_mutex_);

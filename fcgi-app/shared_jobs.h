@@ -89,8 +89,10 @@ public:
     // The record of the job when another node wrote its final state; nullopt otherwise.
     Result<std::optional<std::string>> ended_by_other(const std::string& id);
     void remove(const std::string& id);
-    // Ids of the jobs the nodes know, newest first: `count` of them from the `from`-th.
-    Result<std::vector<std::string>> newest(std::size_t from, std::size_t count);
+    // Ids of the jobs the nodes know, newest first, handed to `take` `page` at a time until it
+    // returns false or every id has been read.
+    Status walk_newest(std::size_t page,
+                       const std::function<bool(const std::vector<std::string>&)>& take);
     // Their records, in the same order (nullopt: expired, and dropped from the index).
     Result<std::vector<std::optional<std::string>>> get_all(const std::vector<std::string>& ids);
     // The node that holds the job (its input and its run); nullopt when no node knows it.
@@ -178,8 +180,7 @@ private:
     Result<std::vector<Result<ReplyPtr>>> run_each_home(
         const std::vector<std::string>& ids, const std::vector<std::vector<std::string>>& commands);
     std::size_t requeue_on(std::size_t shard, const std::string& node);
-    std::optional<std::map<std::string, std::vector<std::size_t>>> nodes_with_work();
-    std::optional<std::vector<std::string>> running_everywhere();
+    std::optional<std::vector<std::string>> nodes_with_work(std::size_t shard);
     void renew_leases();
     std::chrono::milliseconds dead_for() const;
     void settle_deferred_ends();
@@ -200,8 +201,9 @@ private:
     std::condition_variable leases_wake_;
     std::set<std::string> running_here_;       // under leases_mutex_: leases renewed here
     std::map<std::string, int> lapsed_scans_;  // under leases_mutex_: seen without a lease
-    // The lease thread's: a node whose liveness key is gone, and since when.
-    std::map<std::string, std::chrono::steady_clock::time_point> dead_node_scans_;
+    // The lease thread's: a node whose liveness key is gone from a shard, and since when.
+    std::map<std::pair<std::string, std::size_t>, std::chrono::steady_clock::time_point>
+        dead_node_scans_;
     std::map<std::string, std::string> deferred_ends_;  // under leases_mutex_: id -> json
     bool stopping_ = false;                             // under leases_mutex_
     std::thread lease_thread_;

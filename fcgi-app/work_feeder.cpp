@@ -101,15 +101,34 @@ bool WorkFeeder::take_entry(Reader& reader, const redisReply* entry, RedisConnec
     return true;
 }
 
-// Own pending entries from `after` (a restart's leftovers), or new ones (">"), as many as there
-// are free workers. False when the connection is of no more use.
+// Free workers for one reader's next read: its share of those no reader has claimed (all of
+// them with one shard), at least one; 0 when none is free. Given back by release().
+std::size_t WorkFeeder::claim_workers() {
+    std::lock_guard lock(mutex_);
+    std::size_t free = hooks_.free_workers();
+    std::size_t unclaimed = free > claimed_ ? free - claimed_ : 0;
+    if (unclaimed == 0) return 0;
+    std::size_t share = std::max<std::size_t>(1, unclaimed / readers_.size());
+    claimed_ += share;
+    return share;
+}
+
+void WorkFeeder::release_workers(std::size_t claimed) {
+    std::lock_guard lock(mutex_);
+    claimed_ -= claimed;
+}
+
+// Own pending entries from `after` (a restart's leftovers), or up to `count` new ones (">").
+// False when the connection is of no more use.
 bool WorkFeeder::read_entries(Reader& reader, RedisConnection& redis, bool own_pending,
-                              std::string& after) {
-    std::size_t count =
-        own_pending ? kOwnPendingPage : std::max<std::size_t>(1, hooks_.free_workers());
+                              std::string& after, std::size_t count) {
+    if (own_pending) count = kOwnPendingPage;
     std::vector<std::string> argv{"XREADGROUP", "GROUP", kWorkers,
                                   config_.node, "COUNT", std::to_string(count)};
-    if (!own_pending) argv.insert(argv.end(), {"BLOCK", std::to_string(kBlockMs)});
+    // Several readers wait in turn for their share: a short block keeps a shard that gets
+    // work from waiting on another's read.
+    int block_ms = readers_.size() == 1 ? kBlockMs : kBlockMs / 5;
+    if (!own_pending) argv.insert(argv.end(), {"BLOCK", std::to_string(block_ms)});
     argv.insert(argv.end(), {"STREAMS", kWork, own_pending ? after : ">"});
     auto reply = redis.command(argv);
     if (is_no_group(reply)) {  // no job offered yet: the group is made here or by the first
@@ -163,11 +182,15 @@ void WorkFeeder::run(Reader& reader) {
             redis = std::move(*opened);
         }
         bool own_pending = !own_after.empty();
-        if (!own_pending && hooks_.free_workers() == 0) {
+        std::size_t claimed = own_pending ? 0 : claim_workers();
+        if (!own_pending && claimed == 0) {
             wait_unless_stopping(kBusyPause);
             continue;
         }
-        if (!read_entries(reader, *redis, own_pending, own_after)) {
+        // Given back once what was read is in the queue (and counted there as not free).
+        bool read = read_entries(reader, *redis, own_pending, own_after, claimed);
+        release_workers(claimed);
+        if (!read) {
             // An entry may have been given to this node and not taken: the next connection
             // reads this node's pending entries again.
             redis.reset();

@@ -5,8 +5,8 @@
 //
 // A node takes no more entries than it has idle workers, so a burst of uploads on one node
 // waits in the stream, where every other node's free workers can take it. With a sharded job
-// store each shard's stream has a reader thread of its own (the readers may then take one
-// entry each past the idle workers: it waits in the node's queue).
+// store each shard's stream has a reader thread of its own, and the readers share the free
+// workers out among themselves before each read.
 
 #include <chrono>
 #include <condition_variable>
@@ -48,7 +48,10 @@ private:
         std::set<std::string> still_pending;
     };
     void run(Reader& reader);
-    bool read_entries(Reader& reader, RedisConnection& redis, bool own_pending, std::string& after);
+    bool read_entries(Reader& reader, RedisConnection& redis, bool own_pending, std::string& after,
+                      std::size_t count);
+    std::size_t claim_workers();
+    void release_workers(std::size_t claimed);
     bool take_entry(Reader& reader, const redisReply* entry, RedisConnection& redis);
     bool wait_unless_stopping(std::chrono::milliseconds pause);
 
@@ -57,6 +60,7 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;        // under mutex_
+    std::size_t claimed_ = 0;      // under mutex_: free workers a reader's read may fill
     std::vector<Reader> readers_;  // one per shard, each its thread's
     std::vector<std::thread> threads_;
 };
