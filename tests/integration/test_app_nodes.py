@@ -18,6 +18,7 @@ import time
 
 import harness
 import redis_topology
+from test_redis_topologies import shard_of
 from harness import RoomClient
 
 BEHAVIOUR = os.path.join(harness.FIXTURES, "job_behaviour.sh")
@@ -430,6 +431,41 @@ class AppNodesOnShards(TwoAppNodesSharingASpool):
         status, _, body = self.curl(self.stack.url + "/jobs?room=sharded&limit=5")
         self.assertEqual([job["jobId"] for job in json.loads(body)["jobs"]],
                          list(reversed(jobs))[:5])
+
+    def test_a_frozen_shard_holds_up_only_its_own_jobs(self):
+        """Shard 1 stops answering: the jobs of shard 0 go on; shard 1's run where they were
+        received and send their end once the shard answers again, once each."""
+        room = "shard-frozen"
+        frozen = self.shards[1].process
+
+        async def scenario():
+            async with RoomClient(self.stack.ws_url + "/ws/rooms/" + room) as client:
+                await client.next()
+                frozen.send_signal(signal.SIGSTOP)
+                try:
+                    jobs = [await asyncio.to_thread(self.upload_mode, "ok", room)
+                            for _ in range(8)]
+                    held = [j for j in jobs if shard_of(j, 2) == 1]
+                    free = [j for j in jobs if shard_of(j, 2) == 0]
+                    seen = await until_all_end(client, free, timeout=30)
+                    seen += await client.nothing_for(1.0)
+                finally:
+                    frozen.send_signal(signal.SIGCONT)
+                seen_after = await until_all_end(client, held, timeout=30)
+                return jobs, held, free, seen, seen_after + await client.nothing_for(2.0)
+
+        jobs, held, free, seen, seen_after = self.run_async(scenario(), timeout=120)
+        print("a frozen shard: %d jobs of the other ended meanwhile, %d waited for it"
+              % (len(free), len(held)))
+        self.assertTrue(held and free, "the 8 jobs fall on both shards")
+        ends = lambda messages, job_id: [m["event"] for m in messages
+                                         if m["data"].get("jobId") == job_id
+                                         and m["event"] in ("job.done", "job.failed")]
+        for job_id in free:
+            self.assertEqual(ends(seen + seen_after, job_id), ["job.done"], self.logs())
+        for job_id in held:
+            self.assertEqual(ends(seen, job_id), [], "no end while its shard was away")
+            self.assertEqual(ends(seen_after, job_id), ["job.done"], self.logs())
 
 
 if __name__ == "__main__":
