@@ -112,6 +112,7 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
         }
         return;
     }
+    if (job.status == JobStatus::running && running_elsewhere(job)) return;
     if (job.status == JobStatus::running && !take_over_run(job)) return;
     if (int64_t wait_ms = job.retry_at_ms - now_ms(); wait_ms > 0 && retry_later_) {
         retry_later_(queued_job(job), std::chrono::milliseconds(wait_ms));  // its backoff holds
@@ -191,6 +192,24 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
     record_outcome(job, outcome, output);
     if (worth_retrying(job, outcome) && retry(job, cancel)) return;
     finish(job);
+}
+
+// --shared-spool: an entry of a job that a live node runs (an offer that timed out reached Redis
+// after all, and the job ran where it was received) is not run again: the entry is dropped, and
+// the job's lease covers it as for a job outside the stream.
+bool JobRunner::running_elsewhere(const Job& job) {
+    SharedJobs* shared = store_.shared();
+    if (!config_.shared_spool || shared == nullptr) return false;
+    auto holder = shared->holder(job.id);
+    if (!holder || !*holder || **holder == shared->node()) return false;
+    auto alive = shared->alive(**holder);
+    if (!alive || !*alive) return false;
+    log_warn("work_entry_dropped")
+        .kv("job", job.id)
+        .kv("node", **holder)
+        .kv("reason", "the job runs on that node");
+    shared->work_done(job.id);
+    return true;
 }
 
 // --shared-spool: a job given to this node while `running` was running on a node that stopped

@@ -57,6 +57,7 @@ public:
 
 private:
     void run_held(const std::string& job_id, const std::atomic<bool>& cancel);
+    bool running_elsewhere(const Job& job);
     bool take_over_run(Job& job);
     bool worth_retrying(const Job& job, const ChildOutcome& outcome) const;
     bool retry(Job& job, const std::atomic<bool>& cancel);

@@ -188,8 +188,13 @@ void WorkFeeder::run(Reader& reader) {
             continue;
         }
         // Given back once what was read is in the queue (and counted there as not free).
+        std::size_t given_before = reader.given.size();
         bool read = read_entries(reader, *redis, own_pending, own_after, claimed);
         release_workers(claimed);
+        if (read && !own_pending && readers_.size() > 1 && reader.given.size() == given_before) {
+            // Its shard had nothing: the other readers' turn to claim the free workers.
+            wait_unless_stopping(kBusyPause);
+        }
         if (!read) {
             // An entry may have been given to this node and not taken: the next connection
             // reads this node's pending entries again.
