@@ -325,7 +325,29 @@ class TwoAppNodesSharingASpool(harness.StackTestCase):
         # Gone for a lease, seen by two scans, and gone for the margin past a reconnect.
         self.assertLess(requeued_after, 6 * LEASE_MS / 1000)
 
-class AppNodesOnASentinelGroup(harness.StackTestCase):
+class OwnJobStore:
+    """Mixed into a StackTestCase: its app nodes' --job-store is a Redis topology of the test's
+    own, which job_store(base, exit_stack) starts and names."""
+
+    @classmethod
+    def prepare_stack(cls, stack):
+        cls.redis = contextlib.ExitStack()
+        base = tempfile.mkdtemp(prefix="rp-redis-", dir="/tmp")
+        try:
+            stack.job_store = cls.job_store(base, cls.redis)
+        except BaseException:
+            cls.redis.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.redis.close()
+
+
+class AppNodesOnASentinelGroup(OwnJobStore, harness.StackTestCase):
     """The job store on a Sentinel group (a master, two replicas, three sentinels): the master
     is killed while both nodes run jobs; the nodes follow the new master, and every job ends
     once."""
@@ -336,23 +358,10 @@ class AppNodesOnASentinelGroup(harness.StackTestCase):
     APP_ARGS = ("--workers", "2", "--lease", "4000")
 
     @classmethod
-    def prepare_stack(cls, stack):
-        cls.redis = contextlib.ExitStack()
-        base = tempfile.mkdtemp(prefix="rp-redis-", dir="/tmp")
-        try:
-            cls.master, cls.replicas, cls.sentinels = cls.redis.enter_context(
-                redis_topology.sentinel_topology(base, replicas=2))
-        except BaseException:
-            cls.redis.close()
-            raise
-        stack.job_store = cls.sentinels.broker_url()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.redis.close()
+    def job_store(cls, base, exit_stack):
+        cls.master, cls.replicas, cls.sentinels = exit_stack.enter_context(
+            redis_topology.sentinel_topology(base, replicas=2))
+        return cls.sentinels.broker_url()
 
     def test_a_failover_of_the_job_store_loses_and_doubles_no_job(self):
         room = "job-store-failover"
@@ -383,30 +392,17 @@ class AppNodesOnASentinelGroup(harness.StackTestCase):
             self.assertEqual(self.job(job_id).get("attempt", 1), 1, "no job ran twice")
 
 
-class AppNodesOnShards(TwoAppNodesSharingASpool):
+class AppNodesOnShards(OwnJobStore, TwoAppNodesSharingASpool):
     """The job store on two Redis shards (--job-store "redis://A redis://B"): each job lives
     on the shard its id hashes to, with that shard's sets and stream; the listing merges them,
     and a dead node's entries come back from every shard. (The shared-spool tests run again
     here, on the shards.)"""
 
     @classmethod
-    def prepare_stack(cls, stack):
-        cls.redis = contextlib.ExitStack()
-        base = tempfile.mkdtemp(prefix="rp-redis-", dir="/tmp")
-        try:
-            cls.shards = [cls.redis.enter_context(redis_topology.RedisServer(base))
-                          for _ in range(2)]
-        except BaseException:
-            cls.redis.close()
-            raise
-        stack.job_store = " ".join(shard.url for shard in cls.shards)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.redis.close()
+    def job_store(cls, base, exit_stack):
+        cls.shards = [exit_stack.enter_context(redis_topology.RedisServer(base))
+                      for _ in range(2)]
+        return " ".join(shard.url for shard in cls.shards)
 
     def jobs_on(self, shard):
         listed = subprocess.run(["redis-cli", "-p", str(shard.port), "--scan", "--pattern",
