@@ -65,6 +65,7 @@ std::vector<Job> this_node(const JobStore& store, const Filter& filter) {
 Result<std::vector<Job>> every_node(SharedJobs& shared, const Filter& filter) {
     constexpr std::size_t kPage = 200;
     std::vector<Job> found;
+    std::vector<std::string> expired;
     Status records_read = ok_status();
     auto walked = shared.walk_newest(kPage, [&](const std::vector<std::string>& ids) {
         auto records = shared.get_all(ids);
@@ -72,13 +73,18 @@ Result<std::vector<Job>> every_node(SharedJobs& shared, const Filter& filter) {
             records_read = records.error();
             return false;
         }
-        for (const auto& record : *records) {
-            if (!record) continue;  // expired meanwhile
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            const auto& record = (*records)[i];
+            if (!record) {
+                expired.push_back(ids[i]);
+                continue;
+            }
             auto job = job_from_text(*record);
             if (job && wanted(filter, *job)) found.push_back(std::move(*job));
         }
         return found.size() <= filter.limit;
     });
+    shared.unindex(expired);
     if (!walked) return walked.error();
     if (!records_read) return records_read.error();
     return found;

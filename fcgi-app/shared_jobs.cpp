@@ -374,8 +374,7 @@ Result<std::vector<Result<ReplyPtr>>> SharedJobs::run_each_home(
     return replies;
 }
 
-// One round trip per shard for a page of the listing; the ids whose record has expired leave the
-// index.
+// One round trip per shard for a page of the listing.
 Result<std::vector<std::optional<std::string>>> SharedJobs::get_all(
     const std::vector<std::string>& ids) {
     std::vector<std::vector<std::string>> commands;
@@ -388,9 +387,12 @@ Result<std::vector<std::optional<std::string>>> SharedJobs::get_all(
         const redisReply* reply = answer ? answer->get() : nullptr;
         records.push_back(is_string(reply) ? std::optional<std::string>(string_of(reply))
                                            : std::nullopt);
-        if (is_nil(reply)) (void)run(home(ids[i]), {"ZREM", kIndex, ids[i]});
     }
     return records;
+}
+
+void SharedJobs::unindex(const std::vector<std::string>& ids) {
+    for (const std::string& id : ids) (void)run(home(id), {"ZREM", kIndex, id});
 }
 
 Result<std::vector<JobPlace>> SharedJobs::places(const std::vector<std::string>& ids) {

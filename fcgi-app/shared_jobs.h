@@ -93,8 +93,11 @@ public:
     // returns false or every id has been read.
     Status walk_newest(std::size_t page,
                        const std::function<bool(const std::vector<std::string>&)>& take);
-    // Their records, in the same order (nullopt: expired, and dropped from the index).
+    // Their records, in the same order (nullopt: expired).
     Result<std::vector<std::optional<std::string>>> get_all(const std::vector<std::string>& ids);
+    // Expired ids leave the index (after a walk: removing them during it would shift the
+    // walk's offsets past as many ids).
+    void unindex(const std::vector<std::string>& ids);
     // The node that holds the job (its input and its run); nullopt when no node knows it.
     Result<std::optional<std::string>> holder(const std::string& id);
     // Asks `node` to cancel or retry a job it holds ("cancel", "retry"); how many nodes heard

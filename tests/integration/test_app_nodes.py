@@ -428,6 +428,30 @@ class AppNodesOnShards(OwnJobStore, TwoAppNodesSharingASpool):
         self.assertEqual([job["jobId"] for job in json.loads(body)["jobs"]],
                          list(reversed(jobs))[:5])
 
+    def test_a_listing_past_many_expired_ids_finds_every_job_and_prunes_them(self):
+        """900 ids in the index whose records have expired, newer than 3 real jobs: the listing
+        reads past them (pages of 200) to the real ones, and the expired ids leave the index."""
+        jobs = [self.upload_mode("ok", "pruned") for _ in range(3)]
+        for job_id in jobs:
+            self.eventually(lambda: self.job(job_id)["status"] == "done", "job %s done" % job_id)
+        newer = int(time.time() * 1000) + 60000
+        gone = ["%032x" % (0xdead0000 + n) for n in range(900)]
+        for shard_index, shard in enumerate(self.shards):
+            mine = [job_id for job_id in gone if shard_of(job_id, 2) == shard_index]
+            args = ["redis-cli", "-p", str(shard.port), "ZADD", "rp:jobs:index"]
+            for n, job_id in enumerate(mine):
+                args += [str(newer + n), job_id]
+            subprocess.run(args, check=True, capture_output=True, timeout=10)
+        status, _, body = self.curl(self.stack.url + "/jobs?room=pruned")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(sorted(job["jobId"] for job in json.loads(body)["jobs"]), sorted(jobs))
+        left = sum(int(subprocess.run(["redis-cli", "-p", str(shard.port), "ZCARD",
+                                       "rp:jobs:index"], capture_output=True, text=True,
+                                      timeout=10).stdout) for shard in self.shards)
+        status, _, body = self.curl(self.stack.url + "/jobs?limit=1000")
+        listed = len(json.loads(body)["jobs"])
+        self.assertEqual(left, listed, "only the ids of jobs that exist are left")
+
     def test_a_frozen_shard_holds_up_only_its_own_jobs(self):
         """Shard 1 stops answering: the jobs of shard 0 go on; shard 1's run where they were
         received and send their end once the shard answers again, once each."""
