@@ -5,6 +5,7 @@ Run a test file directly: /usr/bin/python3 tests/integration/test_x.py --build-d
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -177,6 +178,37 @@ class StackTestCase(unittest.TestCase):
                 self.fail("timed out waiting for " + what + "\n" + self.logs())
             time.sleep(0.05)
 
+
+
+class OwnRedis:
+    """Mixed into a StackTestCase before it: Redis that the test class starts itself before the
+    stack and stops after it. topology(base, exit_stack) starts it and returns its URL, and
+    attach(stack, url) says what the stack uses it for (--broker, --job-store)."""
+
+    @classmethod
+    def topology(cls, base, exit_stack):
+        raise NotImplementedError
+
+    @classmethod
+    def attach(cls, stack, url):
+        raise NotImplementedError
+
+    @classmethod
+    def prepare_stack(cls, stack):
+        cls.redis = contextlib.ExitStack()
+        base = tempfile.mkdtemp(prefix="rp-redis-", dir="/tmp")
+        try:
+            cls.attach(stack, cls.topology(base, cls.redis))
+        except BaseException:
+            cls.redis.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.redis.close()
 
 
 def write_secret(directory, name):

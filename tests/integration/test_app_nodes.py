@@ -8,12 +8,10 @@ PATH.
 """
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
 import subprocess
-import tempfile
 import time
 
 import harness
@@ -325,26 +323,12 @@ class TwoAppNodesSharingASpool(harness.StackTestCase):
         # Gone for a lease, seen by two scans, and gone for the margin past a reconnect.
         self.assertLess(requeued_after, 6 * LEASE_MS / 1000)
 
-class OwnJobStore:
-    """Mixed into a StackTestCase: its app nodes' --job-store is a Redis topology of the test's
-    own, which job_store(base, exit_stack) starts and names."""
+class OwnJobStore(harness.OwnRedis):
+    """The app nodes' --job-store is a Redis topology of the test's own."""
 
     @classmethod
-    def prepare_stack(cls, stack):
-        cls.redis = contextlib.ExitStack()
-        base = tempfile.mkdtemp(prefix="rp-redis-", dir="/tmp")
-        try:
-            stack.job_store = cls.job_store(base, cls.redis)
-        except BaseException:
-            cls.redis.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.redis.close()
+    def attach(cls, stack, url):
+        stack.job_store = url
 
 
 class AppNodesOnASentinelGroup(OwnJobStore, harness.StackTestCase):
@@ -358,7 +342,7 @@ class AppNodesOnASentinelGroup(OwnJobStore, harness.StackTestCase):
     APP_ARGS = ("--workers", "2", "--lease", "4000")
 
     @classmethod
-    def job_store(cls, base, exit_stack):
+    def topology(cls, base, exit_stack):
         cls.master, cls.replicas, cls.sentinels = exit_stack.enter_context(
             redis_topology.sentinel_topology(base, replicas=2))
         return cls.sentinels.broker_url()
@@ -399,7 +383,7 @@ class AppNodesOnShards(OwnJobStore, TwoAppNodesSharingASpool):
     here, on the shards.)"""
 
     @classmethod
-    def job_store(cls, base, exit_stack):
+    def topology(cls, base, exit_stack):
         cls.shards = [exit_stack.enter_context(redis_topology.RedisServer(base))
                       for _ in range(2)]
         return " ".join(shard.url for shard in cls.shards)

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 
@@ -36,30 +35,13 @@ def prometheus_samples(text, name):
             re.findall(r"^%s\{([^}]*)\} (\d+)$" % re.escape(name), text, re.M)}
 
 
-class TopologyTestCase(ClusterTestCase):
+class TopologyTestCase(harness.OwnRedis, ClusterTestCase):
     """A stack whose sidecars use the --broker that topology() starts (instead of the stack's
     own redis-server)."""
 
     @classmethod
-    def topology(cls, base, exit_stack):
-        raise NotImplementedError
-
-    @classmethod
-    def prepare_stack(cls, stack):
-        cls.redis = contextlib.ExitStack()
-        base = tempfile.mkdtemp(prefix="rp-redis-", dir="/tmp")
-        try:
-            stack.broker = cls.topology(base, cls.redis)
-        except BaseException:
-            cls.redis.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.redis.close()
+    def attach(cls, stack, url):
+        stack.broker = url
 
 
 class PipelinedAndPerRoom(ClusterTestCase):
