@@ -177,7 +177,8 @@ void add_node_options(CLI::App& app, AppConfig& config, TextOptions& text) {
                    "start (default: the host name)");
     app.add_option("--lease", config.shared.lease_ms,
                    "Milliseconds a running job's lease lasts: a node that stops renewing it has "
-                   "its running jobs ended by another node within about twice this")
+                   "its running jobs ended (with --shared-spool: run again) by another node "
+                   "within two to three times this")
         ->capture_default_str()
         ->check(CLI::Range(1000u, 600000u));
     app.add_flag("--shared-spool", config.shared_spool,
@@ -242,7 +243,6 @@ bool is_directory_name(const std::string& name) {
 
 Status check_shared_spool(AppConfig& config) {
     config.shared.shared_spool = config.shared_spool;
-    config.shared.waiting_cap = config.queue;
     if (!config.shared_spool) return ok_status();
     if (!is_directory_name(config.shared.node)) {
         return bad_config(

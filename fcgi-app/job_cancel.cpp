@@ -55,12 +55,9 @@ HttpResponse JobCanceller::cancel(const std::string& job_id) {
 // like a queued one. Only a live other node's run is asked to stop.
 bool JobCanceller::held_by_live_node(const Job& job) {
     if (job.status != JobStatus::running) return false;
-    SharedJobs* shared = store_.shared();
-    auto holder = shared->holder(job.id);
-    if (!holder || !*holder) return true;  // not known: ask, and answer what the asking says
-    if (**holder == shared->node()) return false;  // not in this node's hands: not running here
-    auto alive = shared->alive(**holder);
-    return !alive || *alive;
+    // Not known (Redis away): asked, and answered as the asking goes.
+    auto elsewhere = store_.shared()->held_by_other_live_node(job.id);
+    return !elsewhere || *elsewhere;
 }
 
 HttpResponse JobCanceller::cancel_queued(Job job) {

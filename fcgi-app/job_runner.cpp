@@ -112,8 +112,9 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
         }
         return;
     }
-    if (job.status == JobStatus::running && running_elsewhere(job)) return;
-    if (job.status == JobStatus::running && !take_over_run(job)) return;
+    if (job.status == JobStatus::running && (running_elsewhere(job) || !take_over_run(job))) {
+        return;
+    }
     if (int64_t wait_ms = job.retry_at_ms - now_ms(); wait_ms > 0 && retry_later_) {
         retry_later_(queued_job(job), std::chrono::milliseconds(wait_ms));  // its backoff holds
         return;
@@ -200,14 +201,9 @@ void JobRunner::run_held(const std::string& job_id, const std::atomic<bool>& can
 bool JobRunner::running_elsewhere(const Job& job) {
     SharedJobs* shared = store_.shared();
     if (!config_.shared_spool || shared == nullptr) return false;
-    auto holder = shared->holder(job.id);
-    if (!holder || !*holder || **holder == shared->node()) return false;
-    auto alive = shared->alive(**holder);
-    if (!alive || !*alive) return false;
-    log_warn("work_entry_dropped")
-        .kv("job", job.id)
-        .kv("node", **holder)
-        .kv("reason", "the job runs on that node");
+    auto elsewhere = shared->held_by_other_live_node(job.id);
+    if (!elsewhere || !*elsewhere) return false;
+    log_warn("work_entry_dropped").kv("job", job.id).kv("reason", "a live node runs it");
     shared->work_done(job.id);
     return true;
 }

@@ -25,12 +25,9 @@ constexpr const char* kIndex = "rp:jobs:index";
 // over: a node that has just got Redis back renews within a third of a lease.
 constexpr int kLapsedScans = 2;
 
-constexpr const char* kWork = "rp:jobs:work";
-constexpr const char* kWorkers = "workers";
 // Entries of a dead node moved back per script call: one call must stay short for Redis.
 constexpr int kRequeueBatch = 200;
 
-std::string job_key(const std::string& id) { return "rp:job:{" + id + "}"; }
 std::string node_key(const std::string& node) { return "rp:jobs:node:" + node; }
 std::string lease_key(const std::string& id) { return job_key(id) + ":lease"; }
 std::string announce_key(const std::string& node) { return "rp:jobs:to-announce:" + node; }
@@ -164,6 +161,8 @@ Result<std::optional<std::string>> won_or_theirs(const redisReply* reply, const 
 }
 
 }  // namespace
+
+std::string job_key(const std::string& id) { return "rp:job:{" + id + "}"; }
 
 SharedJobs::SharedJobs(SharedJobsConfig config)
     : config_(std::move(config)),
@@ -413,8 +412,8 @@ Result<std::vector<JobPlace>> SharedJobs::places(const std::vector<std::string>&
 }
 
 Status SharedJobs::offer(const Job& job) {
-    auto reply = run(home(job.id), {"EVAL", kOffer, "2", job_key(job.id), kWork, job.id, job.room,
-                                    std::to_string(job.priority), kWorkers});
+    auto reply = run(home(job.id), {"EVAL", kOffer, "2", job_key(job.id), kWorkStream, job.id,
+                                    job.room, std::to_string(job.priority), kWorkGroup});
     if (!reply) return reply.error();
     if (!is_integer(reply->get())) return bad_reply("the offer of a job");
     return ok_status();
@@ -423,7 +422,7 @@ Status SharedJobs::offer(const Job& job) {
 Result<std::size_t> SharedJobs::waiting() {
     std::size_t waiting = 0;
     for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
-        auto reply = run(shard, {"EVAL", kWaiting, "1", kWork, kWorkers});
+        auto reply = run(shard, {"EVAL", kWaiting, "1", kWorkStream, kWorkGroup});
         if (!reply) return reply.error();
         if (!is_integer(reply->get())) return bad_reply("the length of the work stream");
         waiting += static_cast<std::size_t>(std::max<long long>(0, integer_of(reply->get())));
@@ -456,15 +455,16 @@ Result<bool> SharedJobs::alive(const std::string& node) {
     return integer_of(reply->get()) != 0;
 }
 
-Result<bool> SharedJobs::is_current_entry(const std::string& id, const std::string& entry) {
-    auto reply = run(home(id), {"HGET", job_key(id), "entry"});
-    if (!reply) return reply.error();
-    return is_string(reply->get()) && string_of(reply->get()) == entry;
+Result<bool> SharedJobs::held_by_other_live_node(const std::string& id) {
+    auto node = holder(id);
+    if (!node) return node.error();
+    if (!*node || **node == config_.node) return false;
+    return alive(**node);
 }
 
 void SharedJobs::work_done(const std::string& id) {
     if (!config_.shared_spool) return;
-    auto done = run(home(id), {"EVAL", kWorkDone, "2", job_key(id), kWork, kWorkers});
+    auto done = run(home(id), {"EVAL", kWorkDone, "2", job_key(id), kWorkStream, kWorkGroup});
     if (!done) {
         // Left in the stream: whichever node is given it next finds the job ended and drops it.
         log_warn("job_entry_not_removed").kv("job", id).kv("error", done.error().message);
@@ -475,7 +475,7 @@ void SharedJobs::work_done(const std::string& id) {
 // of name/value pairs); nullopt when the shard cannot be asked.
 std::optional<std::vector<std::string>> SharedJobs::nodes_with_work(std::size_t shard) {
     std::vector<std::string> names;
-    auto consumers = run(shard, {"XINFO", "CONSUMERS", kWork, kWorkers});
+    auto consumers = run(shard, {"XINFO", "CONSUMERS", kWorkStream, kWorkGroup});
     if (!consumers) {
         if (consumers.error().code == "broker_error") return names;  // no stream or group yet
         return std::nullopt;
@@ -521,8 +521,8 @@ std::size_t SharedJobs::requeue_from_dead_nodes() {
 }
 
 std::size_t SharedJobs::requeue_on(std::size_t shard, const std::string& node) {
-    auto requeued = run(shard, {"EVAL", kRequeue, "2", kWork, node_key(node), kWorkers, node,
-                                std::to_string(kRequeueBatch)});
+    auto requeued = run(shard, {"EVAL", kRequeue, "2", kWorkStream, node_key(node), kWorkGroup,
+                                node, std::to_string(kRequeueBatch)});
     renew_if_due();  // many dead nodes, or a slow Redis, must not let this node's lapse
     if (!requeued || !is_integer(requeued->get()) || integer_of(requeued->get()) < 0) return 0;
     auto count = static_cast<std::size_t>(integer_of(requeued->get()));

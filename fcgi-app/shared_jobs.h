@@ -53,6 +53,11 @@
 
 namespace rp::app {
 
+// The keys above that the work feeder reads too.
+inline constexpr const char* kWorkStream = "rp:jobs:work";
+inline constexpr const char* kWorkGroup = "workers";
+std::string job_key(const std::string& id);  // rp:job:{ID}
+
 struct SharedJobsConfig {
     // One Redis (or Sentinel group), or shards: each job lives on the shard its id hashes to,
     // with the sets, stream and index of its shard's jobs (shard_of, as the broker's rooms).
@@ -61,8 +66,7 @@ struct SharedJobsConfig {
     std::string node;       // --node-id: stable across restarts of this node
     unsigned lease_ms = 0;  // a running job's lease; renewed every third of it
     unsigned keep_s = 0;    // a finished job's record expires this long after its end (0: never)
-    bool shared_spool = false;    // --shared-spool: jobs are handed out through rp:jobs:work
-    std::size_t waiting_cap = 0;  // --queue: entries no node has taken yet, before 503
+    bool shared_spool = false;  // --shared-spool: jobs are handed out through rp:jobs:work
 };
 
 // What Redis knows of a job at a node's start (--shared-spool): who holds it, and whether it
@@ -137,9 +141,9 @@ public:
     // This node's liveness key, now (before it takes work at start).
     Status say_alive();
     Result<bool> alive(const std::string& node);
-    // Whether `entry` is still the job's place in the stream (not one a retry or a requeue
-    // has replaced).
-    Result<bool> is_current_entry(const std::string& id, const std::string& entry);
+    // Another node holds the job and is alive (so its program may run there now).
+    Result<bool> held_by_other_live_node(const std::string& id);
+
     // Holder and stream entry of each job, in one round trip.
     Result<std::vector<JobPlace>> places(const std::vector<std::string>& ids);
     // The nodes whose liveness key has been gone for dead_for(): their entries back to the

@@ -9,8 +9,6 @@
 namespace rp::app {
 namespace {
 
-constexpr const char* kWork = "rp:jobs:work";
-constexpr const char* kWorkers = "workers";
 // A blocking read gives up after this (and the stop is noticed); the connection's own timeout
 // must be longer.
 constexpr int kBlockMs = 500;
@@ -32,8 +30,8 @@ std::string field(const redisReply* fields, const char* name) {
 }
 
 void drop_entry(RedisConnection& redis, const std::string& entry) {
-    (void)redis.command({"XACK", kWork, kWorkers, entry});
-    (void)redis.command({"XDEL", kWork, entry});
+    (void)redis.command({"XACK", kWorkStream, kWorkGroup, entry});
+    (void)redis.command({"XDEL", kWorkStream, entry});
 }
 
 bool is_no_group(const Result<ReplyPtr>& reply) {
@@ -83,7 +81,7 @@ bool WorkFeeder::take_entry(Reader& reader, const redisReply* entry, RedisConnec
         drop_entry(redis, entry_name);
         return true;
     }
-    auto current = redis.command({"HGET", "rp:job:{" + job.id + "}", "entry"});
+    auto current = redis.command({"HGET", job_key(job.id), "entry"});
     if (!current) return false;  // asked again with the connection's next use
     if (!is_string(current->get()) || string_of(current->get()) != entry_name) {
         log_info("work_entry_stale").kv("job", job.id).kv("entry", entry_name);
@@ -123,16 +121,16 @@ void WorkFeeder::release_workers(std::size_t claimed) {
 bool WorkFeeder::read_entries(Reader& reader, RedisConnection& redis, bool own_pending,
                               std::string& after, std::size_t count) {
     if (own_pending) count = kOwnPendingPage;
-    std::vector<std::string> argv{"XREADGROUP", "GROUP", kWorkers,
+    std::vector<std::string> argv{"XREADGROUP", "GROUP", kWorkGroup,
                                   config_.node, "COUNT", std::to_string(count)};
     // Several readers wait in turn for their share: a short block keeps a shard that gets
     // work from waiting on another's read.
     int block_ms = readers_.size() == 1 ? kBlockMs : kBlockMs / 5;
     if (!own_pending) argv.insert(argv.end(), {"BLOCK", std::to_string(block_ms)});
-    argv.insert(argv.end(), {"STREAMS", kWork, own_pending ? after : ">"});
+    argv.insert(argv.end(), {"STREAMS", kWorkStream, own_pending ? after : ">"});
     auto reply = redis.command(argv);
     if (is_no_group(reply)) {  // no job offered yet: the group is made here or by the first
-        (void)redis.command({"XGROUP", "CREATE", kWork, kWorkers, "0", "MKSTREAM"});
+        (void)redis.command({"XGROUP", "CREATE", kWorkStream, kWorkGroup, "0", "MKSTREAM"});
         return !redis.broken();
     }
     if (!reply) {
