@@ -76,22 +76,28 @@ void log_start_failure(const Error& error) {
     log_error("start_failed").kv("code", error.code).kv("error", error.message);
 }
 
+// A shared spool holds every node's jobs: Redis must answer at start to tell this node's from
+// the others' (ten tries, a second apart), and it is alive from then on.
+Status reach_job_store(SharedJobs& shared) {
+    auto said = shared.say_alive();
+    for (int attempt = 1; !said && attempt < 10; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        said = shared.say_alive();
+    }
+    if (said) return ok_status();
+    return make_error("job_store_unavailable",
+                      "a node of a shared spool needs its Redis at start to tell its jobs from "
+                      "the others': " +
+                          said.error().message);
+}
+
 // A shared spool: only the records of the jobs this node still holds are restored; another
-// node may have run one of them again since. Redis must answer for that (a few tries).
+// node may have run one of them again since.
 Status keep_own_records(SharedJobs& shared, std::map<std::string, std::string>& records) {
     std::vector<std::string> ids;
     for (const auto& [id, json] : records) ids.push_back(id);
     auto places = shared.places(ids);
-    for (int attempt = 1; !places && attempt < 10; ++attempt) {
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        places = shared.places(ids);
-    }
-    if (!places) {
-        return make_error("job_store_unavailable",
-                          "a node of a shared spool needs its Redis at start to tell its jobs "
-                          "from the others': " +
-                              places.error().message);
-    }
+    if (!places) return places.error();
     for (std::size_t i = 0; i < ids.size(); ++i) {
         if ((*places)[i].holder != shared.node()) records.erase(ids[i]);
     }
@@ -148,7 +154,9 @@ int run(LoadedAppConfig& start, ConfigLoader load_again) {
     // Before the recovery reads job.json: a crash may have cut the copies written unsynced.
     auto records = pushes.take_job_records();
     if (config.shared_spool) {
-        if (auto kept = keep_own_records(*shared, records); !kept) {
+        auto kept = reach_job_store(*shared);
+        if (kept) kept = keep_own_records(*shared, records);
+        if (!kept) {
             log_start_failure(kept.error());
             return 1;
         }
