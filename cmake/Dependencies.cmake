@@ -58,6 +58,12 @@ if(NOT OpenSSL_FOUND)
     roompush_missing("OpenSSL" "libssl-dev")
 endif()
 
+# permessage-deflate: the sidecar compresses each message once (message_deflater.h).
+find_package(ZLIB QUIET)
+if(NOT ZLIB_FOUND)
+    roompush_missing("zlib" "zlib1g-dev")
+endif()
+
 find_package(Threads REQUIRED)
 
 if(ROOMPUSH_TESTS)

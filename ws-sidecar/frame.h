@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <new>
 #include <string_view>
@@ -34,12 +35,18 @@ public:
 
 private:
     friend class FramePtr;
-    explicit Frame(std::size_t size) : size_(size) {}
+    friend class MessageDeflater;
+    explicit Frame(std::size_t size) : size_(static_cast<uint32_t>(size)) {}
+    ~Frame();
     unsigned char* bytes() { return reinterpret_cast<unsigned char*>(this + 1); }
 
     // Frames are shared with a control `tail`'s thread too (TailStream): the count is atomic.
     std::atomic<std::size_t> references_{1};
-    std::size_t size_;
+    uint32_t size_;  // a message is far below 4 GiB (--max-frame, the control line's limit)
+    // The loop's alone (message_deflater.h): the payload compressed for the members that
+    // negotiated permessage-deflate, made once, the first time one of them is written to.
+    bool deflate_tried_ = false;
+    Frame* deflated_ = nullptr;  // null: not tried yet, or not smaller
 };
 
 // A counted reference to a Frame, used like std::shared_ptr<Frame>.
@@ -64,6 +71,13 @@ public:
         return made;
     }
 
+    // Takes over the reference that release_ownership() gave up.
+    void adopt(Frame* frame) {
+        release();
+        frame_ = frame;
+    }
+    Frame* release_ownership() { return std::exchange(frame_, nullptr); }
+
     Frame* get() const { return frame_; }
     Frame* operator->() const { return frame_; }
     Frame& operator*() const { return *frame_; }
@@ -86,5 +100,10 @@ private:
 };
 
 inline FramePtr make_frame(std::string_view payload) { return FramePtr::make(payload); }
+
+inline Frame::~Frame() {
+    FramePtr owned;  // the compressed form's one reference
+    owned.adopt(deflated_);
+}
 
 }  // namespace rp::sidecar

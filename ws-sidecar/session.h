@@ -80,7 +80,7 @@ public:
     SendResult enqueue(FramePtr frame);
     FramePtr pop();
     // The next frame pop() would return (nullptr when none), and how many are queued.
-    const Frame* peek() const { return queue_.empty() ? nullptr : queue_.front().get(); }
+    Frame* peek() const { return queue_.empty() ? nullptr : queue_.front().get(); }
     std::size_t queued_frames() const { return queue_.size(); }
     bool has_pending() const { return !queue_.empty(); }
     std::size_t queued_bytes() const { return queued_bytes_; }

@@ -28,6 +28,7 @@ struct SidecarConfig {
     std::optional<gid_t> ws_socket_group;   // the WebSocket socket's group (nginx's)
     std::size_t max_queue_bytes = 8 << 20;  // per WebSocket client
     std::size_t max_client_frame = 4096;    // a client's command frame
+    bool ws_deflate = false;                // permessage-deflate for clients that offer it
     std::size_t max_rooms_per_connection = 64;
     std::size_t max_control_line = kDefaultMaxControlLine;
     std::size_t max_control_clients = 64;

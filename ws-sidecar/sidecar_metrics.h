@@ -37,9 +37,11 @@ struct SidecarMetrics {
     std::atomic<uint64_t> resets{0};
     std::atomic<uint64_t> slow_consumer_closes{0};
     std::atomic<uint64_t> ping_timeouts{0};
-    std::atomic<uint64_t> ws_refused{0};        // connections closed for a protocol or policy error
-    std::atomic<uint64_t> sse_opened{0};        // event streams (GET /sse) begun
-    std::atomic<uint64_t> client_published{0};  // messages from browsers acked
+    std::atomic<uint64_t> ws_refused{0};  // connections closed for a protocol or policy error
+    std::atomic<uint64_t> ws_deflate_opened{0};       // connections with permessage-deflate
+    std::atomic<uint64_t> ws_deflated{0};             // messages compressed for them, once each
+    std::atomic<uint64_t> sse_opened{0};              // event streams (GET /sse) begun
+    std::atomic<uint64_t> client_published{0};        // messages from browsers acked
     std::atomic<uint64_t> client_publish_refused{0};  // refused (rights, name, size, rate, broker)
     std::atomic<uint64_t> control_requests{0};
     std::atomic<uint64_t> control_errors{0};

@@ -63,6 +63,10 @@ void add_limit_options(CLI::App& app, SidecarConfig& config, TextOptions& text) 
     app.add_option("--max-frame", config.max_client_frame, "Largest client frame in bytes (1009)")
         ->capture_default_str()
         ->check(CLI::Range(size_t{64}, size_t{1} << 20));
+    app.add_flag("--ws-deflate", config.ws_deflate,
+                 "Compress messages (permessage-deflate) for WebSocket clients that offer it: "
+                 "each message once, shared by every member that negotiated it")
+        ->check(boolean_validator());
     app.add_option("--max-rooms", config.max_rooms_per_connection, "Rooms per connection")
         ->capture_default_str()
         ->check(CLI::Range(size_t{1}, size_t{100000}));

@@ -6,24 +6,6 @@
 
 namespace rp::sidecar {
 
-std::size_t encode_text_frame_header(unsigned char* out, std::size_t length) {
-    out[0] = 0x81;
-    if (length < 126) {
-        out[1] = static_cast<unsigned char>(length);
-        return 2;
-    }
-    if (length <= 0xffff) {
-        out[1] = 126;
-        out[2] = static_cast<unsigned char>(length >> 8);
-        out[3] = static_cast<unsigned char>(length);
-        return 4;
-    }
-    out[1] = 127;
-    for (int i = 0; i < 8; ++i)
-        out[2 + i] = static_cast<unsigned char>(uint64_t{length} >> (56 - 8 * i));
-    return 10;
-}
-
 WriteScheduler::WriteScheduler(RoomRegistry& registry, WritePort& port, std::size_t headroom,
                                Now now)
     : registry_(registry), port_(port), headroom_(headroom), now_(now) {}
@@ -148,25 +130,45 @@ bool WriteScheduler::on_writeable(Wire* wire, SessionId id) {
 // A member that has fallen behind gets its queued frames, up to kCoalesceBytes, in one write():
 // the headers are made here and the payloads copied once into the scratch buffer. A copy of a
 // few hundred bytes costs far less than a poll round trip and a syscall per frame, and nginx
-// then reads and forwards them in one go as well. (No extension such as permessage-deflate is
-// offered, so the frames on the wire are exactly these.)
+// then reads and forwards them in one go as well. A member that negotiated permessage-deflate
+// gets each frame in the form the deflater gives (compressed once per message, or as it is);
+// its frames never go through lws' own text writes, which would compress them again, per
+// connection.
 bool WriteScheduler::write_queued(Wire* wire, Session& session) {
-    const Frame* next = session.peek();
-    if (session.queued_frames() == 1 || next->size() + kMaxFrameHeader > kCoalesceBytes) {
+    bool deflate = deflater_ != nullptr && port_.deflates(wire);
+    auto form_of = [&](Frame& frame) {
+        return deflate ? deflater_->form(frame) : DeflateForm{&frame, false};
+    };
+    DeflateForm next = form_of(*session.peek());
+    if (session.queued_frames() == 1 || next.frame->size() + kMaxFrameHeader > kCoalesceBytes) {
         FramePtr frame = session.pop();
-        return port_.write_frame(wire, *frame);
+        return deflate ? write_alone(wire, next) : port_.write_frame(wire, *frame);
     }
     if (scratch_.empty()) scratch_.resize(headroom_ + kCoalesceBytes);
     unsigned char* out = scratch_.data() + headroom_;
     std::size_t used = 0;
-    for (; next != nullptr; next = session.peek()) {
-        if (used + next->size() + kMaxFrameHeader > kCoalesceBytes) break;
-        used += encode_text_frame_header(out + used, next->size());
-        std::memcpy(out + used, next->text().data(), next->size());
-        used += next->size();
+    while (true) {
+        std::size_t size = next.frame->size();
+        if (used + size + kMaxFrameHeader > kCoalesceBytes) break;
+        used += encode_text_frame_header(out + used, size, next.compressed);
+        std::memcpy(out + used, next.frame->text().data(), size);
+        used += size;
         session.pop();
+        Frame* after = session.peek();
+        if (after == nullptr) break;
+        next = form_of(*after);
     }
     return port_.write_frames(wire, out, used);
+}
+
+// A frame of a deflate member, alone: its header goes into the headroom of the buffer it is
+// in, which every member is sent the same header from.
+bool WriteScheduler::write_alone(Wire* wire, DeflateForm form) {
+    unsigned char header[kMaxFrameHeader];
+    std::size_t length = encode_text_frame_header(header, form.frame->size(), form.compressed);
+    unsigned char* start = form.frame->payload() - length;
+    std::memcpy(start, header, length);
+    return port_.write_frames(wire, start, length + form.frame->size());
 }
 
 }  // namespace rp::sidecar

@@ -17,10 +17,12 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "message_deflater.h"
 #include "room_registry.h"
 
 namespace rp::sidecar {
@@ -40,9 +42,12 @@ public:
     virtual bool can_write_now(Wire* wire) = 0;
     // One text frame from its shared buffer (the header goes into its headroom). False: failed.
     virtual bool write_frame(Wire* wire, Frame& frame) = 0;
-    // `size` bytes of frames made here; `bytes` has the headroom the scheduler was made with in
-    // front of it. False: failed.
+    // `size` bytes of whole frames, headers included, written as they are (lws' raw write,
+    // which needs no headroom). False: failed.
     virtual bool write_frames(Wire* wire, unsigned char* bytes, std::size_t size) = 0;
+    // The connection negotiated permessage-deflate: its frames go compressed when that is
+    // smaller (message_deflater.h), all of them through write_frames().
+    virtual bool deflates(Wire* /*wire*/) { return false; }
     // A write outside the writeable callback failed: close the connection asynchronously
     // (there is no callback to refuse).
     virtual void close_soon(Wire* wire) = 0;
@@ -61,7 +66,7 @@ public:
     // One coalesced write holds at most this much; also libwebsockets' tx_packet_size (plus one
     // header), so that it sends such a write whole.
     static constexpr std::size_t kCoalesceBytes = 32 * 1024;
-    static constexpr std::size_t kMaxFrameHeader = 10;  // RFC 6455, server to client
+    static constexpr std::size_t kMaxFrameHeader = kMaxFrameHeaderBytes;  // server to client
     // A publish to at most this many members is written at once (after its batch); a larger
     // audience too, unless another large one came less than kLargeAudienceBusy before.
     static constexpr std::size_t kWriteAtOnceMembers = 32;
@@ -73,6 +78,11 @@ public:
 
     // epoll: the loop's turns can be brought and ended on demand (schedule_turn_end).
     void set_turn_end_available(bool available) { turn_end_available_ = available; }
+    // --ws-deflate: members whose port deflates() get compressed frames; `compressed` counts
+    // the messages compressed.
+    void enable_deflate(std::atomic<uint64_t>& compressed) {
+        deflater_ = std::make_unique<MessageDeflater>(compressed);
+    }
 
     // The WebSocket connections, by session.
     void connected(SessionId id, Wire* wire) { connections_[id] = wire; }
@@ -99,6 +109,7 @@ private:
     void flush(std::vector<SessionId>& ids);
     void write_now(Wire* wire, Session& session);
     bool write_queued(Wire* wire, Session& session);
+    bool write_alone(Wire* wire, DeflateForm form);
 
     RoomRegistry& registry_;
     WritePort& port_;
@@ -113,10 +124,7 @@ private:
     Clock::time_point last_large_audience_;
     std::vector<unsigned char>
         scratch_;  // where the frames of a member that fell behind are joined
+    std::unique_ptr<MessageDeflater> deflater_;  // with --ws-deflate
 };
-
-// RFC 6455 header of an unmasked, final text frame of `length` bytes into `out` (room for
-// WriteScheduler::kMaxFrameHeader); returns its size.
-std::size_t encode_text_frame_header(unsigned char* out, std::size_t length);
 
 }  // namespace rp::sidecar

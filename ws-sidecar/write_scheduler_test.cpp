@@ -1,6 +1,7 @@
 #include "write_scheduler.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cstdint>
 #include <string>
@@ -16,12 +17,31 @@ constexpr std::size_t kHeadroom = 16;
 Wire* wire_of(SessionId id) { return reinterpret_cast<Wire*>(static_cast<uintptr_t>(id) << 4); }
 SessionId id_of(Wire* wire) { return reinterpret_cast<uintptr_t>(wire) >> 4; }
 
-// The text frames in `bytes`, as a client reads them; "!" for anything else.
+// A permessage-deflate payload as a client inflates it (RFC 7692: the 00 00 FF FF appended).
+std::string inflated(const unsigned char* bytes, std::size_t size) {
+    std::vector<unsigned char> in(bytes, bytes + size);
+    in.insert(in.end(), {0x00, 0x00, 0xff, 0xff});
+    z_stream stream{};
+    if (inflateInit2(&stream, -15) != Z_OK) return "!";
+    std::string out(1 << 16, '\0');
+    stream.next_in = in.data();
+    stream.avail_in = static_cast<uInt>(in.size());
+    stream.next_out = reinterpret_cast<Bytef*>(out.data());
+    stream.avail_out = static_cast<uInt>(out.size());
+    int status = inflate(&stream, Z_SYNC_FLUSH);
+    out.resize(out.size() - stream.avail_out);
+    inflateEnd(&stream);
+    return status == Z_OK && stream.avail_in == 0 ? out : "!";
+}
+
+// The text frames in `bytes`, as a client reads them: a compressed one (RSV1) as "Z(text)"; "!"
+// for anything else.
 std::vector<std::string> parse_frames(const unsigned char* bytes, std::size_t size) {
     std::vector<std::string> out;
     std::size_t at = 0;
     while (at < size) {
-        if (bytes[at] != 0x81 || at + 2 > size) return {"!"};
+        bool compressed = bytes[at] == 0xc1;
+        if ((bytes[at] != 0x81 && !compressed) || at + 2 > size) return {"!"};
         std::size_t length = bytes[at + 1];
         at += 2;
         if (length == 126 || length == 127) {
@@ -31,7 +51,11 @@ std::vector<std::string> parse_frames(const unsigned char* bytes, std::size_t si
             at += width;
         }
         if (at + length > size) return {"!"};
-        out.emplace_back(reinterpret_cast<const char*>(bytes) + at, length);
+        if (compressed) {
+            out.push_back("Z(" + inflated(bytes + at, length) + ")");
+        } else {
+            out.emplace_back(reinterpret_cast<const char*>(bytes) + at, length);
+        }
         at += length;
     }
     return out;
@@ -40,7 +64,8 @@ std::vector<std::string> parse_frames(const unsigned char* bytes, std::size_t si
 // Records what the scheduler asks of the loop, one line per call.
 struct FakePort : WritePort {
     std::vector<std::string> calls;
-    std::vector<SessionId> busy;  // can_write_now is false for these
+    std::vector<SessionId> busy;       // can_write_now is false for these
+    std::vector<SessionId> deflating;  // negotiated permessage-deflate
     bool fail_writes = false;
 
     void request_writeable(Wire* wire) override { log("writeable", wire); }
@@ -51,8 +76,13 @@ struct FakePort : WritePort {
         log("frame", wire, std::string(frame.text()));
         return !fail_writes;
     }
+    bool deflates(Wire* wire) override {
+        return std::find(deflating.begin(), deflating.end(), id_of(wire)) != deflating.end();
+    }
     bool write_frames(Wire* wire, unsigned char* bytes, std::size_t size) override {
-        std::fill(bytes - kHeadroom, bytes, 0xee);  // the headroom is ours to write (ASan checks)
+        // A joined write's headroom is ours to write (ASan checks); a deflate member's frame
+        // alone is written from its shared buffer, header first.
+        if (!deflates(wire)) std::fill(bytes - kHeadroom, bytes, 0xee);
         std::string joined;
         for (const std::string& frame : parse_frames(bytes, size))
             joined += (joined.empty() ? "" : "+") + frame;
@@ -370,6 +400,42 @@ TEST(FrameHeader, TheLengthTakesOneTwoOrEightBytes) {
 }
 
 /* ---- the writeable callback -------------------------------------------------------------- */
+
+/* ---- permessage-deflate ----------------------------------------------------------------- */
+
+TEST_F(Scheduler, DeflateMembersShareOneCompressedFormAndTheOthersGetThePlainFrame) {
+    scheduler.enable_deflate(metrics.ws_deflated);
+    std::string text = "{\"type\":\"message\",\"data\":\"" + std::string(300, 'a') + "\"}";
+    SessionId first = member({});
+    SessionId second = member({});
+    SessionId plain = member({});
+    port.deflating = {first, second};
+    scheduler.begin_batch();
+    publish({first, second, plain}, text);
+    scheduler.end_batch();
+    std::string one = std::to_string(first), two = std::to_string(second);
+    EXPECT_EQ(port.take(),
+              (std::vector<std::string>{"frames " + one + " Z(" + text + ")",
+                                        "frames " + two + " Z(" + text + ")",
+                                        "frame " + std::to_string(plain) + " " + text}));
+    EXPECT_EQ(metrics.ws_deflated.load(), 1u) << "compressed once, for both";
+}
+
+TEST_F(Scheduler, JoinedFramesOfADeflateMemberEachTakeTheirOwnForm) {
+    scheduler.enable_deflate(metrics.ws_deflated);
+    std::string longer(200, 'b');
+    SessionId id = member({"short", longer});
+    port.deflating = {id};
+    EXPECT_TRUE(scheduler.on_writeable(wire_of(id), id));
+    EXPECT_EQ(port.take()[0], "frames " + std::to_string(id) + " short+Z(" + longer + ")");
+}
+
+TEST_F(Scheduler, WithoutTheOptionNoMemberIsCompressed) {
+    SessionId id = member({std::string(200, 'c')});
+    port.deflating = {id};
+    EXPECT_TRUE(scheduler.on_writeable(wire_of(id), id));
+    EXPECT_EQ(port.take()[0], "frame " + std::to_string(id) + " " + std::string(200, 'c'));
+}
 
 TEST_F(Scheduler, ADueCloseIsSentWithItsReasonCutTo120Bytes) {
     SessionId a = member({});

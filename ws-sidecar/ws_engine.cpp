@@ -19,7 +19,9 @@ WsEngine::WsEngine(const SidecarConfig& config, RoomRegistry& registry, SidecarM
       port_(port),
       handler_(registry, config, metrics,
                [this](const std::vector<SessionId>& ids) { scheduler_.wake(ids); }),
-      scheduler_(registry, port, headroom) {}
+      scheduler_(registry, port, headroom) {
+    if (config.ws_deflate) scheduler_.enable_deflate(metrics.ws_deflated);
+}
 
 /* ---------------------------------------------------------------------------------------------
  * Plain HTTP and the upgrade
@@ -78,12 +80,22 @@ void WsEngine::http_closed(WsConnection* connection) {
  * A WebSocket connection's life
  * ------------------------------------------------------------------------------------------- */
 
+// An offer the deflater could not honour is declined: the connection goes on without the
+// extension, as with a client that offered none.
+Reply WsEngine::confirm_deflate(Wire* wire) {
+    bool taken = config_.ws_deflate &&
+                 deflate_offer_acceptable(port_.header(wire, RequestHeader::extensions));
+    return taken ? Reply::go_on : Reply::refuse;
+}
+
 void WsEngine::opened(Wire* wire, WsConnection* connection) {
     std::string path = port_.header(wire, RequestHeader::path);
     std::string peer = port_.header(wire, RequestHeader::forwarded_for);
     if (peer.empty()) peer = "local";
     connection->incoming = new FrameAssembler();
     connection->last_rx_ms = wall_ms();
+    connection->deflate = config_.ws_deflate && port_.negotiated_deflate(wire);
+    if (connection->deflate) metrics_.ws_deflate_opened++;
     connection->id =
         handler_.open(path, port_.header(wire, RequestHeader::query), peer, connection->last_rx_ms);
     scheduler_.connected(connection->id, wire);

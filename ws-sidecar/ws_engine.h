@@ -35,9 +35,10 @@ struct WsConnection {
     bool peer_closed;          // the peer sent a close frame
     bool close_begun;          // we answered `close`: lws is in the close handshake
     bool sse;                  // plain HTTP carrying a server-sent event stream (sse_stream.h)
+    bool deflate;              // negotiated permessage-deflate (message_deflater.h)
 };
 
-enum class RequestHeader { path, query, origin, forwarded_for, last_event_id };
+enum class RequestHeader { path, query, origin, forwarded_for, last_event_id, extensions };
 
 // What the engine asks of libwebsockets, beyond writing frames.
 class WsPort : public WritePort {
@@ -58,6 +59,8 @@ public:
     virtual bool send_stream_bytes(Wire* wire, const std::string& bytes) = 0;
     // The request is answered; true: the connection is to be closed (no keep-alive).
     virtual bool complete_transaction(Wire* wire) = 0;
+    // The upgrade took permessage-deflate (only offered with --ws-deflate).
+    virtual bool negotiated_deflate(Wire* /*wire*/) { return false; }
 };
 
 // What a callback returns to libwebsockets. It closes on either close; these are the values
@@ -82,6 +85,8 @@ public:
     Reply http_writeable(Wire* wire, WsConnection* connection);
     void http_closed(WsConnection* connection);
 
+    // During the upgrade: may the connection have permessage-deflate, as the client offered it?
+    Reply confirm_deflate(Wire* wire);
     // A WebSocket connection's life.
     void opened(Wire* wire, WsConnection* connection);
     Reply received(Wire* wire, WsConnection* connection, const Fragment& fragment);

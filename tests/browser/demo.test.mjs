@@ -219,6 +219,43 @@ test('a note typed on one page reaches the other page of the room, with its send
     await reader.close();
 });
 
+/** A counter of the sidecar's /metrics. */
+async function metric(name) {
+    const text = await (await fetch(`${stack.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return Number(line.split(' ')[1]);
+}
+
+test('Chromium negotiates permessage-deflate: a large job.done arrives whole, compressed once for two pages', async () => {
+    const room = 'web-deflate';
+    const data = { jobId: 'deflate-1', status: 'done',
+        result: { parts: Array.from({ length: 200 }, (_, i) => ({ name: `part-${i}`, material: 'steel' })) } };
+    const pages = [];
+    for (let i = 0; i < 2; i += 1) {
+        const page = await context.newPage();
+        await page.goto(`${stack.url}/`);
+        const extensions = await page.evaluate(async (url) => {
+            window.received = [];
+            const socket = new WebSocket(url);
+            socket.onmessage = (event) => window.received.push(JSON.parse(event.data));
+            await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = reject; });
+            return socket.extensions;
+        }, `${stack.wsUrl}/ws/rooms/${room}`);
+        assert.equal(extensions, 'permessage-deflate');
+        await page.waitForFunction(() => window.received.some((m) => m.type === 'subscribed'));
+        pages.push(page);
+    }
+    const before = await metric('roompush_ws_messages_deflated_total');
+    await stack.publish(room, 'job.done', data);
+    for (const page of pages) {
+        await page.waitForFunction(() => window.received.some((m) => m.type === 'message'));
+        const message = await page.evaluate(() => window.received.find((m) => m.type === 'message'));
+        assert.deepEqual([message.event, message.data], ['job.done', data]);
+    }
+    assert.equal(await metric('roompush_ws_messages_deflated_total') - before, 1);
+    for (const page of pages) await page.close();
+});
+
 test('the page shows who is in the room, and follows them coming and going', async () => {
     const room = 'web-people';
     const first = await openDemo(room);

@@ -91,8 +91,9 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     run_dir = tempfile.mkdtemp(prefix="rp-js-", dir="/tmp")
     # Open rooms, as ./dev up runs them: messages from browsers and presence (the demo's notes and
-    # who is in the room).
-    sidecar_args = ["--client-publish", "--presence"]
+    # who is in the room); and permessage-deflate, which Chromium offers, so that every page test
+    # runs through it (the notes it sends compressed, what it is sent compressed).
+    sidecar_args = ["--client-publish", "--presence", "--ws-deflate"]
     secret_file = None
     if args.auth:
         secret_file = os.path.join(run_dir, "room.secret")

@@ -34,8 +34,9 @@ def close_payload(code, reason=b""):
 
 
 class Frame:
-    def __init__(self, opcode, fin, payload):
+    def __init__(self, opcode, fin, payload, rsv1=False):
         self.opcode, self.fin, self.payload = opcode, fin, payload
+        self.rsv1 = rsv1  # permessage-deflate: the payload is compressed
 
     def json(self):
         return json.loads(self.payload)
@@ -48,7 +49,7 @@ class Frame:
 class Connection:
     """An upgraded connection over TCP (host, port) or a Unix socket (path)."""
 
-    def __init__(self, address, path, origin=None, timeout=5):
+    def __init__(self, address, path, origin=None, timeout=5, extensions=None):
         if isinstance(address, str):
             self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.socket.connect(address)
@@ -56,6 +57,8 @@ class Connection:
             self.socket = socket.create_connection(address)
         self.socket.settimeout(timeout)
         origin_line = "Origin: %s\r\n" % origin if origin else ""
+        if extensions:
+            origin_line += "Sec-WebSocket-Extensions: %s\r\n" % extensions
         self.socket.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sUpgrade: websocket\r\n"
                              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                              "Sec-WebSocket-Key: %s\r\n\r\n"
@@ -68,6 +71,10 @@ class Connection:
             self.buffer += chunk
         head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
         self.status = int(head.split(b" ", 2)[1])
+        self.headers = {}  # the response's, by lower-case name
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.decode().partition(":")
+            self.headers[name.strip().lower()] = value.strip()
         self.closed = False
 
     def send(self, *frames):
@@ -110,7 +117,7 @@ class Connection:
         if len(data) < offset + length:
             return None
         self.buffer = data[offset + length:]
-        return Frame(opcode, fin, data[offset:offset + length])
+        return Frame(opcode, fin, data[offset:offset + length], rsv1=bool(data[0] & 0x40))
 
     def frames_until_close(self, timeout=5):
         """Every frame up to and including the server's close frame (or the TCP close). A close
