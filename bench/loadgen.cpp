@@ -43,6 +43,9 @@
 namespace rp::bench {
 namespace {
 
+// What browsers offer (Chromium, Firefox and python3-websockets send this or less).
+constexpr const char* kDeflateOffer = "permessage-deflate; client_max_window_bits";
+
 uint64_t now_ns() {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -59,7 +62,9 @@ struct Options {
     std::string upload_file;
     std::string room_prefix = "bench";
     bool expect_subscribed = false;
-    bool sse = false;  // subscribers read server-sent events (GET --ws-prefix ROOM) instead
+    bool sse = false;      // subscribers read server-sent events (GET --ws-prefix ROOM) instead
+    bool deflate = false;  // subscribers offer permessage-deflate
+    std::string payload_shape = "pad";  // pad: "p":"xxx…"; job: a job.done result's figures
     int rooms = 1;
     int subs = 100;  // per room
     int messages = 1000;
@@ -128,6 +133,8 @@ struct Counters {
     uint64_t connected = 0, connect_failed = 0, closed_by_server = 0;
     uint64_t published = 0, acked = 0, publish_failed = 0;
     uint64_t received = 0, out_of_order = 0;
+    uint64_t wire_bytes = 0;  // what subscribers read from their sockets
+    uint64_t deflate_negotiated = 0, compressed_frames = 0, inflate_failed = 0;
     uint64_t uploads_sent = 0, uploads_accepted = 0, uploads_failed = 0, jobs_done = 0;
     uint64_t first_publish_ns = 0, last_publish_ns = 0, last_receive_ns = 0;
     std::vector<uint32_t> latency_us;
@@ -179,6 +186,9 @@ private:
     int subs_total_ = 0, subs_started_ = 0, subs_pending_ = 0;
     Counters c_;
     std::string buffer_ = std::string(1 << 16, '\0');
+    MessageCodec codec_;
+    std::string inflated_;
+    std::string deflate_command_;  // idle mode with --deflate: each member sends it once
     std::string upload_body_;
     std::vector<std::string> publish_heads_;  // per room: the control line before its data
     uint64_t primary_start_ = 0, primary_connected_ = 0, primary_cpu_us_ = 0;
@@ -294,7 +304,7 @@ void LoadGen::on_connected(Conn& conn) {
         conn.state = State::handshake;
     } else if (conn.kind == Kind::sub) {
         std::string path = o_.ws_prefix + o_.room_prefix + std::to_string(conn.room);
-        conn.out += ws_handshake_request(path, "127.0.0.1");
+        conn.out += ws_handshake_request(path, "127.0.0.1", o_.deflate ? kDeflateOffer : "");
         conn.state = State::handshake;
     } else if (conn.kind == Kind::ws_pub) {
         conn.out += ws_handshake_request(pub_.path, "127.0.0.1");
@@ -325,6 +335,7 @@ void LoadGen::on_readable(Conn& conn) {
             return;
         }
         std::string_view bytes(buffer_.data(), static_cast<std::size_t>(got));
+        if (conn.kind == Kind::sub) c_.wire_bytes += static_cast<uint64_t>(got);
         if (conn.kind == Kind::sub && o_.sse) {
             on_sse_bytes(conn, bytes);
         } else if (conn.kind == Kind::sub || conn.kind == Kind::ws_pub) {
@@ -360,6 +371,19 @@ void LoadGen::on_sub_bytes(Conn& conn, std::string_view bytes) {
         }
         used = static_cast<std::size_t>(end);
         conn.state = State::open;
+        bool deflate = view.substr(0, used).find("permessage-deflate") != std::string_view::npos;
+        if (deflate && conn.kind == Kind::sub) ++c_.deflate_negotiated;
+        if (deflate && o_.mode == "idle") {
+            // A command compressed, as a browser sends it: the server then holds what it
+            // decompresses this member's messages with (the memory the idle figure measures).
+            if (deflate_command_.empty()) {
+                deflate_command_ = ws_client_frame(
+                    1,
+                    codec_.compress("{\"op\":\"subscribe\",\"room\":\"" + o_.room_prefix + "0\"}"),
+                    true);
+            }
+            conn.out += deflate_command_;
+        }
         if (conn.kind == Kind::ws_pub) {
             // A browser's message needs a member: the publisher joins every room first.
             for (int room = 0; room < o_.rooms; ++room) {
@@ -396,11 +420,21 @@ void LoadGen::on_frame(Conn& conn, const WsFrame& frame) {
         return;
     }
     if (frame.opcode != 1 && frame.opcode != 0) return;
+    std::string_view text = frame.payload;
+    if (frame.compressed) {
+        ++c_.compressed_frames;
+        if (!codec_.decompress(frame.payload, inflated_)) {
+            ++c_.inflate_failed;
+            fail(conn);
+            return;
+        }
+        text = inflated_;
+    }
     if (conn.kind == Kind::ws_pub) {
-        on_publisher_frame(conn, frame.payload);
+        on_publisher_frame(conn, text);
         return;
     }
-    on_text(conn, frame.payload);
+    on_text(conn, text);
 }
 
 // A server-sent event stream: the response head, then events split at blank lines, each one
@@ -522,7 +556,26 @@ void LoadGen::on_http_bytes(Conn& conn) {
     conn.in.erase(0, used);
 }
 
+// --payload-shape job: what a job.done carries (docs/websocket.md), cad-inspect's figures of a
+// part, varied per message, about 300 bytes whatever --payload says.
+std::string job_done_data(uint64_t time, uint64_t index) {
+    uint64_t a = 10 + index % 97, b = 20 + index % 89, c = 5 + index % 83;
+    char id[17];
+    std::snprintf(id, sizeof id, "%016llx",
+                  static_cast<unsigned long long>(index * 0x9e3779b97f4a7c15ULL));
+    return "{\"t\":" + std::to_string(time) + ",\"i\":" + std::to_string(index) + ",\"jobId\":\"" +
+           id + "\",\"itemId\":\"" + std::to_string(index % 1000) +
+           "\",\"status\":\"done\",\"result\":{\"format\":\"stl-binary\",\"name\":\"part " +
+           std::to_string(index) + "\",\"triangles\":" + std::to_string(12 + index % 5000) +
+           ",\"bbox\":{\"min\":[0,0,0],\"max\":[" + std::to_string(a) + "," + std::to_string(b) +
+           "," + std::to_string(c) + "]},\"size\":[" + std::to_string(a) + "," + std::to_string(b) +
+           "," + std::to_string(c) + "],\"area\":" + std::to_string(2 * (a * b + b * c + a * c)) +
+           ",\"volume\":" + std::to_string(a * b * c) + ",\"preview\":\"/jobs/" + id +
+           "/preview.svg\",\"previewSampled\":false}}";
+}
+
 std::string LoadGen::payload(uint64_t index) {
+    if (o_.payload_shape == "job") return job_done_data(now_ns(), index);
     std::string text =
         "{\"t\":" + std::to_string(now_ns()) + ",\"i\":" + std::to_string(index) + ",\"p\":\"";
     int pad = o_.payload - static_cast<int>(text.size()) - 2;
@@ -775,6 +828,11 @@ void LoadGen::report(const ProcSample& start, const ProcSample& connected, const
     put("expected", static_cast<double>(expected));
     put("lost", static_cast<double>(expected > deliveries ? expected - deliveries : 0));
     put("out_of_order", static_cast<double>(c_.out_of_order));
+    put("deflate_negotiated", static_cast<double>(c_.deflate_negotiated));
+    put("compressed_frames", static_cast<double>(c_.compressed_frames));
+    put("inflate_failed", static_cast<double>(c_.inflate_failed));
+    put("wire_bytes_per_delivery",
+        deliveries ? static_cast<double>(c_.wire_bytes) / static_cast<double>(deliveries) : 0);
     put("elapsed_s", elapsed);
     put("deliveries_per_s", elapsed > 0 ? static_cast<double>(deliveries) / elapsed : 0);
     put("publishes_per_s",
@@ -868,8 +926,9 @@ int LoadGen::run() {
     ProcSample after = sample_processes(pids);
     primary_cpu_us_ = sample_processes(primary).cpu_us - primary_before.cpu_us;
     close_subscribers();
-    // Give the servers time to notice the closes and free what the connections held.
-    uint64_t settle = now_ns() + 1500000000ULL;
+    // Give the servers time to notice the closes and free what the connections held (the
+    // sidecar gives its heap back at most every 2 s after closes: heap_trim.h).
+    uint64_t settle = now_ns() + 2500000000ULL;
     while (now_ns() < settle) ::usleep(100000);
     ProcSample closed = sample_processes(pids);
     report(start, connected, before, after, closed, client_cpu, connect_s);
@@ -898,6 +957,12 @@ int main(int argc, char** argv) {
     app.add_flag("--sse", o.sse,
                  "subscribers read server-sent events: GET WS-PREFIX ROOM on --ws (roompush's "
                  "/sse/rooms/)");
+    app.add_flag("--deflate", o.deflate,
+                 "subscribers offer permessage-deflate; in idle mode each then sends one "
+                 "compressed command");
+    app.add_option("--payload-shape", o.payload_shape,
+                   "pad (\"p\":\"xxx…\" up to --payload) or job (a job.done's result figures)")
+        ->check(CLI::IsMember({"pad", "job"}));
     app.add_option("--rooms", o.rooms)->check(CLI::Range(1, 100000));
     app.add_option("--subs", o.subs, "subscribers per room")->check(CLI::Range(0, 20000));
     app.add_option("--messages", o.messages, "publishes (or uploads)")

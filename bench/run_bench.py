@@ -210,7 +210,9 @@ class Systems:
                                   shared_spool=shared_spool, upstream_apps=upstream_apps)
         # Messages from browsers on, without the per-connection rate limit: the client-publish
         # scenario measures the path, not the limit. (Not for a baseline, which may predate it.)
-        self.stack = stack(build_dir, "roompush", CLIENT_PUBLISH_ARGS)
+        # --ws-deflate: the deflate scenarios' clients offer it; the others' do not, and get
+        # what they got without it.
+        self.stack = stack(build_dir, "roompush", CLIENT_PUBLISH_ARGS + ("--ws-deflate",))
         # --baseline: the same stack built from another commit, measured in turn with this one.
         self.baseline = stack(baseline_build_dir, "roompush-baseline") if baseline_build_dir else None
         # Two sidecars on the Redis broker (a redis-server of the stack's own) behind the one
@@ -345,7 +347,9 @@ CLIENT_PUBLISH_ARGS = ("--client-publish", "--client-publish-rate", "10000",
 AS_BROWSER = "--as-browser"
 # ... and this one's subscribers read server-sent events (GET /sse/rooms/ROOM through nginx).
 OVER_SSE = "--over-sse"
-NEW_IN_THIS_TREE = (AS_BROWSER, OVER_SSE)  # scenarios a baseline build may not know
+# ... and this one's subscribers offer permessage-deflate (the stack runs with --ws-deflate).
+WITH_DEFLATE = "--deflate"
+NEW_IN_THIS_TREE = (AS_BROWSER, OVER_SSE, WITH_DEFLATE)  # what a baseline build may not know
 
 
 # The Redis broker on two sidecar nodes runs these scenarios only, each beside the memory broker
@@ -421,6 +425,9 @@ def scenarios(smoke):
                                              "--messages", "100", "--inflight", "10"], None),
             ("idle-50", "memory", ["--mode", "idle", "--subs", "50", "--sources", "4",
                                    "--hold", "0.3"], None),
+            ("deflate-fanout-1x20", "deflate", [WITH_DEFLATE, "--payload-shape", "job", "--mode",
+                                                "fanout", "--subs", "20", "--messages", "50"],
+             ["roompush"]),
             ("upload-5", "upload", ["--mode", "upload", "--messages", "5", "--window", "2"],
              ["roompush", NODE_PEER]),
             ("client-publish-1x20", "client publish", [AS_BROWSER, "--mode", "fanout", "--subs",
@@ -446,6 +453,25 @@ def scenarios(smoke):
         ("sse-fanout-1x1000", "sse fanout", [OVER_SSE, "--mode", "fanout", "--subs", "1000",
                                              "--messages", "1000", "--inflight", "32", "--window",
                                              "32"], ["roompush"]),
+        # permessage-deflate (each message compressed once for the room): its ratios to the
+        # plain fanout and 1,000 rooms of the same run, on the bench's payload and on a job.done's.
+        ("deflate-fanout-1x1000", "deflate", [WITH_DEFLATE, "--mode", "fanout", "--subs", "1000",
+                                              "--messages", "1000", "--inflight", "32",
+                                              "--window", "32"], ["roompush"]),
+        ("fanout-job-1x1000", "deflate", ["--payload-shape", "job", "--mode", "fanout", "--subs",
+                                          "1000", "--messages", "1000", "--inflight", "32",
+                                          "--window", "32"], ["roompush"]),
+        ("deflate-fanout-job-1x1000", "deflate", [WITH_DEFLATE, "--payload-shape", "job", "--mode",
+                                                  "fanout", "--subs", "1000", "--messages",
+                                                  "1000", "--inflight", "32", "--window", "32"],
+         ["roompush"]),
+        ("deflate-rooms-1000x1", "deflate", [WITH_DEFLATE, "--payload-shape", "job", "--mode",
+                                             "fanout", "--rooms", "1000", "--subs", "1",
+                                             "--messages", "50000", "--inflight", "512",
+                                             "--window", "512"], ["roompush"]),
+        ("rooms-job-1000x1", "deflate", ["--payload-shape", "job", "--mode", "fanout", "--rooms",
+                                         "1000", "--subs", "1", "--messages", "50000",
+                                         "--inflight", "512", "--window", "512"], ["roompush"]),
         ("fanout-1x5000", "fanout", ["--mode", "fanout", "--subs", "5000", "--messages", "80",
                                      "--inflight", "16", "--window", "16"], None),
         # 200 messages (10 s): with fewer, one message held up by a hiccup of the machine was
@@ -466,6 +492,11 @@ def scenarios(smoke):
         # address (only 127.0.0.1 itself is unlimited), as 10,000 browsers would come.
         ("idle-10000", "memory", ["--mode", "idle", "--subs", "10000", "--sources", "50",
                                   "--hold", "2", "--connect-concurrency", "500"], None),
+        # The same, every client with permessage-deflate and one compressed command sent, so
+        # that the sidecar holds a decompressor for each: memory while open and once closed.
+        ("idle-deflate-10000", "memory", [WITH_DEFLATE, "--mode", "idle", "--subs", "10000",
+                                          "--sources", "50", "--hold", "2",
+                                          "--connect-concurrency", "500"], ["roompush"]),
     ]
 
 
@@ -473,7 +504,10 @@ def run_generator(loadgen, systems, system, scenario_args, room_prefix, upload_f
     target = systems.target(system)
     as_browser = AS_BROWSER in scenario_args
     over_sse = OVER_SSE in scenario_args
+    deflate = WITH_DEFLATE in scenario_args
     scenario_args = [arg for arg in scenario_args if arg not in NEW_IN_THIS_TREE]
+    if deflate:
+        scenario_args = [WITH_DEFLATE] + scenario_args
     if over_sse:
         scenario_args = ["--sse"] + scenario_args
     upload = "upload" in scenario_args
@@ -525,7 +559,8 @@ def median_of(runs, key):
     return statistics.median(values) if values else 0
 
 
-SUMMARY_KEYS = ["deliveries_per_s", "latency_p50_us", "latency_p99_us", "latency_max_us",
+SUMMARY_KEYS = ["wire_bytes_per_delivery", "compressed_frames", "deflate_negotiated",
+                "deliveries_per_s", "latency_p50_us", "latency_p99_us", "latency_max_us",
                 "lost", "out_of_order", "server_cpu_us_per_delivery", "primary_cpu_us_per_delivery",
                 "hop_cpu_us_per_delivery", "server_child_cpu_us_per_delivery",
                 "client_cpu_us_per_delivery", "client_cpu_pct",
@@ -567,6 +602,10 @@ def smoke_check(summary):
                 problems.append("%s: connected %d, failed %d" % (where, s["connected"], s["connect_failed"]))
             if s["lost_total"] or s["closed_by_server"]:
                 problems.append("%s: lost %d, closed by server %d" % (where, s["lost_total"], s["closed_by_server"]))
+            if "deflate" in scenario and (s["deflate_negotiated"] < s["connected"] or (
+                    not scenario.startswith("idle") and s["compressed_frames"] <= 0)):
+                problems.append("%s: deflate negotiated by %d of %d, %d frames compressed" % (
+                    where, s["deflate_negotiated"], s["connected"], s["compressed_frames"]))
             if scenario.startswith("idle"):
                 if s["server_pss_kb_connected"] <= 0:
                     problems.append("%s: no server memory figure" % where)
@@ -670,6 +709,7 @@ def render_markdown(info, summary, extra, reps, seconds):
     for row in targets(summary, extra):
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % row)
     lines += own_ratios_table(summary)
+    lines += deflate_table(summary)
     lines += redis2_table(summary)
     lines += node_peer_table(summary)
     lines += app_nodes_table(summary)
@@ -1011,6 +1051,45 @@ BASELINE_BEGIN, BASELINE_END = "<!-- baseline:begin -->", "<!-- baseline:end -->
 COMPARED = [("deliveries_per_s", "deliveries/s", True), ("server_cpu_us_per_delivery",
              "server µs/delivery", False), ("latency_p50_us", "p50 µs", False),
             ("latency_p99_us", "p99 µs", False), ("server_kb_per_conn", "KB/conn", False)]
+
+
+# (with deflate, without it): the same load with and without permessage-deflate, same run.
+DEFLATE_PAIRS = (("deflate-fanout-1x1000", "fanout-1x1000", "fanout 1×1,000, the bench's payload"),
+                 ("deflate-fanout-job-1x1000", "fanout-job-1x1000", "fanout 1×1,000, a job.done"),
+                 ("deflate-rooms-1000x1", "rooms-job-1000x1", "1,000 rooms × 1, a job.done"),
+                 ("idle-deflate-10000", "idle-10000", "10,000 idle, one compressed command each"))
+
+
+def deflate_table(summary):
+    """permessage-deflate against none, scenario by scenario (roompush through nginx)."""
+    rows = []
+    for with_it, without, what in DEFLATE_PAIRS:
+        on = summary.get(with_it, {}).get("roompush")
+        off = summary.get(without, {}).get("roompush")
+        if not on or not off:
+            continue
+        if with_it.startswith("idle"):
+            figures = (("server_kb_per_conn", "server KB/conn", 2),
+                       ("primary_kb_per_conn", "sidecar KB/conn", 2),
+                       ("server_pss_kb_closed", "server PSS after the close, KB", 0))
+        else:
+            figures = (("wire_bytes_per_delivery", "bytes on the wire per delivery", 0),
+                       ("server_cpu_us_per_delivery", "server CPU µs/delivery", 2),
+                       ("primary_cpu_us_per_delivery", "sidecar CPU µs/delivery", 2),
+                       ("deliveries_per_s", "deliveries/s", 0),
+                       ("latency_p99_us", "p99 µs", 0))
+        for key, label, digits in figures:
+            rows.append("| %s | %s | %s | %s | %s |" % (what, label, fmt(on[key], digits),
+                                                       fmt(off[key], digits),
+                                                       ratio(on[key], off[key])))
+        if not with_it.startswith("idle"):
+            rows.append("| %s | frames compressed / deliveries | %d / %d | – | |" % (
+                what, on["compressed_frames"], on["deliveries"]))
+    if not rows:
+        return []
+    return ["", "permessage-deflate (`--ws-deflate`; clients offering it, as browsers do) against "
+            "the same load without it, same run (medians):", "",
+            "| load | figure | deflate | none | ratio |", "| --- | --- | ---: | ---: | ---: |"] + rows
 
 
 def own_ratios_table(summary):

@@ -11,7 +11,9 @@
 
 namespace rp::bench {
 
-std::string ws_handshake_request(std::string_view path, std::string_view host);
+// `extensions`: a Sec-WebSocket-Extensions offer, or none.
+std::string ws_handshake_request(std::string_view path, std::string_view host,
+                                 std::string_view extensions = {});
 
 // Where the 101 response ends (after the blank line), 0 when incomplete, -1 when it is not a 101.
 long ws_handshake_end(std::string_view bytes);
@@ -19,6 +21,7 @@ long ws_handshake_end(std::string_view bytes);
 struct WsFrame {
     int opcode = 0;
     bool fin = false;
+    bool compressed = false;  // RSV1: permessage-deflate
     std::string_view payload;
     std::size_t consumed = 0;  // header + payload
 };
@@ -27,7 +30,25 @@ std::optional<WsFrame> parse_ws_frame(std::string_view bytes);
 
 // A masked client frame (clients must mask): pongs, closes, and a browser's commands (up to
 // 64 KiB: the 16-bit extended length).
-std::string ws_client_frame(int opcode, std::string_view payload);
+std::string ws_client_frame(int opcode, std::string_view payload, bool compressed = false);
+
+// permessage-deflate (RFC 7692) of one message on its own: raw deflate, flushed, without the
+// 00 00 FF FF; and back. A decompressor that starts afresh per message can read only a sender
+// that takes no context over from earlier messages (as roompush does not); anything else fails.
+class MessageCodec {
+public:
+    MessageCodec();
+    ~MessageCodec();
+    MessageCodec(const MessageCodec&) = delete;
+    MessageCodec& operator=(const MessageCodec&) = delete;
+    std::string compress(std::string_view text);
+    // False when `payload` does not decompress on its own.
+    bool decompress(std::string_view payload, std::string& out);
+
+private:
+    void* deflater_;
+    void* inflater_;
+};
 
 struct HttpResponse {
     int status = 0;
