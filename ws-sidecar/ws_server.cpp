@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "heap_trim.h"
+#include "recv_guard.h"
 #include "roompush/log.h"
 #include "roompush/unix_socket.h"
 #include "ws_engine.h"
@@ -289,12 +290,13 @@ void on_turn_end(struct ev_loop*, ev_check* watcher, int) noexcept {
 
 struct WsServer::Impl {
     Impl(const SidecarConfig& c, RoomRegistry& r, SidecarMetrics& m)
-        : config(c), registry(r), engine(c, r, m, port, LWS_PRE) {
+        : config(c), registry(r), metrics(m), engine(c, r, m, port, LWS_PRE) {
         port.scheduler = &engine.scheduler();
     }
 
     const SidecarConfig& config;
     RoomRegistry& registry;
+    SidecarMetrics& metrics;
     LwsPort port;
     WsEngine engine;
     lws_context* context = nullptr;
@@ -330,6 +332,7 @@ int dispatch(WsEngine& engine, lws* wsi, lws_callback_reasons reason, WsConnecti
             engine.pong(connection);
             return 0;
         case LWS_CALLBACK_ESTABLISHED:
+            recv_guard::watch(lws_get_socket_fd(wsi));
             engine.opened(wire, connection);
             return 0;
         case LWS_CALLBACK_RECEIVE:
@@ -341,6 +344,7 @@ int dispatch(WsEngine& engine, lws* wsi, lws_callback_reasons reason, WsConnecti
         case LWS_CALLBACK_SERVER_WRITEABLE:
             return static_cast<int>(engine.writeable(wire, connection));
         case LWS_CALLBACK_CLOSED:
+            recv_guard::forget(lws_get_socket_fd(wsi));
             engine.closed(connection);
             return 0;
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
@@ -446,6 +450,7 @@ Status WsServer::start() {
     if (config.lws_debug) lws_levels |= LLL_NOTICE | LLL_INFO;
     lws_set_log_level(lws_levels, log_bridge);
     if (auto claimed = claim_socket_path(config.ws_socket); !claimed) return claimed.error();
+    recv_guard::start_on_this_thread(impl_->metrics.ws_refused);  // run() is on this thread too
 
     // tx_packet_size: libwebsockets sends at most this much per send() (plus LWS_PRE + 4) and
     // copies the rest into a buffer sent one chunk per POLLOUT turn. Left at 0 it is the
