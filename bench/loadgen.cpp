@@ -191,7 +191,7 @@ private:
     std::string deflate_command_;  // idle mode with --deflate: each member sends it once
     std::string upload_body_;
     std::vector<std::string> publish_heads_;  // per room: the control line before its data
-    uint64_t primary_start_ = 0, primary_connected_ = 0, primary_cpu_us_ = 0;
+    uint64_t primary_start_ = 0, primary_connected_ = 0, primary_cpu_us_ = 0, primary_wakeups_ = 0;
 };
 
 int LoadGen::open_socket(const Endpoint& endpoint, int index) {
@@ -853,6 +853,15 @@ void LoadGen::report(const ProcSample& start, const ProcSample& connected, const
         deliveries ? static_cast<double>(child_cpu) / static_cast<double>(deliveries) : 0);
     put("primary_cpu_us_per_delivery",
         deliveries ? static_cast<double>(primary_cpu_us_) / static_cast<double>(deliveries) : 0);
+    // Wake-ups: every server thread's sleeps in the phase; those of all but the primary (nginx's
+    // workers, in front of the sidecar) apart.
+    uint64_t wakeups = after.wakeups - before.wakeups;
+    put("server_wakeups_per_delivery",
+        deliveries ? static_cast<double>(wakeups) / static_cast<double>(deliveries) : 0);
+    put("hop_wakeups_per_delivery",
+        deliveries ? static_cast<double>(wakeups - std::min(wakeups, primary_wakeups_)) /
+                         static_cast<double>(deliveries)
+                   : 0);
     put("server_pss_kb_start", static_cast<double>(start.pss_kb));
     put("server_pss_kb_connected", static_cast<double>(connected.pss_kb));
     put("server_pss_kb_loaded", static_cast<double>(after.pss_kb));
@@ -924,7 +933,9 @@ int LoadGen::run() {
     }
     uint64_t client_cpu = self_cpu_us() - client_before;
     ProcSample after = sample_processes(pids);
-    primary_cpu_us_ = sample_processes(primary).cpu_us - primary_before.cpu_us;
+    ProcSample primary_after = sample_processes(primary);
+    primary_cpu_us_ = primary_after.cpu_us - primary_before.cpu_us;
+    primary_wakeups_ = primary_after.wakeups - primary_before.wakeups;
     close_subscribers();
     // Give the servers time to notice the closes and free what the connections held (the
     // sidecar gives its heap back at most every 2 s after closes: heap_trim.h).

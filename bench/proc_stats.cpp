@@ -1,5 +1,6 @@
 #include "proc_stats.h"
 
+#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -40,6 +41,24 @@ uint64_t pss_kb_of(pid_t pid) {
     return 0;
 }
 
+uint64_t wakeups_of(pid_t pid) {
+    uint64_t total = 0;
+    std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    DIR* directory = ::opendir(tasks.c_str());
+    if (directory == nullptr) return 0;
+    while (dirent* entry = ::readdir(directory)) {
+        if (entry->d_name[0] == '.') continue;
+        std::ifstream file(tasks + "/" + entry->d_name + "/status");
+        std::string line;
+        while (std::getline(file, line)) {
+            if (line.rfind("voluntary_ctxt_switches:", 0) == 0)
+                total += std::stoull(line.substr(24));
+        }
+    }
+    ::closedir(directory);
+    return total;
+}
+
 }  // namespace
 
 ProcSample sample_processes(const std::vector<pid_t>& pids) {
@@ -49,6 +68,7 @@ ProcSample sample_processes(const std::vector<pid_t>& pids) {
         sample.cpu_us += own;
         sample.child_cpu_us += children;
         sample.pss_kb += pss_kb_of(pid);
+        sample.wakeups += wakeups_of(pid);
     }
     return sample;
 }
