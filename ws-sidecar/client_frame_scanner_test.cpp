@@ -20,7 +20,8 @@ std::string frame(std::size_t payload_size, bool masked = true, unsigned char fi
         out += static_cast<char>(payload_size & 0xff);
     } else {
         out += static_cast<char>(mask_bit | 127);
-        for (int i = 7; i >= 0; --i) out += static_cast<char>((uint64_t{payload_size} >> (8 * i)) & 0xff);
+        for (int i = 7; i >= 0; --i)
+            out += static_cast<char>((uint64_t{payload_size} >> (8 * i)) & 0xff);
     }
     if (masked) out += "\x12\x34\x56\x78";
     out += std::string(payload_size, '\x80');  // bytes that look like headers with the bit set

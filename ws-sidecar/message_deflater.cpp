@@ -39,23 +39,24 @@ bool parameter_acceptable(std::string_view parameter) {
     if (parameter == "server_no_context_takeover" || parameter == "client_no_context_takeover") {
         return value.empty();
     }
-    if (parameter == "client_max_window_bits") return true;  // lws inflates with 15 bits
-    if (parameter == "server_max_window_bits") return value == "15";
-    return false;
+    // lws inflates with 15 bits, whatever the client compresses with. server_max_window_bits
+    // would have to be answered, which lws 4.1 does not do for a parameter with a value.
+    return parameter == "client_max_window_bits";
 }
 
 }  // namespace
 
 bool deflate_offer_acceptable(std::string_view offers) {
+    std::size_t seen = 0;
+    bool acceptable = true;
     while (!offers.empty()) {
         std::string_view offer = next_piece(offers, ',');
         if (next_piece(offer, ';') != "permessage-deflate") continue;
-        while (!offer.empty()) {
-            if (!parameter_acceptable(next_piece(offer, ';'))) return false;
-        }
-        return true;
+        if (++seen > 1) return false;  // lws 4.1 fails some such upgrades ("mentioned twice")
+        while (!offer.empty())
+            acceptable = acceptable && parameter_acceptable(next_piece(offer, ';'));
     }
-    return false;
+    return seen == 1 && acceptable;
 }
 
 std::size_t encode_text_frame_header(unsigned char* out, std::size_t length, bool compressed) {

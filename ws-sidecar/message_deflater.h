@@ -51,10 +51,10 @@ private:
     std::atomic<uint64_t>& compressed_;
 };
 
-// Whether the first permessage-deflate offer in a Sec-WebSocket-Extensions value can be taken
-// as libwebsockets answers it (the extension's name, and the valueless parameters echoed): its
-// parameters are all RFC 7692's, and it does not ask for a compression window under 15 bits,
-// the one the deflater uses (lws would accept that without saying so).
+// Whether the permessage-deflate offer in a Sec-WebSocket-Extensions value can be taken as
+// libwebsockets 4.1 answers it: with the extension's name and the valueless parameters echoed.
+// So: one offer only (lws fails the upgrade on some lists of several), its parameters RFC 7692's,
+// and no server_max_window_bits, which must be answered with its value, as lws does not.
 bool deflate_offer_acceptable(std::string_view offers);
 
 // RFC 6455 header of an unmasked, final text frame of `length` bytes into `out` (room for

@@ -44,7 +44,10 @@ TEST(MessageDeflater, OffersAreTakenOnlyAsTheDeflaterCanHonourThem) {
         deflate_offer_acceptable("permessage-deflate; client_max_window_bits=10; "
                                  "server_no_context_takeover; client_no_context_takeover"));
     EXPECT_TRUE(deflate_offer_acceptable("x-webkit-deflate-frame, permessage-deflate"));
-    EXPECT_TRUE(deflate_offer_acceptable("permessage-deflate; server_max_window_bits=\"15\""));
+    EXPECT_FALSE(deflate_offer_acceptable("permessage-deflate; server_max_window_bits=15"));
+    EXPECT_FALSE(
+        deflate_offer_acceptable("permessage-deflate, permessage-deflate; "
+                                 "client_max_window_bits"));
     EXPECT_FALSE(deflate_offer_acceptable(""));
     EXPECT_FALSE(deflate_offer_acceptable("x-webkit-deflate-frame"));
     EXPECT_FALSE(deflate_offer_acceptable("permessage-deflate; server_max_window_bits=10"));

@@ -8,8 +8,11 @@
 // answers a frame without a mask as a reset connection: lws then closes it, as RFC 6455 7.1.7
 // ("Fail the WebSocket Connection") allows, without a close frame.
 //
-// Bytes a client sent together with its handshake request, before the 101, are read by lws with
-// the request and not seen here (a client must wait for the 101 before sending frames).
+// Watching starts after the upgrade. Bytes a client sent together with its handshake request,
+// before the 101, are read by lws with the request and not seen here; if they end inside a
+// frame, the scanner starts in the middle of it and may fail that connection or miss a later
+// unmasked frame of it. A client must wait for the 101 before sending frames; browsers and
+// nginx's proxy do.
 
 #include <atomic>
 #include <cstdint>

@@ -132,7 +132,8 @@ public:
     }
 
     // lws 4.1 has no call that says which extensions a connection has; setting an option of one
-    // fails (-1) when it is not active. rx_buf_size 10 (1 KiB) is the value it has anyway.
+    // fails (-1) when it is not active. rx_buf_size changes nothing: lws caps it to the
+    // protocol's receive buffer (512 bytes) whatever it is given.
     bool negotiated_deflate(Wire* wire) override {
         return lws_set_extension_option(wsi_of(wire), kDeflate, "rx_buf_size", "10") == 0;
     }
