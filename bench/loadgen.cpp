@@ -956,9 +956,10 @@ int LoadGen::run() {
                            ? primary_after.wakeups - primary_before.wakeups
                            : 0;
     close_subscribers();
-    // Give the servers time to notice the closes and free what the connections held (the
-    // sidecar gives its heap back at most every 2 s after closes: heap_trim.h).
-    uint64_t settle = now_ns() + 2500000000ULL;
+    // Give the servers time to notice the closes and free what the connections held: the
+    // sidecar gives its heap back when half its connections have gone, then again 2 s later
+    // at the earliest, on a turn of its loop (the housekeeper brings one every second).
+    uint64_t settle = now_ns() + 3500000000ULL;
     while (now_ns() < settle) ::usleep(100000);
     ProcSample closed = sample_processes(pids);
     report(start, connected, before, after, closed, client_cpu, connect_s);
