@@ -159,13 +159,20 @@ class Config(unittest.TestCase):
                 self.assertEqual(result.returncode, 3, result.stderr)  # parsed; no sidecar there
 
     def test_sidecar_boolean_flag_takes_only_true_or_false(self):
-        for text in ("lws-debug = 7\n", 'lws-debug = "maybe"\n'):
+        for option, text in (("--lws-debug", "lws-debug = 7\n"),
+                             ("--lws-debug", 'lws-debug = "maybe"\n'),
+                             ("--ws-deflate", 'ws-deflate = "gzip"\n'),
+                             ("--ws-deflate", "ws-deflate = 2\n")):
             with self.subTest(text):
                 result = run("roompush-sidecar", "--config", self.write("flag.conf", text),
                              "--check-config")
                 self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
-                self.assertIn("--lws-debug", result.stderr)
+                self.assertIn(option, result.stderr)
                 self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+        taken = run("roompush-sidecar", "--config", self.write("flag.conf", "ws-deflate = true\n"),
+                    "--print-config")
+        self.assertEqual(taken.returncode, 0, taken.stderr)
+        self.assertIn("ws-deflate=true\n", taken.stdout)
 
     def test_flags_override_the_file(self):
         config = self.write("sidecar.conf", 'ping-interval = 7\nhistory = 5\nws-socket = "/tmp/a.sock"\n')
