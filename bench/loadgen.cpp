@@ -35,6 +35,7 @@
 #include "proc_stats.h"
 #include "roompush/control_codec.h"
 #include "roompush/json.h"
+#include "roompush/message_deflate.h"
 #include "wire.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -46,6 +47,8 @@ namespace {
 
 // What browsers offer (Chromium, Firefox and python3-websockets send this or less).
 constexpr const char* kDeflateOffer = "permessage-deflate; client_max_window_bits";
+// Larger than any message the bench publishes: more is a fault in what the server sent.
+constexpr std::size_t kMaxInflatedBytes = 1u << 24;
 
 uint64_t now_ns() {
     timespec ts{};
@@ -187,7 +190,8 @@ private:
     int subs_total_ = 0, subs_started_ = 0, subs_pending_ = 0;
     Counters c_;
     std::string buffer_ = std::string(1 << 16, '\0');
-    MessageCodec codec_;
+    MessageCompressor compressor_;
+    MessageDecompressor decompressor_;
     std::string inflated_;
     // The members of a room are sent the same compressed bytes (the server compresses once per
     // message): each is decompressed once here too, or the generator, not the server, would be
@@ -388,9 +392,12 @@ void LoadGen::on_sub_bytes(Conn& conn, std::string_view bytes) {
             // A command compressed, as a browser sends it: the server then holds what it
             // decompresses this member's messages with (the memory the idle figure measures).
             if (deflate_command_.empty()) {
+                std::vector<unsigned char> packed;
+                compressor_.compress("{\"op\":\"subscribe\",\"room\":\"" + o_.room_prefix + "0\"}",
+                                     packed);
                 deflate_command_ = ws_client_frame(
                     1,
-                    codec_.compress("{\"op\":\"subscribe\",\"room\":\"" + o_.room_prefix + "0\"}"),
+                    std::string_view(reinterpret_cast<const char*>(packed.data()), packed.size()),
                     true);
             }
             conn.out += deflate_command_;
@@ -436,7 +443,7 @@ void LoadGen::on_frame(Conn& conn, const WsFrame& frame) {
         ++c_.compressed_frames;
         auto known = decompressed_.find(frame.payload);
         if (known == decompressed_.end()) {
-            if (!codec_.decompress(frame.payload, inflated_)) {
+            if (!decompressor_.decompress(frame.payload, inflated_, kMaxInflatedBytes)) {
                 ++c_.inflate_failed;
                 fail(conn);
                 return;

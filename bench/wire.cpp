@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include <zlib.h>
-
 namespace rp::bench {
 
 std::string ws_handshake_request(std::string_view path, std::string_view host,
@@ -76,60 +74,6 @@ std::string ws_client_frame(int opcode, std::string_view payload, bool compresse
     for (std::size_t i = 0; i < length; ++i)
         out.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
     return out;
-}
-
-namespace {
-constexpr unsigned char kFlushTail[] = {0x00, 0x00, 0xff, 0xff};
-z_stream* stream_of(void* stream) { return static_cast<z_stream*>(stream); }
-}  // namespace
-
-MessageCodec::MessageCodec() : deflater_(new z_stream{}), inflater_(new z_stream{}) {
-    deflateInit2(stream_of(deflater_), 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
-    inflateInit2(stream_of(inflater_), -15);
-}
-
-MessageCodec::~MessageCodec() {
-    deflateEnd(stream_of(deflater_));
-    inflateEnd(stream_of(inflater_));
-    delete stream_of(deflater_);
-    delete stream_of(inflater_);
-}
-
-std::string MessageCodec::compress(std::string_view text) {
-    z_stream* stream = stream_of(deflater_);
-    deflateReset(stream);
-    std::string out(deflateBound(stream, text.size()) + 8, '\0');
-    stream->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-    stream->avail_in = static_cast<uInt>(text.size());
-    stream->next_out = reinterpret_cast<Bytef*>(out.data());
-    stream->avail_out = static_cast<uInt>(out.size());
-    deflate(stream, Z_SYNC_FLUSH);
-    out.resize(out.size() - stream->avail_out - sizeof kFlushTail);
-    return out;
-}
-
-bool MessageCodec::decompress(std::string_view payload, std::string& out) {
-    z_stream* stream = stream_of(inflater_);
-    inflateReset(stream);
-    out.clear();
-    char chunk[16384];
-    for (int part = 0; part < 2; ++part) {
-        std::string_view in =
-            part == 0
-                ? payload
-                : std::string_view(reinterpret_cast<const char*>(kFlushTail), sizeof kFlushTail);
-        stream->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-        stream->avail_in = static_cast<uInt>(in.size());
-        do {
-            stream->next_out = reinterpret_cast<Bytef*>(chunk);
-            stream->avail_out = sizeof chunk;
-            int status = inflate(stream, Z_SYNC_FLUSH);
-            if (status != Z_OK && status != Z_BUF_ERROR) return false;
-            out.append(chunk, sizeof chunk - stream->avail_out);
-            if (out.size() > (1u << 24)) return false;
-        } while (stream->avail_in > 0 || stream->avail_out == 0);
-    }
-    return true;
 }
 
 std::optional<HttpResponse> parse_http_response(std::string_view bytes) {

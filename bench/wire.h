@@ -32,24 +32,6 @@ std::optional<WsFrame> parse_ws_frame(std::string_view bytes);
 // 64 KiB: the 16-bit extended length).
 std::string ws_client_frame(int opcode, std::string_view payload, bool compressed = false);
 
-// permessage-deflate (RFC 7692) of one message on its own: raw deflate, flushed, without the
-// 00 00 FF FF; and back. A decompressor that starts afresh per message can read only a sender
-// that takes no context over from earlier messages (as roompush does not); anything else fails.
-class MessageCodec {
-public:
-    MessageCodec();
-    ~MessageCodec();
-    MessageCodec(const MessageCodec&) = delete;
-    MessageCodec& operator=(const MessageCodec&) = delete;
-    std::string compress(std::string_view text);
-    // False when `payload` does not decompress on its own.
-    bool decompress(std::string_view payload, std::string& out);
-
-private:
-    void* deflater_;
-    void* inflater_;
-};
-
 struct HttpResponse {
     int status = 0;
     std::string_view body;

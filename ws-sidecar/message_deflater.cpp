@@ -1,17 +1,7 @@
 #include "message_deflater.h"
 
-#include <cstring>
-
 namespace rp::sidecar {
 namespace {
-
-// Each message on its own, so the whole window is never needed by a short one; 32 KiB covers a
-// long one. A smaller hash (memLevel 5: 4 K entries) keeps deflateReset(), which clears it, cheap
-// per message, at no cost in ratio on messages this size.
-constexpr int kWindowBits = 15;
-constexpr int kMemLevel = 5;
-constexpr int kLevel = 6;  // compressed once per publish, however many members get it
-constexpr unsigned char kFlushTail[] = {0x00, 0x00, 0xff, 0xff};
 
 std::string_view trimmed(std::string_view text) {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -77,47 +67,19 @@ std::size_t encode_text_frame_header(unsigned char* out, std::size_t length, boo
     return 10;
 }
 
-MessageDeflater::MessageDeflater(std::atomic<uint64_t>& compressed) : compressed_(compressed) {
-    ready_ = deflateInit2(&stream_, kLevel, Z_DEFLATED, -kWindowBits, kMemLevel,
-                          Z_DEFAULT_STRATEGY) == Z_OK;
-}
-
-MessageDeflater::~MessageDeflater() {
-    if (ready_) deflateEnd(&stream_);
-}
-
 DeflateForm MessageDeflater::form(Frame& frame) {
     if (!frame.deflate_tried_) {
         frame.deflate_tried_ = true;
-        if (ready_ && frame.size() >= kMinBytes) {
-            const std::vector<unsigned char>& packed = compress(frame.text());
-            if (!packed.empty() && packed.size() < frame.size()) {
-                FramePtr made = make_frame(
-                    std::string_view(reinterpret_cast<const char*>(packed.data()), packed.size()));
-                frame.deflated_ = made.release_ownership();
-                compressed_++;
-            }
+        if (frame.size() >= kMinBytes && compressor_.compress(frame.text(), packed_) &&
+            packed_.size() < frame.size()) {
+            FramePtr made = make_frame(
+                std::string_view(reinterpret_cast<const char*>(packed_.data()), packed_.size()));
+            frame.deflated_ = made.release_ownership();
+            compressed_++;
         }
     }
     if (frame.deflated_ != nullptr) return {frame.deflated_, true};
     return {&frame, false};
-}
-
-const std::vector<unsigned char>& MessageDeflater::compress(std::string_view text) {
-    out_.clear();
-    if (deflateReset(&stream_) != Z_OK) return out_;
-    out_.resize(deflateBound(&stream_, text.size()) + 8);
-    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-    stream_.avail_in = static_cast<uInt>(text.size());
-    stream_.next_out = out_.data();
-    stream_.avail_out = static_cast<uInt>(out_.size());
-    int status = deflate(&stream_, Z_SYNC_FLUSH);
-    std::size_t made = out_.size() - stream_.avail_out;
-    bool whole =
-        status == Z_OK && stream_.avail_in == 0 && made >= sizeof kFlushTail &&
-        std::memcmp(out_.data() + made - sizeof kFlushTail, kFlushTail, sizeof kFlushTail) == 0;
-    out_.resize(whole ? made - sizeof kFlushTail : 0);
-    return out_;
 }
 
 }  // namespace rp::sidecar

@@ -9,8 +9,6 @@
 // A message that does not come out smaller goes as it is (RSV1 clear), which the extension
 // allows per message. Loop thread only.
 
-#include <zlib.h>
-
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +16,7 @@
 #include <vector>
 
 #include "frame.h"
+#include "roompush/message_deflate.h"
 
 namespace rp::sidecar {
 
@@ -33,21 +32,13 @@ public:
     static constexpr std::size_t kMinBytes = 64;
 
     // `compressed`: counts the messages compressed (once each).
-    explicit MessageDeflater(std::atomic<uint64_t>& compressed);
-    ~MessageDeflater();
-    MessageDeflater(const MessageDeflater&) = delete;
-    MessageDeflater& operator=(const MessageDeflater&) = delete;
+    explicit MessageDeflater(std::atomic<uint64_t>& compressed) : compressed_(compressed) {}
 
     DeflateForm form(Frame& frame);
 
 private:
-    // The raw deflate stream of `text`, flushed to a byte boundary, without the 00 00 FF FF
-    // that RFC 7692 has the sender leave off. Empty: zlib failed.
-    const std::vector<unsigned char>& compress(std::string_view text);
-
-    z_stream stream_{};
-    bool ready_ = false;
-    std::vector<unsigned char> out_;
+    MessageCompressor compressor_;
+    std::vector<unsigned char> packed_;
     std::atomic<uint64_t>& compressed_;
 };
 

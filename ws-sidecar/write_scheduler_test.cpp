@@ -1,11 +1,12 @@
 #include "write_scheduler.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "roompush/message_deflate.h"
 
 namespace rp::sidecar {
 namespace {
@@ -17,21 +18,12 @@ constexpr std::size_t kHeadroom = 16;
 Wire* wire_of(SessionId id) { return reinterpret_cast<Wire*>(static_cast<uintptr_t>(id) << 4); }
 SessionId id_of(Wire* wire) { return reinterpret_cast<uintptr_t>(wire) >> 4; }
 
-// A permessage-deflate payload as a client inflates it (RFC 7692: the 00 00 FF FF appended).
+// A permessage-deflate payload as a client inflates it.
 std::string inflated(const unsigned char* bytes, std::size_t size) {
-    std::vector<unsigned char> in(bytes, bytes + size);
-    in.insert(in.end(), {0x00, 0x00, 0xff, 0xff});
-    z_stream stream{};
-    if (inflateInit2(&stream, -15) != Z_OK) return "!";
-    std::string out(1 << 16, '\0');
-    stream.next_in = in.data();
-    stream.avail_in = static_cast<uInt>(in.size());
-    stream.next_out = reinterpret_cast<Bytef*>(out.data());
-    stream.avail_out = static_cast<uInt>(out.size());
-    int status = inflate(&stream, Z_SYNC_FLUSH);
-    out.resize(out.size() - stream.avail_out);
-    inflateEnd(&stream);
-    return status == Z_OK && stream.avail_in == 0 ? out : "!";
+    MessageDecompressor decompressor;
+    std::string out;
+    std::string_view payload(reinterpret_cast<const char*>(bytes), size);
+    return decompressor.decompress(payload, out, 1 << 16) ? out : "!";
 }
 
 // The text frames in `bytes`, as a client reads them: a compressed one (RSV1) as "Z(text)"; "!"
