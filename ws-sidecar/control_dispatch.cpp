@@ -2,8 +2,7 @@
 
 #include "cluster_view.h"
 
-#include <condition_variable>
-#include <mutex>
+#include <thread>
 
 #include "roompush/log.h"
 #include "roompush/wall_clock.h"
@@ -14,6 +13,24 @@ namespace {
 ControlResponse unavailable() {
     return ControlResponse::failure(
         make_error("unavailable", "the sidecar's event loop did not answer in time"));
+}
+
+ControlResponse publish_response(const std::string& room, const std::string& event,
+                                 const Result<PublishAck>& ack) {
+    if (!ack) {
+        log_warn("publish_failed")
+            .kv("room", room)
+            .kv("code", ack.error().code)
+            .kv("error", ack.error().message);
+        return ControlResponse::failure(ack.error());
+    }
+    log_debug("publish")
+        .kv("room", room)
+        .kv("event", event)
+        .kv("seq", ack->seq)
+        .kv("delivered", ack->delivered)
+        .kv("duplicate", ack->duplicate);
+    return ControlResponse::success(encode_publish_response(*ack));
 }
 
 }  // namespace
@@ -146,66 +163,61 @@ ControlResponse ControlDispatch::answer_off_loop(const ControlRequest& request) 
 // many at a time, in this order; each is answered with its own ack or error.
 void ControlDispatch::publish_together(PublishRun& run, std::vector<ControlResponse>& responses) {
     if (run.requests.empty()) return;
-    struct Waiting {
-        std::mutex mutex;
-        std::condition_variable done;
-        std::size_t left = 0;
-        std::vector<std::optional<Result<PublishAck>>> acks;
-    };
-    auto waiting = std::make_shared<Waiting>();
-    waiting->left = run.requests.size();
-    waiting->acks.resize(run.requests.size());
+    auto pending = std::make_shared<PendingAnswers>();
+    auto refused = std::make_shared<std::optional<Error>>();
     int64_t now = now_ms();
-    for (std::size_t k = 0; k < run.requests.size(); ++k) {
-        parts_.broker.publish_async(run.requests[k], now, [waiting, k](Result<PublishAck> ack) {
-            std::lock_guard lock(waiting->mutex);
-            waiting->acks[k] = std::move(ack);
-            if (--waiting->left == 0) waiting->done.notify_all();
-        });
-        // Refused at once (Redis away): the rest are not sent either, so that none of them
-        // overtakes it when the caller sends it again.
-        std::lock_guard lock(waiting->mutex);
-        if (waiting->acks[k] && !*waiting->acks[k]) {
-            for (std::size_t rest = k + 1; rest < run.requests.size(); ++rest) {
-                waiting->acks[rest] = waiting->acks[k]->error();
-                --waiting->left;
-            }
-            break;
-        }
+    for (const ControlRequest& request : run.requests) submit(request, now, pending, refused);
+    std::vector<ControlResponse> answers;
+    while (pending->owed() > 0) {
+        pending->wait(now_ms());
+        pending->take(answers, now_ms());
     }
-    std::unique_lock lock(waiting->mutex);
-    waiting->done.wait_for(lock, std::chrono::milliseconds(kSidecarAnswerDeadlineMs),
-                           [&] { return waiting->left == 0; });
     for (std::size_t k = 0; k < run.requests.size(); ++k) {
-        std::optional<Result<PublishAck>>& ack = waiting->acks[k];
-        responses[run.slots[k]] = publish_response(
-            run.requests[k],
-            ack ? std::move(*ack)
-                : Result<PublishAck>(make_error(
-                      "unavailable", "Redis did not answer within " +
-                                         std::to_string(kSidecarAnswerDeadlineMs / 1000) +
-                                         " s; send it again later, with the same id (it may "
-                                         "have been published)")));
+        responses[run.slots[k]] = std::move(answers[k]);
     }
     run = {};
 }
 
-ControlResponse ControlDispatch::publish_response(const ControlRequest& request,
-                                                  const Result<PublishAck>& ack) {
-    if (!ack) {
-        log_warn("publish_failed")
-            .kv("room", request.room)
-            .kv("code", ack.error().code)
-            .kv("error", ack.error().message);
-        return ControlResponse::failure(ack.error());
+bool ControlDispatch::pipeline(std::vector<Result<ControlRequest>>& requests,
+                               const std::shared_ptr<PendingAnswers>& pending) {
+    if (!parts_.broker.shared()) return false;
+    for (const Result<ControlRequest>& request : requests) {
+        if (request && route_of(request, true) != Route::off_loop) return false;
+        if (request && request->op != ControlOp::publish) return false;
     }
-    log_debug("publish")
-        .kv("room", request.room)
-        .kv("event", request.event)
-        .kv("seq", ack->seq)
-        .kv("delivered", ack->delivered)
-        .kv("duplicate", ack->duplicate);
-    return ControlResponse::success(encode_publish_response(*ack));
+    auto refused = std::make_shared<std::optional<Error>>();
+    int64_t now = now_ms();
+    for (const Result<ControlRequest>& request : requests) {
+        if (request) {
+            submit(*request, now, pending, refused);
+        } else {
+            pending->add(ControlResponse::failure(request.error()));
+        }
+    }
+    return true;
+}
+
+// Shared broker: `request` to the broker, which sends the publishes submitted one after the
+// other to Redis many at a time, in this order; its answer to `pending`. Once the broker refuses
+// one at once (Redis away: `refused`, set on this thread), the rest are answered with the same
+// error and not sent, so that none of them overtakes it when the caller sends it again.
+void ControlDispatch::submit(const ControlRequest& request, int64_t now,
+                             const std::shared_ptr<PendingAnswers>& pending,
+                             const std::shared_ptr<std::optional<Error>>& refused) {
+    if (*refused) {
+        pending->add(publish_response(request.room, request.event, **refused));
+        return;
+    }
+    PendingAnswers::Ticket ticket = pending->expect(now + kSidecarAnswerDeadlineMs);
+    // The callback may outlive this dispatch (Redis answering after the connection is gone): it
+    // holds only what it needs.
+    parts_.broker.publish_async(
+        request, now,
+        [pending, ticket, refused, submitter = std::this_thread::get_id(), room = request.room,
+         event = request.event](Result<PublishAck> ack) {
+            if (!ack && std::this_thread::get_id() == submitter) *refused = ack.error();
+            pending->fill(ticket, publish_response(room, event, ack));
+        });
 }
 
 // Shared broker: history is read from the room's stream, not from this node's cache.

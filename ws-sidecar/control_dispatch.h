@@ -28,6 +28,7 @@
 #include "control_handler.h"
 #include "control_server.h"
 #include "loop_port.h"
+#include "pending_answers.h"
 #include "room_registry.h"
 #include "roompush/control_codec.h"
 #include "roompush/program_options.h"
@@ -58,6 +59,13 @@ public:
     ControlAnswers answer(std::vector<Result<ControlRequest>> requests,
                           AnswerWriter* writer = nullptr);
 
+    // Connection thread, shared broker: when every request of a read is a publish (or a line
+    // that did not decode), they go to the broker at once and their answers to `pending` as
+    // they come (pending_answers.h), so that the connection reads on. False, with nothing done,
+    // for any other read: the connection waits until nothing is owed and calls answer().
+    bool pipeline(std::vector<Result<ControlRequest>>& requests,
+                  const std::shared_ptr<PendingAnswers>& pending);
+
 private:
     // The loop requests waiting for one hand-over, and where their answers go.
     struct LoopRun {
@@ -71,7 +79,9 @@ private:
     // The shared broker's publishes between two other requests.
     using PublishRun = LoopRun;
     void publish_together(PublishRun& run, std::vector<ControlResponse>& responses);
-    ControlResponse publish_response(const ControlRequest& request, const Result<PublishAck>& ack);
+    void submit(const ControlRequest& request, int64_t now,
+                const std::shared_ptr<PendingAnswers>& pending,
+                const std::shared_ptr<std::optional<Error>>& refused);
     ControlResponse carry_out_on_loop(const ControlRequest& request, int64_t now);
     ControlResponse answer_off_loop(const ControlRequest& request);
     ControlResponse shared_history(const ControlRequest& request);

@@ -6,6 +6,7 @@
 #include "answer_writer.h"
 #include "memory_broker.h"
 #include "roompush/unix_socket.h"
+#include "roompush/wall_clock.h"
 #include "test_loop.h"
 
 namespace rp::sidecar {
@@ -141,6 +142,47 @@ TEST_F(Dispatch, ASharedBrokerAnswersPublishAndHistoryOffTheLoop) {
 
     redis.up = false;
     EXPECT_EQ(code_of(control.answer(requests({kPublishA})).responses.at(0)), "unavailable");
+}
+
+TEST_F(Dispatch, ASharedBrokersReadOfPublishesIsPipelinedAndAnsweredInOrder) {
+    ControlDispatch control = dispatch(redis);
+    auto pending = std::make_shared<PendingAnswers>();
+    auto read =
+        requests({kPublishA, "{nope", R"({"op":"publish","room":"B","event":"e","data":2})"});
+    ASSERT_TRUE(control.pipeline(read, pending));
+    EXPECT_EQ(redis.published, (std::vector<std::string>{"A", "B"}));
+    std::vector<ControlResponse> out;
+    pending->take(out, now_ms());
+    ASSERT_EQ(out.size(), 3u);
+    EXPECT_EQ(out[0].line, R"({"ok":true,"seq":1,"delivered":2})");
+    EXPECT_EQ(code_of(out[1]), "bad_json");
+    EXPECT_EQ(out[2].line, R"({"ok":true,"seq":2,"delivered":2})");
+    EXPECT_EQ(loop.posted, 0);
+
+    // Refused at once: the rest of the read is not sent, so none overtakes it when sent again.
+    redis.up = false;
+    auto refused = requests({kPublishA, kPublishA});
+    ASSERT_TRUE(control.pipeline(refused, pending));
+    EXPECT_EQ(redis.published.size(), 3u);
+    out.clear();
+    pending->take(out, now_ms());
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(code_of(out[0]), "unavailable");
+    EXPECT_EQ(code_of(out[1]), "unavailable");
+}
+
+TEST_F(Dispatch, OnlyAReadOfPublishesToASharedBrokerIsPipelined) {
+    auto pending = std::make_shared<PendingAnswers>();
+    ControlDispatch shared = dispatch(redis);
+    auto mixed = requests({kPublishA, R"({"op":"history","room":"A"})"});
+    EXPECT_FALSE(shared.pipeline(mixed, pending));
+    auto with_loop_request = requests({kPublishA, R"({"op":"stats"})"});
+    EXPECT_FALSE(shared.pipeline(with_loop_request, pending));
+    ControlDispatch local = dispatch(memory);
+    auto publishes = requests({kPublishA});
+    EXPECT_FALSE(local.pipeline(publishes, pending));
+    EXPECT_TRUE(redis.published.empty());
+    EXPECT_EQ(pending->owed(), 0u);
 }
 
 TEST_F(Dispatch, ClusterViewsComeFromTheBrokerAndAreTypedEitherWay) {

@@ -5,11 +5,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <system_error>
 
 #include "roompush/log.h"
+#include "roompush/wall_clock.h"
 
 namespace rp::sidecar {
 namespace {
@@ -23,8 +26,12 @@ std::string describe_peer(int fd) {
 
 }  // namespace
 
-ControlServer::ControlServer(Config config, SidecarMetrics& metrics, Dispatch dispatch)
-    : config_(std::move(config)), metrics_(metrics), dispatch_(std::move(dispatch)) {}
+ControlServer::ControlServer(Config config, SidecarMetrics& metrics, Dispatch dispatch,
+                             Pipeline pipeline)
+    : config_(std::move(config)),
+      metrics_(metrics),
+      dispatch_(std::move(dispatch)),
+      pipeline_(std::move(pipeline)) {}
 
 ControlServer::~ControlServer() { stop(); }
 
@@ -119,11 +126,10 @@ void ControlServer::refuse(int fd, const Error& error) {
     ::close(fd);
 }
 
-// Answers every complete line the reader holds, in order. Blank lines are no requests; a line
-// over the limit or one that does not decode is answered with its error by the dispatch, in its
-// place. A `tail` that starts ends the request/response part of the connection: lines after it
-// are neither answered nor counted.
-ControlAnswers ControlServer::answer(LineReader& reader, AnswerWriter& writer) {
+// Every complete line the reader holds, decoded, in order. Blank lines are no requests; a line
+// over the limit or one that does not decode keeps its place with its error, which the dispatch
+// answers there.
+std::vector<Result<ControlRequest>> ControlServer::decode_lines(LineReader& reader) const {
     std::vector<Result<ControlRequest>> requests;
     while (auto item = reader.next()) {
         if (item->kind == LineReader::Item::Kind::too_long) {
@@ -134,36 +140,91 @@ ControlAnswers ControlServer::answer(LineReader& reader, AnswerWriter& writer) {
             requests.push_back(decode_request(item->text));
         }
     }
-    if (requests.empty()) return {};
-    ControlAnswers answers = dispatch_(std::move(requests), writer);
-    metrics_.control_requests += answers.responses.size();
-    for (const ControlResponse& response : answers.responses) {
-        if (!response.ok) metrics_.control_errors++;
-    }
-    return answers;
+    return requests;
 }
 
+void ControlServer::count(const std::vector<ControlResponse>& responses, std::size_t from) {
+    metrics_.control_requests += responses.size() - from;
+    for (std::size_t i = from; i < responses.size(); ++i) {
+        if (!responses[i].ok) metrics_.control_errors++;
+    }
+}
+
+// Reads, answers and writes until the client hangs up or a `tail` takes the connection over.
+// A read of publishes that the pipeline takes (a shared broker) is not waited for: their answers
+// are written as Redis gives them, in order, while the next reads come in; any other read waits
+// until nothing is owed, so that it is carried out after everything before it.
 void ControlServer::serve(Client& client) {
+    int fd = client.fd.get();
     LineReader reader(config_.max_line);
-    AnswerWriter writer(client.fd.get());
+    AnswerWriter writer(fd);
+    auto pending = std::make_shared<PendingAnswers>();
     char buffer[65536];
     ControlAnswers answers;
-    while (!answers.tail) {
-        ssize_t got = ::read(client.fd.get(), buffer, sizeof buffer);
+    while (!answers.tail && await_request(fd, *pending, writer)) {
+        ssize_t got = ::read(fd, buffer, sizeof buffer);
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) break;
         reader.feed(std::string_view(buffer, static_cast<size_t>(got)));
-        answers = answer(reader, writer);
+        std::vector<Result<ControlRequest>> requests = decode_lines(reader);
+        if (requests.empty()) continue;
+        if (pipeline_ && pipeline_(requests, pending)) {
+            if (!write_known(*pending, writer)) break;
+            continue;
+        }
+        if (!settle(*pending, writer)) break;
+        // A `tail` that starts ends the request/response part of the connection: lines after it
+        // are neither answered nor counted.
+        answers = dispatch_(std::move(requests), writer);
+        count(answers.responses, 0);
         for (std::size_t i = answers.handed; i < answers.responses.size(); ++i) {
             writer.add(answers.responses[i]);
         }
         if (!writer.write_all()) break;
     }
+    // Reading has stopped; a publish Redis ran is still answered (ControlServer::stop).
+    (void)settle(*pending, writer);
     if (answers.tail) {
-        stream_tail(client.fd.get(), *answers.tail);
+        stream_tail(fd, *answers.tail);
         if (answers.on_tail_end) answers.on_tail_end();
     }
     client.done = true;
+}
+
+// Until the client has sent more (true) or writing failed (false), writing the answers owed as
+// they become known. With kMaxOwedAnswers owed, the client is not read until some are answered.
+bool ControlServer::await_request(int fd, PendingAnswers& pending, AnswerWriter& writer) {
+    while (pending.owed() > 0) {
+        std::optional<int64_t> due = pending.first_deadline();
+        int timeout =
+            due ? static_cast<int>(std::clamp<int64_t>(*due - now_ms(), 0, INT32_MAX)) : 0;
+        bool may_read = pending.owed() < kMaxOwedAnswers;
+        pollfd ready[2] = {{pending.ready_fd(), POLLIN, 0}, {fd, POLLIN, 0}};
+        int polled = ::poll(ready, may_read ? 2 : 1, timeout);
+        if (polled < 0 && errno != EINTR) return false;
+        if (!write_known(pending, writer)) return false;
+        if (may_read && polled > 0 && ready[1].revents != 0) return true;
+    }
+    return true;
+}
+
+// The answers known now, in order, written. False when the client is gone.
+bool ControlServer::write_known(PendingAnswers& pending, AnswerWriter& writer) {
+    std::vector<ControlResponse> known;
+    pending.take(known, now_ms());
+    if (known.empty()) return true;
+    count(known, 0);
+    for (const ControlResponse& response : known) writer.add(response);
+    return writer.write_all();
+}
+
+// Until nothing is owed, writing the answers as they become known. False when the client is gone.
+bool ControlServer::settle(PendingAnswers& pending, AnswerWriter& writer) {
+    while (pending.owed() > 0) {
+        pending.wait(now_ms());
+        if (!write_known(pending, writer)) return false;
+    }
+    return true;
 }
 
 // Writes the followed frames as lines until the client hangs up, the stream ends, or the server

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "answer_writer.h"
+#include "pending_answers.h"
 #include "roompush/control_codec.h"
 #include "roompush/error.h"
 #include "roompush/line_reader.h"
@@ -58,7 +59,15 @@ public:
     using Dispatch =
         std::function<ControlAnswers(std::vector<Result<ControlRequest>>, AnswerWriter&)>;
 
-    ControlServer(Config config, SidecarMetrics& metrics, Dispatch dispatch);
+    // A read's publishes given to a shared broker without waiting for their answers, which
+    // come to the connection's PendingAnswers; false: not such a read (control_dispatch.h).
+    using Pipeline = std::function<bool(std::vector<Result<ControlRequest>>&,
+                                        const std::shared_ptr<PendingAnswers>&)>;
+    // The answers one connection may owe before it is no longer read.
+    static constexpr std::size_t kMaxOwedAnswers = 4096;
+
+    ControlServer(Config config, SidecarMetrics& metrics, Dispatch dispatch,
+                  Pipeline pipeline = {});
     ~ControlServer();
 
     Status start();
@@ -73,7 +82,11 @@ private:
 
     void accept_loop();
     void serve(Client& client);
-    ControlAnswers answer(LineReader& reader, AnswerWriter& writer);
+    std::vector<Result<ControlRequest>> decode_lines(LineReader& reader) const;
+    void count(const std::vector<ControlResponse>& responses, std::size_t from);
+    bool await_request(int fd, PendingAnswers& pending, AnswerWriter& writer);
+    bool write_known(PendingAnswers& pending, AnswerWriter& writer);
+    bool settle(PendingAnswers& pending, AnswerWriter& writer);
     void stream_tail(int fd, TailStream& stream);
     void reap_finished_clients();
     void refuse(int fd, const Error& error);
@@ -82,6 +95,7 @@ private:
     Config config_;
     SidecarMetrics& metrics_;
     Dispatch dispatch_;
+    Pipeline pipeline_;
     UniqueFd listen_fd_;
     std::thread accept_thread_;
     std::atomic<bool> stopping_{false};

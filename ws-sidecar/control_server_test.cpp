@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <mutex>
 #include <thread>
+
+#include "roompush/wall_clock.h"
 
 namespace rp::sidecar {
 namespace {
@@ -29,10 +32,11 @@ protected:
         ::rmdir(dir.c_str());
     }
 
-    void start(ControlServer::Dispatch dispatch, std::size_t max_clients = 4) {
+    void start(ControlServer::Dispatch dispatch, std::size_t max_clients = 4,
+               ControlServer::Pipeline pipeline = {}) {
         server = std::make_unique<ControlServer>(
             ControlServer::Config{.path = path, .max_line = 1024, .max_clients = max_clients},
-            metrics, std::move(dispatch));
+            metrics, std::move(dispatch), std::move(pipeline));
         ASSERT_TRUE(server->start().ok());
     }
     UniqueFd connect() {
@@ -98,6 +102,104 @@ TEST_F(ControlServerTest, APipelinedReadIsOneDispatchAnsweredInOrder) {
     EXPECT_EQ(lines[3], R"({"ok":true,"op":"reload"})");
     std::lock_guard lock(mutex);
     EXPECT_EQ(batches, std::vector<std::size_t>{4}) << "the blank line is no request";
+}
+
+// A pipeline that takes every read of publishes and leaves their answers owed until the test
+// gives them; a dispatch that counts what it is given.
+struct HeldPublishes {
+    std::mutex mutex;
+    std::vector<std::pair<std::shared_ptr<PendingAnswers>, PendingAnswers::Ticket>> owed;
+    std::atomic<int> dispatched{0};
+
+    ControlServer::Pipeline pipeline() {
+        return [this](std::vector<Result<ControlRequest>>& requests,
+                      const std::shared_ptr<PendingAnswers>& pending) {
+            for (const auto& request : requests) {
+                if (!request || request->op != ControlOp::publish) return false;
+            }
+            std::lock_guard lock(mutex);
+            for (std::size_t i = 0; i < requests.size(); ++i) {
+                owed.emplace_back(pending, pending->expect(now_ms() + 60000));
+            }
+            return true;
+        };
+    }
+    std::size_t held() {
+        std::lock_guard lock(mutex);
+        return owed.size();
+    }
+    // Waits (up to 5 s) until `count` publishes are held.
+    bool wait_held(std::size_t count) {
+        for (int i = 0; i < 500 && held() < count; ++i) std::this_thread::sleep_for(10ms);
+        return held() >= count;
+    }
+    void answer(std::size_t index, const std::string& text) {
+        std::lock_guard lock(mutex);
+        owed.at(index).first->fill(
+            owed.at(index).second,
+            ControlResponse::success("{\"ok\":true,\"x\":\"" + text + "\"}"));
+    }
+};
+
+bool nothing_to_read(int fd) {
+    pollfd peer{fd, POLLIN, 0};
+    return ::poll(&peer, 1, 100) == 0;
+}
+
+constexpr const char* kPublishLine =
+    "{\"op\":\"publish\",\"room\":\"A\",\"event\":\"e\",\"data\":1}\n";
+
+TEST_F(ControlServerTest, PublishesInFlightDoNotStopTheConnectionReadingAndAreAnsweredInOrder) {
+    HeldPublishes publishes;
+    start(echo, 4, publishes.pipeline());
+    UniqueFd fd = connect();
+    ASSERT_TRUE(write_all(fd.get(), kPublishLine).ok());
+    ASSERT_TRUE(publishes.wait_held(1));
+    // The first is not answered, and the next read is taken all the same.
+    ASSERT_TRUE(write_all(fd.get(), std::string(kPublishLine) + kPublishLine).ok());
+    ASSERT_TRUE(publishes.wait_held(3));
+
+    publishes.answer(2, "third");
+    publishes.answer(1, "second");
+    EXPECT_TRUE(nothing_to_read(fd.get())) << "the first is still owed";
+    publishes.answer(0, "first");
+    auto lines = read_lines(fd.get(), 3);
+    EXPECT_EQ(lines,
+              (std::vector<std::string>{R"({"ok":true,"x":"first"})", R"({"ok":true,"x":"second"})",
+                                        R"({"ok":true,"x":"third"})"}));
+    EXPECT_EQ(metrics.control_requests.load(), 3u);
+}
+
+TEST_F(ControlServerTest, AnotherRequestWaitsForThePublishesBeforeIt) {
+    HeldPublishes publishes;
+    start(
+        [&](std::vector<Result<ControlRequest>> requests, AnswerWriter& writer) {
+            publishes.dispatched++;
+            return echo(std::move(requests), writer);
+        },
+        4, publishes.pipeline());
+    UniqueFd fd = connect();
+    ASSERT_TRUE(write_all(fd.get(), kPublishLine).ok());
+    ASSERT_TRUE(publishes.wait_held(1));
+    ASSERT_TRUE(write_all(fd.get(), "{\"op\":\"stats\"}\n").ok());
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(publishes.dispatched.load(), 0) << "carried out before the publish was answered";
+    publishes.answer(0, "published");
+    auto lines = read_lines(fd.get(), 2);
+    EXPECT_EQ(lines, (std::vector<std::string>{R"({"ok":true,"x":"published"})",
+                                               R"({"ok":true,"op":"stats"})"}));
+}
+
+TEST_F(ControlServerTest, AClientThatStopsSendingStillGetsTheAnswersOwed) {
+    HeldPublishes publishes;
+    start(echo, 4, publishes.pipeline());
+    UniqueFd fd = connect();
+    ASSERT_TRUE(write_all(fd.get(), kPublishLine).ok());
+    ASSERT_TRUE(publishes.wait_held(1));
+    ::shutdown(fd.get(), SHUT_WR);
+    std::this_thread::sleep_for(50ms);
+    publishes.answer(0, "published");
+    EXPECT_EQ(read_lines(fd.get(), 1), std::vector<std::string>{R"({"ok":true,"x":"published"})"});
 }
 
 TEST_F(ControlServerTest, RequestsAndErrorsAreCountedFromTheResponsesOkField) {

@@ -102,10 +102,14 @@ int run(LoadedConfig& start, Reloader::Loader load_again) {
                               .max_tail_bytes = config.max_tail_bytes,
                               .started_ms = now_ms(),
                               .presence = &server.room_presence()});
-    ControlServer control(control_config(config), metrics,
-                          [&dispatch](auto requests, AnswerWriter& writer) {
-                              return dispatch.answer(std::move(requests), &writer);
-                          });
+    ControlServer control(
+        control_config(config), metrics,
+        [&dispatch](auto requests, AnswerWriter& writer) {
+            return dispatch.answer(std::move(requests), &writer);
+        },
+        [&dispatch](auto& requests, const auto& pending) {
+            return dispatch.pipeline(requests, pending);
+        });
     if (!started(control.start())) return 1;
     announce_ready(config);
 
