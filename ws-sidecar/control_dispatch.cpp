@@ -164,13 +164,12 @@ ControlResponse ControlDispatch::answer_off_loop(const ControlRequest& request) 
 void ControlDispatch::publish_together(PublishRun& run, std::vector<ControlResponse>& responses) {
     if (run.requests.empty()) return;
     auto pending = std::make_shared<PendingAnswers>();
-    auto refused = std::make_shared<std::optional<Error>>();
     int64_t now = now_ms();
-    for (const ControlRequest& request : run.requests) submit(request, now, pending, refused);
+    for (const ControlRequest& request : run.requests) submit(request, now, pending);
     std::vector<ControlResponse> answers;
     while (pending->owed() > 0) {
-        pending->wait(now_ms());
-        pending->take(answers, now_ms());
+        pending->wait(PendingAnswers::clock_ms());
+        pending->take(answers, PendingAnswers::clock_ms());
     }
     for (std::size_t k = 0; k < run.requests.size(); ++k) {
         responses[run.slots[k]] = std::move(answers[k]);
@@ -185,11 +184,10 @@ bool ControlDispatch::pipeline(std::vector<Result<ControlRequest>>& requests,
         if (request && route_of(request, true) != Route::off_loop) return false;
         if (request && request->op != ControlOp::publish) return false;
     }
-    auto refused = std::make_shared<std::optional<Error>>();
     int64_t now = now_ms();
     for (const Result<ControlRequest>& request : requests) {
         if (request) {
-            submit(*request, now, pending, refused);
+            submit(*request, now, pending);
         } else {
             pending->add(ControlResponse::failure(request.error()));
         }
@@ -198,24 +196,24 @@ bool ControlDispatch::pipeline(std::vector<Result<ControlRequest>>& requests,
 }
 
 // Shared broker: `request` to the broker, which sends the publishes submitted one after the
-// other to Redis many at a time, in this order; its answer to `pending`. Once the broker refuses
-// one at once (Redis away: `refused`, set on this thread), the rest are answered with the same
-// error and not sent, so that none of them overtakes it when the caller sends it again.
+// other to Redis many at a time, in this order; its answer to `pending`. After a publish the
+// broker refused at once (Redis away), the next ones are answered with the same error and not
+// sent (PendingAnswers::refuse). `now`: the publish's time stamp, on the wall clock.
 void ControlDispatch::submit(const ControlRequest& request, int64_t now,
-                             const std::shared_ptr<PendingAnswers>& pending,
-                             const std::shared_ptr<std::optional<Error>>& refused) {
-    if (*refused) {
-        pending->add(publish_response(request.room, request.event, **refused));
+                             const std::shared_ptr<PendingAnswers>& pending) {
+    if (const std::optional<Error>& refused = pending->refused()) {
+        pending->add(publish_response(request.room, request.event, *refused));
         return;
     }
-    PendingAnswers::Ticket ticket = pending->expect(now + kSidecarAnswerDeadlineMs);
+    PendingAnswers::Ticket ticket =
+        pending->expect(PendingAnswers::clock_ms() + kSidecarAnswerDeadlineMs);
     // The callback may outlive this dispatch (Redis answering after the connection is gone): it
-    // holds only what it needs.
+    // holds only what it needs. Called at once, on this thread, only when refused at once.
     parts_.broker.publish_async(
         request, now,
-        [pending, ticket, refused, submitter = std::this_thread::get_id(), room = request.room,
+        [pending, ticket, submitter = std::this_thread::get_id(), room = request.room,
          event = request.event](Result<PublishAck> ack) {
-            if (!ack && std::this_thread::get_id() == submitter) *refused = ack.error();
+            if (!ack && std::this_thread::get_id() == submitter) pending->refuse(ack.error());
             pending->fill(ticket, publish_response(room, event, ack));
         });
 }

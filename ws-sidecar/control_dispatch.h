@@ -80,8 +80,7 @@ private:
     using PublishRun = LoopRun;
     void publish_together(PublishRun& run, std::vector<ControlResponse>& responses);
     void submit(const ControlRequest& request, int64_t now,
-                const std::shared_ptr<PendingAnswers>& pending,
-                const std::shared_ptr<std::optional<Error>>& refused);
+                const std::shared_ptr<PendingAnswers>& pending);
     ControlResponse carry_out_on_loop(const ControlRequest& request, int64_t now);
     ControlResponse answer_off_loop(const ControlRequest& request);
     ControlResponse shared_history(const ControlRequest& request);

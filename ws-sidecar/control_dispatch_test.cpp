@@ -3,10 +3,11 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <thread>
+
 #include "answer_writer.h"
 #include "memory_broker.h"
 #include "roompush/unix_socket.h"
-#include "roompush/wall_clock.h"
 #include "test_loop.h"
 
 namespace rp::sidecar {
@@ -18,6 +19,12 @@ using namespace std::chrono_literals;
 class FakeSharedBroker : public Broker {
 public:
     bool shared() const override { return true; }
+    // With `hold`, publishes wait in `held` for the test to answer them (from any thread).
+    void publish_async(const ControlRequest& request, int64_t now, PublishDone done) override {
+        if (!hold) return Broker::publish_async(request, now, std::move(done));
+        published.push_back(request.room);
+        held.push_back(std::move(done));
+    }
     Status start(BrokerListener) override { return ok_status(); }
     void stop() override {}
     Result<PublishAck> publish(const ControlRequest& request, int64_t) override {
@@ -40,6 +47,8 @@ public:
     }
 
     bool up = true;
+    bool hold = false;
+    std::vector<PublishDone> held;
     std::vector<std::string> published;
     std::size_t asked_limit = 0;
 };
@@ -152,7 +161,7 @@ TEST_F(Dispatch, ASharedBrokersReadOfPublishesIsPipelinedAndAnsweredInOrder) {
     ASSERT_TRUE(control.pipeline(read, pending));
     EXPECT_EQ(redis.published, (std::vector<std::string>{"A", "B"}));
     std::vector<ControlResponse> out;
-    pending->take(out, now_ms());
+    pending->take(out, PendingAnswers::clock_ms());
     ASSERT_EQ(out.size(), 3u);
     EXPECT_EQ(out[0].line, R"({"ok":true,"seq":1,"delivered":2})");
     EXPECT_EQ(code_of(out[1]), "bad_json");
@@ -165,10 +174,51 @@ TEST_F(Dispatch, ASharedBrokersReadOfPublishesIsPipelinedAndAnsweredInOrder) {
     ASSERT_TRUE(control.pipeline(refused, pending));
     EXPECT_EQ(redis.published.size(), 3u);
     out.clear();
-    pending->take(out, now_ms());
+    pending->take(out, PendingAnswers::clock_ms());
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(code_of(out[0]), "unavailable");
     EXPECT_EQ(code_of(out[1]), "unavailable");
+}
+
+TEST_F(Dispatch, ARefusalHoldsBackTheConnectionsLaterPublishesUntilNothingIsOwed) {
+    ControlDispatch control = dispatch(redis);
+    auto pending = std::make_shared<PendingAnswers>();
+    redis.hold = true;
+    auto first = requests({kPublishA});
+    ASSERT_TRUE(control.pipeline(first, pending));  // owed
+    redis.hold = false;
+    redis.up = false;
+    auto refused = requests({kPublishA});
+    ASSERT_TRUE(control.pipeline(refused, pending));  // refused at once
+    redis.up = true;
+    auto later = requests({kPublishA});
+    ASSERT_TRUE(control.pipeline(later, pending));  // a later read: not sent, not to overtake
+    EXPECT_EQ(redis.published.size(), 2u);
+
+    std::thread([&] { redis.held.at(0)(PublishAck{.seq = 1, .delivered = 1}); }).join();
+    std::vector<ControlResponse> out;
+    pending->take(out, PendingAnswers::clock_ms());
+    ASSERT_EQ(out.size(), 3u);
+    EXPECT_TRUE(out[0].ok);
+    EXPECT_EQ(code_of(out[1]), "unavailable");
+    EXPECT_EQ(code_of(out[2]), "unavailable");
+
+    auto after = requests({kPublishA});  // nothing owed: sent again
+    ASSERT_TRUE(control.pipeline(after, pending));
+    EXPECT_EQ(redis.published.size(), 3u);
+}
+
+TEST_F(Dispatch, AnErrorFromRedisLaterIsNoRefusalAtOnce) {
+    ControlDispatch control = dispatch(redis);
+    auto pending = std::make_shared<PendingAnswers>();
+    redis.hold = true;
+    auto read = requests({kPublishA, kPublishA});
+    ASSERT_TRUE(control.pipeline(read, pending));
+    std::thread([&] { redis.held.at(0)(make_error("broker_error", "ERR something")); }).join();
+    auto next = requests({kPublishA});
+    ASSERT_TRUE(control.pipeline(next, pending));
+    EXPECT_EQ(redis.published.size(), 3u) << "sent: the error was the first publish's alone";
+    EXPECT_FALSE(pending->refused());
 }
 
 TEST_F(Dispatch, OnlyAReadOfPublishesToASharedBrokerIsPipelined) {

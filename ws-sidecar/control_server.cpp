@@ -12,7 +12,6 @@
 #include <system_error>
 
 #include "roompush/log.h"
-#include "roompush/wall_clock.h"
 
 namespace rp::sidecar {
 namespace {
@@ -143,10 +142,10 @@ std::vector<Result<ControlRequest>> ControlServer::decode_lines(LineReader& read
     return requests;
 }
 
-void ControlServer::count(const std::vector<ControlResponse>& responses, std::size_t from) {
-    metrics_.control_requests += responses.size() - from;
-    for (std::size_t i = from; i < responses.size(); ++i) {
-        if (!responses[i].ok) metrics_.control_errors++;
+void ControlServer::count(const std::vector<ControlResponse>& responses) {
+    metrics_.control_requests += responses.size();
+    for (const ControlResponse& response : responses) {
+        if (!response.ok) metrics_.control_errors++;
     }
 }
 
@@ -158,32 +157,37 @@ void ControlServer::serve(Client& client) {
     int fd = client.fd.get();
     LineReader reader(config_.max_line);
     AnswerWriter writer(fd);
-    auto pending = std::make_shared<PendingAnswers>();
+    std::shared_ptr<PendingAnswers> pending = answers_owed();
     char buffer[65536];
     ControlAnswers answers;
-    while (!answers.tail && await_request(fd, *pending, writer)) {
+    bool writable = true;
+    while (!answers.tail && (writable = await_request(fd, pending.get(), writer))) {
         ssize_t got = ::read(fd, buffer, sizeof buffer);
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) break;
         reader.feed(std::string_view(buffer, static_cast<size_t>(got)));
         std::vector<Result<ControlRequest>> requests = decode_lines(reader);
         if (requests.empty()) continue;
-        if (pipeline_ && pipeline_(requests, pending)) {
-            if (!write_known(*pending, writer)) break;
+        if (pending && pipeline_(requests, pending)) {
+            if (!(writable = write_known(*pending, writer))) break;
             continue;
         }
-        if (!settle(*pending, writer)) break;
+        if (pending && !(writable = settle(*pending, writer))) break;
         // A `tail` that starts ends the request/response part of the connection: lines after it
         // are neither answered nor counted.
         answers = dispatch_(std::move(requests), writer);
-        count(answers.responses, 0);
+        count(answers.responses);
         for (std::size_t i = answers.handed; i < answers.responses.size(); ++i) {
             writer.add(answers.responses[i]);
         }
-        if (!writer.write_all()) break;
+        if (!(writable = writer.write_all())) break;
     }
-    // Reading has stopped; a publish Redis ran is still answered (ControlServer::stop).
-    (void)settle(*pending, writer);
+    if (pending) {
+        // Reading has stopped; a publish Redis ran is still answered (ControlServer::stop),
+        // unless the client is gone.
+        if (writable) writable = settle(*pending, writer);
+        if (!writable) metrics_.control_requests += pending->owed();
+    }
     if (answers.tail) {
         stream_tail(fd, *answers.tail);
         if (answers.on_tail_end) answers.on_tail_end();
@@ -191,18 +195,28 @@ void ControlServer::serve(Client& client) {
     client.done = true;
 }
 
+// The connection's answers owed, when it pipelines (a shared broker): none without an eventfd
+// to wake it (out of descriptors), and the connection then waits for each read's answers.
+std::shared_ptr<PendingAnswers> ControlServer::answers_owed() {
+    if (!pipeline_) return nullptr;
+    auto pending = std::make_shared<PendingAnswers>(PendingAnswers::Wakeup::eventfd);
+    if (pending->ready_fd() >= 0) return pending;
+    log_warn("control_not_pipelined").kv("error", std::strerror(errno));
+    return nullptr;
+}
+
 // Until the client has sent more (true) or writing failed (false), writing the answers owed as
 // they become known. With kMaxOwedAnswers owed, the client is not read until some are answered.
-bool ControlServer::await_request(int fd, PendingAnswers& pending, AnswerWriter& writer) {
-    while (pending.owed() > 0) {
-        std::optional<int64_t> due = pending.first_deadline();
-        int timeout =
-            due ? static_cast<int>(std::clamp<int64_t>(*due - now_ms(), 0, INT32_MAX)) : 0;
-        bool may_read = pending.owed() < kMaxOwedAnswers;
-        pollfd ready[2] = {{pending.ready_fd(), POLLIN, 0}, {fd, POLLIN, 0}};
+bool ControlServer::await_request(int fd, PendingAnswers* pending, AnswerWriter& writer) {
+    while (pending != nullptr && pending->owed() > 0) {
+        std::optional<int64_t> due = pending->first_deadline();
+        int64_t left = due ? *due - PendingAnswers::clock_ms() : 0;
+        int timeout = static_cast<int>(std::clamp<int64_t>(left, 0, INT32_MAX));
+        bool may_read = pending->owed() < kMaxOwedAnswers;
+        pollfd ready[2] = {{pending->ready_fd(), POLLIN, 0}, {fd, POLLIN, 0}};
         int polled = ::poll(ready, may_read ? 2 : 1, timeout);
         if (polled < 0 && errno != EINTR) return false;
-        if (!write_known(pending, writer)) return false;
+        if (!write_known(*pending, writer)) return false;
         if (may_read && polled > 0 && ready[1].revents != 0) return true;
     }
     return true;
@@ -211,9 +225,9 @@ bool ControlServer::await_request(int fd, PendingAnswers& pending, AnswerWriter&
 // The answers known now, in order, written. False when the client is gone.
 bool ControlServer::write_known(PendingAnswers& pending, AnswerWriter& writer) {
     std::vector<ControlResponse> known;
-    pending.take(known, now_ms());
+    pending.take(known, PendingAnswers::clock_ms());
     if (known.empty()) return true;
-    count(known, 0);
+    count(known);
     for (const ControlResponse& response : known) writer.add(response);
     return writer.write_all();
 }
@@ -221,7 +235,7 @@ bool ControlServer::write_known(PendingAnswers& pending, AnswerWriter& writer) {
 // Until nothing is owed, writing the answers as they become known. False when the client is gone.
 bool ControlServer::settle(PendingAnswers& pending, AnswerWriter& writer) {
     while (pending.owed() > 0) {
-        pending.wait(now_ms());
+        pending.wait(PendingAnswers::clock_ms());
         if (!write_known(pending, writer)) return false;
     }
     return true;

@@ -63,7 +63,8 @@ public:
     // come to the connection's PendingAnswers; false: not such a read (control_dispatch.h).
     using Pipeline = std::function<bool(std::vector<Result<ControlRequest>>&,
                                         const std::shared_ptr<PendingAnswers>&)>;
-    // The answers one connection may owe before it is no longer read.
+    // The answers one connection may owe before it is no longer read (checked before each read,
+    // so one read can take it past).
     static constexpr std::size_t kMaxOwedAnswers = 4096;
 
     ControlServer(Config config, SidecarMetrics& metrics, Dispatch dispatch,
@@ -83,8 +84,9 @@ private:
     void accept_loop();
     void serve(Client& client);
     std::vector<Result<ControlRequest>> decode_lines(LineReader& reader) const;
-    void count(const std::vector<ControlResponse>& responses, std::size_t from);
-    bool await_request(int fd, PendingAnswers& pending, AnswerWriter& writer);
+    void count(const std::vector<ControlResponse>& responses);
+    std::shared_ptr<PendingAnswers> answers_owed();
+    bool await_request(int fd, PendingAnswers* pending, AnswerWriter& writer);
     bool write_known(PendingAnswers& pending, AnswerWriter& writer);
     bool settle(PendingAnswers& pending, AnswerWriter& writer);
     void stream_tail(int fd, TailStream& stream);

@@ -11,8 +11,6 @@
 #include <mutex>
 #include <thread>
 
-#include "roompush/wall_clock.h"
-
 namespace rp::sidecar {
 namespace {
 
@@ -110,6 +108,7 @@ struct HeldPublishes {
     std::mutex mutex;
     std::vector<std::pair<std::shared_ptr<PendingAnswers>, PendingAnswers::Ticket>> owed;
     std::atomic<int> dispatched{0};
+    int64_t deadline_ms = 60000;
 
     ControlServer::Pipeline pipeline() {
         return [this](std::vector<Result<ControlRequest>>& requests,
@@ -119,7 +118,8 @@ struct HeldPublishes {
             }
             std::lock_guard lock(mutex);
             for (std::size_t i = 0; i < requests.size(); ++i) {
-                owed.emplace_back(pending, pending->expect(now_ms() + 60000));
+                owed.emplace_back(pending,
+                                  pending->expect(PendingAnswers::clock_ms() + deadline_ms));
             }
             return true;
         };
@@ -200,6 +200,23 @@ TEST_F(ControlServerTest, AClientThatStopsSendingStillGetsTheAnswersOwed) {
     std::this_thread::sleep_for(50ms);
     publishes.answer(0, "published");
     EXPECT_EQ(read_lines(fd.get(), 1), std::vector<std::string>{R"({"ok":true,"x":"published"})"});
+}
+
+TEST_F(ControlServerTest, APublishNotAnsweredInTimeIsUnavailableAndTheNextOnesStillGo) {
+    HeldPublishes publishes;
+    publishes.deadline_ms = 200;
+    start(echo, 4, publishes.pipeline());
+    UniqueFd fd = connect();
+    ASSERT_TRUE(write_all(fd.get(), kPublishLine).ok());
+    auto late = read_lines(fd.get(), 1);
+    ASSERT_EQ(late.size(), 1u);
+    EXPECT_EQ(decode_response(late[0]).error().code, "unavailable");
+    publishes.answer(0, "too late");  // dropped: its answer was given
+    ASSERT_TRUE(write_all(fd.get(), kPublishLine).ok());
+    ASSERT_TRUE(publishes.wait_held(2));
+    publishes.answer(1, "second");
+    EXPECT_EQ(read_lines(fd.get(), 1), std::vector<std::string>{R"({"ok":true,"x":"second"})"});
+    EXPECT_EQ(metrics.control_errors.load(), 1u);
 }
 
 TEST_F(ControlServerTest, RequestsAndErrorsAreCountedFromTheResponsesOkField) {

@@ -1,13 +1,11 @@
 #include "pending_answers.h"
 
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
+#include <chrono>
 #include <cstdint>
-#include <system_error>
 
 namespace rp::sidecar {
 
@@ -19,11 +17,18 @@ ControlResponse publish_timed_out() {
                                       "have been published)"));
 }
 
-PendingAnswers::PendingAnswers() : ready_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-    if (ready_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+PendingAnswers::PendingAnswers(Wakeup wakeup) {
+    if (wakeup == Wakeup::eventfd) ready_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
-PendingAnswers::~PendingAnswers() { ::close(ready_fd_); }
+PendingAnswers::~PendingAnswers() {
+    if (ready_fd_ >= 0) ::close(ready_fd_);
+}
+
+int64_t PendingAnswers::clock_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
 
 PendingAnswers::Ticket PendingAnswers::expect(int64_t deadline_ms) {
     std::lock_guard lock(mutex_);
@@ -37,25 +42,27 @@ void PendingAnswers::add(ControlResponse response) {
 }
 
 void PendingAnswers::fill(Ticket ticket, ControlResponse response) {
-    bool first_known = false;
     {
         std::lock_guard lock(mutex_);
         if (ticket < first_ || ticket - first_ >= slots_.size()) return;  // answered late already
         Slot& slot = slots_[ticket - first_];
         if (slot.response) return;
         slot.response = std::move(response);
-        first_known = ticket == first_;
+        // Only the first answer owed lets the connection write: later ones wait for it anyway.
+        if (ticket != first_) return;
+        first_known_.notify_all();
     }
-    // Only the first answer owed lets the connection write: later ones wait for it anyway.
-    if (first_known) {
+    if (ready_fd_ >= 0) {
         uint64_t one = 1;
         (void)!::write(ready_fd_, &one, sizeof one);
     }
 }
 
 void PendingAnswers::take(std::vector<ControlResponse>& out, int64_t now_ms) {
-    uint64_t signals = 0;
-    (void)!::read(ready_fd_, &signals, sizeof signals);
+    if (ready_fd_ >= 0) {
+        uint64_t signals = 0;
+        (void)!::read(ready_fd_, &signals, sizeof signals);
+    }
     std::lock_guard lock(mutex_);
     while (!slots_.empty()) {
         Slot& slot = slots_.front();
@@ -64,13 +71,16 @@ void PendingAnswers::take(std::vector<ControlResponse>& out, int64_t now_ms) {
         slots_.pop_front();
         ++first_;
     }
+    if (slots_.empty()) refused_.reset();
 }
 
-void PendingAnswers::wait(int64_t now_ms) const {
-    std::optional<int64_t> due = first_deadline();
-    if (!due) return;
-    pollfd ready{ready_fd_, POLLIN, 0};
-    (void)::poll(&ready, 1, static_cast<int>(std::clamp<int64_t>(*due - now_ms, 0, INT32_MAX)));
+void PendingAnswers::wait(int64_t now_ms) {
+    std::unique_lock lock(mutex_);
+    if (slots_.empty() || slots_.front().response) return;
+    std::optional<int64_t> due = first_deadline_locked();
+    if (!due || *due <= now_ms) return;
+    first_known_.wait_for(lock, std::chrono::milliseconds(*due - now_ms),
+                          [this] { return slots_.empty() || slots_.front().response; });
 }
 
 std::size_t PendingAnswers::owed() const {
@@ -80,10 +90,18 @@ std::size_t PendingAnswers::owed() const {
 
 std::optional<int64_t> PendingAnswers::first_deadline() const {
     std::lock_guard lock(mutex_);
+    return first_deadline_locked();
+}
+
+std::optional<int64_t> PendingAnswers::first_deadline_locked() const {
     for (const Slot& slot : slots_) {
         if (!slot.response) return slot.deadline_ms;
     }
     return std::nullopt;
+}
+
+void PendingAnswers::refuse(const Error& error) {
+    if (!refused_) refused_ = error;
 }
 
 }  // namespace rp::sidecar

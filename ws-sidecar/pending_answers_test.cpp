@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <chrono>
 #include <thread>
 
 namespace rp::sidecar {
@@ -22,7 +23,8 @@ std::vector<std::string> lines_of(const std::vector<ControlResponse>& responses)
 }
 
 TEST(PendingAnswers, AnswersLeaveInRequestOrderWhateverOrderTheyCameIn) {
-    PendingAnswers pending;
+    PendingAnswers pending(PendingAnswers::Wakeup::eventfd);
+    ASSERT_GE(pending.ready_fd(), 0);
     auto first = pending.expect(1000);
     pending.add(answer("error"));
     auto third = pending.expect(1000);
@@ -66,10 +68,16 @@ TEST(PendingAnswers, AnAnswerNotKnownByItsDeadlineIsUnavailableAndALateOneIsDrop
 }
 
 TEST(PendingAnswers, WaitReturnsWhenTheFirstAnswerComesFromAnotherThread) {
-    PendingAnswers pending;
-    auto ticket = pending.expect(INT64_MAX / 2);
-    std::thread broker([&] { pending.fill(ticket, answer("done")); });
-    pending.wait(0);  // would wait for ever without the fill
+    PendingAnswers pending;  // no eventfd: a publish run waits on its condition variable
+    EXPECT_EQ(pending.ready_fd(), -1);
+    auto ticket = pending.expect(PendingAnswers::clock_ms() + 60000);
+    std::thread broker([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        pending.fill(ticket, answer("done"));
+    });
+    int64_t started = PendingAnswers::clock_ms();
+    pending.wait(started);
+    EXPECT_LT(PendingAnswers::clock_ms() - started, 10000) << "woken by the fill, not the deadline";
     broker.join();
     std::vector<ControlResponse> out;
     pending.take(out, 0);

@@ -279,6 +279,30 @@ class Scaling(ClusterTestCase):
         self.assertNotIn("sidecar_connection_lost", app_log)
         self.wait_for(lambda: self.broker_up(A) and self.broker_up(B), what="both nodes back")
 
+    def test_publishes_in_redis_do_not_stop_a_connection_and_keep_its_answers_in_order(self):
+        # With Redis frozen, publishes sent in separate reads are all taken (the connection
+        # reads on); a `stats` after them is answered only after theirs, and every answer comes
+        # in request order once Redis runs them (docs/protocol.md).
+        redis = self.stack.processes["redis"]
+        with self.control(A) as control:
+            os.kill(redis.pid, signal.SIGSTOP)
+            try:
+                for n in range(3):
+                    control.send_raw(json.dumps({"op": "publish", "room": "owed", "event": "note",
+                                                 "data": {"n": n}, "id": "owed-%d" % n}).encode()
+                                     + b"\n")
+                    time.sleep(0.2)
+                control.send_raw(b'{"op":"stats"}\n')
+                time.sleep(0.5)
+            finally:
+                os.kill(redis.pid, signal.SIGCONT)
+            answers = [control.line() for _ in range(4)]
+        self.assertTrue(all(answer["ok"] for answer in answers), answers)
+        seqs = [answer.get("seq") for answer in answers[:3]]
+        self.assertEqual(seqs, [seqs[0], seqs[0] + 1, seqs[0] + 2], answers)
+        self.assertIn("uptime_s", answers[3], "stats is answered after the publishes before it")
+        self.wait_for(lambda: self.broker_up(A) and self.broker_up(B), what="both nodes up")
+
     def test_a_thousand_concurrent_publishes_arrive_everywhere_consecutively(self):
         total, writers = 1000, 4
 
