@@ -107,9 +107,12 @@ int run(LoadedConfig& start, Reloader::Loader load_again) {
         [&dispatch](auto requests, AnswerWriter& writer) {
             return dispatch.answer(std::move(requests), &writer);
         },
-        [&dispatch](auto& requests, const auto& pending) {
-            return dispatch.pipeline(requests, pending);
-        });
+        // Only a shared broker's publishes wait on Redis; the memory broker's need no pipeline.
+        broker->shared()
+            ? ControlServer::Pipeline([&dispatch](auto& requests, const auto& pending) {
+                  return dispatch.pipeline(requests, pending);
+              })
+            : ControlServer::Pipeline());
     if (!started(control.start())) return 1;
     announce_ready(config);
 
