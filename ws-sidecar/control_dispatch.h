@@ -15,6 +15,11 @@
 //
 // The loop requests before an off_loop or tail request are carried out before it, so that their
 // effects, not only their answers, keep the order of the requests.
+//
+// With a shared broker, a read of nothing but publishes (and lines that did not decode) is not
+// waited for: pipeline() hands it to the broker and its answers go to the connection's
+// PendingAnswers (pending_answers.h) as Redis gives them, while the connection reads on; the
+// connection lets any other read wait until nothing is owed (control_server.cpp).
 
 #include <chrono>
 #include <cstddef>
