@@ -181,7 +181,6 @@ bool ControlDispatch::pipeline(std::vector<Result<ControlRequest>>& requests,
                                const std::shared_ptr<PendingAnswers>& pending) {
     if (!parts_.broker.shared()) return false;
     for (const Result<ControlRequest>& request : requests) {
-        if (request && route_of(request, true) != Route::off_loop) return false;
         if (request && request->op != ControlOp::publish) return false;
     }
     int64_t now = now_ms();
