@@ -410,6 +410,71 @@ class Scaling(ClusterTestCase):
             self.assertGreater(control.request({"op": "stats"})["broker_bad_messages"], bad_before)
 
 
+class KeyLifetimes(ClusterTestCase):
+    """Every key a publish leaves in Redis expires, though the node asks the script to set or
+    renew a TTL only when it has not yet on this connection (docs/scaling.md, "Keys")."""
+    SIDECAR_ARGS = ("--broker-room-ttl", "60", "--broker-dedupe-ttl", "300")
+
+    def ttl(self, key):
+        return int(self.redis_cli("TTL", key))
+
+    def own_hashes(self, room):
+        return self.redis_cli("KEYS", "rp:{%s}:own:*" % room).split()
+
+    def publish(self, room, **fields):
+        with self.control(A) as control:
+            answer = control.publish(room, {"n": 1}, **fields)
+            self.assertTrue(answer["ok"], answer)
+            return answer
+
+    def test_every_key_of_a_publish_gets_a_ttl(self):
+        self.publish("life-own")
+        self.publish("life-own")
+        self.publish("life-id", id="k1")
+        for key in ("rp:{life-own}", "rp:{life-own}:log", "rp:{life-id}", "rp:{life-id}:log"):
+            self.assertTrue(0 < self.ttl(key) <= 60, key)
+        hashes = self.own_hashes("life-own")  # one, or two if a minute began in between
+        self.assertEqual(sum(int(self.redis_cli("HLEN", key)) for key in hashes), 2,
+                         "a field per publish")
+        for key in hashes:
+            self.assertTrue(0 < self.ttl(key) <= 120, key)
+        self.assertTrue(0 < self.ttl("rp:{life-id}:id:k1") <= 300)
+        self.assertEqual(self.publish("life-id", id="k1")["seq"], 1, "a repeat is known")
+
+    def test_a_room_is_renewed_once_a_tenth_of_its_ttl_has_passed(self):
+        self.publish("life-renew")
+        self.redis_cli("EXPIRE", "rp:{life-renew}", "30")
+        self.publish("life-renew")
+        self.assertLessEqual(self.ttl("rp:{life-renew}"), 30, "not renewed by every publish")
+        time.sleep(6.2)
+        self.publish("life-renew")
+        self.assertGreater(self.ttl("rp:{life-renew}"), 50, "renewed after 6 s (a tenth)")
+        self.assertGreater(self.ttl("rp:{life-renew}:log"), 50)
+
+    def test_a_room_deleted_behind_the_node_s_back_is_made_again_with_its_ttls(self):
+        self.publish("life-gone")
+        self.redis_cli("DEL", "rp:{life-gone}", "rp:{life-gone}:log")
+        again = self.publish("life-gone")
+        self.assertEqual(again["seq"], 1, "a new life of the room")
+        for key in ("rp:{life-gone}", "rp:{life-gone}:log"):
+            self.assertTrue(0 < self.ttl(key) <= 60, key)
+
+    def test_a_new_connection_to_redis_sets_the_ttls_again(self):
+        keys = ("rp:{life-reconnect}", "rp:{life-reconnect}:log")
+        self.publish("life-reconnect")
+        for key in keys:
+            self.redis_cli("PERSIST", key)
+        self.redis_cli("CLIENT", "KILL", "TYPE", "normal")
+        self.redis_cli("CLIENT", "KILL", "TYPE", "pubsub")
+
+        def published():  # `unavailable` until the node has both connections back
+            with self.control(A) as control:
+                return control.publish("life-reconnect", {"n": 2})["ok"]
+        self.wait_for(published, what="a publish on the new connections")
+        for key in keys:
+            self.assertTrue(0 < self.ttl(key) <= 60, key)
+
+
 class BrokerOptions(harness.unittest.TestCase):
     """Bad --broker values and password files stop the sidecar before it starts: exit 2 and one
     line that says what is wrong."""

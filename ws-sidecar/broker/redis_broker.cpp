@@ -80,7 +80,11 @@ std::string message_json(const std::string& room, const std::string& epoch,
 
 RedisBroker::RedisBroker(RedisBrokerConfig config, SidecarMetrics& metrics,
                          BrokerShardMetrics& shard, Post post)
-    : config_(std::move(config)), metrics_(metrics), post_(std::move(post)), shard_(shard) {
+    : config_(std::move(config)),
+      metrics_(metrics),
+      post_(std::move(post)),
+      shard_(shard),
+      marks_(config_.room_ttl_s) {
     metrics_.broker_up = 0;
     id_prefix_ = "~" + config_.node_id + "." + epochs_.next() + ".";
 }
@@ -201,6 +205,7 @@ void RedisBroker::ensure_connected(std::unique_lock<std::mutex>& lock) {
         durability_warned_ = *durability;
     }
     connection_ = std::move(*opened);
+    marks_.forget_all();  // a new server, or one that may have lost what the last was told
     note_master(connection_->where());
     backoff_ = 100ms;
     next_heartbeat_ = now;
@@ -303,6 +308,7 @@ void RedisBroker::run_next(std::unique_lock<std::mutex>& lock) {
     for (RedisCommand& command : late) {
         fail_command(command, make_error("broker_io", "Redis did not take it in time"));
     }
+    for (RedisCommand& command : batch) mark(command);
     std::deque<RedisCommand> unanswered =
         run_pipeline(*connection_, shas_, std::move(batch), config_.min_replicas);
     lock.lock();
@@ -310,6 +316,20 @@ void RedisBroker::run_next(std::unique_lock<std::mutex>& lock) {
     for (auto it = unanswered.rbegin(); it != unanswered.rend(); ++it) {
         queue_.push_front(Work{std::move(*it), {}});
     }
+}
+
+// Worker: a publish's flags for this connection (publish_marks.h). A resend is marked again: on
+// the same connection its flags come out empty, on a new one as a first publish's.
+void RedisBroker::mark(RedisCommand& command) {
+    if (command.script != Script::publish) return;
+    using namespace publish_args;
+    std::string& flags = command.argv[kFlagsAt];
+    bool own_id = !command.argv[kFlagsAt - 1].empty();
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
+    flags = (is_first_send(flags) ? "n" : "") +
+            marks_.flags(command.order_key, own_id ? command.argv[kOwnHashAt] : "", now_ms);
 }
 
 // Worker, no connection: what may wait for the next connection (a publish with its key, in
@@ -437,12 +457,16 @@ void RedisBroker::publish_async(const ControlRequest& request, int64_t now_ms, P
                     std::to_string(own_id ? kOwnIdTtlS : config_.dedupe_ttl_s),
                     room_channel(request.room),
                     request.from,
-                    own_id ? id : ""};
+                    own_id ? id : "",
+                    own_id ? "n" : ""};  // the rest of the flags when sent (mark)
     command.deadline = std::chrono::steady_clock::now() + kSendDeadline;
     command.resend = true;
     command.order_key = request.room;
-    command.done = [this, own_id, done = std::move(done)](Result<ReplyPtr> reply) {
-        done(publish_answered(reply, own_id));
+    command.done = [this, own_id, room = request.room,
+                    done = std::move(done)](Result<ReplyPtr> reply) {
+        auto ack = publish_answered(reply, own_id);
+        if (!ack) marks_.forget(room);  // it may have failed before its flags took effect
+        done(std::move(ack));
     };
     enqueue(Work{std::move(command), {}});
 }

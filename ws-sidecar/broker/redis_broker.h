@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "broker.h"
+#include "publish_marks.h"
 #include "redis_pipeline.h"
 #include "redis_subscriber.h"
 #include "room_epoch.h"
@@ -77,6 +78,7 @@ private:
     void enqueue(Work work);
     void worker_loop();
     void run_next(std::unique_lock<std::mutex>& lock);
+    void mark(RedisCommand& command);
     void settle_without_connection(std::unique_lock<std::mutex>& lock);
     void drain_on_stop(std::unique_lock<std::mutex>& lock);
     void ensure_connected(std::unique_lock<std::mutex>& lock);
@@ -126,6 +128,7 @@ private:
 
     std::unique_ptr<RedisConnection> connection_;  // the worker's
     ScriptShas shas_;                              // the worker's
+    PublishMarks marks_;  // the worker's: what connection_'s server was told (publish flags)
     std::chrono::steady_clock::time_point next_attempt_{};
     std::chrono::milliseconds backoff_{100};
     std::chrono::steady_clock::time_point next_heartbeat_{};

@@ -1,5 +1,6 @@
 #include "redis_pipeline.h"
 
+#include "publish_marks.h"
 #include "redis_scripts.h"
 
 #include <optional>
@@ -33,9 +34,7 @@ struct Slot {
 
 // Consecutive publishes go as one call of the publish script, at most this many.
 constexpr std::size_t kMaxGroup = 128;
-// A publish's argv (RedisBroker::publish_async): EVALSHA, SHA1, "3", its 3 keys, "1", maxlen,
-// room ttl, then its 9 own arguments.
-constexpr std::size_t kKeysAt = 3, kCommonAt = 7, kOwnAt = 9, kOwnCount = 9;
+using namespace publish_args;
 
 // The slots [first, first + count) that are one Redis call: a run of publishes, or one command.
 struct Call {
@@ -81,6 +80,15 @@ std::vector<std::string_view> grouped_publish(const std::vector<Slot>& slots, Ca
     return argv;
 }
 
+// Written to a connection, a publish may have run: if it is sent again, the script must look
+// its node-made key up (the flag 'n' said it need not).
+void sent_once(std::vector<Slot>& slots, Call call) {
+    for (std::size_t k = 0; k < call.count; ++k) {
+        std::string& flags = slots[call.first + k].command.argv[kFlagsAt];
+        if (is_first_send(flags)) flags.erase(0, 1);
+    }
+}
+
 // A publish call's reply, one per publish: its element of the array, an error element as the
 // error it is; an error for the whole call (NOSCRIPT, OOM, …) is every publish's.
 void hand_out(std::vector<Slot>& slots, Call call, Result<ReplyPtr> reply) {
@@ -123,6 +131,7 @@ bool send_and_read(RedisConnection& connection, const ScriptShas& shas,
             std::pair<std::string, std::string> counts;
             ok = ok && connection.append_views(
                            grouped_publish(slots, call, shas.sha(Script::publish), counts));
+            sent_once(slots, call);
             continue;
         }
         if (command.script != Script::none) command.argv[1] = shas.sha(command.script);

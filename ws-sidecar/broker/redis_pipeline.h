@@ -35,6 +35,14 @@ struct RedisCommand {
     std::string order_key;
 };
 
+// A publish's argv (RedisBroker::publish_async): EVALSHA, SHA1, "3", its 3 keys, "1", maxlen,
+// room ttl, then its 10 own arguments, the last its flags (publish_marks.h).
+namespace publish_args {
+inline constexpr std::size_t kKeysAt = 3, kCommonAt = 7, kOwnAt = 9, kOwnCount = 10;
+inline constexpr std::size_t kOwnHashAt = kKeysAt + 2, kFlagsAt = kOwnAt + kOwnCount - 1;
+inline constexpr std::size_t kSize = kOwnAt + kOwnCount;
+}  // namespace publish_args
+
 // The SHA1s of the broker's scripts on one server, loaded when a connection opens.
 class ScriptShas {
 public:

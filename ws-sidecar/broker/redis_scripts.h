@@ -25,28 +25,35 @@ namespace rp::sidecar::scripts {
 // 9 µs one publish took alone), not in its calls. KEYS, per publish: room hash, stream,
 // idempotency key (a string key, or with a field the hash holding the node's own keys). ARGV:
 // count, maxlen, room ttl s; then per publish: new epoch, room, event, data, ts, id ttl s,
-// channel, from ("" for the server's), field ("": the key is a string). Returns one element per
-// publish: {1, seq, epoch, receivers} (receivers: the nodes subscribed to the room), {0, seq,
-// epoch} for a repeated idempotency key, or the error of that publish alone (the others still run).
-// The channel's payload is version 1 for the server's messages and 2, with the sender, for a
-// browser's. The TTLs are renewed once a tenth of the room's TTL has passed (PTTL, a read, by
-// Redis' clock), not by every publish: two writes fewer per message, for Redis and its
-// append-only file. A READONLY (the server was demoted: no publish of the call wrote anything)
-// is the whole call's error, so that the node reconnects to the new master and sends it again.
+// channel, from ("" for the server's), field ("": the key is a string), flags. Returns one
+// element per publish: {1, seq, epoch, receivers} (receivers: the nodes subscribed to the room),
+// {0, seq, epoch} for a repeated idempotency key, or the error of that publish alone (the others
+// still run). The channel's payload is version 1 for the server's messages and 2, with the
+// sender, for a browser's. The flags (publish_marks.h) say what the node knows need not be
+// asked, each a call fewer: 'n' a node-made key sent for the first time (not looked up), 'e'
+// the first write to the hash of node-made keys (expire it), 'r' renew the room's TTLs (the node
+// asks once a tenth of the TTL has passed; a room made here gets them anyway). A READONLY (the
+// server was demoted: no publish of the call wrote anything) is the whole call's error, so that
+// the node reconnects to the new master and sends it again.
 inline constexpr const char* kPublish =
     "local function publish(k, a)\n"
     "  local room, stream = KEYS[k], KEYS[k + 1]\n"
+    "  local flags = ARGV[a + 9]\n"
+    "  local created = false\n"
     "  local epoch = redis.call('HGET', room, 'epoch')\n"
     "  if not epoch then\n"
     "    epoch = ARGV[a]\n"
+    "    created = true\n"
     "    redis.call('DEL', stream)\n"
     "    redis.call('HSET', room, 'epoch', epoch, 'seq', 0)\n"
     "  end\n"
     "  local field = ARGV[a + 8]\n"
-    "  local seen\n"
-    "  if field == '' then seen = redis.call('GET', KEYS[k + 2])\n"
-    "  else seen = redis.call('HGET', KEYS[k + 2], field) end\n"
-    "  if seen then return {0, tonumber(seen), epoch} end\n"
+    "  if string.byte(flags, 1) ~= 110 then\n"  // 'n'
+    "    local seen\n"
+    "    if field == '' then seen = redis.call('GET', KEYS[k + 2])\n"
+    "    else seen = redis.call('HGET', KEYS[k + 2], field) end\n"
+    "    if seen then return {0, tonumber(seen), epoch} end\n"
+    "  end\n"
     "  local seq = redis.call('HINCRBY', room, 'seq', 1)\n"
     "  local event, data, ts, from = ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 7]\n"
     "  if from == '' then\n"
@@ -57,11 +64,12 @@ inline constexpr const char* kPublish =
     " 't', ts, 'f', from)\n"
     "  end\n"
     "  if field == '' then redis.call('SET', KEYS[k + 2], seq, 'EX', ARGV[a + 5])\n"
-    "  elseif redis.call('HSET', KEYS[k + 2], field, seq) == 1 and"
-    " redis.call('TTL', KEYS[k + 2]) < 0 then\n"
-    "    redis.call('EXPIRE', KEYS[k + 2], ARGV[a + 5])\n"
+    "  else\n"
+    "    redis.call('HSET', KEYS[k + 2], field, seq)\n"
+    "    if string.find(flags, 'e', 1, true) then redis.call('EXPIRE', KEYS[k + 2], ARGV[a + 5])"
+    " end\n"
     "  end\n"
-    "  if redis.call('PTTL', room) < tonumber(ARGV[3]) * 900 then\n"
+    "  if created or string.find(flags, 'r', 1, true) then\n"
     "    redis.call('EXPIRE', room, ARGV[3])\n"
     "    redis.call('EXPIRE', stream, ARGV[3])\n"
     "  end\n"
@@ -73,7 +81,7 @@ inline constexpr const char* kPublish =
     "end\n"
     "local out = {}\n"
     "for i = 0, tonumber(ARGV[1]) - 1 do\n"
-    "  local ok, result = pcall(publish, 3 * i + 1, 4 + 9 * i)\n"
+    "  local ok, result = pcall(publish, 3 * i + 1, 4 + 10 * i)\n"
     "  if not ok then\n"
     "    result = tostring(result)\n"
     "    if string.sub(result, 1, 8) == 'READONLY' then return redis.error_reply(result) end\n"

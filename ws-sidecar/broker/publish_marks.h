@@ -1,0 +1,56 @@
+#pragma once
+// What one Redis connection's server has been told already about the keys a publish touches, so
+// that the publish script is not asked to check it again (redis_scripts.h, docs/scaling.md):
+// each check is one more call inside the script, and Redis spends most of a publish's time
+// around its calls, not in them.
+//
+// Flags of one publish, as the script reads them:
+//   'n'  new: the key is a node-made idempotency key sent for the first time, so it cannot have
+//        been recorded; the script skips looking it up. The pipeline drops the flag once the
+//        publish has been written to a connection: a resend always looks.
+//   'e'  expire the hash of node-made keys: the first publish of this node to that hash (room
+//        and minute) on this connection.
+//   'r'  renew the room's TTLs: the first publish of this node to the room on this connection,
+//        then once a tenth of the room's TTL has passed. (A room the script creates gets its
+//        TTLs regardless.)
+// A new connection (a reconnect, a failover) starts with nothing marked; a publish that failed
+// unmarks its room. A hash of node-made keys deleted behind the node's back (an operator, an
+// eviction policy) while its connection stays up is made again by that minute's later publishes
+// without a TTL, and stays: the cost of not asking Redis on every publish.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace rp::sidecar {
+
+class PublishMarks {
+public:
+    // At most this many rooms are remembered; past it everything is forgotten (and each room's
+    // next publish carries its flags again).
+    static constexpr std::size_t kMaxRooms = 100000;
+
+    explicit PublishMarks(int64_t room_ttl_s) : renew_every_ms_(room_ttl_s * 100) {}
+
+    // The flags 'e' and 'r' for a publish to `room` at `now_ms` (a steady clock), whose
+    // node-made keys live in `own_hash` ("" for a publish with the caller's own id); marked as
+    // told from now on.
+    std::string flags(const std::string& room, std::string_view own_hash, int64_t now_ms);
+    void forget(const std::string& room) { rooms_.erase(room); }
+    void forget_all() { rooms_.clear(); }
+    std::size_t size() const { return rooms_.size(); }
+
+private:
+    struct Told {
+        int64_t renewed_ms;
+        std::string own_hash;
+    };
+    int64_t renew_every_ms_;
+    std::unordered_map<std::string, Told> rooms_;
+};
+
+// The flag 'n' is the first character of a publish's flags when it is present.
+inline bool is_first_send(std::string_view flags) { return flags.starts_with('n'); }
+
+}  // namespace rp::sidecar
