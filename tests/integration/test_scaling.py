@@ -459,11 +459,19 @@ class KeyLifetimes(ClusterTestCase):
         for key in ("rp:{life-gone}", "rp:{life-gone}:log"):
             self.assertTrue(0 < self.ttl(key) <= 60, key)
 
+    def test_a_repeat_in_a_room_made_again_leaves_the_room_a_ttl(self):
+        self.publish("life-repeat", id="k2")
+        # The room's keys expired; its idempotency key (a longer TTL) did not.
+        self.redis_cli("DEL", "rp:{life-repeat}", "rp:{life-repeat}:log")
+        self.assertEqual(self.publish("life-repeat", id="k2")["seq"], 1, "answered as a repeat")
+        self.assertTrue(0 < self.ttl("rp:{life-repeat}") <= 60)
+
     def test_a_new_connection_to_redis_sets_the_ttls_again(self):
         keys = ("rp:{life-reconnect}", "rp:{life-reconnect}:log")
         self.publish("life-reconnect")
         for key in keys:
             self.redis_cli("PERSIST", key)
+        started = time.monotonic()
         self.redis_cli("CLIENT", "KILL", "TYPE", "normal")
         self.redis_cli("CLIENT", "KILL", "TYPE", "pubsub")
 
@@ -471,6 +479,8 @@ class KeyLifetimes(ClusterTestCase):
             with self.control(A) as control:
                 return control.publish("life-reconnect", {"n": 2})["ok"]
         self.wait_for(published, what="a publish on the new connections")
+        # Within a tenth of the room's TTL, when the node would renew it anyway.
+        self.assertLess(time.monotonic() - started, 5.5, "too slow to show anything")
         for key in keys:
             self.assertTrue(0 < self.ttl(key) <= 60, key)
 

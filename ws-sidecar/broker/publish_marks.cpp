@@ -1,21 +1,30 @@
 #include "publish_marks.h"
 
+#include <limits>
+
 namespace rp::sidecar {
 
 std::string PublishMarks::flags(const std::string& room, std::string_view own_hash,
-                                int64_t now_ms) {
-    if (rooms_.size() >= kMaxRooms && !rooms_.contains(room)) rooms_.clear();
-    auto [told, is_new] = rooms_.try_emplace(room, Told{now_ms, std::string()});
+                                int64_t now_ms) const {
+    auto told = rooms_.find(room);
     std::string flags;
-    if (!own_hash.empty() && told->second.own_hash != own_hash) {
+    if (!own_hash.empty() && (told == rooms_.end() || told->second.own_hash != own_hash)) {
         flags += 'e';
-        told->second.own_hash = own_hash;
     }
-    if (is_new || now_ms - told->second.renewed_ms >= renew_every_ms_) {
+    if (told == rooms_.end() || now_ms - told->second.renewed_ms >= renew_every_ms_) {
         flags += 'r';
-        told->second.renewed_ms = now_ms;
     }
     return flags;
+}
+
+void PublishMarks::told(const std::string& room, std::string_view own_hash, std::string_view flags,
+                        int64_t flagged_ms) {
+    if (rooms_.size() >= kMaxRooms && !rooms_.contains(room)) rooms_.clear();
+    auto told =
+        rooms_.try_emplace(room, Told{std::numeric_limits<int64_t>::min() / 2, std::string()})
+            .first;
+    if (flags.find('e') != std::string_view::npos) told->second.own_hash = own_hash;
+    if (flags.find('r') != std::string_view::npos) told->second.renewed_ms = flagged_ms;
 }
 
 }  // namespace rp::sidecar

@@ -8,15 +8,17 @@
 //   'n'  new: the key is a node-made idempotency key sent for the first time, so it cannot have
 //        been recorded; the script skips looking it up. The pipeline drops the flag once the
 //        publish has been written to a connection: a resend always looks.
-//   'e'  expire the hash of node-made keys: the first publish of this node to that hash (room
-//        and minute) on this connection.
-//   'r'  renew the room's TTLs: the first publish of this node to the room on this connection,
-//        then once a tenth of the room's TTL has passed. (A room the script creates gets its
-//        TTLs regardless.)
-// A new connection (a reconnect, a failover) starts with nothing marked; a publish that failed
-// unmarks its room. A hash of node-made keys deleted behind the node's back (an operator, an
-// eviction policy) while its connection stays up is made again by that minute's later publishes
-// without a TTL, and stays: the cost of not asking Redis on every publish.
+//   'e'  expire the hash of node-made keys (room and minute): this node has not yet written to
+//        it on this connection.
+//   'r'  renew the room's TTLs: this node has not yet on this connection, or a tenth of the
+//        room's TTL has passed since. (A room the script creates gets its TTLs regardless.)
+// A publish's 'e' and 'r' count as told only once Redis has run it (not a repeat answered from
+// its key, which returns before them): until then every publish to the room carries them, so a
+// publish that fails leaves nothing unsaid for the ones after it. A new connection (a reconnect,
+// a failover) starts with nothing told. A hash of node-made keys deleted behind the node's back
+// (an operator, an eviction policy) while its connection stays up is made again by that
+// minute's later publishes without a TTL, and stays: the cost of not asking Redis on every
+// publish.
 
 #include <cstdint>
 #include <string>
@@ -34,10 +36,11 @@ public:
     explicit PublishMarks(int64_t room_ttl_s) : renew_every_ms_(room_ttl_s * 100) {}
 
     // The flags 'e' and 'r' for a publish to `room` at `now_ms` (a steady clock), whose
-    // node-made keys live in `own_hash` ("" for a publish with the caller's own id); marked as
-    // told from now on.
-    std::string flags(const std::string& room, std::string_view own_hash, int64_t now_ms);
-    void forget(const std::string& room) { rooms_.erase(room); }
+    // node-made keys live in `own_hash` ("" for a publish with the caller's own id).
+    std::string flags(const std::string& room, std::string_view own_hash, int64_t now_ms) const;
+    // Redis ran a publish with these flags, decided at `flagged_ms`.
+    void told(const std::string& room, std::string_view own_hash, std::string_view flags,
+              int64_t flagged_ms);
     void forget_all() { rooms_.clear(); }
     std::size_t size() const { return rooms_.size(); }
 

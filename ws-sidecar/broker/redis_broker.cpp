@@ -318,8 +318,8 @@ void RedisBroker::run_next(std::unique_lock<std::mutex>& lock) {
     }
 }
 
-// Worker: a publish's flags for this connection (publish_marks.h). A resend is marked again: on
-// the same connection its flags come out empty, on a new one as a first publish's.
+// Worker: a publish's flags for this connection (publish_marks.h). A resend (always on a new
+// connection) is marked again.
 void RedisBroker::mark(RedisCommand& command) {
     if (command.script != Script::publish) return;
     using namespace publish_args;
@@ -328,8 +328,20 @@ void RedisBroker::mark(RedisCommand& command) {
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now().time_since_epoch())
                       .count();
-    flags = (is_first_send(flags) ? "n" : "") +
-            marks_.flags(command.order_key, own_id ? command.argv[kOwnHashAt] : "", now_ms);
+    std::string_view own_hash = own_id ? std::string_view(command.argv[kOwnHashAt]) : "";
+    std::string told = marks_.flags(command.order_key, own_hash, now_ms);
+    flags = (is_first_send(flags) ? "n" : "") + told;
+    if (told.empty()) return;
+    // Told once Redis ran it ({1, …}; a repeat returns before the flags' calls). Only the
+    // worker answers a publish that has run, so only the worker touches marks_.
+    command.done = [this, room = command.order_key, own_hash = std::string(own_hash), told, now_ms,
+                    done = std::move(command.done)](Result<ReplyPtr> reply) {
+        if (reply && is_integer(element(reply->get(), 0)) &&
+            integer_of(element(reply->get(), 0)) == 1) {
+            marks_.told(room, own_hash, told, now_ms);
+        }
+        done(std::move(reply));
+    };
 }
 
 // Worker, no connection: what may wait for the next connection (a publish with its key, in
@@ -462,11 +474,8 @@ void RedisBroker::publish_async(const ControlRequest& request, int64_t now_ms, P
     command.deadline = std::chrono::steady_clock::now() + kSendDeadline;
     command.resend = true;
     command.order_key = request.room;
-    command.done = [this, own_id, room = request.room,
-                    done = std::move(done)](Result<ReplyPtr> reply) {
-        auto ack = publish_answered(reply, own_id);
-        if (!ack) marks_.forget(room);  // it may have failed before its flags took effect
-        done(std::move(ack));
+    command.done = [this, own_id, done = std::move(done)](Result<ReplyPtr> reply) {
+        done(publish_answered(reply, own_id));
     };
     enqueue(Work{std::move(command), {}});
 }
