@@ -466,6 +466,21 @@ class KeyLifetimes(ClusterTestCase):
         self.assertEqual(self.publish("life-repeat", id="k2")["seq"], 1, "answered as a repeat")
         self.assertTrue(0 < self.ttl("rp:{life-repeat}") <= 60)
 
+    def test_a_room_a_join_made_gets_its_stream_expired_by_the_first_publish(self):
+        self.publish("life-joined")
+        self.redis_cli("DEL", "rp:{life-joined}", "rp:{life-joined}:log")  # the room expired
+
+        async def scenario():
+            async with self.on(A, "life-joined") as client:  # loading it makes it again
+                await client.next()
+                self.publish("life-joined")  # makes the stream
+                return await self.messages(client, 1)
+
+        got = self.run_async(scenario())
+        self.assertEqual(got[0]["seq"], 1)
+        for key in ("rp:{life-joined}", "rp:{life-joined}:log"):
+            self.assertTrue(0 < self.ttl(key) <= 60, key)
+
     def test_a_new_connection_to_redis_sets_the_ttls_again(self):
         keys = ("rp:{life-reconnect}", "rp:{life-reconnect}:log")
         self.publish("life-reconnect")

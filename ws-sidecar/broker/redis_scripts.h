@@ -32,19 +32,18 @@ namespace rp::sidecar::scripts {
 // sender, for a browser's. The flags (publish_marks.h) say what the node knows need not be
 // asked, each a call fewer: 'n' a node-made key sent for the first time (not looked up), 'e'
 // the first write to the hash of node-made keys (expire it), 'r' renew the room's TTLs (the node
-// asks once a tenth of the TTL has passed; a room made here gets them anyway, the hash at once,
-// since a repeated key returns before the stream is written). A READONLY (the
+// asks once a tenth of the TTL has passed; a room made here gets its hash's at once, since a
+// repeated key returns before the stream is written, and a room's first message, here or after
+// the fetch script made the room, its stream's). A READONLY (the
 // server was demoted: no publish of the call wrote anything) is the whole call's error, so that
 // the node reconnects to the new master and sends it again.
 inline constexpr const char* kPublish =
     "local function publish(k, a)\n"
     "  local room, stream = KEYS[k], KEYS[k + 1]\n"
     "  local flags = ARGV[a + 9]\n"
-    "  local created = false\n"
     "  local epoch = redis.call('HGET', room, 'epoch')\n"
     "  if not epoch then\n"
     "    epoch = ARGV[a]\n"
-    "    created = true\n"
     "    redis.call('DEL', stream)\n"
     "    redis.call('HSET', room, 'epoch', epoch, 'seq', 0)\n"
     "    redis.call('EXPIRE', room, ARGV[3])\n"
@@ -71,7 +70,7 @@ inline constexpr const char* kPublish =
     "    if string.find(flags, 'e', 1, true) then redis.call('EXPIRE', KEYS[k + 2], ARGV[a + 5])"
     " end\n"
     "  end\n"
-    "  if created then redis.call('EXPIRE', stream, ARGV[3])\n"
+    "  if seq == 1 then redis.call('EXPIRE', stream, ARGV[3])\n"
     "  elseif string.find(flags, 'r', 1, true) then\n"
     "    redis.call('EXPIRE', room, ARGV[3])\n"
     "    redis.call('EXPIRE', stream, ARGV[3])\n"
