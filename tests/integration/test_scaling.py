@@ -481,6 +481,19 @@ class KeyLifetimes(ClusterTestCase):
         for key in ("rp:{life-joined}", "rp:{life-joined}:log"):
             self.assertTrue(0 < self.ttl(key) <= 60, key)
 
+    def test_a_first_message_renews_a_room_a_join_made_when_it_is_due(self):
+        async def scenario():
+            async with self.on(A, "life-joined-renew") as client:  # the load makes the room
+                await client.next()
+                self.redis_cli("EXPIRE", "rp:{life-joined-renew}", "20")
+                self.publish("life-joined-renew")  # the node's first to the room: renew it
+                return await self.messages(client, 1)
+
+        got = self.run_async(scenario())
+        self.assertEqual(got[0]["seq"], 1)
+        for key in ("rp:{life-joined-renew}", "rp:{life-joined-renew}:log"):
+            self.assertGreater(self.ttl(key), 50, key)
+
     def test_a_new_connection_to_redis_sets_the_ttls_again(self):
         keys = ("rp:{life-reconnect}", "rp:{life-reconnect}:log")
         self.publish("life-reconnect")

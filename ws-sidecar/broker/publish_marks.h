@@ -15,10 +15,10 @@
 // A publish's 'e' and 'r' count as told only once Redis has run it (not a repeat answered from
 // its key, which returns before them): until then every publish to the room carries them, so a
 // publish that fails leaves nothing unsaid for the ones after it. A new connection (a reconnect,
-// a failover) starts with nothing told. A hash of node-made keys deleted behind the node's back
-// (an operator, an eviction policy) while its connection stays up is made again by that
-// minute's later publishes without a TTL, and stays: the cost of not asking Redis on every
-// publish.
+// a failover) starts with nothing told. A key deleted behind the node's back (an operator, an
+// eviction policy) while its connection stays up can be made again by later publishes without
+// a TTL, and stay (a minute's hash of node-made keys, a room's stream): the cost of not asking
+// Redis on every publish.
 
 #include <cstdint>
 #include <string>
