@@ -324,7 +324,7 @@ void RedisBroker::mark(RedisCommand& command) {
     if (command.script != Script::publish) return;
     using namespace publish_args;
     std::string& flags = command.argv[kFlagsAt];
-    bool own_id = !command.argv[kFlagsAt - 1].empty();
+    bool own_id = !command.argv[kFieldAt].empty();
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now().time_since_epoch())
                       .count();

@@ -40,7 +40,7 @@ struct RedisCommand {
 namespace publish_args {
 inline constexpr std::size_t kKeysAt = 3, kCommonAt = 7, kOwnAt = 9, kOwnCount = 10;
 inline constexpr std::size_t kOwnHashAt = kKeysAt + 2, kFlagsAt = kOwnAt + kOwnCount - 1;
-inline constexpr std::size_t kSize = kOwnAt + kOwnCount;
+inline constexpr std::size_t kFieldAt = kFlagsAt - 1;  // "" unless the key is node-made
 }  // namespace publish_args
 
 // The SHA1s of the broker's scripts on one server, loaded when a connection opens.
