@@ -64,6 +64,13 @@ if(NOT ZLIB_FOUND)
     roompush_missing("zlib" "zlib1g-dev")
 endif()
 
+if(ROOMPUSH_JEMALLOC)
+    pkg_check_modules(JEMALLOC QUIET IMPORTED_TARGET jemalloc)
+    if(NOT JEMALLOC_FOUND)
+        roompush_missing("jemalloc (or configure with -DROOMPUSH_JEMALLOC=OFF)" "libjemalloc-dev")
+    endif()
+endif()
+
 find_package(Threads REQUIRED)
 
 if(ROOMPUSH_TESTS)

@@ -1,8 +1,8 @@
 #pragma once
 // Handing freed heap back to the kernel between turns of the loop. Once many connections have
 // gone (or retained history has expired), the heap they used is mostly free but still mapped:
-// malloc_trim returns it, so that memory comes back after a load. Soon after many closes, and
-// otherwise every 15 s at most.
+// trimming returns it (release_free_memory, allocator.h), so that memory comes back after a load.
+// Soon after many closes, and otherwise every 15 s at most.
 
 #include <chrono>
 #include <cstddef>
@@ -17,7 +17,8 @@ public:
     static constexpr auto kAfterCloses = std::chrono::seconds(2);
     static constexpr auto kAtMost = std::chrono::seconds(15);
 
-    // `trim` is malloc_trim(0) unless a test says otherwise.
+    // `trim` is malloc_trim(0) unless told otherwise (the sidecar: its allocator's; tests: a
+    // count).
     explicit HeapTrim(Clock::time_point start, Trim trim = nullptr);
 
     // After a turn of the loop with `sessions` open; true when it trimmed.

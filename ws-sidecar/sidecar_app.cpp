@@ -5,6 +5,7 @@
 #include <memory>
 #include <thread>
 
+#include "allocator.h"
 #include "broker_factory.h"
 #include "client_publisher.h"
 #include "control_dispatch.h"
@@ -72,7 +73,8 @@ void announce_ready(const SidecarConfig& config) {
         .kv("ws", config.ws_socket)
         .kv("control", config.control_socket)
         .kv("history", config.history.max_messages)
-        .kv("history_ttl_s", config.history.ttl_ms / 1000);
+        .kv("history_ttl_s", config.history.ttl_ms / 1000)
+        .kv("allocator", allocator_name());
     sd_notify(0, "READY=1");
 }
 

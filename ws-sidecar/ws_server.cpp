@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "allocator.h"
 #include "heap_trim.h"
 #include "recv_guard.h"
 #include "roompush/log.h"
@@ -506,7 +507,7 @@ Status WsServer::start() {
 
 void WsServer::run() {
     Impl& impl = *impl_;
-    HeapTrim trim(HeapTrim::Clock::now());
+    HeapTrim trim(HeapTrim::Clock::now(), release_free_memory);
     while (!impl.finished) {
         if (impl.port.epoll_loop != nullptr) {
             if (!ev_run(impl.port.epoll_loop, EVRUN_ONCE)) break;  // nothing left to watch

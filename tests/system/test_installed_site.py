@@ -172,6 +172,15 @@ class InstalledSite(SystemTestCase):
                 "systemctl restart roompush-sidecar" % conf)
         self.wait_for("curl -fsS http://127.0.0.1/healthz")
 
+    def test_10_the_packaged_sidecar_runs_on_jemalloc_inside_its_sandbox(self):
+        # The unit's system call filter and memory protections leave jemalloc working, and the
+        # package pulled its library in (dpkg-shlibdeps).
+        log = self.sh("journalctl _SYSTEMD_UNIT=roompush-sidecar.service --no-pager -o cat").stdout
+        ready = [line for line in log.splitlines() if "event=ready " in line]
+        self.assertTrue(ready, log[-2000:])
+        self.assertIn("allocator=jemalloc-", ready[-1])
+        self.assertIn("libjemalloc2", self.sh("dpkg-query -W -f='${Depends}' roompush").stdout)
+
 
 if __name__ == "__main__":
     system_harness.main()
