@@ -12,19 +12,11 @@ import time
 import urllib.request
 
 import harness
-from harness import ControlConnection, RoomClient
+from harness import ControlConnection, RoomClient, rss_kib
 
 PING_INTERVAL = 1
 PING_TIMEOUT = 1
 MAX_QUEUE = 1 << 20
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
 
 
 def parse_prometheus(text):
