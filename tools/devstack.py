@@ -59,6 +59,12 @@ def render(template_path, values):
     return text
 
 
+def links_jemalloc(binary):
+    """Whether a program was linked with jemalloc (ROOMPUSH_JEMALLOC), from its NEEDED list."""
+    dynamic = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True, check=True)
+    return "libjemalloc.so" in dynamic.stdout
+
+
 class StackError(Exception):
     pass
 

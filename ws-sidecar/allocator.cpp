@@ -70,6 +70,7 @@ void release_free_memory() {
         if (!said) {
             log_warn("heap_purge_failed")
                 .kv("mallctl", kPurgeEveryArena)
+                .kv("errno", failed)
                 .kv("error", std::strerror(failed));
         }
         said = true;

@@ -82,12 +82,6 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
-def links_jemalloc(binary):
-    """Whether the program was linked with jemalloc (ROOMPUSH_JEMALLOC), from its NEEDED list."""
-    dynamic = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True, check=True)
-    return "libjemalloc.so" in dynamic.stdout
-
-
 class StackTestCase(unittest.TestCase):
     """Starts one stack for the class. Subclasses may set EXEC, SIDECAR_ARGS, APP_ARGS, NODES,
     APPS."""

@@ -92,6 +92,13 @@ class Units(unittest.TestCase):
                 self.assertIsNotNone(match, result.stdout + result.stderr)
                 self.assertLessEqual(float(match.group(1)), 2.0)
 
+    def test_no_sidecar_unit_hides_proc_sys_from_jemalloc(self):
+        # ProcSubset=pid hides /proc/sys/vm/overcommit_memory; jemalloc would then return memory
+        # as a PROT_NONE mapping per purge (docs/deploy.md). The booted test checks one unit.
+        for unit in ("roompush-sidecar.service", "roompush-sidecar@.service"):
+            with open(os.path.join(harness.REPO, "systemd", unit)) as text:
+                self.assertNotRegex(text.read(), r"(?m)^ProcSubset=", unit)
+
     def test_sidecar_notifies_ready_and_feeds_the_watchdog(self):
         devstack.daemon_dir(self.dir)
         notify_path = os.path.join(self.dir, "notify.sock")

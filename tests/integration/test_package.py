@@ -98,7 +98,7 @@ class Package(unittest.TestCase):
                         "init-system-helpers"):
             self.assertIn(package, depends)
         sidecar = os.path.join(harness.BUILD_DIR, "ws-sidecar/roompush-sidecar")
-        if harness.links_jemalloc(sidecar):
+        if harness.devstack.links_jemalloc(sidecar):
             self.assertIn("libjemalloc2", depends)
         info = subprocess.run(["dpkg-deb", "-I", self.deb], capture_output=True, text=True).stdout
         for script in ("conffiles", "postinst", "prerm", "postrm"):

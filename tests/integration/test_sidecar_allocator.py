@@ -4,7 +4,7 @@ memory that a load used is given back to the kernel once the load is gone."""
 import time
 
 import harness
-from harness import ControlConnection, links_jemalloc, rss_kib
+from harness import ControlConnection, devstack, rss_kib
 
 ROOMS = 16
 MESSAGES = 60
@@ -26,7 +26,7 @@ class Allocator(harness.StackTestCase):
             time.sleep(0.1)
 
     def test_the_sidecar_says_which_allocator_serves_it(self):
-        linked = links_jemalloc(self.stack.layout.sidecar)
+        linked = devstack.links_jemalloc(self.stack.layout.sidecar)
         self.assertIn("allocator=jemalloc-" if linked else "allocator=glibc", self.ready_line())
 
     def test_the_memory_of_expired_history_goes_back_to_the_kernel(self):

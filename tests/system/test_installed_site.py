@@ -6,18 +6,15 @@ that cannot listen fails its start."""
 import asyncio
 import os
 import re
-import subprocess
+import sys
 
 import system_harness
 from system_harness import SystemTestCase, terminal_events
 
 import websockets
 
-
-def built_with_jemalloc():
-    sidecar = os.path.join(system_harness.BUILD_DIR, "ws-sidecar/roompush-sidecar")
-    dynamic = subprocess.run(["readelf", "-d", sidecar], capture_output=True, text=True, check=True)
-    return "libjemalloc.so" in dynamic.stdout
+sys.path.insert(0, os.path.join(system_harness.REPO, "tools"))
+import devstack  # noqa: E402
 
 
 class InstalledSite(SystemTestCase):
@@ -181,8 +178,9 @@ class InstalledSite(SystemTestCase):
         self.wait_for("curl -fsS http://127.0.0.1/healthz")
 
     def test_10_the_packaged_sidecar_runs_on_jemalloc_inside_its_sandbox(self):
-        if not built_with_jemalloc():
-            self.skipTest("built with -DROOMPUSH_JEMALLOC=OFF")
+        sidecar = os.path.join(system_harness.BUILD_DIR, "ws-sidecar/roompush-sidecar")
+        if not devstack.links_jemalloc(sidecar):
+            self.skipTest("the build does not link jemalloc")
         # The unit's system call filter and memory protections leave jemalloc working, and the
         # package pulled its library in (dpkg-shlibdeps).
         log = self.sh("journalctl _SYSTEMD_UNIT=roompush-sidecar.service --no-pager -o cat").stdout
