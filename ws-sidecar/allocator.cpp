@@ -17,12 +17,6 @@ namespace rp::sidecar {
 #ifdef ROOMPUSH_JEMALLOC
 namespace {
 
-#define RP_STRINGIFY_INNER(x) #x
-#define RP_STRINGIFY(x) RP_STRINGIFY_INNER(x)
-constexpr const char* kPurgeEveryArena = "arena." RP_STRINGIFY(MALLCTL_ARENAS_ALL) ".purge";
-#undef RP_STRINGIFY
-#undef RP_STRINGIFY_INNER
-
 uint64_t allocated_by_this_thread() {
     uint64_t bytes = 0;
     std::size_t size = sizeof(bytes);
@@ -65,11 +59,12 @@ void release_free_memory() {
         return;
     }
     // Every arena's unused dirty pages, as malloc_trim does for glibc's heap.
-    if (int failed = mallctl(kPurgeEveryArena, nullptr, nullptr, nullptr, 0); failed != 0) {
+    static const std::string every_arena = "arena." + std::to_string(MALLCTL_ARENAS_ALL) + ".purge";
+    if (int failed = mallctl(every_arena.c_str(), nullptr, nullptr, nullptr, 0); failed != 0) {
         static bool said = false;  // the loop's thread only
         if (!said) {
             log_warn("heap_purge_failed")
-                .kv("mallctl", kPurgeEveryArena)
+                .kv("mallctl", every_arena)
                 .kv("errno", failed)
                 .kv("error", std::strerror(failed));
         }

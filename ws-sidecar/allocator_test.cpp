@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 
 #ifdef ROOMPUSH_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -18,20 +19,14 @@ TEST(Allocator, NamesJemallocWhenItServesMalloc) {
     EXPECT_TRUE(allocator_name().starts_with("jemalloc-5.")) << allocator_name();
 }
 
-#define RP_STRINGIFY_INNER(x) #x
-#define RP_STRINGIFY(x) RP_STRINGIFY_INNER(x)
-constexpr const char* kDirtyPagesOfEveryArena =
-    "stats.arenas." RP_STRINGIFY(MALLCTL_ARENAS_ALL) ".pdirty";
-#undef RP_STRINGIFY
-#undef RP_STRINGIFY_INNER
-
 std::size_t dirty_pages() {
     uint64_t epoch = 1;
     std::size_t size = sizeof(epoch);
     mallctl("epoch", &epoch, &size, &epoch, size);  // the statistics are refreshed on demand
     std::size_t pages = 0;
     size = sizeof(pages);
-    EXPECT_EQ(mallctl(kDirtyPagesOfEveryArena, &pages, &size, nullptr, 0), 0);
+    std::string every_arena = "stats.arenas." + std::to_string(MALLCTL_ARENAS_ALL) + ".pdirty";
+    EXPECT_EQ(mallctl(every_arena.c_str(), &pages, &size, nullptr, 0), 0);
     return pages;
 }
 

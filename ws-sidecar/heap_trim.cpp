@@ -1,18 +1,10 @@
 #include "heap_trim.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 
 namespace rp::sidecar {
-namespace {
 
-void trim_malloc() { ::malloc_trim(0); }
-
-}  // namespace
-
-HeapTrim::HeapTrim(Clock::time_point start, Trim trim)
-    : trim_(trim != nullptr ? trim : trim_malloc), last_(start) {}
+HeapTrim::HeapTrim(Clock::time_point start, Trim trim) : trim_(trim), last_(start) {}
 
 bool HeapTrim::after_turn(std::size_t sessions, Clock::time_point now) {
     peak_ = std::max(peak_, sessions);

@@ -17,9 +17,8 @@ public:
     static constexpr auto kAfterCloses = std::chrono::seconds(2);
     static constexpr auto kAtMost = std::chrono::seconds(15);
 
-    // `trim` is malloc_trim(0) unless told otherwise (the sidecar: its allocator's; tests: a
-    // count).
-    explicit HeapTrim(Clock::time_point start, Trim trim = nullptr);
+    // `trim` gives the heap back: the sidecar's is release_free_memory (allocator.h).
+    HeapTrim(Clock::time_point start, Trim trim);
 
     // After a turn of the loop with `sessions` open; true when it trimmed.
     bool after_turn(std::size_t sessions, Clock::time_point now);
